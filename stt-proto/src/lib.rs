@@ -7,7 +7,75 @@
 //! send, the next deadline and application events come out. The adapters
 //! (`stt-tokio`, `stt-smol`) and the simulator (`stt-sim`) own all IO.
 //!
-//! The wire format is specified in `docs/PROTOCOL.md`; [`frame`] is its codec.
+//! ## The event loop
+//!
+//! A [`Node`] owns every session of one identity. Drive it like this (here two nodes
+//! talk through an in-memory "network"; a real program reads and writes a socket
+//! where this one pushes to the other node, and sleeps until `poll_timeout`):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bytes::BytesMut;
+//! use stt_proto::config::NodeConfig;
+//! use stt_proto::frame::Dir;
+//! use stt_proto::identity::{Identity, NetworkKey};
+//! use stt_proto::{Event, Instant, Node, PathId};
+//!
+//! let network = NetworkKey::from_shared_seed(&[42u8; 32]).unwrap();
+//! let config = Arc::new(NodeConfig::default());
+//! let mut alice = Node::new(config.clone(), Identity::from_node_seed(&[1u8; 32]).unwrap(),
+//!     network.clone(), [11u8; 32]).unwrap();
+//! let mut bob = Node::new(config, Identity::from_node_seed(&[2u8; 32]).unwrap(),
+//!     network, [22u8; 32]).unwrap();
+//!
+//! let mut now = Instant::from_micros(0);
+//! // Alice reaches Bob on the path she calls 1; Bob sees Alice on the path he calls 1.
+//! let session = alice.connect(now, PathId(1)).unwrap();
+//! let mut stream = None;
+//! let mut received = Vec::new();
+//! let mut buf = vec![0u8; 65536];
+//! for _ in 0..200 {
+//!     // 1. Send what each node has to send (here: hand it to the other node).
+//!     while let Some(t) = alice.poll_transmit(now, &mut buf) {
+//!         bob.handle_datagram(now, PathId(1), BytesMut::from(&buf[..t.len]));
+//!     }
+//!     while let Some(t) = bob.poll_transmit(now, &mut buf) {
+//!         alice.handle_datagram(now, PathId(1), BytesMut::from(&buf[..t.len]));
+//!     }
+//!     // 2. React to events.
+//!     while let Some(event) = alice.poll_event() {
+//!         if let Event::Connected { .. } = event {
+//!             let mut s = alice.session(session).unwrap();
+//!             let id = s.open_stream(now, Dir::Uni, 0, None).unwrap();
+//!             s.write(now, id, b"hello bob").unwrap();
+//!             s.finish(now, id).unwrap();
+//!         }
+//!     }
+//!     while let Some(event) = bob.poll_event() {
+//!         if let Event::Connected { session, .. } = event {
+//!             stream = Some(session);
+//!         }
+//!     }
+//!     if let Some(s) = stream {
+//!         let mut s = bob.session(s).unwrap();
+//!         if let Some(id) = s.accept_stream(Dir::Uni) {
+//!             while let Ok(Some(bytes)) = s.read(now, id, 1024) {
+//!                 received.extend_from_slice(&bytes);
+//!             }
+//!         }
+//!     }
+//!     // 3. Advance time to the next deadline and fire timers.
+//!     let next = [alice.poll_timeout(), bob.poll_timeout()].into_iter().flatten().min();
+//!     now = next.map_or(now, |t| t.max(now));
+//!     alice.handle_timeout(now);
+//!     bob.handle_timeout(now);
+//!     if received == b"hello bob" { break; }
+//! }
+//! assert_eq!(received, b"hello bob");
+//! ```
+//!
+//! The wire format is specified in `docs/PROTOCOL.md`; [`frame`] is its codec. The
+//! session state machine and memory bounds are described in `docs/ARCHITECTURE.md`.
 //!
 //! With `default-features = false` the crate is `#![no_std]` and needs only `alloc`.
 #![no_std]
@@ -18,8 +86,25 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod config;
+pub mod congestion;
+pub mod crypto;
+pub mod error;
+pub mod event;
 pub mod frame;
+pub mod handshake;
+pub mod identity;
+pub mod node;
+pub mod range_set;
+pub mod recovery;
+pub mod rng;
+pub mod session;
+pub mod stream;
 pub mod time;
 
-pub use time::Instant;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
+pub use event::{Event, StreamEvent};
+pub use node::{Node, NodeStats, PathId, SessionHandle, SessionRef, Transmit};
+pub use time::Instant;

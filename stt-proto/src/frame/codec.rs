@@ -173,6 +173,21 @@ impl<'a> Writer<'a> {
         super::varint::write(self, v)
     }
 
+    /// Reserves `n` bytes at the cursor, advances past them and returns them for the
+    /// caller to fill (used to copy payload straight into a packet).
+    pub fn claim(&mut self, n: usize) -> Result<&mut [u8], EncodeError> {
+        self.reserve(n)?;
+        let start = self.pos;
+        self.pos += n;
+        Ok(&mut self.buf[start..start + n])
+    }
+
+    /// Moves the cursor back to `pos` (no-op if `pos` is ahead), dropping what was
+    /// written after it.
+    pub fn rewind(&mut self, pos: usize) {
+        self.pos = self.pos.min(pos);
+    }
+
     /// Writes a varint length prefix followed by `data`.
     pub fn len_prefixed(&mut self, data: &[u8]) -> Result<(), EncodeError> {
         self.reserve(super::varint::encoded_len(data.len() as u64)? + data.len())?;

@@ -1,0 +1,245 @@
+//! Every limit and timer of a node and its sessions, with defaults and their reasons.
+//!
+//! Configuration is plain data shared by `Arc`; nothing here performs protocol work.
+//! Defaults follow the seed's appendix C where it had one (keepalive 10 s, dead after
+//! 30 s, handshake timeout 10 s, 256 streams) and RFC 9000/9002 elsewhere.
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::time::Duration;
+
+use crate::congestion::{ControllerFactory, NewRenoConfig};
+use crate::crypto::CryptoProvider;
+use crate::frame::{DEFAULT_MAX_PACKET, MIN_MAX_PACKET};
+use crate::identity::NodeId;
+
+/// A configuration value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A field is outside its allowed range.
+    #[error("{field} = {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+}
+
+fn check(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Decides whether a peer, identified by its authenticated [`NodeId`], may hold a session.
+pub trait PeerPolicy: Send + Sync {
+    /// True to accept the peer.
+    fn allow(&self, peer: &NodeId) -> bool;
+}
+
+impl<F: Fn(&NodeId) -> bool + Send + Sync> PeerPolicy for F {
+    fn allow(&self, peer: &NodeId) -> bool {
+        self(peer)
+    }
+}
+
+/// Per-session transport parameters and timers.
+#[derive(Clone)]
+pub struct TransportConfig {
+    /// Close a session when nothing arrives for this long (seed: 30 s).
+    pub idle_timeout: Duration,
+    /// Send KEEPALIVE after this long without sending anything ack-eliciting (seed: 10 s).
+    pub keepalive_interval: Option<Duration>,
+    /// Bidirectional streams the peer may open at once (seed: 256).
+    pub max_streams_bidi: u64,
+    /// Unidirectional streams the peer may open at once.
+    pub max_streams_uni: u64,
+    /// Initial per-stream receive window in bytes.
+    pub stream_receive_window: u64,
+    /// Largest per-stream receive window auto-tuning may grow to.
+    pub max_stream_receive_window: u64,
+    /// Initial session-wide receive window in bytes.
+    pub receive_window: u64,
+    /// Largest session-wide receive window auto-tuning may grow to.
+    pub max_receive_window: u64,
+    /// Bytes a stream buffers for sending before `write` reports it is blocked.
+    pub send_buffer: u64,
+    /// How long a receiver may hold back an ACK for ack-eliciting packets.
+    pub max_ack_delay: Duration,
+    /// Ack-eliciting packets received before an ACK is sent at once.
+    pub ack_eliciting_threshold: u32,
+    /// RTT assumed before the first sample.
+    pub initial_rtt: Duration,
+    /// Outgoing datagrams queued before the oldest is dropped, in bytes.
+    pub datagram_send_buffer: usize,
+    /// Incoming datagrams held for the application before the oldest is dropped, in bytes.
+    pub datagram_receive_buffer: usize,
+    /// The congestion controller every session builds.
+    pub congestion: Arc<dyn ControllerFactory>,
+    /// Spread packets over the RTT instead of sending the window in bursts.
+    pub pacing: bool,
+    /// Update packet keys after this much time (in addition to the AEAD usage limits).
+    pub key_update_interval: Option<Duration>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30),
+            keepalive_interval: Some(Duration::from_secs(10)),
+            max_streams_bidi: 256,
+            max_streams_uni: 256,
+            stream_receive_window: 1 << 20,
+            max_stream_receive_window: 16 << 20,
+            receive_window: 4 << 20,
+            max_receive_window: 64 << 20,
+            send_buffer: 1 << 20,
+            max_ack_delay: Duration::from_millis(25),
+            ack_eliciting_threshold: 2,
+            initial_rtt: Duration::from_millis(333),
+            datagram_send_buffer: 64 << 10,
+            datagram_receive_buffer: 64 << 10,
+            congestion: Arc::new(NewRenoConfig::default()),
+            pacing: true,
+            key_update_interval: None,
+        }
+    }
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("idle_timeout", &self.idle_timeout)
+            .field("keepalive_interval", &self.keepalive_interval)
+            .field("max_streams_bidi", &self.max_streams_bidi)
+            .field("max_streams_uni", &self.max_streams_uni)
+            .field("stream_receive_window", &self.stream_receive_window)
+            .field("receive_window", &self.receive_window)
+            .field("send_buffer", &self.send_buffer)
+            .field("congestion", &self.congestion)
+            .field("pacing", &self.pacing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TransportConfig {
+    /// Checks every field against its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        check("idle_timeout_ms", ms(self.idle_timeout), 100, 86_400_000)?;
+        check("max_streams_bidi", self.max_streams_bidi, 0, 1 << 20)?;
+        check("max_streams_uni", self.max_streams_uni, 0, 1 << 20)?;
+        check("stream_receive_window", self.stream_receive_window, 1024, 1 << 32)?;
+        check(
+            "max_stream_receive_window",
+            self.max_stream_receive_window,
+            self.stream_receive_window,
+            1 << 32,
+        )?;
+        check("receive_window", self.receive_window, 1024, 1 << 40)?;
+        check(
+            "max_receive_window",
+            self.max_receive_window,
+            self.receive_window,
+            1 << 40,
+        )?;
+        check("send_buffer", self.send_buffer, 1024, 1 << 32)?;
+        check("max_ack_delay_ms", ms(self.max_ack_delay), 0, 16_383)?;
+        check(
+            "ack_eliciting_threshold",
+            u64::from(self.ack_eliciting_threshold),
+            1,
+            1024,
+        )?;
+        Ok(())
+    }
+}
+
+/// Node-wide limits and policies.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// Largest datagram the node sends or accepts (default 1472: UDP in a 1500-byte MTU).
+    pub max_packet_size: usize,
+    /// Most established sessions at once.
+    pub max_sessions: usize,
+    /// Most half-open (responder-side, pre-RESPONSE) handshakes at once.
+    pub max_half_open: usize,
+    /// Half-open handshakes above which INITs must carry a cookie.
+    pub cookie_threshold: usize,
+    /// Give up a handshake after this long (seed: 10 s).
+    pub handshake_timeout: Duration,
+    /// First handshake retransmission delay; doubles on each retry.
+    pub handshake_retransmit: Duration,
+    /// Accept incoming sessions (server mode). Off: only `connect` creates sessions.
+    pub accept_incoming: bool,
+    /// Optional allow-list or callback on authenticated peer ids.
+    pub peer_policy: Option<Arc<dyn PeerPolicy>>,
+    /// Packet-protection provider (AEAD implementation).
+    pub crypto: &'static dyn CryptoProvider,
+    /// Per-session parameters.
+    pub transport: TransportConfig,
+}
+
+impl fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeConfig")
+            .field("max_packet_size", &self.max_packet_size)
+            .field("max_sessions", &self.max_sessions)
+            .field("max_half_open", &self.max_half_open)
+            .field("cookie_threshold", &self.cookie_threshold)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("accept_incoming", &self.accept_incoming)
+            .field("peer_policy", &self.peer_policy.is_some())
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            max_packet_size: DEFAULT_MAX_PACKET,
+            max_sessions: 10_000,
+            max_half_open: 1024,
+            cookie_threshold: 256,
+            handshake_timeout: Duration::from_secs(10),
+            handshake_retransmit: Duration::from_millis(500),
+            accept_incoming: true,
+            peer_policy: None,
+            crypto: crate::crypto::default_provider(),
+            transport: TransportConfig::default(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Checks every field against its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(
+            "max_packet_size",
+            self.max_packet_size as u64,
+            MIN_MAX_PACKET as u64,
+            65_527,
+        )?;
+        check("max_sessions", self.max_sessions as u64, 1, 1 << 24)?;
+        check("max_half_open", self.max_half_open as u64, 1, 1 << 20)?;
+        check(
+            "cookie_threshold",
+            self.cookie_threshold as u64,
+            0,
+            self.max_half_open as u64,
+        )?;
+        self.transport.validate()
+    }
+}

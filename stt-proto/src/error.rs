@@ -1,0 +1,152 @@
+//! Typed errors of the session and stream APIs.
+//!
+//! Inbound garbage never surfaces here: it is counted and dropped by the node. These
+//! errors answer application calls and say why a session ended.
+
+use alloc::vec::Vec;
+
+use crate::frame::ErrorCode;
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The handshake did not complete within the handshake timeout: the peer is gone,
+    /// or it is not a member of this network (it silently drops a non-member's INIT).
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    /// The handshake completed cryptographically but was refused.
+    #[error("handshake failed: {0}")]
+    HandshakeFailed(ErrorCode),
+    /// The peer's id is not allowed by the local peer policy.
+    #[error("peer refused by local policy")]
+    PeerRefused,
+    /// Nothing arrived within the idle timeout.
+    #[error("idle timeout")]
+    TimedOut,
+    /// The peer closed the session.
+    #[error("closed by peer: {code} {reason:?}")]
+    ClosedByPeer {
+        /// The peer's code.
+        code: ErrorCode,
+        /// The peer's reason text.
+        reason: Vec<u8>,
+    },
+    /// This node closed the session.
+    #[error("closed locally: {code}")]
+    LocallyClosed {
+        /// The code sent.
+        code: ErrorCode,
+    },
+    /// The peer broke the protocol; the session was closed with this code.
+    #[error("protocol violation: {0}")]
+    ProtocolViolation(ErrorCode),
+    /// The peer reset the session statelessly (it lost its state).
+    #[error("stateless reset by peer")]
+    Reset,
+    /// The peer speaks another protocol version.
+    #[error("peer speaks another protocol version")]
+    VersionMismatch,
+}
+
+/// Why `Node::connect` could not start a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The node already holds `max_sessions` sessions.
+    #[error("too many sessions")]
+    TooManySessions,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenStreamError {
+    /// The peer's stream limit is reached; wait for `StreamEvent::Available`.
+    #[error("stream limit reached")]
+    Blocked,
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}
+
+/// Why a write did not take bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// No room now; wait for `StreamEvent::Writable`.
+    #[error("stream blocked")]
+    Blocked,
+    /// The peer asked us to stop sending.
+    #[error("stopped by peer: {0}")]
+    Stopped(ErrorCode),
+    /// The stream is finished, reset, unknown, or receive-only.
+    #[error("stream closed")]
+    Closed,
+    /// The session is gone.
+    #[error("session closed")]
+    SessionClosed,
+    /// Bounded mode: the write goes past the announced total length.
+    #[error("write exceeds the announced total length")]
+    TooLong,
+}
+
+/// Why a read returned no bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Nothing to read now; wait for `StreamEvent::Readable`.
+    #[error("nothing to read yet")]
+    Blocked,
+    /// The peer reset the stream.
+    #[error("reset by peer: {0}")]
+    Reset(ErrorCode),
+    /// The stream is unknown or send-only.
+    #[error("stream closed")]
+    Closed,
+    /// The session is gone.
+    #[error("session closed")]
+    SessionClosed,
+}
+
+/// Why a stream call other than read or write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// The stream is unknown, already closed in that direction, or the call does not
+    /// fit its direction.
+    #[error("stream closed or unknown")]
+    Closed,
+    /// The session is gone.
+    #[error("session closed")]
+    SessionClosed,
+}
+
+/// Why a datagram was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DatagramError {
+    /// Bigger than the largest datagram a packet can carry.
+    #[error("datagram of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The current maximum.
+        max: usize,
+    },
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}
+
+/// Why a custom frame was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CustomFrameError {
+    /// Codes below 0x80 belong to STT.
+    #[error("frame type {0:#04x} is reserved for STT (custom types are 0x80-0xFF)")]
+    ReservedType(u8),
+    /// Bigger than fits in one packet.
+    #[error("custom frame of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The current maximum.
+        max: usize,
+    },
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}

@@ -1,0 +1,779 @@
+//! `Node`: owns every session of one local identity, routes datagrams to them by the
+//! receiver-chosen session id (before any decryption), runs the responder side of
+//! handshakes, keeps the single timer heap, and exposes the sans-IO contract
+//! (`handle_*` in; `poll_transmit`/`poll_timeout`/`poll_event` out).
+//!
+//! It performs no IO and reads no clock; protocol rules for one session live in
+//! `session`, cryptography in `handshake`/`crypto`.
+
+use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+use core::cmp::Reverse;
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::error::{
+    ConnectError, CustomFrameError, DatagramError, OpenStreamError, ReadError, StreamError,
+    WriteError,
+};
+use crate::event::Event;
+use crate::frame::{
+    CUSTOM_MIN, DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, SessionId,
+    StreamId, TAG_LEN,
+};
+use crate::handshake::{InitOutcome, Initiator, Responder, ResponderConfig};
+use crate::identity::{Identity, NetworkKey, NodeId};
+use crate::rng::Rng;
+use crate::session::{Control, Phase, Session, SessionStats, TransportParams};
+use crate::time::Instant;
+
+/// An adapter-chosen handle for a network path (a UDP peer address, a WebSocket
+/// connection). The core only compares paths; the adapter maps them to sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PathId(pub u64);
+
+/// Names a session; stale handles (to a closed session) are detected, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionHandle {
+    index: u32,
+    generation: u32,
+}
+
+/// A datagram (or a batch of equal-size datagrams for GSO) the adapter must send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    /// Where to send it.
+    pub path: PathId,
+    /// Bytes written at the start of the caller's buffer.
+    pub len: usize,
+    /// With GSO batching: the size of each datagram but the last (which may be
+    /// shorter). `None`: one datagram of `len` bytes.
+    pub segment_size: Option<usize>,
+}
+
+/// Node-wide counters, chiefly of inbound packets dropped and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Datagrams that did not decode (bad magic, short, unknown type, bad frames).
+    pub dropped_malformed: u64,
+    /// Packets whose AEAD tag did not verify.
+    pub dropped_unauthenticated: u64,
+    /// Duplicate or too-old packets.
+    pub dropped_replayed: u64,
+    /// Packets naming no session here.
+    pub dropped_unknown_session: u64,
+    /// Handshake packets refused by a limit (sessions, half-open table, rate).
+    pub dropped_over_limit: u64,
+    /// Handshake packets that failed their checks (wrong network, bad cookie…).
+    pub dropped_handshake: u64,
+    /// Well-formed packets that made no sense in the session's state.
+    pub dropped_unexpected: u64,
+    /// Packets of a protocol version this node does not speak.
+    pub dropped_version: u64,
+    /// Peers refused by the peer policy.
+    pub refused_peers: u64,
+    /// Cookie replies sent.
+    pub cookies_sent: u64,
+    /// Sessions established as responder.
+    pub sessions_accepted: u64,
+    /// Sessions established as initiator.
+    pub sessions_connected: u64,
+}
+
+#[derive(Clone)]
+struct Slot {
+    generation: u32,
+    session: Option<Session>,
+    deadline: Option<Instant>,
+    queued: bool,
+}
+
+/// Most stateless replies (CHALLENGE, COOKIE, VERSION) waiting to be sent.
+const OUTBOX_LIMIT: usize = 256;
+
+/// The protocol engine for one local identity. See the crate docs for the loop.
+#[derive(Clone)]
+pub struct Node {
+    config: Arc<NodeConfig>,
+    identity: Identity,
+    network: NetworkKey,
+    rng_secret: Rng,
+    rng_public: Rng,
+    responder: Responder,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_local_id: BTreeMap<SessionId, u32>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    dirty: VecDeque<u32>,
+    outbox: VecDeque<(PathId, Vec<u8>)>,
+    events: VecDeque<Event>,
+    stats: NodeStats,
+    params: Vec<u8>,
+}
+
+impl Node {
+    /// Builds a node from its seeds. `rng_seed` drives every random choice (session
+    /// ids, ephemeral keys, padding): the same seed and inputs give the same outputs.
+    pub fn new(
+        config: Arc<NodeConfig>,
+        identity: Identity,
+        network: NetworkKey,
+        rng_seed: [u8; 32],
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let root = Rng::from_seed(rng_seed);
+        let rng_secret = root.fork(b"stt node secret");
+        let rng_public = root.fork(b"stt node public");
+        let max_datagram = crate::session::max_datagram_payload(config.max_packet_size);
+        let mut params = vec![0u8; crate::session::MAX_PARAMS_LEN];
+        let n = TransportParams::from_config(&config.transport, max_datagram)
+            .encode(&mut params)
+            .map_err(|_| ConfigError::OutOfRange {
+                field: "transport parameters",
+                value: 0,
+                min: 0,
+                max: 0,
+            })?;
+        params.truncate(n);
+        let responder = Responder::new(ResponderConfig {
+            max_half_open: config.max_half_open,
+            under_load_threshold: config.cookie_threshold,
+            half_open_lifetime: config.handshake_timeout,
+        });
+        Ok(Self {
+            config,
+            identity,
+            network,
+            rng_secret,
+            rng_public,
+            responder,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_local_id: BTreeMap::new(),
+            timers: BinaryHeap::new(),
+            dirty: VecDeque::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: NodeStats::default(),
+            params,
+        })
+    }
+
+    /// This node's public identity.
+    pub fn node_id(&self) -> NodeId {
+        self.identity.node_id()
+    }
+
+    /// Counters of dropped packets and handshakes.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// Sessions currently held (any phase).
+    pub fn session_count(&self) -> usize {
+        self.by_local_id.len()
+    }
+
+    /// Half-open responder handshakes currently held.
+    pub fn half_open_count(&self) -> usize {
+        self.responder.half_open_len()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The session id a datagram is addressed to, from its header alone: lets an
+    /// adapter shard sessions across sockets or threads.
+    pub fn route_key(datagram: &[u8]) -> Option<SessionId> {
+        crate::frame::route_key(datagram)
+    }
+
+    fn fresh_session_id(&mut self) -> SessionId {
+        loop {
+            let id = SessionId(self.rng_public.u64());
+            if id.0 != 0
+                && !self.by_local_id.contains_key(&id)
+                && !self.responder.contains_session(id)
+            {
+                return id;
+            }
+        }
+    }
+
+    fn alloc_slot(&mut self, local_id: SessionId) -> SessionHandle {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    session: None,
+                    deadline: None,
+                    queued: false,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_local_id.insert(local_id, index);
+        SessionHandle {
+            index,
+            generation: self.slots[index as usize].generation,
+        }
+    }
+
+    /// Starts a handshake with the node at `path`. The session is usable once
+    /// [`Event::Connected`] reports it.
+    pub fn connect(&mut self, now: Instant, path: PathId) -> Result<SessionHandle, ConnectError> {
+        if self.by_local_id.len() >= self.config.max_sessions {
+            return Err(ConnectError::TooManySessions);
+        }
+        let local_id = self.fresh_session_id();
+        let initiator = Initiator::new(
+            &self.identity,
+            &self.network,
+            local_id,
+            self.config.crypto.supported(),
+            &self.params,
+            &mut self.rng_secret,
+        );
+        let handle = self.alloc_slot(local_id);
+        let session = Session::new_initiator(handle, local_id, path, initiator, now, &self.config);
+        self.slots[handle.index as usize].session = Some(session);
+        self.touch(handle.index, now);
+        Ok(handle)
+    }
+
+    /// Feeds one received datagram. Bad input is counted in [`NodeStats`] and dropped;
+    /// it never returns an error and never panics.
+    pub fn handle_datagram(&mut self, now: Instant, path: PathId, datagram: BytesMut) {
+        if datagram.len() > self.config.max_packet_size.max(crate::frame::DEFAULT_MAX_PACKET) {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
+        let header = match Header::decode(&datagram) {
+            Ok(h) => h,
+            Err(DecodeError::UnsupportedVersion(_)) => {
+                self.stats.dropped_version += 1;
+                self.answer_version(path, &datagram);
+                return;
+            }
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        match header.packet_type {
+            PacketType::Init => self.handle_init(now, path, &datagram),
+            PacketType::Response => self.handle_response(now, path, &header, &datagram),
+            PacketType::Challenge | PacketType::Cookie | PacketType::Version => {
+                let Some(index) = self.lookup(header.session_id) else {
+                    self.stats.dropped_unknown_session += 1;
+                    return;
+                };
+                let config = self.config.clone();
+                if let Some(s) = self.slots[index as usize].session.as_mut() {
+                    let was_handshaking = s.phase == Phase::Handshaking;
+                    s.handle_handshake_packet(now, &header, &datagram, &config, &mut self.stats);
+                    if was_handshaking && s.is_established() {
+                        self.stats.sessions_connected += 1;
+                    }
+                }
+                self.touch(index, now);
+            }
+            PacketType::Data | PacketType::Confirm => {
+                if datagram.len() < HEADER_LEN + TAG_LEN {
+                    self.stats.dropped_malformed += 1;
+                    return;
+                }
+                let Some(index) = self.lookup(header.session_id) else {
+                    self.stats.dropped_unknown_session += 1;
+                    return;
+                };
+                let config = self.config.clone();
+                if let Some(s) = self.slots[index as usize].session.as_mut() {
+                    s.handle_packet(
+                        now,
+                        path,
+                        &header,
+                        datagram,
+                        &config,
+                        &mut self.stats,
+                        &mut self.rng_public,
+                    );
+                }
+                self.touch(index, now);
+            }
+            PacketType::Reset => {
+                // Stateless reset tokens arrive with a later issue; until then RESET
+                // packets are ignored (and cannot harm a session).
+                self.stats.dropped_unexpected += 1;
+            }
+        }
+    }
+
+    fn lookup(&self, id: SessionId) -> Option<u32> {
+        self.by_local_id.get(&id).copied()
+    }
+
+    fn answer_version(&mut self, path: PathId, datagram: &[u8]) {
+        // Only an INIT-shaped packet gets an answer, and it is smaller than the INIT.
+        if datagram.len() < 64 || datagram[2] != PacketType::Init as u8 {
+            return;
+        }
+        if self.outbox.len() >= OUTBOX_LIMIT {
+            return;
+        }
+        let sid = crate::frame::route_key(datagram).unwrap_or_default();
+        let header = Header {
+            packet_type: PacketType::Version,
+            session_id: sid,
+            stream_id: StreamId::CONTROL,
+            sequence: 0,
+            flags: Flags::new(false),
+        };
+        let mut out = header.to_bytes().to_vec();
+        out.push(crate::frame::VERSION);
+        self.outbox.push_back((path, out));
+    }
+
+    fn handle_init(&mut self, now: Instant, path: PathId, datagram: &[u8]) {
+        if !self.config.accept_incoming {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        if self.by_local_id.len() >= self.config.max_sessions
+            || self.outbox.len() >= OUTBOX_LIMIT
+        {
+            self.stats.dropped_over_limit += 1;
+            return;
+        }
+        let local = self.fresh_session_id();
+        let mut out = vec![0u8; self.config.max_packet_size];
+        let outcome = self.responder.handle_init(
+            now,
+            &self.identity,
+            &self.network,
+            &path.0.to_be_bytes(),
+            datagram,
+            local,
+            &self.params,
+            self.config.crypto.supported(),
+            &mut self.rng_secret,
+            &mut out,
+        );
+        match outcome {
+            InitOutcome::Challenge { len } => {
+                out.truncate(len);
+                self.outbox.push_back((path, out));
+            }
+            InitOutcome::Cookie { len } => {
+                out.truncate(len);
+                self.stats.cookies_sent += 1;
+                self.outbox.push_back((path, out));
+            }
+            InitOutcome::Drop(reason) => {
+                if reason.is_limit() {
+                    self.stats.dropped_over_limit += 1;
+                } else {
+                    self.stats.dropped_handshake += 1;
+                }
+            }
+        }
+    }
+
+    fn handle_response(&mut self, now: Instant, path: PathId, header: &Header, datagram: &[u8]) {
+        if !self.responder.contains_session(header.session_id) {
+            self.stats.dropped_unknown_session += 1;
+            return;
+        }
+        if self.by_local_id.len() >= self.config.max_sessions {
+            self.stats.dropped_over_limit += 1;
+            return;
+        }
+        let est = match self
+            .responder
+            .handle_response(now, &path.0.to_be_bytes(), datagram)
+        {
+            Ok(est) => est,
+            Err(_) => {
+                self.stats.dropped_handshake += 1;
+                return;
+            }
+        };
+        if let Some(policy) = &self.config.peer_policy
+            && !policy.allow(&est.peer)
+        {
+            self.stats.refused_peers += 1;
+            return;
+        }
+        let handle = self.alloc_slot(header.session_id);
+        let config = self.config.clone();
+        match Session::new_responder(handle, header.session_id, path, est, now, &config) {
+            Ok(s) => {
+                self.slots[handle.index as usize].session = Some(s);
+                self.stats.sessions_accepted += 1;
+                self.touch(handle.index, now);
+            }
+            Err(_) => {
+                self.by_local_id.remove(&header.session_id);
+                self.free.push(handle.index);
+                self.stats.dropped_handshake += 1;
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`. Calling it early or twice is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.responder.expire(now);
+        while let Some(Reverse((at, index, generation))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let slot = &mut self.slots[index as usize];
+            if slot.generation != generation || slot.deadline != Some(at) {
+                continue;
+            }
+            slot.deadline = None;
+            let config = self.config.clone();
+            if let Some(s) = slot.session.as_mut() {
+                s.handle_timeout(now, &config);
+            }
+            self.touch(index, now);
+        }
+    }
+
+    /// The next instant [`Node::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, index, generation))) = self.timers.peek().copied() {
+            let slot = &self.slots[index as usize];
+            if slot.generation == generation && slot.deadline == Some(at) {
+                break;
+            }
+            self.timers.pop();
+        }
+        let session = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        match (session, self.responder.next_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Writes the next datagram into `buf` (which should hold at least the maximum
+    /// packet size). If `buf` has room for several packets, equal-size packets for the
+    /// same path are batched (GSO) and `segment_size` is set.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some((path, bytes)) = self.outbox.pop_front() {
+            let dst = buf.get_mut(..bytes.len())?;
+            dst.copy_from_slice(&bytes);
+            return Some(Transmit {
+                path,
+                len: bytes.len(),
+                segment_size: None,
+            });
+        }
+        let max = self.config.max_packet_size;
+        while let Some(index) = self.dirty.pop_front() {
+            let config = self.config.clone();
+            let Some(s) = self.slots[index as usize].session.as_mut() else {
+                self.slots[index as usize].queued = false;
+                continue;
+            };
+            let Some((path, len)) = s.poll_transmit(now, buf, &config) else {
+                self.slots[index as usize].queued = false;
+                self.touch(index, now);
+                continue;
+            };
+            let mut total = len;
+            let mut segments = 1;
+            // Batch more full-size packets from the same session on the same path.
+            if len == max {
+                while total + max <= buf.len() {
+                    match s.poll_transmit(now, &mut buf[total..total + max], &config) {
+                        Some((p, l)) if p == path => {
+                            total += l;
+                            segments += 1;
+                            if l != max {
+                                break;
+                            }
+                        }
+                        Some(_) | None => break,
+                    }
+                }
+            }
+            // It may have more: keep it in the rotation.
+            self.dirty.push_back(index);
+            self.touch_timer(index);
+            self.collect(index);
+            return Some(Transmit {
+                path,
+                len: total,
+                segment_size: (segments > 1).then_some(max),
+            });
+        }
+        None
+    }
+
+    /// The next application event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Access to one session, if the handle is still live.
+    pub fn session(&mut self, handle: SessionHandle) -> Option<SessionRef<'_>> {
+        let slot = self.slots.get(handle.index as usize)?;
+        if slot.generation != handle.generation || slot.session.is_none() {
+            return None;
+        }
+        Some(SessionRef { node: self, handle })
+    }
+
+    /// Handles of every live session.
+    pub fn sessions(&self) -> Vec<SessionHandle> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.session.is_some())
+            .map(|(i, s)| SessionHandle {
+                index: i as u32,
+                generation: s.generation,
+            })
+            .collect()
+    }
+
+    /// After anything happened to a session: collect its events, reschedule its timer,
+    /// queue it for transmission, free it if it closed.
+    fn touch(&mut self, index: u32, _now: Instant) {
+        let slot = &mut self.slots[index as usize];
+        if slot.session.is_some() && !slot.queued {
+            slot.queued = true;
+            self.dirty.push_back(index);
+        }
+        self.touch_timer(index);
+        self.collect(index);
+    }
+
+    fn touch_timer(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        let Some(s) = slot.session.as_ref() else {
+            return;
+        };
+        let deadline = s.next_timeout(&self.config);
+        if deadline != slot.deadline {
+            slot.deadline = deadline;
+            if let Some(at) = deadline {
+                self.timers.push(Reverse((at, index, slot.generation)));
+            }
+        }
+    }
+
+    fn collect(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        let Some(s) = slot.session.as_mut() else {
+            return;
+        };
+        s.flush_stream_events();
+        self.events.extend(s.events.drain(..));
+        if s.phase == Phase::Closed {
+            let local = s.local_id;
+            slot.session = None;
+            slot.deadline = None;
+            slot.generation = slot.generation.wrapping_add(1);
+            self.by_local_id.remove(&local);
+            self.free.push(index);
+        }
+    }
+}
+
+/// A live session, borrowed from its node for application calls.
+pub struct SessionRef<'a> {
+    node: &'a mut Node,
+    handle: SessionHandle,
+}
+
+impl SessionRef<'_> {
+    fn session(&mut self) -> &mut Session {
+        // `Node::session` checked the handle and nothing frees the slot meanwhile.
+        match self.node.slots[self.handle.index as usize].session.as_mut() {
+            Some(s) => s,
+            None => unreachable!("SessionRef outlived its session"),
+        }
+    }
+
+    fn done<T>(&mut self, now: Instant, v: T) -> T {
+        self.node.touch(self.handle.index, now);
+        v
+    }
+
+    /// The handle of this session.
+    pub fn handle(&self) -> SessionHandle {
+        self.handle
+    }
+
+    /// The peer's authenticated id (once established).
+    pub fn peer(&mut self) -> Option<NodeId> {
+        self.session().peer()
+    }
+
+    /// True once the handshake completed and until the session starts closing.
+    pub fn is_established(&mut self) -> bool {
+        self.session().is_established()
+    }
+
+    /// The path the session currently sends on.
+    pub fn path(&mut self) -> PathId {
+        self.session().path.id
+    }
+
+    /// Statistics.
+    pub fn stats(&mut self) -> SessionStats {
+        self.session().stats()
+    }
+
+    /// Opens a stream. `total_len` selects bounded mode (the receiver learns the total
+    /// length up front); `None` is live mode (open-ended until finish).
+    pub fn open_stream(
+        &mut self,
+        now: Instant,
+        dir: Dir,
+        priority: u8,
+        total_len: Option<u64>,
+    ) -> Result<StreamId, OpenStreamError> {
+        let r = self.session().open_stream(dir, priority, total_len);
+        self.done(now, r)
+    }
+
+    /// Takes the next stream the peer opened.
+    pub fn accept_stream(&mut self, dir: Dir) -> Option<StreamId> {
+        self.session().streams_mut()?.accept(dir)
+    }
+
+    /// Writes bytes; returns how many were taken (fewer than given when the send
+    /// buffer fills; [`WriteError::Blocked`] when none fit).
+    pub fn write(&mut self, now: Instant, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
+        let r = match self.session().streams_mut() {
+            Some(st) => st.write(id, data),
+            None => Err(WriteError::SessionClosed),
+        };
+        self.done(now, r)
+    }
+
+    /// Reads up to `max` bytes in order. `Ok(None)`: the peer finished the stream.
+    pub fn read(&mut self, now: Instant, id: StreamId, max: usize) -> Result<Option<Bytes>, ReadError> {
+        let rtt = self.session().rtt();
+        let r = match self.session().streams_mut() {
+            Some(st) => st.read(id, max, now, rtt),
+            None => Err(ReadError::SessionClosed),
+        };
+        if let Ok(Some(b)) = &r {
+            self.session().stats.stream_bytes_read += b.len() as u64;
+        }
+        self.done(now, r)
+    }
+
+    /// Bytes read so far on a receiving stream and, in bounded mode, the total.
+    pub fn recv_progress(&mut self, id: StreamId) -> Option<(u64, Option<u64>)> {
+        self.session().streams_mut()?.recv_progress(id)
+    }
+
+    /// Ends the stream's sending side once everything written is delivered.
+    pub fn finish(&mut self, now: Instant, id: StreamId) -> Result<(), StreamError> {
+        let r = match self.session().streams_mut() {
+            Some(st) => st.finish(id),
+            None => Err(StreamError::SessionClosed),
+        };
+        self.done(now, r)
+    }
+
+    /// Abandons the stream's sending side with an application error code.
+    pub fn reset(&mut self, now: Instant, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        let r = match self.session().streams_mut() {
+            Some(st) => st.reset(id, code),
+            None => Err(StreamError::SessionClosed),
+        };
+        self.done(now, r)
+    }
+
+    /// Asks the peer to stop sending on a stream we receive on.
+    pub fn stop(&mut self, now: Instant, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        let r = match self.session().streams_mut() {
+            Some(st) => st.stop(id, code),
+            None => Err(StreamError::SessionClosed),
+        };
+        self.done(now, r)
+    }
+
+    /// Sets a stream's priority: streams with higher values send first.
+    pub fn set_priority(&mut self, id: StreamId, priority: u8) -> Result<(), StreamError> {
+        match self.session().streams_mut() {
+            Some(st) => st.set_priority(id, priority),
+            None => Err(StreamError::SessionClosed),
+        }
+    }
+
+    /// Largest datagram payload accepted by [`SessionRef::send_datagram`].
+    pub fn max_datagram_size(&mut self) -> usize {
+        self.session().max_datagram()
+    }
+
+    /// Queues an unreliable datagram. Under congestion or a full queue, the oldest
+    /// queued datagrams are dropped rather than buffered without bound.
+    pub fn send_datagram(&mut self, now: Instant, data: Bytes) -> Result<(), DatagramError> {
+        let max = self.max_datagram_size();
+        if !self.session().is_established() {
+            return Err(DatagramError::NotConnected);
+        }
+        if data.len() > max {
+            return Err(DatagramError::TooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let limit = self.node.config.transport.datagram_send_buffer;
+        self.session().send_datagram(data, limit);
+        self.done(now, Ok(()))
+    }
+
+    /// Takes the oldest received datagram.
+    pub fn recv_datagram(&mut self) -> Option<Bytes> {
+        self.session().recv_datagram()
+    }
+
+    /// Sends an application-defined frame (type 0x80–0xFF), reliably and in order with
+    /// other control frames.
+    pub fn send_custom_frame(
+        &mut self,
+        now: Instant,
+        frame_type: u8,
+        payload: &[u8],
+    ) -> Result<(), CustomFrameError> {
+        if frame_type < CUSTOM_MIN {
+            return Err(CustomFrameError::ReservedType(frame_type));
+        }
+        let max = self.max_datagram_size();
+        if payload.len() > max {
+            return Err(CustomFrameError::TooLarge {
+                len: payload.len(),
+                max,
+            });
+        }
+        let queued = self.session().queue_control(Control::Custom {
+            frame_type,
+            payload: payload.to_vec(),
+        });
+        if !queued {
+            return Err(CustomFrameError::NotConnected);
+        }
+        self.done(now, Ok(()))
+    }
+
+    /// Closes the session: DISCONNECT with `code` and `reason` goes to the peer.
+    pub fn close(&mut self, now: Instant, code: ErrorCode, reason: &[u8]) {
+        self.session().close(now, code, reason);
+        self.done(now, ())
+    }
+}

@@ -1,0 +1,169 @@
+//! Receive-side packet tracking: which packet numbers arrived and when an ACK is owed.
+//!
+//! Owns the bounded set of received ranges (at most [`MAX_ACK_RANGES`]) and the ACK
+//! timer (RFC 9000 §13.2). It neither sends nor decides loss; it only answers "what
+//! would the next ACK frame say, and is one due".
+
+use crate::frame::{AckFrame, AckRange, MAX_ACK_RANGES};
+use crate::range_set::RangeSet;
+use crate::time::Instant;
+use core::time::Duration;
+
+/// Received packet numbers and the ACK obligation they create.
+#[derive(Debug, Clone, Default)]
+pub struct AckTracker {
+    received: RangeSet,
+    largest: Option<(u64, Instant)>,
+    eliciting_unacked: u32,
+    deadline: Option<Instant>,
+    immediate: bool,
+}
+
+impl AckTracker {
+    /// Records an authenticated packet.
+    pub fn on_packet(
+        &mut self,
+        now: Instant,
+        pn: u64,
+        ack_eliciting: bool,
+        threshold: u32,
+        max_ack_delay: Duration,
+    ) {
+        let out_of_order = matches!(self.largest, Some((largest, _)) if pn < largest)
+            || matches!(self.largest, Some((largest, _)) if pn > largest + 1);
+        self.received.insert(pn..pn + 1);
+        self.received.pop_front_limit(MAX_ACK_RANGES);
+        if self.largest.is_none_or(|(largest, _)| pn > largest) {
+            self.largest = Some((pn, now));
+        }
+        if !ack_eliciting {
+            return;
+        }
+        self.eliciting_unacked += 1;
+        // Gaps are news the sender needs at once to recover quickly (RFC 9000 §13.2.1).
+        if out_of_order || self.eliciting_unacked >= threshold {
+            self.immediate = true;
+        } else if self.deadline.is_none() {
+            self.deadline = Some(now + max_ack_delay);
+        }
+    }
+
+    /// True if an ACK must be sent now.
+    pub fn ack_due(&self, now: Instant) -> bool {
+        self.immediate || self.deadline.is_some_and(|d| d <= now)
+    }
+
+    /// True if an ACK would say anything (used to piggyback ACKs on other packets).
+    pub fn has_unacked(&self) -> bool {
+        self.eliciting_unacked > 0
+    }
+
+    /// When the delayed-ACK timer fires, if armed.
+    pub fn timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Builds the ACK frame into `scratch` (highest range first), or `None` if nothing
+    /// was received yet.
+    pub fn frame<'a>(
+        &self,
+        now: Instant,
+        scratch: &'a mut [AckRange; MAX_ACK_RANGES],
+    ) -> Option<AckFrame<'a>> {
+        let (_, largest_time) = self.largest?;
+        let mut n = 0;
+        for r in self.received.iter().rev().take(MAX_ACK_RANGES) {
+            scratch[n] = AckRange {
+                smallest: r.start,
+                largest: r.end - 1,
+            };
+            n += 1;
+        }
+        let delay = now.saturating_duration_since(largest_time);
+        let delay = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        AckFrame::new(delay.min(crate::frame::varint::MAX), &scratch[..n]).ok()
+    }
+
+    /// The largest packet number received so far.
+    pub fn largest(&self) -> Option<u64> {
+        self.largest.map(|(pn, _)| pn)
+    }
+
+    /// An ACK frame went out: the obligation is met.
+    pub fn on_ack_sent(&mut self) {
+        self.eliciting_unacked = 0;
+        self.deadline = None;
+        self.immediate = false;
+    }
+
+    /// The peer acknowledged a packet of ours that carried an ACK up to `largest`: it
+    /// knows about everything up to there, so those ranges need not be repeated.
+    pub fn on_ack_acked(&mut self, largest: u64) {
+        self.received.remove(0..largest.saturating_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DELAY: Duration = Duration::from_millis(25);
+
+    #[test]
+    fn second_eliciting_packet_acks_at_once() {
+        let mut t = AckTracker::default();
+        let now = Instant::ZERO;
+        t.on_packet(now, 0, true, 2, DELAY);
+        assert!(!t.ack_due(now));
+        assert_eq!(t.timeout(), Some(now + DELAY));
+        t.on_packet(now, 1, true, 2, DELAY);
+        assert!(t.ack_due(now));
+    }
+
+    #[test]
+    fn gap_acks_at_once_and_frame_lists_ranges() {
+        let mut t = AckTracker::default();
+        let now = Instant::ZERO;
+        t.on_packet(now, 0, true, 10, DELAY);
+        t.on_packet(now, 2, true, 10, DELAY);
+        assert!(t.ack_due(now));
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let frame = t.frame(now, &mut scratch).unwrap();
+        let ranges: alloc::vec::Vec<_> = frame.ranges().collect();
+        assert_eq!(
+            ranges,
+            [
+                AckRange {
+                    smallest: 2,
+                    largest: 2
+                },
+                AckRange {
+                    smallest: 0,
+                    largest: 0
+                }
+            ]
+        );
+        t.on_ack_sent();
+        assert!(!t.ack_due(now));
+        t.on_ack_acked(2);
+        assert!(t.frame(now, &mut scratch).is_none());
+    }
+
+    #[test]
+    fn ranges_stay_bounded() {
+        let mut t = AckTracker::default();
+        for pn in 0..1000 {
+            t.on_packet(Instant::ZERO, pn * 2, false, 2, DELAY);
+        }
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let frame = t.frame(Instant::ZERO, &mut scratch).unwrap();
+        assert_eq!(frame.ranges().count(), MAX_ACK_RANGES);
+        assert_eq!(frame.largest(), 1998);
+    }
+}

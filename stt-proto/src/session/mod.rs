@@ -1,0 +1,926 @@
+//! One session's state machine: handshaking → established → closing/draining → closed
+//! (diagram in docs/ARCHITECTURE.md), the receive path for its protected packets, its
+//! timers, and the application calls on it.
+//!
+//! A session never routes datagrams (the node does) and never reads a clock: every
+//! entry point takes `now`. Packet assembly lives in `send.rs`.
+
+mod control;
+mod params;
+mod paths;
+mod send;
+mod stats;
+mod streams;
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+
+use crate::config::NodeConfig;
+use crate::congestion::{Controller, Pacer};
+use crate::crypto::{PacketProtection, RecordError};
+use crate::error::SessionError;
+use crate::event::Event;
+use crate::frame::{
+    Dir, ErrorCode, Frame, Frames, HEADER_LEN, Header, SessionId, Side, StreamId, TAG_LEN,
+};
+use crate::handshake::{Established, Initiator};
+use crate::identity::NodeId;
+use crate::node::{NodeStats, PathId, SessionHandle};
+use crate::recovery::{AckTracker, RttEstimator, SentPackets};
+use crate::rng::Rng;
+use crate::time::Instant;
+
+pub(crate) use control::Control;
+pub use params::{MAX_PARAMS_LEN, TransportParams};
+pub(crate) use paths::{PathState, Probe};
+pub use stats::SessionStats;
+pub(crate) use streams::{StreamLimits, Streams};
+
+use send::PacketInfo;
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Initiator waiting for CHALLENGE.
+    Handshaking,
+    /// Keys are up; data flows.
+    Established,
+    /// We sent DISCONNECT; answer stragglers with it until `until`.
+    Closing { until: Instant },
+    /// The peer sent DISCONNECT; stay silent until `until`.
+    Draining { until: Instant },
+    /// Gone; the node frees the slot.
+    Closed,
+}
+
+/// Initiator-side handshake progress.
+#[derive(Clone)]
+pub(crate) struct HandshakeProgress {
+    pub initiator: Box<Initiator>,
+    pub deadline: Instant,
+    pub next_send: Instant,
+    pub rto: Duration,
+}
+
+/// Everything that exists once keys are established.
+#[derive(Clone)]
+pub(crate) struct Conn {
+    pub record: PacketProtection,
+    pub peer_session: SessionId,
+    pub peer: NodeId,
+    pub peer_params: TransportParams,
+    /// Initiator: a protected packet from the responder arrived. Responder: always.
+    pub confirmed: bool,
+    /// Responder: one of our CONFIRM packets was acknowledged.
+    pub confirm_acked: bool,
+    /// Initiator: when to resend RESPONSE while unconfirmed.
+    pub response_resend: Option<(Instant, Duration)>,
+    /// Initiator: the RESPONSE packet, kept for retransmission while unconfirmed.
+    pub response_bytes: Option<Vec<u8>>,
+    pub sent: SentPackets<PacketInfo>,
+    pub acks: AckTracker,
+    pub rtt: RttEstimator,
+    pub cc: Box<dyn Controller>,
+    pub pacer: Pacer,
+    /// Set while pacing holds a packet back: when it may go.
+    pub pacer_next: Option<Instant>,
+    pub streams: Streams,
+    pub control: VecDeque<Control>,
+    pub datagrams_out: VecDeque<Bytes>,
+    pub datagrams_out_bytes: usize,
+    pub datagrams_in: VecDeque<Bytes>,
+    pub datagrams_in_bytes: usize,
+    pub max_datagram_out: usize,
+    pub idle_timeout: Duration,
+    pub last_activity: Instant,
+    pub last_eliciting_sent: Instant,
+    pub probes_pending: u8,
+    pub keepalive_pending: bool,
+    pub close_frame: Option<(ErrorCode, Vec<u8>)>,
+    pub close_sent: bool,
+    pub next_key_update: Option<Instant>,
+    pub scratch: Vec<(u64, crate::recovery::SentPacket<PacketInfo>)>,
+}
+
+/// A session slot: one peer, one key schedule.
+#[derive(Clone)]
+pub(crate) struct Session {
+    pub handle: SessionHandle,
+    pub local_id: SessionId,
+    pub side: Side,
+    pub phase: Phase,
+    pub path: PathState,
+    pub probe: Option<Probe>,
+    pub path_response: Option<(PathId, [u8; 8])>,
+    pub handshake: Option<HandshakeProgress>,
+    pub conn: Option<Box<Conn>>,
+    pub stats: SessionStats,
+    pub error: Option<SessionError>,
+    pub events: VecDeque<Event>,
+}
+
+impl Session {
+    /// A new initiator-side session that will send INIT.
+    pub(crate) fn new_initiator(
+        handle: SessionHandle,
+        local_id: SessionId,
+        path: PathId,
+        initiator: Initiator,
+        now: Instant,
+        config: &NodeConfig,
+    ) -> Self {
+        Self {
+            handle,
+            local_id,
+            side: Side::Initiator,
+            phase: Phase::Handshaking,
+            path: PathState::new(path, true),
+            probe: None,
+            path_response: None,
+            handshake: Some(HandshakeProgress {
+                initiator: Box::new(initiator),
+                deadline: now + config.handshake_timeout,
+                next_send: now,
+                rto: config.handshake_retransmit,
+            }),
+            conn: None,
+            stats: SessionStats::default(),
+            error: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// A responder-side session right after RESPONSE authenticated.
+    pub(crate) fn new_responder(
+        handle: SessionHandle,
+        local_id: SessionId,
+        path: PathId,
+        est: Established,
+        now: Instant,
+        config: &NodeConfig,
+    ) -> Result<Self, SessionError> {
+        let mut s = Self {
+            handle,
+            local_id,
+            side: Side::Responder,
+            phase: Phase::Established,
+            path: PathState::new(path, true),
+            probe: None,
+            path_response: None,
+            handshake: None,
+            conn: None,
+            stats: SessionStats::default(),
+            error: None,
+            events: VecDeque::new(),
+        };
+        s.establish(est, now, config)?;
+        Ok(s)
+    }
+
+    fn establish(
+        &mut self,
+        est: Established,
+        now: Instant,
+        config: &NodeConfig,
+    ) -> Result<(), SessionError> {
+        let t = &config.transport;
+        let peer_params = TransportParams::decode(&est.peer_params)
+            .map_err(|_| SessionError::ProtocolViolation(ErrorCode::HANDSHAKE_FAILURE))?;
+        let ms = |v: u64| Duration::from_millis(v);
+        let idle_timeout = match peer_params.idle_timeout_ms {
+            0 => t.idle_timeout,
+            v => t.idle_timeout.min(ms(v)),
+        };
+        let limits = StreamLimits {
+            local_stream_window: t.stream_receive_window,
+            max_local_stream_window: t.max_stream_receive_window,
+            local_window: t.receive_window,
+            max_local_window: t.max_receive_window,
+            local_max_streams: [t.max_streams_bidi, t.max_streams_uni],
+            peer_stream_window: peer_params.max_stream_data,
+            peer_max_data: peer_params.max_data,
+            peer_max_streams: [peer_params.max_streams_bidi, peer_params.max_streams_uni],
+            send_buffer: t.send_buffer,
+        };
+        let mtu = u16::try_from(config.max_packet_size).unwrap_or(u16::MAX);
+        let max_datagram_out = send::max_datagram_payload(config.max_packet_size)
+            .min(usize::try_from(peer_params.max_datagram).unwrap_or(usize::MAX));
+        let confirmed = self.side == Side::Responder;
+        let conn = Conn {
+            record: est.record,
+            peer_session: est.peer_session,
+            peer: est.peer,
+            peer_params,
+            confirmed,
+            confirm_acked: false,
+            response_resend: None,
+            response_bytes: None,
+            sent: SentPackets::default(),
+            acks: AckTracker::default(),
+            rtt: RttEstimator::new(t.initial_rtt),
+            cc: t.congestion.build(now, mtu),
+            pacer: Pacer::new(now),
+            pacer_next: None,
+            streams: Streams::new(self.side, limits),
+            control: VecDeque::new(),
+            datagrams_out: VecDeque::new(),
+            datagrams_out_bytes: 0,
+            datagrams_in: VecDeque::new(),
+            datagrams_in_bytes: 0,
+            max_datagram_out,
+            idle_timeout,
+            last_activity: now,
+            last_eliciting_sent: now,
+            probes_pending: 0,
+            // The responder confirms at once with an ack-eliciting CONFIRM packet.
+            keepalive_pending: self.side == Side::Responder,
+            close_frame: None,
+            close_sent: false,
+            next_key_update: t.key_update_interval.map(|d| now + d),
+            scratch: Vec::new(),
+        };
+        self.phase = Phase::Established;
+        self.handshake = None;
+        self.events.push_back(Event::Connected {
+            session: self.handle,
+            peer: conn.peer,
+            initiator: self.side == Side::Initiator,
+        });
+        self.conn = Some(Box::new(conn));
+        Ok(())
+    }
+
+    /// The peer's id, once authenticated.
+    pub(crate) fn peer(&self) -> Option<NodeId> {
+        self.conn.as_ref().map(|c| c.peer)
+    }
+
+    /// True if the session can carry application data.
+    pub(crate) fn is_established(&self) -> bool {
+        self.phase == Phase::Established && self.conn.is_some()
+    }
+
+    /// The peer's receive id, if known (the node indexes nothing by it).
+    pub(crate) fn peer_session(&self) -> Option<SessionId> {
+        self.conn.as_ref().map(|c| c.peer_session)
+    }
+
+    /// Ends the session now, with an event, without sending anything.
+    pub(crate) fn terminate(&mut self, reason: SessionError) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        if let Some(c) = self.conn.as_mut() {
+            c.sent.clear();
+        }
+        self.events.push_back(Event::Closed {
+            session: self.handle,
+            reason: self.error.clone().unwrap_or(reason),
+        });
+    }
+
+    /// Starts a local close: DISCONNECT goes out, then the session lingers 3 PTO.
+    pub(crate) fn close(&mut self, now: Instant, code: ErrorCode, reason: &[u8]) {
+        match self.phase {
+            Phase::Established => {}
+            Phase::Handshaking => {
+                self.error = Some(SessionError::LocallyClosed { code });
+                self.terminate(SessionError::LocallyClosed { code });
+                return;
+            }
+            _ => return,
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let reason = &reason[..reason.len().min(crate::frame::MAX_REASON_LEN)];
+        conn.close_frame = Some((code, reason.to_vec()));
+        conn.close_sent = false;
+        let linger = conn.rtt.pto_base() * 3;
+        self.phase = Phase::Closing { until: now + linger };
+        if self.error.is_none() {
+            self.error = Some(if code == ErrorCode::NO_ERROR || code.is_application() {
+                SessionError::LocallyClosed { code }
+            } else {
+                SessionError::ProtocolViolation(code)
+            });
+        }
+    }
+
+    /// A handshake-phase packet (CHALLENGE or COOKIE) for this initiator.
+    pub(crate) fn handle_handshake_packet(
+        &mut self,
+        now: Instant,
+        header: &Header,
+        packet: &[u8],
+        config: &NodeConfig,
+        stats: &mut NodeStats,
+    ) {
+        if self.phase != Phase::Handshaking {
+            stats.dropped_unexpected += 1;
+            return;
+        }
+        let Some(hs) = self.handshake.as_mut() else {
+            return;
+        };
+        match header.packet_type {
+            crate::frame::PacketType::Cookie => {
+                if hs.initiator.handle_cookie(packet).is_ok() {
+                    // Answer with the cookie at once.
+                    hs.next_send = now;
+                } else {
+                    stats.dropped_handshake += 1;
+                }
+            }
+            crate::frame::PacketType::Challenge => {
+                let peer = match hs.initiator.handle_challenge(packet) {
+                    Ok(peer) => peer,
+                    Err(_) => {
+                        stats.dropped_handshake += 1;
+                        return;
+                    }
+                };
+                if let Some(policy) = &config.peer_policy
+                    && !policy.allow(&peer)
+                {
+                    self.error = Some(SessionError::PeerRefused);
+                    self.terminate(SessionError::PeerRefused);
+                    return;
+                }
+                let mut response = alloc::vec![0u8; config.max_packet_size];
+                let Ok(n) = hs.initiator.write_response(&mut response) else {
+                    self.terminate(SessionError::HandshakeFailed(ErrorCode::HANDSHAKE_FAILURE));
+                    return;
+                };
+                response.truncate(n);
+                let Some(hs) = self.handshake.take() else {
+                    return;
+                };
+                let rto = hs.rto;
+                let est = hs.initiator.finish();
+                match est {
+                    Ok(est) => {
+                        if let Err(e) = self.establish(est, now, config) {
+                            self.terminate(e);
+                            return;
+                        }
+                        if let Some(c) = self.conn.as_mut() {
+                            c.response_resend = Some((now, rto));
+                            c.response_bytes = Some(response);
+                        }
+                    }
+                    Err(_) => self.terminate(SessionError::HandshakeFailed(
+                        ErrorCode::HANDSHAKE_FAILURE,
+                    )),
+                }
+            }
+            crate::frame::PacketType::Version => {
+                self.error = Some(SessionError::VersionMismatch);
+                self.terminate(SessionError::VersionMismatch);
+            }
+            _ => stats.dropped_unexpected += 1,
+        }
+    }
+
+    /// A protected packet (DATA or CONFIRM) for this session.
+    pub(crate) fn handle_packet(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        header: &Header,
+        mut datagram: BytesMut,
+        config: &NodeConfig,
+        stats: &mut NodeStats,
+        rng: &mut Rng,
+    ) {
+        let len = datagram.len();
+        let Some(conn) = self.conn.as_mut() else {
+            stats.dropped_unexpected += 1;
+            return;
+        };
+        if matches!(self.phase, Phase::Draining { .. } | Phase::Closed) {
+            return;
+        }
+        // The initiator may only get CONFIRM/DATA from the responder, and vice versa;
+        // CONFIRM from an initiator is meaningless.
+        if header.packet_type == crate::frame::PacketType::Confirm && self.side == Side::Responder
+        {
+            stats.dropped_unexpected += 1;
+            return;
+        }
+        let (pn, key_updated) = match conn.record.open(now, &mut datagram) {
+            Ok(opened) => (opened.pn, opened.key_updated),
+            Err(e) => {
+                match e {
+                    RecordError::Replayed(_) | RecordError::TooOld(_) => {
+                        stats.dropped_replayed += 1
+                    }
+                    RecordError::IntegrityLimit => {
+                        stats.dropped_unauthenticated += 1;
+                        self.close(now, ErrorCode::AEAD_LIMIT_REACHED, b"integrity limit");
+                    }
+                    _ => stats.dropped_unauthenticated += 1,
+                }
+                return;
+            }
+        };
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += len as u64;
+        if key_updated {
+            self.stats.key_updates += 1;
+            self.events.push_back(Event::KeyUpdated {
+                session: self.handle,
+            });
+        }
+        conn.last_activity = now;
+        if let Phase::Closing { .. } = self.phase {
+            // Answer stragglers with DISCONNECT again (at most once per packet).
+            conn.close_sent = false;
+            return;
+        }
+        if !conn.confirmed || !conn.record.is_confirmed() {
+            conn.record.confirm();
+            conn.confirmed = true;
+            conn.response_resend = None;
+            conn.response_bytes = None;
+        }
+        // Path: newest authenticated packet from another path starts validation.
+        let newest = conn.acks.largest().is_none_or(|l| pn > l);
+        if path == self.path.id {
+            self.path.received += len as u64;
+        } else if let Some(p) = self.probe.as_mut().filter(|p| p.path.id == path) {
+            p.path.received += len as u64;
+        } else if newest {
+            let mut challenge = [0u8; 8];
+            rng.fill(&mut challenge);
+            let mut state = PathState::new(path, false);
+            state.received = len as u64;
+            self.probe = Some(Probe {
+                path: state,
+                challenge,
+                sent_at: None,
+                tries: 0,
+            });
+        }
+        let payload = datagram.freeze().slice(HEADER_LEN..len - TAG_LEN);
+        let mut eliciting = false;
+        for frame in Frames::new(&payload) {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(_) => {
+                    stats.dropped_malformed += 1;
+                    self.close(now, ErrorCode::INVALID_FRAME, b"malformed frame");
+                    return;
+                }
+            };
+            eliciting |= frame.is_ack_eliciting();
+            if let Err(code) = self.handle_frame(now, path, header, &payload, frame, config) {
+                self.close(now, code, b"protocol violation");
+                return;
+            }
+            if !matches!(self.phase, Phase::Established) {
+                break;
+            }
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            conn.acks.on_packet(
+                now,
+                pn,
+                eliciting,
+                config.transport.ack_eliciting_threshold,
+                config.transport.max_ack_delay,
+            );
+        }
+    }
+
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        header: &Header,
+        payload: &Bytes,
+        frame: Frame<'_>,
+        config: &NodeConfig,
+    ) -> Result<(), ErrorCode> {
+        let handle = self.handle;
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        match frame {
+            Frame::Padding { .. } | Frame::Keepalive => {}
+            Frame::Data(d) => {
+                if header.stream_id == StreamId::CONTROL {
+                    return Err(ErrorCode::PROTOCOL_VIOLATION);
+                }
+                let data = payload.slice_ref(d.data);
+                conn.streams
+                    .on_data(header.stream_id, d.offset, data, d.fin)?;
+            }
+            Frame::StreamOpen(o) => {
+                conn.streams
+                    .on_stream_open(o.stream_id, o.priority, o.total_len)?
+            }
+            Frame::StreamClose(c) => conn.streams.on_reset(c.stream_id, c.code, c.final_size)?,
+            Frame::StopSending { stream_id, code } => {
+                conn.streams.on_stop_sending(stream_id, code)?
+            }
+            Frame::Ack(ack) => {
+                let ranges = ack.ranges().map(|r| (r.smallest, r.largest));
+                let ack_delay = Duration::from_micros(ack.ack_delay);
+                self.on_ack(now, ranges, ack.largest(), ack_delay, config)?;
+            }
+            Frame::Disconnect(d) => {
+                let reason = d.reason.to_vec();
+                let linger = conn.rtt.pto_base() * 3;
+                self.error = Some(SessionError::ClosedByPeer {
+                    code: d.code,
+                    reason,
+                });
+                self.phase = Phase::Draining { until: now + linger };
+            }
+            Frame::MaxData(max) => conn.streams.on_max_data(max),
+            Frame::MaxStreamData { stream_id, max } => {
+                conn.streams.on_max_stream_data(stream_id, max)?
+            }
+            Frame::MaxStreams { dir, count } => conn.streams.on_max_streams(dir, count),
+            Frame::DataBlocked { .. } | Frame::StreamDataBlocked { .. } => {}
+            Frame::PathChallenge(data) => self.path_response = Some((path, data)),
+            Frame::PathResponse(data) => {
+                if let Some(p) = self.probe.as_ref()
+                    && p.challenge == data
+                {
+                    let mut state = p.path;
+                    state.validated = true;
+                    self.path = state;
+                    self.probe = None;
+                    self.events.push_back(Event::PathChanged {
+                        session: handle,
+                        path: state.id,
+                    });
+                }
+            }
+            Frame::Datagram(d) => {
+                let limit = config.transport.datagram_receive_buffer;
+                if d.data.len() > limit {
+                    self.stats.datagrams_dropped += 1;
+                    return Ok(());
+                }
+                conn.datagrams_in.push_back(payload.slice_ref(d.data));
+                conn.datagrams_in_bytes += d.data.len();
+                while conn.datagrams_in_bytes > limit {
+                    if let Some(old) = conn.datagrams_in.pop_front() {
+                        conn.datagrams_in_bytes -= old.len();
+                        self.stats.datagrams_dropped += 1;
+                    }
+                }
+                self.events
+                    .push_back(Event::DatagramReceived { session: handle });
+            }
+            Frame::Custom {
+                frame_type,
+                payload: body,
+            } => self.events.push_back(Event::CustomFrame {
+                session: handle,
+                frame_type,
+                payload: payload.slice_ref(body),
+            }),
+            // Named endpoints arrive with the application-primitives issue; until
+            // then a peer's endpoint frames are valid but ignored.
+            Frame::EndpointRegister(_)
+            | Frame::EndpointResolve(_)
+            | Frame::EndpointRoute(_)
+            | Frame::EndpointRefuse(_) => {}
+        }
+        Ok(())
+    }
+
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        ranges: impl Iterator<Item = (u64, u64)> + Clone,
+        largest: u64,
+        ack_delay: Duration,
+        config: &NodeConfig,
+    ) -> Result<(), ErrorCode> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let mut acked = core::mem::take(&mut conn.scratch);
+        acked.clear();
+        conn.sent
+            .on_ack(ranges, &mut acked)
+            .map_err(|_| ErrorCode::PROTOCOL_VIOLATION)?;
+        if let Some((pn, p)) = acked.iter().rev().find(|(_, p)| p.ack_eliciting)
+            && *pn == largest
+        {
+            let sample = now.saturating_duration_since(p.time_sent);
+            let max_delay = Duration::from_millis(conn.peer_params.max_ack_delay_ms);
+            conn.rtt.update(ack_delay.min(max_delay), sample);
+        }
+        for (pn, p) in acked.drain(..) {
+            conn.record.on_packet_acked(pn);
+            if p.ack_eliciting {
+                conn.cc
+                    .on_ack(now, p.time_sent, u64::from(p.size), false, &conn.rtt);
+            }
+            if self.side == Side::Responder {
+                conn.confirm_acked = true;
+            }
+            p.info.on_acked(conn);
+        }
+        conn.cc
+            .on_end_acks(now, conn.sent.bytes_in_flight(), false, Some(largest));
+        conn.scratch = acked;
+        self.detect_lost(now, config);
+        Ok(())
+    }
+
+    fn detect_lost(&mut self, now: Instant, config: &NodeConfig) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let mut lost = core::mem::take(&mut conn.scratch);
+        lost.clear();
+        conn.sent.detect_lost(now, &conn.rtt, &mut lost);
+        if !lost.is_empty() {
+            let mut lost_bytes = 0;
+            let mut first_sent: Option<Instant> = None;
+            let mut last_sent = Instant::ZERO;
+            for (_, p) in lost.iter() {
+                if p.ack_eliciting {
+                    lost_bytes += u64::from(p.size);
+                    first_sent = Some(first_sent.map_or(p.time_sent, |t| t.min(p.time_sent)));
+                    last_sent = last_sent.max(p.time_sent);
+                }
+            }
+            // Persistent congestion: the lost span is longer than 3 PTOs.
+            let pto = conn.rtt.pto_base() + config.transport.max_ack_delay;
+            let persistent = first_sent
+                .is_some_and(|f| last_sent.saturating_duration_since(f) > pto * 3);
+            if lost_bytes > 0 {
+                conn.cc
+                    .on_congestion_event(now, last_sent, persistent, lost_bytes);
+            }
+            self.stats.packets_lost += lost.len() as u64;
+            for (_, p) in lost.drain(..) {
+                self.stats.bytes_retransmitted += p.info.stream_len() as u64;
+                p.info.on_lost(conn);
+            }
+        }
+        conn.scratch = lost;
+    }
+
+    /// Fires whatever timers are due.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig) {
+        match self.phase {
+            Phase::Closed => return,
+            Phase::Closing { until } | Phase::Draining { until } => {
+                if now >= until {
+                    let reason = self.error.clone().unwrap_or(SessionError::LocallyClosed {
+                        code: ErrorCode::NO_ERROR,
+                    });
+                    self.terminate(reason);
+                }
+                return;
+            }
+            Phase::Handshaking => {
+                if let Some(hs) = self.handshake.as_ref()
+                    && now >= hs.deadline
+                {
+                    self.terminate(SessionError::HandshakeTimeout);
+                }
+                return;
+            }
+            Phase::Established => {}
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if now >= conn.last_activity + conn.idle_timeout {
+            self.error = Some(SessionError::TimedOut);
+            self.terminate(SessionError::TimedOut);
+            return;
+        }
+        if let Some((_, rto)) = conn.response_resend
+            && now >= conn.last_activity + config.handshake_timeout.max(rto)
+            && !conn.confirmed
+        {
+            self.terminate(SessionError::HandshakeTimeout);
+            return;
+        }
+        if conn.sent.loss_time().is_some_and(|t| now >= t) {
+            self.detect_lost(now, config);
+        } else if let Some(conn) = self.conn.as_mut()
+            && conn
+                .sent
+                .pto_deadline(&conn.rtt, config.transport.max_ack_delay)
+                .is_some_and(|t| now >= t)
+        {
+            conn.sent.on_pto();
+            self.stats.pto_count += 1;
+            conn.probes_pending = 2;
+            // Re-send the oldest packet's stream data so the probe carries something
+            // useful; the receiver drops duplicates.
+            if let Some((_, p)) = conn.sent.oldest_in_flight() {
+                let info = p.info.clone();
+                info.requeue_for_probe(conn);
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        conn.record.handle_timeout(now);
+        if let Some(interval) = config.transport.keepalive_interval
+            && now >= conn.last_eliciting_sent + interval
+        {
+            conn.keepalive_pending = true;
+        }
+        if let Some(at) = conn.next_key_update
+            && now >= at
+        {
+            if conn.record.initiate_key_update().is_ok() {
+                self.stats.key_updates += 1;
+            }
+            conn.next_key_update = config.transport.key_update_interval.map(|d| now + d);
+        }
+        if let Some(p) = self.probe.as_mut()
+            && let Some(sent) = p.sent_at
+            && now >= sent + conn.rtt.pto_base() * 2
+        {
+            if p.tries >= paths::MAX_PROBE_TRIES {
+                self.probe = None;
+            } else {
+                p.sent_at = None;
+            }
+        }
+    }
+
+    /// The earliest instant this session needs `handle_timeout`.
+    pub(crate) fn next_timeout(&self, config: &NodeConfig) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut at = |v: Instant| t = Some(t.map_or(v, |x: Instant| x.min(v)));
+        match self.phase {
+            Phase::Closed => return None,
+            Phase::Closing { until } | Phase::Draining { until } => {
+                at(until);
+                return t;
+            }
+            Phase::Handshaking => {
+                if let Some(hs) = self.handshake.as_ref() {
+                    at(hs.deadline);
+                    at(hs.next_send);
+                }
+                return t;
+            }
+            Phase::Established => {}
+        }
+        let conn = self.conn.as_ref()?;
+        at(conn.last_activity + conn.idle_timeout);
+        if let Some((next, _)) = conn.response_resend {
+            at(next);
+        }
+        match conn.sent.loss_time() {
+            Some(lt) => at(lt),
+            None => {
+                if let Some(p) = conn
+                    .sent
+                    .pto_deadline(&conn.rtt, config.transport.max_ack_delay)
+                {
+                    at(p)
+                }
+            }
+        }
+        if let Some(a) = conn.acks.timeout() {
+            at(a);
+        }
+        if let Some(interval) = config.transport.keepalive_interval {
+            at(conn.last_eliciting_sent + interval);
+        }
+        if let Some(k) = conn.next_key_update {
+            at(k);
+        }
+        if let Some(k) = conn.record.poll_timeout() {
+            at(k);
+        }
+        if let Some(p) = self.probe.as_ref()
+            && let Some(sent) = p.sent_at
+        {
+            at(sent + conn.rtt.pto_base() * 2);
+        }
+        if let Some(p) = conn.pacer_release() {
+            at(p);
+        }
+        t
+    }
+
+    /// Copies statistics out, refreshed with live estimates.
+    pub(crate) fn stats(&self) -> SessionStats {
+        let mut s = self.stats;
+        if let Some(c) = self.conn.as_ref() {
+            s.rtt = c.rtt.smoothed();
+            s.min_rtt = c.rtt.min();
+            s.cwnd = c.cc.window();
+            s.bytes_in_flight = c.sent.bytes_in_flight();
+            s.streams_open = c.streams.open_count() as u64;
+        }
+        s
+    }
+
+    /// Largest datagram payload `send_datagram` accepts now.
+    pub(crate) fn max_datagram(&self) -> usize {
+        self.conn.as_ref().map_or(0, |c| c.max_datagram_out)
+    }
+
+    /// Queues a datagram, dropping the oldest queued ones past the buffer limit.
+    pub(crate) fn send_datagram(&mut self, data: Bytes, limit: usize) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        conn.datagrams_out_bytes += data.len();
+        conn.datagrams_out.push_back(data);
+        while conn.datagrams_out_bytes > limit {
+            match conn.datagrams_out.pop_front() {
+                Some(old) => {
+                    conn.datagrams_out_bytes -= old.len();
+                    self.stats.datagrams_dropped += 1;
+                }
+                None => break,
+            }
+        }
+        true
+    }
+
+    /// Takes the oldest received datagram.
+    pub(crate) fn recv_datagram(&mut self) -> Option<Bytes> {
+        let conn = self.conn.as_mut()?;
+        let d = conn.datagrams_in.pop_front()?;
+        conn.datagrams_in_bytes -= d.len();
+        Some(d)
+    }
+
+    /// Moves stream events into the session's event queue.
+    pub(crate) fn flush_stream_events(&mut self) {
+        let handle = self.handle;
+        if let Some(conn) = self.conn.as_mut() {
+            while let Some(event) = conn.streams.events.pop_front() {
+                self.events.push_back(Event::Stream {
+                    session: handle,
+                    event,
+                });
+            }
+            for c in conn.streams.control.drain(..) {
+                conn.control.push_back(c);
+            }
+        }
+    }
+
+    /// Opens a stream (see `Streams::open`).
+    pub(crate) fn streams_mut(&mut self) -> Option<&mut Streams> {
+        if self.phase != Phase::Established {
+            return None;
+        }
+        self.conn.as_mut().map(|c| &mut c.streams)
+    }
+
+    /// Current smoothed RTT (for flow-control auto-tuning).
+    pub(crate) fn rtt(&self) -> Duration {
+        self.conn
+            .as_ref()
+            .map_or(Duration::from_millis(333), |c| c.rtt.smoothed())
+    }
+
+    /// Queues an owned control frame.
+    pub(crate) fn queue_control(&mut self, c: Control) -> bool {
+        match self.conn.as_mut() {
+            Some(conn) if self.phase == Phase::Established => {
+                conn.control.push_back(c);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Direction helper for API callers.
+    pub(crate) fn open_stream(
+        &mut self,
+        dir: Dir,
+        priority: u8,
+        total_len: Option<u64>,
+    ) -> Result<StreamId, crate::error::OpenStreamError> {
+        let streams = self
+            .streams_mut()
+            .ok_or(crate::error::OpenStreamError::NotConnected)?;
+        streams.open(dir, priority, total_len)
+    }
+}
+
+impl Conn {
+    /// When pacing next lets a packet out, if it is holding one back.
+    fn pacer_release(&self) -> Option<Instant> {
+        self.pacer_next
+    }
+}

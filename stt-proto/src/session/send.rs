@@ -1,0 +1,430 @@
+//! Packet assembly for one session: which frames go into the next datagram, under the
+//! congestion window, pacing and the path's amplification budget; and what to do when
+//! that packet is later acknowledged or declared lost.
+//!
+//! A packet carries stream data of at most one stream (the header's stream id picks
+//! the per-stream key, PROTOCOL.md §6); control frames may ride in any packet.
+
+use alloc::vec::Vec;
+
+use crate::frame::{
+    AckRange, DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, MAX_ACK_RANGES, PacketType,
+    StreamId, TAG_LEN, Writer,
+};
+use crate::node::PathId;
+use crate::stream::Chunk;
+use crate::time::Instant;
+
+use super::{Conn, Control, Phase, Session};
+use crate::config::NodeConfig;
+use crate::recovery::SentPacket;
+
+/// Largest DATAGRAM payload a packet of `max_packet` bytes can carry.
+pub(crate) fn max_datagram_payload(max_packet: usize) -> usize {
+    // Header, tag, frame type and a 2-byte length.
+    max_packet.saturating_sub(HEADER_LEN + TAG_LEN + 3)
+}
+
+/// What a sent packet carried that matters on ack or loss.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PacketInfo {
+    stream: Option<(StreamId, Chunk)>,
+    largest_ack: Option<u64>,
+    control: Vec<Control>,
+}
+
+impl PacketInfo {
+    pub(crate) fn stream_len(&self) -> usize {
+        self.stream.as_ref().map_or(0, |(_, c)| c.len)
+    }
+
+    pub(crate) fn on_acked(self, conn: &mut Conn) {
+        if let Some((id, chunk)) = self.stream {
+            conn.streams.on_chunk_acked(id, &chunk);
+        }
+        if let Some(largest) = self.largest_ack {
+            conn.acks.on_ack_acked(largest);
+        }
+        for c in self.control {
+            if let Control::StreamClose { id, .. } = c {
+                conn.streams.on_reset_acked(id);
+            }
+        }
+    }
+
+    pub(crate) fn on_lost(self, conn: &mut Conn) {
+        if let Some((id, chunk)) = self.stream {
+            conn.streams.on_chunk_lost(id, &chunk);
+        }
+        for c in self.control {
+            let refreshed = match c {
+                // Credit frames go out again with the latest value, if still useful.
+                Control::MaxData(_) => Some(Control::MaxData(conn.streams.advertised_data())),
+                Control::MaxStreamData { id, .. } => conn
+                    .streams
+                    .advertised_stream_data(id)
+                    .map(|max| Control::MaxStreamData { id, max }),
+                Control::MaxStreams { dir, .. } => Some(Control::MaxStreams {
+                    dir,
+                    count: conn.streams.advertised_streams(dir),
+                }),
+                Control::DataBlocked(_) | Control::StreamDataBlocked { .. } => None,
+                Control::StreamOpen { id, .. } | Control::StopSending { id, .. }
+                    if !conn.streams.is_live(id) =>
+                {
+                    None
+                }
+                other => Some(other),
+            };
+            if let Some(c) = refreshed {
+                conn.control.push_back(c);
+            }
+        }
+    }
+
+    /// A probe timeout fired and this is the oldest packet: send its data again.
+    pub(crate) fn requeue_for_probe(&self, conn: &mut Conn) {
+        if let Some((id, chunk)) = self.stream.as_ref() {
+            conn.streams.on_chunk_lost(*id, chunk);
+        }
+    }
+}
+
+impl Session {
+    /// Writes the next datagram for this session into `buf`, returning its path and
+    /// length, or `None` if there is nothing to send now.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        config: &NodeConfig,
+    ) -> Option<(PathId, usize)> {
+        let max = buf.len().min(config.max_packet_size);
+        match self.phase {
+            Phase::Handshaking => return self.transmit_init(now, &mut buf[..max]),
+            Phase::Draining { .. } | Phase::Closed => return None,
+            Phase::Closing { .. } | Phase::Established => {}
+        }
+        self.flush_stream_events();
+        let conn = self.conn.as_mut()?;
+        // Initiator: RESPONSE goes again until the responder's first packet arrives.
+        if let Some((next, rto)) = conn.response_resend
+            && now >= next
+        {
+            let hs_len = conn.record_response(&mut buf[..max])?;
+            conn.response_resend = Some((now + rto, rto * 2));
+            self.stats.packets_sent += 1;
+            self.stats.bytes_sent += hs_len as u64;
+            return Some((self.path.id, hs_len));
+        }
+        if let Phase::Closing { .. } = self.phase {
+            return self.transmit_close(now, &mut buf[..max]);
+        }
+        // Path validation traffic goes to the probed path, under its budget.
+        if let Some(p) = self.probe.as_mut()
+            && p.sent_at.is_none()
+            && p.path.budget() >= max as u64
+        {
+            let challenge = p.challenge;
+            let path = p.path.id;
+            let mut extra = Vec::new();
+            extra.push(Frame::PathChallenge(challenge));
+            if let Some((rp, data)) = self.path_response
+                && rp == path
+            {
+                extra.push(Frame::PathResponse(data));
+                self.path_response = None;
+            }
+            let len = self.transmit_frames(now, &mut buf[..max], &extra)?;
+            if let Some(p) = self.probe.as_mut() {
+                p.sent_at = Some(now);
+                p.tries += 1;
+                p.path.sent += len as u64;
+            }
+            return Some((path, len));
+        }
+        if let Some((rp, data)) = self.path_response
+            && rp != self.path.id
+        {
+            self.path_response = None;
+            let len = self.transmit_frames(now, &mut buf[..max], &[Frame::PathResponse(data)])?;
+            return Some((rp, len));
+        }
+        let budget = self.path.budget();
+        if budget < max as u64 {
+            return None;
+        }
+        self.transmit_established(now, &mut buf[..max], config)
+    }
+
+    fn transmit_init(&mut self, now: Instant, buf: &mut [u8]) -> Option<(PathId, usize)> {
+        let hs = self.handshake.as_mut()?;
+        if now < hs.next_send {
+            return None;
+        }
+        let len = hs.initiator.write_init(buf).ok()?;
+        hs.next_send = now + hs.rto;
+        hs.rto *= 2;
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += len as u64;
+        Some((self.path.id, len))
+    }
+
+    fn transmit_close(&mut self, now: Instant, buf: &mut [u8]) -> Option<(PathId, usize)> {
+        let conn = self.conn.as_mut()?;
+        if conn.close_sent {
+            return None;
+        }
+        let (code, reason) = conn.close_frame.clone()?;
+        conn.close_sent = true;
+        let frame = Frame::Disconnect(Disconnect {
+            code,
+            reason: &reason,
+        });
+        let len = self.transmit_frames(now, buf, &[frame])?;
+        Some((self.path.id, len))
+    }
+
+    /// Seals a packet holding exactly `frames` (plus a piggybacked ACK).
+    fn transmit_frames(&mut self, now: Instant, buf: &mut [u8], frames: &[Frame<'_>]) -> Option<usize> {
+        let conn = self.conn.as_mut()?;
+        let end = buf.len().checked_sub(TAG_LEN)?;
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let mut info = PacketInfo::default();
+        let (written, eliciting) = {
+            let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
+            if let Some(ack) = conn.acks.frame(now, &mut scratch)
+                && ack.write(&mut w).is_ok()
+            {
+                info.largest_ack = Some(ack.largest());
+            }
+            let mut eliciting = false;
+            for f in frames {
+                f.write(&mut w).ok()?;
+                eliciting |= f.is_ack_eliciting();
+            }
+            (w.position(), eliciting)
+        };
+        if info.largest_ack.is_some() {
+            conn.acks.on_ack_sent();
+        }
+        self.seal(now, buf, StreamId::CONTROL, written, eliciting, info)
+    }
+
+    fn transmit_established(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        config: &NodeConfig,
+    ) -> Option<(PathId, usize)> {
+        let conn = self.conn.as_mut()?;
+        let end = buf.len().checked_sub(TAG_LEN)?;
+        let mtu = u16::try_from(buf.len()).unwrap_or(u16::MAX);
+        let in_flight = conn.sent.bytes_in_flight();
+        let probing = conn.probes_pending > 0;
+        let cwnd_open = probing || in_flight + u64::from(mtu) <= conn.cc.window();
+        let mut may_elicit = cwnd_open;
+        if may_elicit && config.transport.pacing && !probing {
+            conn.pacer_next = conn.pacer.delay(
+                conn.rtt.smoothed(),
+                u64::from(mtu),
+                mtu,
+                conn.cc.window(),
+                now,
+            );
+            may_elicit = conn.pacer_next.is_none();
+        }
+        let ack_due = conn.acks.ack_due(now);
+        let wants_eliciting = conn.keepalive_pending
+            || probing
+            || !conn.control.is_empty()
+            || !conn.datagrams_out.is_empty()
+            || conn.streams.has_pending();
+        if !ack_due && !(may_elicit && wants_eliciting) {
+            // Congestion-limited datagrams are dropped, not queued without bound.
+            if !cwnd_open && !conn.datagrams_out.is_empty() {
+                self.stats.datagrams_dropped += conn.datagrams_out.len() as u64;
+                conn.datagrams_out.clear();
+                conn.datagrams_out_bytes = 0;
+            }
+            return None;
+        }
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let mut info = PacketInfo::default();
+        let mut eliciting = false;
+        let mut stream_id = StreamId::CONTROL;
+        let written = {
+            let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
+            if (ack_due || conn.acks.has_unacked())
+                && let Some(ack) = conn.acks.frame(now, &mut scratch)
+                && ack.write(&mut w).is_ok()
+            {
+                info.largest_ack = Some(ack.largest());
+            }
+            if may_elicit {
+                if let Some((rp, data)) = self.path_response.take() {
+                    if Frame::PathResponse(data).write(&mut w).is_ok() {
+                        eliciting = true;
+                    } else {
+                        self.path_response = Some((rp, data));
+                    }
+                }
+                while let Some(c) = conn.control.front() {
+                    if c.write(&mut w).is_err() {
+                        break;
+                    }
+                    if let Some(c) = conn.control.pop_front() {
+                        info.control.push(c);
+                    }
+                    eliciting = true;
+                }
+                while let Some(d) = conn.datagrams_out.front() {
+                    let frame = Frame::Datagram(Datagram { data: d });
+                    let Ok(len) = frame.encoded_len() else {
+                        break;
+                    };
+                    if len > w.remaining() || frame.write(&mut w).is_err() {
+                        break;
+                    }
+                    if let Some(d) = conn.datagrams_out.pop_front() {
+                        conn.datagrams_out_bytes -= d.len();
+                    }
+                    eliciting = true;
+                }
+                // Stream data fills the rest.
+                let room = w.remaining();
+                if room > 16
+                    && let Some((id, mut chunk)) = conn.streams.next_chunk(room - 16)
+                {
+                    let start = w.position();
+                    let overhead = DataFrame::overhead(chunk.offset, chunk.len).unwrap_or(16);
+                    chunk.len = chunk.len.min(room.saturating_sub(overhead));
+                    if write_data(&mut w, conn, id, &chunk).is_ok() {
+                        stream_id = id;
+                        info.stream = Some((id, chunk));
+                        eliciting = true;
+                    } else {
+                        // Could not copy: give the chunk back for a later packet.
+                        conn.streams.on_chunk_lost(id, &chunk);
+                        debug_assert_eq!(w.position(), start);
+                    }
+                }
+                if !eliciting && (conn.keepalive_pending || probing) && Frame::Keepalive.write(&mut w).is_ok() {
+                    eliciting = true;
+                }
+            }
+            w.position()
+        };
+        if written == 0 {
+            return None;
+        }
+        if info.largest_ack.is_some() {
+            conn.acks.on_ack_sent();
+        }
+        if eliciting {
+            conn.keepalive_pending = false;
+            conn.probes_pending = conn.probes_pending.saturating_sub(1);
+        }
+        let path = self.path.id;
+        let len = self.seal(now, buf, stream_id, written, eliciting, info)?;
+        self.path.sent += len as u64;
+        Some((path, len))
+    }
+
+    /// Seals `payload_len` bytes at `buf[HEADER_LEN..]` and records the packet.
+    fn seal(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        stream_id: StreamId,
+        payload_len: usize,
+        eliciting: bool,
+        info: PacketInfo,
+    ) -> Option<usize> {
+        let conn = self.conn.as_mut()?;
+        let packet_type = if self.side == crate::frame::Side::Responder && !conn.confirm_acked {
+            PacketType::Confirm
+        } else {
+            PacketType::Data
+        };
+        let sealed = match conn.record.seal(
+            packet_type,
+            conn.peer_session,
+            stream_id,
+            buf,
+            payload_len,
+        ) {
+            Ok(v) => v,
+            Err(_) => {
+                // Packet numbers or key usage exhausted: the session cannot go on.
+                self.close(now, crate::frame::ErrorCode::PACKET_NUMBER_EXHAUSTED, b"");
+                return None;
+            }
+        };
+        let (pn, len) = (sealed.pn, sealed.len);
+        let size = u16::try_from(len).unwrap_or(u16::MAX);
+        if eliciting {
+            conn.last_eliciting_sent = now;
+            conn.cc.on_sent(now, u64::from(size), conn.sent.bytes_in_flight());
+            conn.pacer.on_transmit(u64::from(size));
+        }
+        conn.sent.on_sent(
+            pn,
+            SentPacket {
+                time_sent: now,
+                size,
+                ack_eliciting: eliciting,
+                info,
+            },
+        );
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += len as u64;
+        Some(len)
+    }
+}
+
+fn write_data(
+    w: &mut Writer<'_>,
+    conn: &Conn,
+    id: StreamId,
+    chunk: &Chunk,
+) -> Result<(), crate::frame::EncodeError> {
+    // Encode the frame header with an empty body, then copy the bytes after it.
+    let overhead = DataFrame::overhead(chunk.offset, chunk.len)?;
+    w.reserve(overhead + chunk.len)?;
+    let mut tmp = [0u8; 32];
+    let hdr = {
+        let mut hw = Writer::new(&mut tmp);
+        hw.u8(crate::frame::FrameType::Data as u8)?;
+        hw.u8(u8::from(chunk.fin))?;
+        hw.varint(chunk.offset)?;
+        hw.varint(chunk.len as u64)?;
+        hw.position()
+    };
+    let start = w.position();
+    w.put(&tmp[..hdr])?;
+    let dst = w.claim(chunk.len)?;
+    if !conn.streams.copy_chunk(id, chunk, dst) {
+        w.rewind(start);
+        return Err(crate::frame::EncodeError::BufferTooSmall { need: 0, have: 0 });
+    }
+    Ok(())
+}
+
+impl Conn {
+    /// Writes RESPONSE again (initiator, unconfirmed).
+    fn record_response(&mut self, buf: &mut [u8]) -> Option<usize> {
+        // The handshake object is consumed on establishment; the RESPONSE bytes are
+        // kept for retransmission until the responder's first packet arrives.
+        let bytes = self.response_bytes.as_ref()?;
+        let dst = buf.get_mut(..bytes.len())?;
+        dst.copy_from_slice(bytes);
+        Some(bytes.len())
+    }
+}

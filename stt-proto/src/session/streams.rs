@@ -1,0 +1,764 @@
+//! One session's streams: the table, opening rules and limits, stream- and
+//! session-level flow control (with receive-window auto-tuning), and which stream
+//! sends next (priority, then round-robin).
+//!
+//! Owns no packets and no keys: the packet builder asks it for the next chunk and
+//! reports acks and losses back; frame handlers feed it peer frames.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use bytes::Bytes;
+use core::time::Duration;
+
+use crate::error::{OpenStreamError, ReadError, StreamError, WriteError};
+use crate::event::StreamEvent;
+use crate::frame::{Dir, ErrorCode, Side, StreamId};
+use crate::stream::{Chunk, RecvBuffer, SendBuffer};
+use crate::time::Instant;
+
+use super::control::Control;
+
+/// A receive window and its auto-tuning state.
+#[derive(Debug, Clone)]
+struct RecvWindow {
+    /// Highest offset (or session byte count) the peer may send up to.
+    advertised: u64,
+    /// Current window size.
+    window: u64,
+    /// Largest the window may grow to.
+    max_window: u64,
+    /// When the last credit update was sent (for auto-tuning).
+    last_update: Option<Instant>,
+}
+
+impl RecvWindow {
+    fn new(window: u64, max_window: u64) -> Self {
+        Self {
+            advertised: window,
+            window,
+            max_window,
+            last_update: None,
+        }
+    }
+
+    /// After the application consumed up to `consumed`, returns a new limit to
+    /// advertise if at least half the window has been used. Doubles the window when
+    /// updates come faster than every two RTTs (the window limits throughput).
+    fn update(&mut self, consumed: u64, now: Instant, rtt: Duration) -> Option<u64> {
+        if self.advertised.saturating_sub(consumed) > self.window / 2 {
+            return None;
+        }
+        if let Some(last) = self.last_update
+            && now.saturating_duration_since(last) < rtt * 2
+        {
+            self.window = (self.window * 2).min(self.max_window);
+        }
+        self.last_update = Some(now);
+        self.advertised = consumed + self.window;
+        Some(self.advertised)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendState {
+    Open,
+    Reset { code: ErrorCode, acked: bool },
+}
+
+#[derive(Debug, Clone)]
+struct SendHalf {
+    buf: SendBuffer,
+    /// Peer's credit: highest offset we may send.
+    max_data: u64,
+    /// Bounded mode: the announced total.
+    total_len: Option<u64>,
+    state: SendState,
+    stopped: Option<ErrorCode>,
+    blocked_reported: Option<u64>,
+    want_writable: bool,
+    finished_reported: bool,
+}
+
+#[derive(Debug, Clone)]
+struct RecvHalf {
+    buf: RecvBuffer,
+    window: RecvWindow,
+    reset: Option<ErrorCode>,
+    stop_sent: bool,
+    total_len: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct StreamState {
+    send: Option<SendHalf>,
+    recv: Option<RecvHalf>,
+    priority: u8,
+}
+
+/// Flow-control and stream-count settings for one session, from both sides' params.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamLimits {
+    pub local_stream_window: u64,
+    pub max_local_stream_window: u64,
+    pub local_window: u64,
+    pub max_local_window: u64,
+    pub local_max_streams: [u64; 2],
+    pub peer_stream_window: u64,
+    pub peer_max_data: u64,
+    pub peer_max_streams: [u64; 2],
+    pub send_buffer: u64,
+}
+
+fn dir_index(dir: Dir) -> usize {
+    match dir {
+        Dir::Bi => 0,
+        Dir::Uni => 1,
+    }
+}
+
+/// All streams of one session.
+#[derive(Debug, Clone)]
+pub(crate) struct Streams {
+    side: Side,
+    limits: StreamLimits,
+    streams: BTreeMap<StreamId, StreamState>,
+    /// Streams with something to send, in round-robin order.
+    ready: VecDeque<StreamId>,
+    /// Peer-opened streams not yet accepted, per direction.
+    incoming: [VecDeque<StreamId>; 2],
+    next_local: [u32; 2],
+    peer_max_streams: [u64; 2],
+    /// Highest peer-opened index seen, per direction.
+    remote_opened: [u64; 2],
+    /// Limit we advertised for peer-opened streams, per direction.
+    remote_limit: [u64; 2],
+    remote_closed: [u64; 2],
+    /// Session-level send accounting.
+    sent_data: u64,
+    peer_max_data: u64,
+    data_blocked_reported: Option<u64>,
+    /// Session-level receive accounting.
+    received_data: u64,
+    consumed_data: u64,
+    window: RecvWindow,
+    pub(crate) events: VecDeque<StreamEvent>,
+    pub(crate) control: Vec<Control>,
+}
+
+/// A peer frame broke a stream rule; the session closes with this code.
+pub(crate) type Violation = ErrorCode;
+
+impl Streams {
+    pub(crate) fn new(side: Side, limits: StreamLimits) -> Self {
+        Self {
+            side,
+            limits,
+            streams: BTreeMap::new(),
+            ready: VecDeque::new(),
+            incoming: [VecDeque::new(), VecDeque::new()],
+            next_local: [1, 1],
+            peer_max_streams: limits.peer_max_streams,
+            remote_opened: [0, 0],
+            remote_limit: limits.local_max_streams,
+            remote_closed: [0, 0],
+            sent_data: 0,
+            peer_max_data: limits.peer_max_data,
+            data_blocked_reported: None,
+            received_data: 0,
+            consumed_data: 0,
+            window: RecvWindow::new(limits.local_window, limits.max_local_window),
+            events: VecDeque::new(),
+            control: Vec::new(),
+        }
+    }
+
+    fn new_send(&self, total_len: Option<u64>) -> SendHalf {
+        SendHalf {
+            buf: SendBuffer::default(),
+            max_data: self.limits.peer_stream_window,
+            total_len,
+            state: SendState::Open,
+            stopped: None,
+            blocked_reported: None,
+            want_writable: false,
+            finished_reported: false,
+        }
+    }
+
+    fn new_recv(&self) -> RecvHalf {
+        RecvHalf {
+            buf: RecvBuffer::default(),
+            window: RecvWindow::new(
+                self.limits.local_stream_window,
+                self.limits.max_local_stream_window,
+            ),
+            reset: None,
+            stop_sent: false,
+            total_len: None,
+        }
+    }
+
+    /// Number of open streams.
+    pub(crate) fn open_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Opens a local stream.
+    pub(crate) fn open(
+        &mut self,
+        dir: Dir,
+        priority: u8,
+        total_len: Option<u64>,
+    ) -> Result<StreamId, OpenStreamError> {
+        let d = dir_index(dir);
+        let index = self.next_local[d];
+        if u64::from(index) > self.peer_max_streams[d] {
+            return Err(OpenStreamError::Blocked);
+        }
+        let id = StreamId::new(self.side, dir, index).ok_or(OpenStreamError::Blocked)?;
+        self.next_local[d] += 1;
+        let recv = match dir {
+            Dir::Bi => Some(self.new_recv()),
+            Dir::Uni => None,
+        };
+        self.streams.insert(
+            id,
+            StreamState {
+                send: Some(self.new_send(total_len)),
+                recv,
+                priority,
+            },
+        );
+        self.control.push(Control::StreamOpen {
+            id,
+            priority,
+            total_len,
+        });
+        Ok(id)
+    }
+
+    /// Takes the next peer-opened stream of a direction.
+    pub(crate) fn accept(&mut self, dir: Dir) -> Option<StreamId> {
+        self.incoming[dir_index(dir)].pop_front()
+    }
+
+    fn is_local(&self, id: StreamId) -> bool {
+        id.opener() == self.side
+    }
+
+    /// Finds or implicitly opens the stream a peer frame names. `None` = a stream that
+    /// existed and is fully closed (frames for it are ignored).
+    fn remote_stream(&mut self, id: StreamId) -> Result<Option<&mut StreamState>, Violation> {
+        if self.is_local(id) {
+            if u64::from(id.index()) >= u64::from(self.next_local[dir_index(id.dir())]) {
+                return Err(ErrorCode::STREAM_ID_CONFLICT);
+            }
+            return Ok(self.streams.get_mut(&id));
+        }
+        let d = dir_index(id.dir());
+        let index = u64::from(id.index());
+        if index > self.remote_limit[d] {
+            return Err(ErrorCode::TOO_MANY_STREAMS);
+        }
+        while self.remote_opened[d] < index {
+            self.remote_opened[d] += 1;
+            let Some(new_id) = StreamId::new(id.opener(), id.dir(), self.remote_opened[d] as u32)
+            else {
+                return Err(ErrorCode::TOO_MANY_STREAMS);
+            };
+            let send = match id.dir() {
+                Dir::Bi => Some(self.new_send(None)),
+                Dir::Uni => None,
+            };
+            let recv = Some(self.new_recv());
+            self.streams.insert(
+                new_id,
+                StreamState {
+                    send,
+                    recv,
+                    priority: 0,
+                },
+            );
+            self.incoming[d].push_back(new_id);
+            self.events.push_back(StreamEvent::Opened {
+                id: new_id,
+                total_len: None,
+            });
+        }
+        Ok(self.streams.get_mut(&id))
+    }
+
+    /// STREAM_OPEN from the peer.
+    pub(crate) fn on_stream_open(
+        &mut self,
+        id: StreamId,
+        priority: u8,
+        total_len: Option<u64>,
+    ) -> Result<(), Violation> {
+        if self.is_local(id) {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        }
+        let newly = u64::from(id.index()) > self.remote_opened[dir_index(id.dir())];
+        if let Some(s) = self.remote_stream(id)? {
+            s.priority = priority;
+            if let Some(r) = s.recv.as_mut() {
+                r.total_len = total_len;
+            }
+        }
+        // Re-announce the total on the Opened event the implicit open just queued.
+        if newly && total_len.is_some() {
+            for e in self.events.iter_mut().rev() {
+                if let StreamEvent::Opened { id: eid, total_len: t } = e
+                    && *eid == id
+                {
+                    *t = total_len;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// DATA from the peer. Returns true if the stream became readable.
+    pub(crate) fn on_data(
+        &mut self,
+        id: StreamId,
+        offset: u64,
+        data: Bytes,
+        fin: bool,
+    ) -> Result<(), Violation> {
+        if self.is_local(id) && id.dir() == Dir::Uni {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        }
+        let Some(s) = self.remote_stream(id)? else {
+            return Ok(());
+        };
+        let Some(r) = s.recv.as_mut() else {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        };
+        if r.reset.is_some() {
+            return Ok(());
+        }
+        let end = offset + data.len() as u64;
+        if end > r.window.advertised {
+            return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
+        }
+        if fin && r.total_len.is_some_and(|t| t != end) {
+            return Err(ErrorCode::FINAL_SIZE_ERROR);
+        }
+        let before = r.buf.highest_received();
+        r.buf
+            .insert(offset, data, fin)
+            .map_err(|_| ErrorCode::FINAL_SIZE_ERROR)?;
+        let grown = r.buf.highest_received().saturating_sub(before);
+        self.received_data += grown;
+        if self.received_data > self.window.advertised {
+            return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
+        }
+        if r.buf.has_readable() || r.buf.is_finished() || fin {
+            self.events.push_back(StreamEvent::Readable(id));
+        }
+        Ok(())
+    }
+
+    /// Reads up to `max` in-order bytes. `Ok(None)` = the stream ended (FIN read).
+    pub(crate) fn read(
+        &mut self,
+        id: StreamId,
+        max: usize,
+        now: Instant,
+        rtt: Duration,
+    ) -> Result<Option<Bytes>, ReadError> {
+        let s = self.streams.get_mut(&id).ok_or(ReadError::Closed)?;
+        let r = s.recv.as_mut().ok_or(ReadError::Closed)?;
+        if let Some(code) = r.reset {
+            return Err(ReadError::Reset(code));
+        }
+        let Some(bytes) = r.buf.read(max) else {
+            if r.buf.is_finished() {
+                s.recv = None;
+                self.maybe_forget(id);
+                return Ok(None);
+            }
+            return Err(ReadError::Blocked);
+        };
+        let n = bytes.len() as u64;
+        if let Some(max) = r.window.update(r.buf.read_offset(), now, rtt) {
+            self.control.push(Control::MaxStreamData { id, max });
+        }
+        self.consumed_data += n;
+        if let Some(max) = self.window.update(self.consumed_data, now, rtt) {
+            self.control.push(Control::MaxData(max));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Progress of a receiving stream: (bytes read, announced total if bounded).
+    pub(crate) fn recv_progress(&self, id: StreamId) -> Option<(u64, Option<u64>)> {
+        let r = self.streams.get(&id)?.recv.as_ref()?;
+        Some((r.buf.read_offset(), r.total_len))
+    }
+
+    /// Queues bytes; returns how many were taken.
+    pub(crate) fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
+        let limit = self.limits.send_buffer;
+        let s = self.streams.get_mut(&id).ok_or(WriteError::Closed)?;
+        let send = s.send.as_mut().ok_or(WriteError::Closed)?;
+        if let Some(code) = send.stopped {
+            return Err(WriteError::Stopped(code));
+        }
+        if send.state != SendState::Open || send.buf.is_finished() {
+            return Err(WriteError::Closed);
+        }
+        let mut n = data.len() as u64;
+        if let Some(total) = send.total_len {
+            let left = total - send.buf.written().min(total);
+            if n > left {
+                return Err(WriteError::TooLong);
+            }
+        }
+        n = n.min(limit.saturating_sub(send.buf.unacked()));
+        if n == 0 && !data.is_empty() {
+            send.want_writable = true;
+            return Err(WriteError::Blocked);
+        }
+        send.buf
+            .write(Bytes::copy_from_slice(&data[..n as usize]))
+            .map_err(|_| WriteError::Closed)?;
+        self.mark_ready(id);
+        Ok(n as usize)
+    }
+
+    /// Ends the sending side after everything written.
+    pub(crate) fn finish(&mut self, id: StreamId) -> Result<(), StreamError> {
+        let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
+        let send = s.send.as_mut().ok_or(StreamError::Closed)?;
+        if send.state != SendState::Open {
+            return Err(StreamError::Closed);
+        }
+        if send.total_len.is_some_and(|t| t != send.buf.written()) {
+            // Bounded mode promised a length; finishing short is an abrupt end.
+            return Err(StreamError::Closed);
+        }
+        send.buf.finish().map_err(|_| StreamError::Closed)?;
+        self.mark_ready(id);
+        Ok(())
+    }
+
+    /// Abandons the sending side with a code.
+    pub(crate) fn reset(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
+        let send = s.send.as_mut().ok_or(StreamError::Closed)?;
+        if send.state != SendState::Open {
+            return Err(StreamError::Closed);
+        }
+        let final_size = send.buf.unsent_offset();
+        send.buf.reset();
+        send.state = SendState::Reset { code, acked: false };
+        self.control.push(Control::StreamClose {
+            id,
+            code,
+            final_size,
+        });
+        Ok(())
+    }
+
+    /// Asks the peer to stop sending on a stream we receive on.
+    pub(crate) fn stop(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
+        let r = s.recv.as_mut().ok_or(StreamError::Closed)?;
+        if !r.stop_sent {
+            r.stop_sent = true;
+            self.control.push(Control::StopSending { id, code });
+        }
+        Ok(())
+    }
+
+    /// Sets a stream's send priority (higher first).
+    pub(crate) fn set_priority(&mut self, id: StreamId, priority: u8) -> Result<(), StreamError> {
+        let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
+        s.priority = priority;
+        Ok(())
+    }
+
+    /// STREAM_CLOSE (reset) from the peer.
+    pub(crate) fn on_reset(
+        &mut self,
+        id: StreamId,
+        code: ErrorCode,
+        final_size: u64,
+    ) -> Result<(), Violation> {
+        let Some(s) = self.remote_stream(id)? else {
+            return Ok(());
+        };
+        let Some(r) = s.recv.as_mut() else {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        };
+        if r.reset.is_some() {
+            return Ok(());
+        }
+        if final_size < r.buf.highest_received()
+            || r.buf.final_size().is_some_and(|f| f != final_size)
+        {
+            return Err(ErrorCode::FINAL_SIZE_ERROR);
+        }
+        // Credit the whole final size so session-level accounting stays in step.
+        let grown = final_size - r.buf.highest_received();
+        self.received_data += grown;
+        if final_size > r.window.advertised || self.received_data > self.window.advertised {
+            return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
+        }
+        r.reset = Some(code);
+        self.events.push_back(StreamEvent::Reset { id, code });
+        Ok(())
+    }
+
+    /// STOP_SENDING from the peer: reset our sending side with its code.
+    pub(crate) fn on_stop_sending(&mut self, id: StreamId, code: ErrorCode) -> Result<(), Violation> {
+        if !self.is_local(id) && id.dir() == Dir::Uni {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        }
+        let Some(s) = self.remote_stream(id)? else {
+            return Ok(());
+        };
+        let Some(send) = s.send.as_mut() else {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        };
+        if send.stopped.is_none() {
+            send.stopped = Some(code);
+            self.events.push_back(StreamEvent::Stopped { id, code });
+            let _ = self.reset(id, code);
+        }
+        Ok(())
+    }
+
+    /// MAX_STREAM_DATA from the peer.
+    pub(crate) fn on_max_stream_data(&mut self, id: StreamId, max: u64) -> Result<(), Violation> {
+        let Some(s) = self.remote_stream(id)? else {
+            return Ok(());
+        };
+        let Some(send) = s.send.as_mut() else {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        };
+        if max > send.max_data {
+            send.max_data = max;
+            send.blocked_reported = None;
+            if send.want_writable {
+                send.want_writable = false;
+                self.events.push_back(StreamEvent::Writable(id));
+            }
+            if send.buf.has_pending() {
+                self.mark_ready(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// MAX_DATA from the peer.
+    pub(crate) fn on_max_data(&mut self, max: u64) {
+        if max > self.peer_max_data {
+            self.peer_max_data = max;
+            self.data_blocked_reported = None;
+            let ids: Vec<StreamId> = self
+                .streams
+                .iter()
+                .filter(|(_, s)| s.send.as_ref().is_some_and(|h| h.buf.has_pending()))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.mark_ready(id);
+            }
+        }
+    }
+
+    /// MAX_STREAMS from the peer.
+    pub(crate) fn on_max_streams(&mut self, dir: Dir, count: u64) {
+        let d = dir_index(dir);
+        if count > self.peer_max_streams[d] {
+            self.peer_max_streams[d] = count;
+            self.events.push_back(StreamEvent::Available(dir));
+        }
+    }
+
+    fn mark_ready(&mut self, id: StreamId) {
+        if !self.ready.contains(&id) {
+            self.ready.push_back(id);
+        }
+    }
+
+    /// True if some stream has bytes (or a FIN) to send now.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Picks the highest-priority ready stream and takes its next chunk of at most
+    /// `max_len` bytes (new bytes limited by stream and session credit).
+    pub(crate) fn next_chunk(&mut self, max_len: usize) -> Option<(StreamId, Chunk)> {
+        let mut tries = self.ready.len();
+        while tries > 0 {
+            tries -= 1;
+            let best = self
+                .ready
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, id)| {
+                    let p = self.streams.get(id).map_or(0, |s| s.priority);
+                    (p, core::cmp::Reverse(*i))
+                })
+                .map(|(i, _)| i)?;
+            let id = self.ready.remove(best)?;
+            let session_room = self.peer_max_data.saturating_sub(self.sent_data);
+            let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
+                continue;
+            };
+            if send.state != SendState::Open {
+                continue;
+            }
+            let limit = send
+                .max_data
+                .min(send.buf.unsent_offset().saturating_add(session_room));
+            let before = send.buf.unsent_offset();
+            let Some(chunk) = send.buf.next_chunk(max_len, limit) else {
+                if send.buf.has_pending() {
+                    // Blocked by credit: tell the peer once per limit.
+                    if send.buf.unsent_offset() >= send.max_data
+                        && send.blocked_reported != Some(send.max_data)
+                    {
+                        send.blocked_reported = Some(send.max_data);
+                        let limit = send.max_data;
+                        self.control.push(Control::StreamDataBlocked { id, limit });
+                    } else if session_room == 0
+                        && self.data_blocked_reported != Some(self.peer_max_data)
+                    {
+                        self.data_blocked_reported = Some(self.peer_max_data);
+                        self.control.push(Control::DataBlocked(self.peer_max_data));
+                    }
+                }
+                continue;
+            };
+            self.sent_data += send.buf.unsent_offset() - before;
+            if send.buf.has_pending() {
+                self.ready.push_back(id);
+            }
+            return Some((id, chunk));
+        }
+        None
+    }
+
+    /// Copies chunk bytes into a packet.
+    pub(crate) fn copy_chunk(&self, id: StreamId, chunk: &Chunk, out: &mut [u8]) -> bool {
+        self.streams
+            .get(&id)
+            .and_then(|s| s.send.as_ref())
+            .is_some_and(|s| s.buf.copy_chunk(chunk.offset, chunk.len, out).is_ok())
+    }
+
+    /// A packet carrying this chunk was acknowledged.
+    pub(crate) fn on_chunk_acked(&mut self, id: StreamId, chunk: &Chunk) {
+        let limit = self.limits.send_buffer;
+        let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
+            return;
+        };
+        send.buf.on_ack(chunk.offset, chunk.len, chunk.fin);
+        if send.want_writable && send.buf.unacked() < limit {
+            send.want_writable = false;
+            self.events.push_back(StreamEvent::Writable(id));
+        }
+        if send.buf.is_fully_acked() && !send.finished_reported {
+            send.finished_reported = true;
+            self.events.push_back(StreamEvent::Finished(id));
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.send = None;
+            }
+            self.maybe_forget(id);
+        }
+    }
+
+    /// A packet carrying this chunk was lost.
+    pub(crate) fn on_chunk_lost(&mut self, id: StreamId, chunk: &Chunk) {
+        let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
+            return;
+        };
+        if send.state != SendState::Open {
+            return;
+        }
+        send.buf.on_lost(chunk.offset, chunk.len, chunk.fin);
+        self.mark_ready(id);
+    }
+
+    /// Our STREAM_CLOSE for `id` was acknowledged.
+    pub(crate) fn on_reset_acked(&mut self, id: StreamId) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            if let Some(send) = s.send.as_mut()
+                && let SendState::Reset { acked, .. } = &mut send.state
+            {
+                *acked = true;
+            }
+            s.send = None;
+        }
+        self.maybe_forget(id);
+    }
+
+    /// Whether a control frame about `id` is still worth sending.
+    pub(crate) fn is_live(&self, id: StreamId) -> bool {
+        self.streams.contains_key(&id)
+    }
+
+    /// Current advertised limits, to refresh a lost credit frame with the latest value.
+    pub(crate) fn advertised_stream_data(&self, id: StreamId) -> Option<u64> {
+        Some(self.streams.get(&id)?.recv.as_ref()?.window.advertised)
+    }
+
+    /// Current session-level advertised limit.
+    pub(crate) fn advertised_data(&self) -> u64 {
+        self.window.advertised
+    }
+
+    /// Current advertised stream-count limit.
+    pub(crate) fn advertised_streams(&self, dir: Dir) -> u64 {
+        self.remote_limit[dir_index(dir)]
+    }
+
+    fn maybe_forget(&mut self, id: StreamId) {
+        let done = self
+            .streams
+            .get(&id)
+            .is_some_and(|s| s.send.is_none() && s.recv.is_none());
+        if !done {
+            return;
+        }
+        self.streams.remove(&id);
+        self.ready.retain(|r| *r != id);
+        if !self.is_local(id) {
+            // A finished peer stream frees a slot: grant one more.
+            let d = dir_index(id.dir());
+            self.remote_closed[d] += 1;
+            self.remote_limit[d] = self.limits.local_max_streams[d] + self.remote_closed[d];
+            self.control.push(Control::MaxStreams {
+                dir: id.dir(),
+                count: self.remote_limit[d],
+            });
+        }
+    }
+
+    /// Drops the receive half after the application has consumed a reset.
+    pub(crate) fn ack_reset_read(&mut self, id: StreamId) {
+        if let Some(s) = self.streams.get_mut(&id)
+            && s.recv.as_ref().is_some_and(|r| r.reset.is_some())
+        {
+            s.recv = None;
+        }
+        self.maybe_forget(id);
+    }
+
+    /// Bytes buffered across all streams (send + receive), for memory accounting.
+    pub(crate) fn buffered_bytes(&self) -> u64 {
+        self.streams
+            .values()
+            .map(|s| {
+                s.send.as_ref().map_or(0, |h| h.buf.unacked())
+                    + s.recv.as_ref().map_or(0, |h| h.buf.buffered() as u64)
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,215 @@
+//! In-memory harness: two (or more) Nodes wired back to back with a virtual clock, no IO.
+//! Modelled on quinn-proto's test "pair". Links can drop, duplicate, delay and reorder
+//! packets through a per-packet hook.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use stt_proto::config::NodeConfig;
+use stt_proto::identity::{Identity, NetworkKey};
+use stt_proto::{Event, Instant, Node, PathId, SessionHandle};
+
+/// What a link does with one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Deliver,
+    Drop,
+    Duplicate,
+    /// Deliver after this extra delay (reordering).
+    Delay(Duration),
+}
+
+pub type Hook = Box<dyn FnMut(usize, u64, &[u8]) -> Fate>;
+
+pub struct Peer {
+    pub node: Node,
+    /// The path id this node uses to reach the other node.
+    pub path_to_other: PathId,
+    pub events: Vec<Event>,
+}
+
+pub struct Pair {
+    pub peers: [Peer; 2],
+    pub now: Instant,
+    pub latency: Duration,
+    /// In flight: (deliver at, to peer, arriving on path, bytes).
+    pub in_flight: Vec<(Instant, usize, PathId, Vec<u8>)>,
+    /// Called for every datagram: (from peer, sequence number of datagram on that link, bytes).
+    pub hook: Option<Hook>,
+    pub sent: [u64; 2],
+    pub delivered: u64,
+    buf: Vec<u8>,
+}
+
+pub fn seed(tag: u8) -> [u8; 32] {
+    [tag; 32]
+}
+
+pub fn node(tag: u8, network: &[u8], config: NodeConfig) -> Node {
+    let identity = Identity::from_node_seed(&seed(tag)).unwrap();
+    let network = NetworkKey::from_shared_seed(network).unwrap();
+    Node::new(Arc::new(config), identity, network, seed(tag.wrapping_add(100))).unwrap()
+}
+
+impl Pair {
+    pub fn new(config_a: NodeConfig, config_b: NodeConfig) -> Self {
+        let net = [7u8; 32];
+        Self::with_nodes(node(1, &net, config_a), node(2, &net, config_b))
+    }
+
+    pub fn default_pair() -> Self {
+        Self::new(NodeConfig::default(), NodeConfig::default())
+    }
+
+    pub fn with_nodes(a: Node, b: Node) -> Self {
+        Self {
+            peers: [
+                Peer {
+                    node: a,
+                    path_to_other: PathId(2),
+                    events: Vec::new(),
+                },
+                Peer {
+                    node: b,
+                    path_to_other: PathId(1),
+                    events: Vec::new(),
+                },
+            ],
+            now: Instant::from_micros(1_000_000),
+            latency: Duration::from_millis(5),
+            in_flight: Vec::new(),
+            hook: None,
+            sent: [0, 0],
+            delivered: 0,
+            buf: vec![0u8; 65536],
+        }
+    }
+
+    /// Node 0 connects to node 1 and the pair runs until both report Connected.
+    pub fn connect(&mut self) -> (SessionHandle, SessionHandle) {
+        let path = self.peers[0].path_to_other;
+        let a = self.peers[0].node.connect(self.now, path).unwrap();
+        let deadline = self.now + Duration::from_secs(30);
+        let mut b = None;
+        let mut a_up = false;
+        while self.now < deadline && !(a_up && b.is_some()) {
+            self.step();
+            for e in self.peers[0].events.drain(..) {
+                if let Event::Connected { session, .. } = e {
+                    assert_eq!(session, a);
+                    a_up = true;
+                }
+            }
+            for e in self.peers[1].events.drain(..) {
+                if let Event::Connected { session, .. } = e {
+                    b = Some(session);
+                }
+            }
+        }
+        (a, b.expect("responder never connected"))
+    }
+
+    /// Sends everything both nodes have to send right now into the links.
+    pub fn flush(&mut self) {
+        for i in 0..2 {
+            loop {
+                let Some(t) = self.peers[i].node.poll_transmit(self.now, &mut self.buf) else {
+                    break;
+                };
+                let seg = t.segment_size.unwrap_or(t.len);
+                let mut off = 0;
+                while off < t.len {
+                    let end = (off + seg).min(t.len);
+                    let data = self.buf[off..end].to_vec();
+                    off = end;
+                    self.sent[i] += 1;
+                    let to = 1 - i;
+                    // The receiver sees packets from node i on its own path to node i.
+                    let path = self.peers[to].path_to_other;
+                    let fate = match self.hook.as_mut() {
+                        Some(h) => h(i, self.sent[i], &data),
+                        None => Fate::Deliver,
+                    };
+                    let at = self.now + self.latency;
+                    match fate {
+                        Fate::Deliver => self.in_flight.push((at, to, path, data)),
+                        Fate::Drop => {}
+                        Fate::Duplicate => {
+                            self.in_flight.push((at, to, path, data.clone()));
+                            self.in_flight.push((at + Duration::from_micros(10), to, path, data));
+                        }
+                        Fate::Delay(d) => self.in_flight.push((at + d, to, path, data)),
+                    }
+                }
+            }
+            while let Some(e) = self.peers[i].node.poll_event() {
+                self.peers[i].events.push(e);
+            }
+        }
+    }
+
+    /// One step: flush, then advance time to the next delivery or timer and process it.
+    pub fn step(&mut self) {
+        self.flush();
+        let next_delivery = self.in_flight.iter().map(|p| p.0).min();
+        let next_timer = [0, 1]
+            .iter()
+            .filter_map(|&i| self.peers[i].node.poll_timeout())
+            .min();
+        let next = match (next_delivery, next_timer) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => return,
+            },
+        };
+        if next > self.now {
+            self.now = next;
+        }
+        let now = self.now;
+        let mut due = Vec::new();
+        self.in_flight.retain(|p| {
+            if p.0 <= now {
+                due.push(p.clone());
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|p| p.0);
+        for (_, to, path, data) in due {
+            self.delivered += 1;
+            self.peers[to]
+                .node
+                .handle_datagram(now, path, BytesMut::from(&data[..]));
+        }
+        for i in 0..2 {
+            if self.peers[i].node.poll_timeout().is_some_and(|t| t <= now) {
+                self.peers[i].node.handle_timeout(now);
+            }
+        }
+        self.flush();
+    }
+
+    /// Runs until `done` holds or virtual time passes `limit`.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool {
+        let deadline = self.now + limit;
+        while self.now < deadline {
+            if done(self) {
+                return true;
+            }
+            let before = (self.now, self.delivered, self.in_flight.len());
+            self.step();
+            if (self.now, self.delivered, self.in_flight.len()) == before
+                && self.peers.iter_mut().all(|p| p.node.poll_timeout().is_none())
+            {
+                return done(self);
+            }
+        }
+        done(self)
+    }
+}

@@ -1,0 +1,467 @@
+//! Engine tests: two Nodes back to back in memory (no IO, virtual time).
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Fate, Pair};
+use stt_proto::config::NodeConfig;
+use stt_proto::error::{ReadError, SessionError, WriteError};
+use stt_proto::event::StreamEvent;
+use stt_proto::frame::{Dir, ErrorCode, StreamId};
+use stt_proto::{Event, PathId, SessionHandle};
+
+fn pattern(stream: usize, len: usize) -> Vec<u8> {
+    let mut x = (stream as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Moves `streams` × `len` bytes from node 0 to node 1 and checks them byte for byte.
+fn transfer(pair: &mut Pair, a: SessionHandle, b: SessionHandle, streams: usize, len: usize) {
+    let now = pair.now;
+    let mut out: Vec<(StreamId, Vec<u8>, usize, bool)> = (0..streams)
+        .map(|i| {
+            let id = pair.peers[0]
+                .node
+                .session(a)
+                .unwrap()
+                .open_stream(now, Dir::Uni, 0, Some(len as u64))
+                .unwrap();
+            (id, pattern(i, len), 0, false)
+        })
+        .collect();
+    let mut got: HashMap<StreamId, (Vec<u8>, bool)> = HashMap::new();
+    let expected: HashMap<StreamId, Vec<u8>> =
+        out.iter().map(|(id, data, _, _)| (*id, data.clone())).collect();
+    let done = pair.run_until(Duration::from_secs(600), |p| {
+        let now = p.now;
+        {
+            let mut s = p.peers[0].node.session(a).unwrap();
+            for (id, data, sent, fin) in out.iter_mut() {
+                while *sent < data.len() {
+                    match s.write(now, *id, &data[*sent..(*sent + 256 * 1024).min(data.len())]) {
+                        Ok(n) => *sent += n,
+                        Err(WriteError::Blocked) => break,
+                        Err(e) => panic!("write: {e}"),
+                    }
+                }
+                if *sent == data.len() && !*fin {
+                    s.finish(now, *id).unwrap();
+                    *fin = true;
+                }
+            }
+        }
+        {
+            let mut s = p.peers[1].node.session(b).unwrap();
+            while let Some(id) = s.accept_stream(Dir::Uni) {
+                got.entry(id).or_default();
+            }
+            for (id, (buf, fin)) in got.iter_mut() {
+                while !*fin {
+                    match s.read(now, *id, usize::MAX) {
+                        Ok(Some(bytes)) => buf.extend_from_slice(&bytes),
+                        Ok(None) => *fin = true,
+                        Err(ReadError::Blocked) => break,
+                        Err(e) => panic!("read: {e}"),
+                    }
+                }
+            }
+        }
+        p.peers[1].events.clear();
+        p.peers[0].events.clear();
+        got.len() == streams && got.values().all(|(_, fin)| *fin)
+    });
+    assert!(done, "transfer did not complete by {:?}", pair.now);
+    for (id, data) in expected {
+        let (buf, _) = &got[&id];
+        assert_eq!(buf.len(), data.len(), "stream {id} length");
+        assert!(buf == &data, "stream {id} content differs");
+    }
+}
+
+#[test]
+fn handshake_authenticates_both_sides() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let id_a = pair.peers[0].node.node_id();
+    let id_b = pair.peers[1].node.node_id();
+    assert_eq!(pair.peers[0].node.session(a).unwrap().peer(), Some(id_b));
+    assert_eq!(pair.peers[1].node.session(b).unwrap().peer(), Some(id_a));
+    assert_eq!(pair.peers[1].node.half_open_count(), 0);
+}
+
+#[test]
+fn one_mib_on_one_stream() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    transfer(&mut pair, a, b, 1, 1 << 20);
+}
+
+#[test]
+fn one_mib_on_100_streams() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    transfer(&mut pair, a, b, 100, (1 << 20) / 100);
+}
+
+#[test]
+fn sixty_four_mib_on_one_stream() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    transfer(&mut pair, a, b, 1, 64 << 20);
+}
+
+#[test]
+fn sixty_four_mib_on_100_streams() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    transfer(&mut pair, a, b, 100, (64 << 20) / 100);
+}
+
+#[test]
+fn reordered_and_duplicated_delivery() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let mut x = 12345u64;
+    pair.hook = Some(Box::new(move |_, _, _| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        match (x >> 33) % 10 {
+            0 | 1 => Fate::Duplicate,
+            2 | 3 | 4 => Fate::Delay(Duration::from_micros((x >> 40) % 20_000)),
+            _ => Fate::Deliver,
+        }
+    }));
+    transfer(&mut pair, a, b, 4, 256 << 10);
+}
+
+#[test]
+fn loss_of_any_single_packet() {
+    // Count the packets of a small transfer, then drop each one in turn, both ways.
+    let mut probe = Pair::default_pair();
+    let (a, b) = probe.connect();
+    let base = probe.sent;
+    transfer(&mut probe, a, b, 2, 20_000);
+    let counts = [probe.sent[0] - base[0], probe.sent[1] - base[1]];
+    for dir in 0..2 {
+        for victim in 1..=counts[dir] {
+            let mut pair = Pair::default_pair();
+            let (a, b) = pair.connect();
+            let start = pair.sent[dir];
+            pair.hook = Some(Box::new(move |from, seq, _| {
+                if from == dir && seq == start + victim {
+                    Fate::Drop
+                } else {
+                    Fate::Deliver
+                }
+            }));
+            transfer(&mut pair, a, b, 2, 20_000);
+        }
+    }
+}
+
+#[test]
+fn loss_of_any_handshake_packet() {
+    for dir in 0..2 {
+        for victim in 1..=3 {
+            let mut pair = Pair::default_pair();
+            pair.hook = Some(Box::new(move |from, seq, _| {
+                if from == dir && seq == victim {
+                    Fate::Drop
+                } else {
+                    Fate::Deliver
+                }
+            }));
+            let (a, b) = pair.connect();
+            transfer(&mut pair, a, b, 1, 10_000);
+        }
+    }
+}
+
+fn closed_reason(events: &[Event], s: SessionHandle) -> Option<SessionError> {
+    events.iter().find_map(|e| match e {
+        Event::Closed { session, reason } if *session == s => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn idle_timeout_closes_both_sides() {
+    let mut config = NodeConfig::default();
+    config.transport.keepalive_interval = None;
+    config.transport.idle_timeout = Duration::from_secs(5);
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let start = pair.now;
+    let mut ev = [Vec::new(), Vec::new()];
+    pair.run_until(Duration::from_secs(20), |p| {
+        for i in 0..2 {
+            ev[i].append(&mut p.peers[i].events);
+        }
+        closed_reason(&ev[0], a).is_some() && closed_reason(&ev[1], b).is_some()
+    });
+    assert_eq!(closed_reason(&ev[0], a), Some(SessionError::TimedOut));
+    assert_eq!(closed_reason(&ev[1], b), Some(SessionError::TimedOut));
+    assert!(pair.now >= start + Duration::from_secs(5));
+    assert!(pair.peers[0].node.session(a).is_none());
+}
+
+#[test]
+fn keepalive_holds_an_idle_session_open() {
+    let mut config = NodeConfig::default();
+    config.transport.keepalive_interval = Some(Duration::from_secs(2));
+    config.transport.idle_timeout = Duration::from_secs(5);
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let end = pair.now + Duration::from_secs(60);
+    pair.run_until(Duration::from_secs(60), |p| p.now >= end);
+    assert!(pair.peers[0].node.session(a).is_some());
+    assert!(pair.peers[1].node.session(b).is_some());
+}
+
+#[test]
+fn disconnect_carries_code_and_reason_both_ways() {
+    for closer in 0..2 {
+        let mut pair = Pair::default_pair();
+        let (a, b) = pair.connect();
+        let handles = [a, b];
+        let now = pair.now;
+        let code = ErrorCode(0x1_0042);
+        pair.peers[closer]
+            .node
+            .session(handles[closer])
+            .unwrap()
+            .close(now, code, b"bye");
+        let mut ev = [Vec::new(), Vec::new()];
+        pair.run_until(Duration::from_secs(10), |p| {
+            for i in 0..2 {
+                ev[i].append(&mut p.peers[i].events);
+            }
+            closed_reason(&ev[0], a).is_some() && closed_reason(&ev[1], b).is_some()
+        });
+        let other = 1 - closer;
+        assert_eq!(
+            closed_reason(&ev[other], handles[other]),
+            Some(SessionError::ClosedByPeer {
+                code,
+                reason: b"bye".to_vec()
+            })
+        );
+        assert_eq!(
+            closed_reason(&ev[closer], handles[closer]),
+            Some(SessionError::LocallyClosed { code })
+        );
+    }
+}
+
+#[test]
+fn stream_reset_and_stop_sending() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let (s1, s2) = {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        let s1 = s.open_stream(now, Dir::Bi, 0, None).unwrap();
+        let s2 = s.open_stream(now, Dir::Bi, 0, None).unwrap();
+        s.write(now, s1, b"hello").unwrap();
+        s.write(now, s2, b"world").unwrap();
+        (s1, s2)
+    };
+    pair.run_until(Duration::from_secs(1), |_| false);
+    let now = pair.now;
+    pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .reset(now, s1, ErrorCode(0x1_0001))
+        .unwrap();
+    pair.peers[1]
+        .node
+        .session(b)
+        .unwrap()
+        .stop(now, s2, ErrorCode(0x1_0002))
+        .unwrap();
+    pair.run_until(Duration::from_secs(1), |_| false);
+    let ev_b = std::mem::take(&mut pair.peers[1].events);
+    assert!(ev_b.iter().any(|e| matches!(e,
+        Event::Stream { event: StreamEvent::Reset { id, code }, .. } if *id == s1 && *code == ErrorCode(0x1_0001))));
+    let ev_a = std::mem::take(&mut pair.peers[0].events);
+    assert!(ev_a.iter().any(|e| matches!(e,
+        Event::Stream { event: StreamEvent::Stopped { id, code }, .. } if *id == s2 && *code == ErrorCode(0x1_0002))));
+    let now = pair.now;
+    let mut sb = pair.peers[1].node.session(b).unwrap();
+    let mut saw_reset = false;
+    for _ in 0..3 {
+        match sb.read(now, s1, 100) {
+            Err(ReadError::Reset(code)) => {
+                assert_eq!(code, ErrorCode(0x1_0001));
+                saw_reset = true;
+                break;
+            }
+            Ok(Some(_)) => continue,
+            other => panic!("unexpected read result {other:?}"),
+        }
+    }
+    assert!(saw_reset);
+    let mut sa = pair.peers[0].node.session(a).unwrap();
+    assert_eq!(
+        sa.write(now, s2, b"more"),
+        Err(WriteError::Stopped(ErrorCode(0x1_0002)))
+    );
+}
+
+#[test]
+fn flow_control_blocks_and_resumes() {
+    let mut config = NodeConfig::default();
+    config.transport.stream_receive_window = 16 << 10;
+    config.transport.max_stream_receive_window = 16 << 10;
+    config.transport.send_buffer = 64 << 10;
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let id = {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        let id = s.open_stream(now, Dir::Uni, 0, None).unwrap();
+        assert_eq!(s.write(now, id, &[1u8; 64 << 10]).unwrap(), 64 << 10);
+        assert_eq!(s.write(now, id, &[1u8; 10]), Err(WriteError::Blocked));
+        id
+    };
+    pair.run_until(Duration::from_secs(2), |_| false);
+    // The receiver has not read: only one window's worth may have arrived.
+    let stats = pair.peers[0].node.session(a).unwrap().stats();
+    assert!(stats.bytes_sent < (16 << 10) + 8_000, "sent {}", stats.bytes_sent);
+    assert!(!pair.peers[0].events.iter().any(|e| matches!(e, Event::Stream { event: StreamEvent::Writable(_), .. })));
+    // Reading returns credit; the writer is woken and the rest arrives.
+    let mut total = 0;
+    let mut woken = false;
+    pair.run_until(Duration::from_secs(10), |p| {
+        let now = p.now;
+        let mut s = p.peers[1].node.session(b).unwrap();
+        s.accept_stream(Dir::Uni);
+        while let Ok(Some(bytes)) = s.read(now, id, usize::MAX) {
+            total += bytes.len();
+        }
+        woken |= p.peers[0].events.iter().any(|e| matches!(e, Event::Stream { event: StreamEvent::Writable(w), .. } if *w == id));
+        total == 64 << 10 && woken
+    });
+    assert_eq!(total, 64 << 10);
+    assert!(woken, "writer never got Writable");
+}
+
+#[test]
+fn datagrams_are_delivered() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let max = pair.peers[0].node.session(a).unwrap().max_datagram_size();
+    assert!(max > 1000);
+    for i in 0..10u8 {
+        pair.peers[0]
+            .node
+            .session(a)
+            .unwrap()
+            .send_datagram(now, Bytes::from(vec![i; 100]))
+            .unwrap();
+    }
+    assert!(pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .send_datagram(now, Bytes::from(vec![0; max + 1]))
+        .is_err());
+    pair.run_until(Duration::from_secs(1), |_| false);
+    let mut got = Vec::new();
+    let mut s = pair.peers[1].node.session(b).unwrap();
+    while let Some(d) = s.recv_datagram() {
+        got.push(d[0]);
+    }
+    assert_eq!(got, (0..10).collect::<Vec<u8>>());
+}
+
+#[test]
+fn migration_to_a_new_path_is_validated() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    // Node 0's address changes: node 1 now sees its packets arrive on path 99.
+    pair.peers[1].path_to_other = PathId(99);
+    let now = pair.now;
+    let id = pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .open_stream(now, Dir::Uni, 0, None)
+        .unwrap();
+    pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .write(now, id, b"after the move")
+        .unwrap();
+    let changed = pair.run_until(Duration::from_secs(5), |p| {
+        p.peers[1].events.iter().any(|e| matches!(e, Event::PathChanged { path, .. } if *path == PathId(99)))
+    });
+    assert!(changed, "responder never validated the new path");
+    assert_eq!(pair.peers[1].node.session(b).unwrap().path(), PathId(99));
+    transfer(&mut pair, a, b, 1, 100_000);
+}
+
+#[test]
+fn same_seeds_same_datagrams() {
+    fn run() -> Vec<u8> {
+        let mut pair = Pair::default_pair();
+        let trace = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let t = trace.clone();
+        pair.hook = Some(Box::new(move |from, _, data| {
+            t.borrow_mut().push(from as u8);
+            t.borrow_mut().extend_from_slice(data);
+            Fate::Deliver
+        }));
+        let (a, b) = pair.connect();
+        transfer(&mut pair, a, b, 2, 50_000);
+        trace.take()
+    }
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn wrong_network_fails_on_timeout_and_leaves_no_state() {
+    let a = common::node(1, &[7u8; 32], NodeConfig::default());
+    let b = common::node(2, &[8u8; 32], NodeConfig::default());
+    let mut pair = Pair::with_nodes(a, b);
+    let path = pair.peers[0].path_to_other;
+    let s = pair.peers[0].node.connect(pair.now, path).unwrap();
+    let mut ev = Vec::new();
+    pair.run_until(Duration::from_secs(30), |p| {
+        ev.append(&mut p.peers[0].events);
+        closed_reason(&ev, s).is_some()
+    });
+    assert_eq!(closed_reason(&ev, s), Some(SessionError::HandshakeTimeout));
+    let stats = pair.peers[1].node.stats();
+    assert!(stats.dropped_handshake >= 1);
+    assert_eq!(pair.peers[1].node.half_open_count(), 0);
+    assert_eq!(pair.peers[1].node.session_count(), 0);
+}
+
+#[test]
+fn peer_policy_refuses_a_node_id() {
+    let net = [7u8; 32];
+    let a = common::node(1, &net, NodeConfig::default());
+    let refused = a.node_id();
+    let mut config = NodeConfig::default();
+    config.peer_policy = Some(std::sync::Arc::new(move |id: &stt_proto::identity::NodeId| *id != refused));
+    let b = common::node(2, &net, config);
+    let mut pair = Pair::with_nodes(a, b);
+    let path = pair.peers[0].path_to_other;
+    let _ = pair.peers[0].node.connect(pair.now, path).unwrap();
+    pair.run_until(Duration::from_secs(30), |_| false);
+    assert_eq!(pair.peers[1].node.stats().refused_peers, 1);
+    assert_eq!(pair.peers[1].node.session_count(), 0);
+}
