@@ -19,7 +19,7 @@ pub(super) fn read_stream_id(r: &mut Reader<'_>) -> Result<StreamId, DecodeError
     Ok(StreamId(v as u32))
 }
 
-fn write_stream_id(w: &mut Writer<'_>, id: StreamId) -> Result<(), EncodeError> {
+pub(super) fn write_stream_id(w: &mut Writer<'_>, id: StreamId) -> Result<(), EncodeError> {
     if id == StreamId::CONTROL {
         return Err(EncodeError::OutOfRange {
             field: "stream id",
