@@ -32,3 +32,40 @@ fn stream_frames_refuse_control_stream_on_encode() {
         );
     }
 }
+
+/// INIT, CHALLENGE and RESPONSE encoders used to accept a sealed payload shorter than
+/// the 16-byte tag, producing bodies their decoders reject as too short.
+#[test]
+fn handshake_bodies_refuse_payload_shorter_than_tag() {
+    let mut buf = [0u8; 256];
+    let short = [0u8; TAG_LEN - 1];
+    let refused = Err(EncodeError::OutOfRange {
+        field: "sealed payload length",
+        value: 15,
+    });
+    let init = InitBody {
+        ephemeral: [1; 32],
+        payload: &short,
+        mac2: [0; 16],
+    };
+    assert_eq!(init.encode(&mut buf), refused);
+    let challenge = ChallengeBody {
+        ephemeral: [1; 32],
+        sealed_static: [2; 48],
+        payload: &short,
+    };
+    assert_eq!(challenge.encode(&mut buf), refused);
+    let response = ResponseBody {
+        sealed_static: [2; 48],
+        payload: &short,
+    };
+    assert_eq!(response.encode(&mut buf), refused);
+    // A payload of exactly the tag length is the smallest valid one and round-trips.
+    let tag_only = [9u8; TAG_LEN];
+    let init = InitBody {
+        payload: &tag_only,
+        ..init
+    };
+    let n = init.encode(&mut buf).unwrap();
+    assert_eq!(InitBody::decode(&buf[..n]).unwrap(), init);
+}
