@@ -69,3 +69,21 @@ fn handshake_bodies_refuse_payload_shorter_than_tag() {
     let n = init.encode(&mut buf).unwrap();
     assert_eq!(InitBody::decode(&buf[..n]).unwrap(), init);
 }
+
+/// A packet of a future version that sets flag bits version 1 reserves was reported as
+/// `ReservedBits`, so a responder could not tell it to answer with VERSION.
+#[test]
+fn future_version_is_reported_before_reserved_bits() {
+    let mut raw = Header {
+        packet_type: PacketType::Init,
+        session_id: SessionId(1),
+        stream_id: StreamId::CONTROL,
+        sequence: 0,
+        flags: Flags::new(false),
+    }
+    .to_bytes();
+    raw[19] = 0x80 | 0x02;
+    assert_eq!(Header::decode(&raw), Err(DecodeError::UnsupportedVersion(2)));
+    raw[19] = 0x80 | VERSION;
+    assert_eq!(Header::decode(&raw), Err(DecodeError::ReservedBits(0x81)));
+}
