@@ -87,3 +87,35 @@ fn future_version_is_reported_before_reserved_bits() {
     raw[19] = 0x80 | VERSION;
     assert_eq!(Header::decode(&raw), Err(DecodeError::ReservedBits(0x81)));
 }
+
+/// Stream ids 1–3 have index 0, which PROTOCOL.md §4.1 says names no stream, yet frames
+/// carrying them were accepted both ways.
+#[test]
+fn stream_ids_with_index_zero_are_out_of_range() {
+    let mut buf = [0u8; 32];
+    for id in 1..4u32 {
+        let open = Frame::StreamOpen(StreamOpen {
+            stream_id: StreamId(id),
+            priority: 0,
+            total_len: None,
+        });
+        assert_eq!(
+            open.encode(&mut buf),
+            Err(EncodeError::OutOfRange {
+                field: "stream id",
+                value: u64::from(id),
+            })
+        );
+        // STREAM_OPEN, stream id, priority 0, live mode.
+        let wire = [0x11, id as u8, 0, 0];
+        assert_eq!(
+            Frame::decode_exact(&wire),
+            Err(DecodeError::OutOfRange {
+                field: "stream id",
+                value: u64::from(id),
+            })
+        );
+    }
+    let ok = [0x11, 4, 0, 0];
+    assert!(Frame::decode_exact(&ok).is_ok());
+}
