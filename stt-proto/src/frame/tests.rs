@@ -2,4 +2,5 @@
 //! and property testing, the golden vectors of docs/PROTOCOL.md, and proptests.
 //! Each bug fix adds its case to `regressions` so it cannot come back.
 
+mod golden;
 mod regressions;
