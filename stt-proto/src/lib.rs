@@ -19,6 +19,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod time;
 
 pub use time::Instant;

@@ -3,4 +3,5 @@
 //! Each bug fix adds its case to `regressions` so it cannot come back.
 
 mod golden;
+mod props;
 mod regressions;
