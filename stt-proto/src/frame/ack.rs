@@ -90,10 +90,11 @@ impl<'a> AckFrame<'a> {
                 pairs,
             } => AckRanges {
                 inner: RangesInner::Wire {
-                    next: Some(AckRange {
-                        smallest: largest - first,
-                        largest,
-                    }),
+                    // Checked although decode_body validated it: an iterator must not be
+                    // able to panic even if a future change breaks that validation.
+                    next: largest
+                        .checked_sub(first)
+                        .map(|smallest| AckRange { smallest, largest }),
                     left: count,
                     reader: Reader::new(pairs),
                 },
@@ -255,14 +256,22 @@ impl Iterator for AckRanges<'_> {
                 let current = next.take()?;
                 if *left > 0 {
                     *left -= 1;
-                    // Validated by decode_body, so these reads and subtractions succeed.
-                    if let (Ok(gap), Ok(len)) = (reader.varint(), reader.varint()) {
-                        let top = current.smallest - gap - 2;
-                        *next = Some(AckRange {
-                            smallest: top - len,
-                            largest: top,
-                        });
-                    }
+                    // decode_body validated the pairs, so every read and subtraction
+                    // succeeds; checked arithmetic ends the walk instead of panicking
+                    // should that ever stop being true.
+                    *next = match (reader.varint(), reader.varint()) {
+                        (Ok(gap), Ok(len)) => current
+                            .smallest
+                            .checked_sub(gap)
+                            .and_then(|v| v.checked_sub(2))
+                            .and_then(|top| {
+                                top.checked_sub(len).map(|smallest| AckRange {
+                                    smallest,
+                                    largest: top,
+                                })
+                            }),
+                        _ => None,
+                    };
                 }
                 Some(current)
             }

@@ -12,6 +12,17 @@ const SEALED_KEY_LEN: usize = KEY_LEN + TAG_LEN;
 /// Most versions a VERSION packet may list.
 pub const MAX_VERSIONS: usize = 8;
 
+/// Encoders refuse a sealed payload shorter than its tag, which no decoder would accept.
+fn check_sealed_payload(payload: &[u8]) -> Result<(), EncodeError> {
+    if payload.len() < TAG_LEN {
+        return Err(EncodeError::OutOfRange {
+            field: "sealed payload length",
+            value: payload.len() as u64,
+        });
+    }
+    Ok(())
+}
+
 fn sealed_payload<'a>(r: &mut Reader<'a>, len: usize) -> Result<&'a [u8], DecodeError> {
     if len < TAG_LEN {
         return Err(DecodeError::Short {
@@ -50,6 +61,7 @@ impl<'a> InitBody<'a> {
 
     /// Writes the body, returning its length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        check_sealed_payload(self.payload)?;
         let mut w = Writer::new(buf);
         w.put(&self.ephemeral)?;
         w.put(self.payload)?;
@@ -86,6 +98,7 @@ impl<'a> ChallengeBody<'a> {
 
     /// Writes the body, returning its length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        check_sealed_payload(self.payload)?;
         let mut w = Writer::new(buf);
         w.put(&self.ephemeral)?;
         w.put(&self.sealed_static)?;
@@ -118,6 +131,7 @@ impl<'a> ResponseBody<'a> {
 
     /// Writes the body, returning its length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        check_sealed_payload(self.payload)?;
         let mut w = Writer::new(buf);
         w.put(&self.sealed_static)?;
         w.put(self.payload)?;

@@ -167,14 +167,17 @@ impl Flags {
         Self(VERSION | if key_phase { Self::KEY_PHASE } else { 0 })
     }
 
-    /// Parses the flags byte: reserved bits must be zero and the version must be ours.
+    /// Parses the flags byte: the version must be ours and reserved bits must be zero.
     /// An unknown version is reported so a responder can answer with VERSION.
     pub fn from_u8(v: u8) -> Result<Self, DecodeError> {
-        if v & Self::RESERVED != 0 {
-            return Err(DecodeError::ReservedBits(v));
-        }
+        // The version is checked first: the other bits mean whatever that version says
+        // (PROTOCOL.md §9), so a future version that uses them must still be reported as
+        // an unknown version, not as a malformed version-1 packet.
         if v & Self::VERSION_MASK != VERSION {
             return Err(DecodeError::UnsupportedVersion(v & Self::VERSION_MASK));
+        }
+        if v & Self::RESERVED != 0 {
+            return Err(DecodeError::ReservedBits(v));
         }
         Ok(Self(v))
     }

@@ -365,7 +365,7 @@ impl<'a> Frame<'a> {
             Frame::Disconnect(f) => f.write(w),
             Frame::StopSending { stream_id, code } => {
                 w.u8(FrameType::StopSending as u8)?;
-                w.varint(u64::from(stream_id.0))?;
+                stream::write_stream_id(w, *stream_id)?;
                 w.varint(code.0)
             }
             Frame::EndpointRegister(f) => f.write(w),
@@ -378,7 +378,7 @@ impl<'a> Frame<'a> {
             }
             Frame::MaxStreamData { stream_id, max } => {
                 w.u8(FrameType::MaxStreamData as u8)?;
-                w.varint(u64::from(stream_id.0))?;
+                stream::write_stream_id(w, *stream_id)?;
                 w.varint(*max)
             }
             Frame::MaxStreams { dir, count } => {
@@ -395,7 +395,7 @@ impl<'a> Frame<'a> {
             }
             Frame::StreamDataBlocked { stream_id, limit } => {
                 w.u8(FrameType::StreamDataBlocked as u8)?;
-                w.varint(u64::from(stream_id.0))?;
+                stream::write_stream_id(w, *stream_id)?;
                 w.varint(*limit)
             }
             Frame::PathChallenge(data) => {

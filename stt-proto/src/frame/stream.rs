@@ -7,10 +7,14 @@ use super::{DecodeError, EncodeError, ErrorCode, FrameType, StreamId, varint};
 /// Most streams of one kind a session can ever open: every index must fit a u32 id.
 pub(super) const MAX_STREAM_COUNT: u64 = (u32::MAX >> 2) as u64;
 
-/// Reads a stream id varint: a u32, and never the control stream 0.
+/// Smallest id a frame may name: index 1 (PROTOCOL.md §4.1). Ids 0–3 have index 0:
+/// 0 is the control channel, which has no stream state, and 1–3 name no stream at all.
+const MIN_STREAM_ID: u32 = 4;
+
+/// Reads a stream id varint: a u32 with an index of at least 1.
 pub(super) fn read_stream_id(r: &mut Reader<'_>) -> Result<StreamId, DecodeError> {
     let v = r.varint()?;
-    if v == 0 || v > u64::from(u32::MAX) {
+    if v < u64::from(MIN_STREAM_ID) || v > u64::from(u32::MAX) {
         return Err(DecodeError::OutOfRange {
             field: "stream id",
             value: v,
@@ -19,11 +23,11 @@ pub(super) fn read_stream_id(r: &mut Reader<'_>) -> Result<StreamId, DecodeError
     Ok(StreamId(v as u32))
 }
 
-fn write_stream_id(w: &mut Writer<'_>, id: StreamId) -> Result<(), EncodeError> {
-    if id == StreamId::CONTROL {
+pub(super) fn write_stream_id(w: &mut Writer<'_>, id: StreamId) -> Result<(), EncodeError> {
+    if id.0 < MIN_STREAM_ID {
         return Err(EncodeError::OutOfRange {
             field: "stream id",
-            value: 0,
+            value: u64::from(id.0),
         });
     }
     w.varint(u64::from(id.0))
