@@ -18,8 +18,14 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod crypto;
 pub mod frame;
+pub mod handshake;
+pub mod identity;
+pub mod rng;
 pub mod time;
 
+pub use identity::{Identity, NetworkKey, NodeId, SeedError};
+pub use rng::Rng;
 pub use time::Instant;
 
