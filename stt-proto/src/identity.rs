@@ -148,7 +148,12 @@ impl Identity {
         sk.zeroize();
         let public = PublicKey::from(&secret);
         let mut reset = ResetKey([0u8; 32]);
-        hkdf_expand(labels::RESET_SALT, node_seed, labels::RESET_INFO, &mut reset.0);
+        hkdf_expand(
+            labels::RESET_SALT,
+            node_seed,
+            labels::RESET_INFO,
+            &mut reset.0,
+        );
         Ok(Self {
             node_id: NodeId::from_public_key(public.as_bytes()),
             secret,
@@ -266,9 +271,6 @@ mod tests {
         let id = Identity::from_node_seed(&seed).unwrap();
         assert_ne!(nk.psk(), &id.secret().to_bytes());
         assert_ne!(nk.psk(), nk.cookie_key());
-        assert_ne!(
-            id.reset_token(SessionId(1)),
-            id.reset_token(SessionId(2))
-        );
+        assert_ne!(id.reset_token(SessionId(1)), id.reset_token(SessionId(2)));
     }
 }

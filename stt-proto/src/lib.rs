@@ -28,4 +28,3 @@ pub mod time;
 pub use identity::{Identity, NetworkKey, NodeId, SeedError};
 pub use rng::Rng;
 pub use time::Instant;
-

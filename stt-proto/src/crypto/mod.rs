@@ -18,11 +18,11 @@ pub mod replay;
 pub mod ring;
 pub mod rustcrypto;
 
+#[cfg(feature = "ring")]
+pub use self::ring::{RING, RingProvider};
 pub use keys::{DirectionKeys, STREAM_KEY_CACHE};
 pub use record::{Opened, PacketProtection, RecordError, RecordLimits, Sealed};
 pub use replay::{REPLAY_WINDOW, ReplayError, ReplayWindow};
-#[cfg(feature = "ring")]
-pub use self::ring::{RING, RingProvider};
 pub use rustcrypto::{RUST_CRYPTO, RustCryptoProvider};
 
 /// AEAD key length (both transport AEADs use 256-bit keys).
@@ -209,8 +209,11 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
     fn has_hardware_aes(&self) -> bool;
 
     /// Expands a key for `aead`.
-    fn packet_key(&self, aead: Aead, key: &[u8; KEY_LEN])
-    -> Result<Box<dyn PacketKey>, CryptoError>;
+    fn packet_key(
+        &self,
+        aead: Aead,
+        key: &[u8; KEY_LEN],
+    ) -> Result<Box<dyn PacketKey>, CryptoError>;
 }
 
 /// The fastest provider this build has: ring with the `ring` feature, else RustCrypto.

@@ -309,9 +309,7 @@ impl PacketProtection {
 
     /// Whether [`initiate_key_update`](Self::initiate_key_update) would succeed now.
     pub fn can_update_keys(&self) -> bool {
-        self.confirmed
-            && self.tx.acked_in_generation
-            && self.tx.generation == self.rx.generation
+        self.confirmed && self.tx.acked_in_generation && self.tx.generation == self.rx.generation
     }
 
     /// Starts a key update: later packets use the next send phase. Allowed only after the
@@ -472,7 +470,11 @@ impl PacketProtection {
             }
             Phase::Previous => {}
             Phase::Next => {
-                let after = self.rx.next.next(self.provider).map_err(RecordError::Crypto)?;
+                let after = self
+                    .rx
+                    .next
+                    .next(self.provider)
+                    .map_err(RecordError::Crypto)?;
                 let new_current = core::mem::replace(&mut self.rx.next, after);
                 let old = core::mem::replace(&mut self.rx.current, new_current);
                 self.rx.previous = Some((old, now + self.retention));

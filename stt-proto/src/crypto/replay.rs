@@ -145,7 +145,10 @@ mod tests {
         assert_eq!(w.check(2), Err(ReplayError::Duplicate(2)));
         assert!(w.check_and_mark(4).is_ok());
         assert!(w.check_and_mark(u64::MAX - 1).is_ok());
-        assert_eq!(w.check(u64::MAX - 1), Err(ReplayError::Duplicate(u64::MAX - 1)));
+        assert_eq!(
+            w.check(u64::MAX - 1),
+            Err(ReplayError::Duplicate(u64::MAX - 1))
+        );
         assert!(w.check_and_mark(u64::MAX - 2).is_ok());
         assert_eq!(w.check(win + 1), Err(ReplayError::TooOld(win + 1)));
     }

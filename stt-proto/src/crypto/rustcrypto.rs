@@ -6,8 +6,8 @@
 use alloc::boxed::Box;
 
 use aes_gcm::Aes256Gcm;
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::ChaCha20Poly1305;
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
 
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
