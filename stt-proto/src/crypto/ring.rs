@@ -1,0 +1,97 @@
+//! The ring AEAD provider: the fast bulk AEAD for `std` builds (feature `ring`).
+//!
+//! Only transport packet keys come from ring; the handshake stays on RustCrypto because
+//! ring's X25519 insists on its own RNG, which conflicts with injected randomness.
+
+use alloc::boxed::Box;
+
+use ring::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
+
+use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
+
+/// The ring provider.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RingProvider;
+
+/// The ring provider as a static, for `&'static dyn CryptoProvider` holders.
+pub static RING: RingProvider = RingProvider;
+
+impl CryptoProvider for RingProvider {
+    fn name(&self) -> &'static str {
+        "ring"
+    }
+
+    fn supported(&self) -> AeadSet {
+        AeadSet::ALL
+    }
+
+    fn has_hardware_aes(&self) -> bool {
+        super::cpu_has_aes()
+    }
+
+    fn packet_key(
+        &self,
+        aead: Aead,
+        key: &[u8; KEY_LEN],
+    ) -> Result<Box<dyn PacketKey>, CryptoError> {
+        let alg = match aead {
+            Aead::ChaCha20Poly1305 => &CHACHA20_POLY1305,
+            Aead::Aes256Gcm => &AES_256_GCM,
+        };
+        let unbound = UnboundKey::new(alg, key).map_err(|_| CryptoError::Unsupported(aead))?;
+        Ok(Box::new(RingKey {
+            aead,
+            key: LessSafeKey::new(unbound),
+        }))
+    }
+}
+
+#[derive(Clone)]
+struct RingKey {
+    aead: Aead,
+    key: LessSafeKey,
+}
+
+impl PacketKey for RingKey {
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        ad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], CryptoError> {
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(ad), buf)
+            .map_err(|_| CryptoError::TooLong)?;
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        ad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        self.key
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(ad),
+                Tag::from(*tag),
+                buf,
+                0..,
+            )
+            .map(|_| ())
+            .map_err(|_| CryptoError::Auth)
+    }
+
+    fn aead(&self) -> Aead {
+        self.aead
+    }
+
+    fn clone_box(&self) -> Box<dyn PacketKey> {
+        Box::new(self.clone())
+    }
+}

@@ -1,0 +1,514 @@
+//! The responder's side of the handshake, one per node (PROTOCOL-crypto §5.4, §5.5): the
+//! INIT pipeline, the bounded half-open table and the under-load cookie round.
+//!
+//! INIT pipeline, cheapest first: size and header → under load, `mac2` or a stateless COOKIE
+//! → dedupe by the initiator's ephemeral (cached CHALLENGE, no DH) → message 1's AEAD (the
+//! PSK membership check, no DH) → only then `e_R`, two DH and a bounded table insert.
+//! Nothing here counts bytes per address or runs timers: the engine does.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroize;
+
+use super::cookie::{self, CookieSecrets};
+use super::initiator::{check_header, handshake_header};
+use super::noise::{SymmetricState, dh};
+use super::payload;
+use super::{
+    AllowList, COOKIE_LEN, DH_LEN, Established, HandshakeError, INIT_LEN, MAC2_LEN,
+    MAX_CHALLENGE_LEN, NOISE_TAG_LEN,
+};
+use crate::Instant;
+use crate::crypto::{Aead, AeadSet, CryptoProvider, PacketProtection, default_provider};
+use crate::frame::{CookieBody, HEADER_LEN, Header, PacketType, SessionId, Side};
+use crate::identity::{Identity, NetworkKey, NodeId};
+use crate::rng::Rng;
+
+/// How long "under load" lasts once detected (like wireguard-go's `UnderLoadAfterTime`).
+pub const UNDER_LOAD_STICKY: Duration = Duration::from_secs(1);
+
+/// Responder limits.
+#[derive(Debug, Clone)]
+pub struct ResponderConfig {
+    /// Most half-open handshakes kept at once; more INITs are dropped (`TableFull`).
+    pub max_half_open: usize,
+    /// From this many half-open handshakes on, INITs must carry a valid `mac2`.
+    pub under_load_threshold: usize,
+    /// How long a half-open handshake waits for RESPONSE.
+    pub half_open_lifetime: Duration,
+    /// Transport AEADs this node accepts (see [`AeadSet::preferred`]).
+    pub aeads: AeadSet,
+    /// Provider of the sessions' transport keys.
+    pub provider: &'static dyn CryptoProvider,
+    /// If set, only these node ids may complete a handshake.
+    pub allow_list: Option<AllowList>,
+}
+
+impl Default for ResponderConfig {
+    fn default() -> Self {
+        let provider = default_provider();
+        Self {
+            max_half_open: 1024,
+            under_load_threshold: 256,
+            half_open_lifetime: Duration::from_secs(10),
+            aeads: AeadSet::preferred(provider),
+            provider,
+            allow_list: None,
+        }
+    }
+}
+
+/// Why an INIT or RESPONSE was dropped (the engine counts these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Wrong size, bad header, or a malformed payload.
+    Malformed,
+    /// Message 1's AEAD failed: the sender does not hold the network's shared_seed.
+    PskFail,
+    /// Under load and `mac2` missing or invalid (a COOKIE is sent instead, see
+    /// [`InitOutcome::Cookie`]); also a mac2 made for another path.
+    BadMac2,
+    /// The half-open table is full.
+    TableFull,
+    /// Our proposed session id collides with a half-open handshake: redraw it.
+    SessionCollision,
+    /// Same initiator ephemeral as a half-open handshake but different bytes.
+    DuplicateEphemeral,
+    /// The INIT does not offer ChaCha20-Poly1305 or its session id disagrees with the header.
+    BadOffer,
+    /// A low-order X25519 point.
+    LowOrderPoint,
+    /// RESPONSE for no half-open handshake (unknown, expired, or already completed).
+    UnknownSession,
+    /// RESPONSE failed authentication.
+    AuthFail,
+    /// The initiator's node id is refused by the allow-list.
+    PeerRefused(NodeId),
+    /// Building keys failed.
+    Crypto,
+}
+
+/// What to do after an INIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// Send the CHALLENGE of `len` bytes written to `out`. `resent` is true when it is the
+    /// cached CHALLENGE of a retransmitted INIT (no new DH, no new state).
+    Challenge {
+        /// Bytes written.
+        len: usize,
+        /// A cached CHALLENGE was resent.
+        resent: bool,
+    },
+    /// Under load: send the stateless COOKIE of `len` bytes written to `out`.
+    Cookie {
+        /// Bytes written.
+        len: usize,
+    },
+    /// Send nothing.
+    Drop(DropReason),
+}
+
+/// Counters, for the engine's stats and for tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponderStats {
+    /// INIT packets seen.
+    pub inits: u64,
+    /// X25519 operations performed (key generation excluded).
+    pub dh_ops: u64,
+    /// INITs refused by the PSK check.
+    pub psk_fail: u64,
+    /// COOKIE replies sent.
+    pub cookies_sent: u64,
+    /// INITs with an invalid mac2 while under load (a COOKIE was sent).
+    pub bad_mac2: u64,
+    /// CHALLENGEs sent for new handshakes.
+    pub challenges: u64,
+    /// Cached CHALLENGEs resent.
+    pub challenges_resent: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// Half-open handshakes expired.
+    pub expired: u64,
+    /// Packets dropped for any reason.
+    pub dropped: u64,
+}
+
+#[derive(Clone)]
+struct HalfOpen {
+    e_i: [u8; 32],
+    init_digest: [u8; 32],
+    ephemeral: StaticSecret,
+    state: SymmetricState,
+    challenge: Vec<u8>,
+    peer_session: SessionId,
+    aead: Aead,
+    expires: Instant,
+}
+
+/// The node's handshake responder.
+#[derive(Clone)]
+pub struct Responder {
+    config: ResponderConfig,
+    half_open: BTreeMap<SessionId, HalfOpen>,
+    by_ephemeral: BTreeMap<[u8; 32], SessionId>,
+    cookies: CookieSecrets,
+    under_load_until: Option<Instant>,
+    stats: ResponderStats,
+}
+
+impl core::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Responder")
+            .field("half_open", &self.half_open.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Responder {
+    /// A responder with no half-open handshakes.
+    pub fn new(config: ResponderConfig) -> Self {
+        Self {
+            config,
+            half_open: BTreeMap::new(),
+            by_ephemeral: BTreeMap::new(),
+            cookies: CookieSecrets::new(),
+            under_load_until: None,
+            stats: ResponderStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ResponderConfig {
+        &self.config
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ResponderStats {
+        self.stats
+    }
+
+    /// Half-open handshakes held.
+    pub fn half_open_len(&self) -> usize {
+        self.half_open.len()
+    }
+
+    /// Whether `session` is the id of a half-open handshake (the engine must not reuse it).
+    pub fn contains_session(&self, session: SessionId) -> bool {
+        self.half_open.contains_key(&session)
+    }
+
+    /// Forces "under load" until `until` (the engine's INIT-rate detector uses this).
+    pub fn set_under_load_until(&mut self, until: Instant) {
+        self.under_load_until = Some(until);
+    }
+
+    /// Whether INITs must carry a valid `mac2` now.
+    pub fn is_under_load(&self, now: Instant) -> bool {
+        self.half_open.len() >= self.config.under_load_threshold
+            || self.under_load_until.is_some_and(|u| now < u)
+    }
+
+    /// The earliest half-open expiry.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.half_open.values().map(|h| h.expires).min()
+    }
+
+    /// Drops half-open handshakes whose lifetime ended by `now`.
+    pub fn expire(&mut self, now: Instant) {
+        let before = self.half_open.len();
+        let by_e = &mut self.by_ephemeral;
+        self.half_open.retain(|_, h| {
+            let keep = h.expires > now;
+            if !keep {
+                by_e.remove(&h.e_i);
+            }
+            keep
+        });
+        self.stats.expired += (before - self.half_open.len()) as u64;
+    }
+
+    fn drop_with(&mut self, reason: DropReason) -> InitOutcome {
+        self.stats.dropped += 1;
+        if reason == DropReason::PskFail {
+            self.stats.psk_fail += 1;
+        }
+        InitOutcome::Drop(reason)
+    }
+
+    /// Handles an INIT that arrived on `path` (opaque bytes naming the sender's address, which
+    /// a cookie binds). On success writes a CHALLENGE (or, under load, a COOKIE) into `out`,
+    /// which must hold [`MAX_CHALLENGE_LEN`] bytes. `local_session` is the id we will receive
+    /// on if this INIT proceeds; `rng` should be the node's secret stream.
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_init(
+        &mut self,
+        now: Instant,
+        identity: &Identity,
+        network: &NetworkKey,
+        path: &[u8],
+        packet: &[u8],
+        local_session: SessionId,
+        params: &[u8],
+        rng: &mut Rng,
+        out: &mut [u8],
+    ) -> InitOutcome {
+        self.stats.inits += 1;
+        // 1. Size and header.
+        if packet.len() != INIT_LEN || out.len() < MAX_CHALLENGE_LEN {
+            return self.drop_with(DropReason::Malformed);
+        }
+        let Ok(header) = Header::decode(packet) else {
+            return self.drop_with(DropReason::Malformed);
+        };
+        if header.packet_type != PacketType::Init {
+            return self.drop_with(DropReason::Malformed);
+        }
+        self.expire(now);
+
+        // 2. Under load: only an INIT with a valid mac2 for this path goes on.
+        if self.is_under_load(now) {
+            self.under_load_until = Some(
+                self.under_load_until
+                    .map_or(now + UNDER_LOAD_STICKY, |u| u.max(now + UNDER_LOAD_STICKY)),
+            );
+            self.cookies.rotate(now, rng);
+            let (signed, mac2) = packet.split_at(INIT_LEN - MAC2_LEN);
+            if !self.cookies.verify(path, signed, mac2) {
+                self.stats.bad_mac2 += 1;
+                return self.write_cookie(network, path, packet, header.session_id, rng, out);
+            }
+        }
+
+        // 3. Retransmitted INIT: resend the cached CHALLENGE, no DH.
+        let mut e_i = [0u8; 32];
+        e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
+        let digest: [u8; 32] = Sha256::digest(&packet[..INIT_LEN - MAC2_LEN]).into();
+        if let Some(sid) = self.by_ephemeral.get(&e_i) {
+            if let Some(h) = self.half_open.get(sid) {
+                if bool::from(h.init_digest.ct_eq(&digest)) {
+                    let len = h.challenge.len();
+                    out[..len].copy_from_slice(&h.challenge);
+                    self.stats.challenges_resent += 1;
+                    return InitOutcome::Challenge { len, resent: true };
+                }
+            }
+            return self.drop_with(DropReason::DuplicateEphemeral);
+        }
+
+        // 4. Message 1: the PSK membership check. One HKDF chain and one AEAD, no DH.
+        let mut st = SymmetricState::initialize();
+        st.mix_key_and_hash(network.psk());
+        st.mix_hash(&e_i);
+        st.mix_key(&e_i);
+        let mut plain = [0u8; super::INIT_PAYLOAD_LEN];
+        let sealed = &packet[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN];
+        if st.decrypt_and_hash(sealed, &mut plain).is_err() {
+            return self.drop_with(DropReason::PskFail);
+        }
+        let Ok((peer_session, offer)) = payload::decode_init(&plain) else {
+            return self.drop_with(DropReason::Malformed);
+        };
+        if peer_session != header.session_id || !offer.contains(Aead::ChaCha20Poly1305) {
+            return self.drop_with(DropReason::BadOffer);
+        }
+
+        // 5. Room for one more half-open handshake?
+        if self.half_open.len() >= self.config.max_half_open {
+            return self.drop_with(DropReason::TableFull);
+        }
+        if self.half_open.contains_key(&local_session) {
+            return self.drop_with(DropReason::SessionCollision);
+        }
+
+        // 6. Only now: e_R, ee, es, and the CHALLENGE.
+        match self.write_challenge(
+            identity,
+            st,
+            &e_i,
+            peer_session,
+            local_session,
+            offer,
+            params,
+            rng,
+            out,
+        ) {
+            Ok((len, mut entry)) => {
+                entry.init_digest = digest;
+                entry.expires = now + self.config.half_open_lifetime;
+                self.by_ephemeral.insert(e_i, local_session);
+                self.half_open.insert(local_session, entry);
+                self.stats.challenges += 1;
+                InitOutcome::Challenge { len, resent: false }
+            }
+            Err(HandshakeError::LowOrderPoint) => self.drop_with(DropReason::LowOrderPoint),
+            Err(_) => self.drop_with(DropReason::Crypto),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_challenge(
+        &mut self,
+        identity: &Identity,
+        mut st: SymmetricState,
+        e_i: &[u8; 32],
+        peer_session: SessionId,
+        local_session: SessionId,
+        offer: AeadSet,
+        params: &[u8],
+        rng: &mut Rng,
+        out: &mut [u8],
+    ) -> Result<(usize, HalfOpen), HandshakeError> {
+        let aead = AeadSet::choose(offer, self.config.aeads);
+        let token = identity.reset_token(local_session);
+        let plain = payload::encode_challenge(local_session, aead, &token, params)?;
+        let mut e = rng.array32();
+        let ephemeral = StaticSecret::from(e);
+        e.zeroize();
+        let e_pub = PublicKey::from(&ephemeral).to_bytes();
+
+        // Message 2: e, ee, s, es, payload.
+        out[..HEADER_LEN].copy_from_slice(&handshake_header(PacketType::Challenge, peer_session));
+        let mut pos = HEADER_LEN;
+        out[pos..pos + DH_LEN].copy_from_slice(&e_pub);
+        pos += DH_LEN;
+        st.mix_hash(&e_pub);
+        st.mix_key(&e_pub);
+        self.stats.dh_ops += 1;
+        let mut ee = dh(&ephemeral, e_i)?;
+        st.mix_key(&ee);
+        ee.zeroize();
+        pos += st.encrypt_and_hash(&identity.public_key(), &mut out[pos..])?;
+        self.stats.dh_ops += 1;
+        let mut es = dh(identity.secret(), e_i)?;
+        st.mix_key(&es);
+        es.zeroize();
+        pos += st.encrypt_and_hash(&plain, &mut out[pos..])?;
+        Ok((
+            pos,
+            HalfOpen {
+                e_i: *e_i,
+                init_digest: [0; 32],
+                ephemeral,
+                state: st,
+                challenge: out[..pos].to_vec(),
+                peer_session,
+                aead,
+                expires: Instant::ZERO,
+            },
+        ))
+    }
+
+    fn write_cookie(
+        &mut self,
+        network: &NetworkKey,
+        path: &[u8],
+        packet: &[u8],
+        peer_session: SessionId,
+        rng: &mut Rng,
+        out: &mut [u8],
+    ) -> InitOutcome {
+        let mut nonce = [0u8; 24];
+        rng.fill(&mut nonce);
+        let tag = &packet[INIT_LEN - MAC2_LEN - NOISE_TAG_LEN..INIT_LEN - MAC2_LEN];
+        let cookie = self.cookies.cookie(path);
+        let Ok(sealed) = cookie::seal_reply(network.cookie_key(), nonce, tag, &cookie) else {
+            return self.drop_with(DropReason::Crypto);
+        };
+        out[..HEADER_LEN].copy_from_slice(&handshake_header(PacketType::Cookie, peer_session));
+        let body = CookieBody {
+            nonce,
+            sealed_cookie: sealed,
+        };
+        if body.encode(&mut out[HEADER_LEN..]).is_err() {
+            return self.drop_with(DropReason::Crypto);
+        }
+        self.stats.cookies_sent += 1;
+        InitOutcome::Cookie { len: COOKIE_LEN }
+    }
+
+    /// Handles a RESPONSE (Noise message 3). On success the half-open entry is consumed, so
+    /// a replayed RESPONSE finds nothing and cannot create a second session. A RESPONSE that
+    /// fails authentication leaves the half-open entry in place for the genuine one.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+    ) -> Result<Established, DropReason> {
+        let r = self.response_inner(now, packet);
+        match &r {
+            Ok(_) => self.stats.established += 1,
+            Err(_) => self.stats.dropped += 1,
+        }
+        r
+    }
+
+    fn response_inner(&mut self, now: Instant, packet: &[u8]) -> Result<Established, DropReason> {
+        let header = Header::decode(packet).map_err(|_| DropReason::Malformed)?;
+        check_header(packet, PacketType::Response, header.session_id)
+            .map_err(|_| DropReason::Malformed)?;
+        let body = &packet[HEADER_LEN..];
+        let min = DH_LEN + NOISE_TAG_LEN + payload::RESPONSE_FIXED + NOISE_TAG_LEN;
+        if body.len() < min || body.len() > min + payload::MAX_PARAMS_LEN {
+            return Err(DropReason::Malformed);
+        }
+        let local_session = header.session_id;
+        let h = self
+            .half_open
+            .get(&local_session)
+            .ok_or(DropReason::UnknownSession)?;
+        if h.expires <= now {
+            self.expire(now);
+            return Err(DropReason::UnknownSession);
+        }
+        let mut st = h.state.clone();
+        let mut rs = [0u8; 32];
+        st.decrypt_and_hash(&body[..DH_LEN + NOISE_TAG_LEN], &mut rs)
+            .map_err(|_| DropReason::AuthFail)?;
+        self.stats.dh_ops += 1;
+        let mut se = dh(&h.ephemeral, &rs).map_err(|_| DropReason::LowOrderPoint)?;
+        st.mix_key(&se);
+        se.zeroize();
+        let mut plain = [0u8; payload::RESPONSE_FIXED + payload::MAX_PARAMS_LEN];
+        let n = st
+            .decrypt_and_hash(&body[DH_LEN + NOISE_TAG_LEN..], &mut plain)
+            .map_err(|_| DropReason::AuthFail)?;
+        let (peer_reset_token, peer_params) =
+            payload::decode_response(&plain[..n]).map_err(|_| DropReason::Malformed)?;
+
+        // Authenticated: the entry is consumed whatever happens next.
+        let Some(h) = self.half_open.remove(&local_session) else {
+            return Err(DropReason::UnknownSession);
+        };
+        self.by_ephemeral.remove(&h.e_i);
+        let peer = NodeId::from_public_key(&rs);
+        if let Some(allow) = &self.config.allow_list {
+            if !allow.permits(&peer) {
+                return Err(DropReason::PeerRefused(peer));
+            }
+        }
+        let (mut i2r, mut r2i) = st.split();
+        let record = PacketProtection::from_secrets(self.config.provider, h.aead, &r2i, &i2r, true);
+        i2r.zeroize();
+        r2i.zeroize();
+        let record = record.map_err(|_| DropReason::Crypto)?;
+        Ok(Established {
+            record,
+            side: Side::Responder,
+            peer,
+            peer_static: rs,
+            local_session,
+            peer_session: h.peer_session,
+            peer_params,
+            handshake_hash: st.handshake_hash(),
+            aead: h.aead,
+            peer_reset_token,
+            response_packet: None,
+        })
+    }
+}

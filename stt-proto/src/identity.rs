@@ -1,0 +1,276 @@
+//! Long-term identities from the two user seeds (PROTOCOL-crypto §5.2).
+//!
+//! `node_seed` becomes the node's static X25519 key pair, its [`NodeId`] and its
+//! stateless-reset key; `shared_seed` becomes the network PSK and the cookie-reply key. Secret
+//! material is zeroized on drop and never printed by `Debug`. Nothing here touches packets.
+
+use core::fmt;
+use core::str::FromStr;
+
+use sha2::Sha256;
+use sha3::{Digest, Sha3_256};
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::crypto::hmac_sha256;
+use crate::frame::SessionId;
+use crate::rng::hkdf_expand;
+
+/// Shortest accepted seed, in bytes.
+pub const MIN_SEED_LEN: usize = 32;
+
+/// HKDF salts and infos of the seed derivations (PROTOCOL-crypto §5.2).
+pub(crate) mod labels {
+    pub const STATIC_SALT: &[u8] = b"stt/1 node static";
+    pub const STATIC_INFO: &[u8] = b"x25519";
+    pub const RESET_SALT: &[u8] = b"stt/1 node reset";
+    pub const RESET_INFO: &[u8] = b"reset";
+    pub const PSK_SALT: &[u8] = b"stt/1 psk";
+    pub const PSK_INFO: &[u8] = b"noise psk0";
+    pub const COOKIE_INFO: &[u8] = b"stt cookie";
+}
+
+/// A seed was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SeedError {
+    /// The seed is shorter than [`MIN_SEED_LEN`].
+    #[error("seed too short: {len} bytes, need at least {min}")]
+    TooShort {
+        /// Length given.
+        len: usize,
+        /// Minimum length.
+        min: usize,
+    },
+}
+
+fn check_seed(seed: &[u8]) -> Result<(), SeedError> {
+    if seed.len() < MIN_SEED_LEN {
+        return Err(SeedError::TooShort {
+            len: seed.len(),
+            min: MIN_SEED_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// A node's public identity: SHA3-256 of its static X25519 public key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub [u8; 32]);
+
+impl NodeId {
+    /// The id of a static public key.
+    pub fn from_public_key(public: &[u8; 32]) -> Self {
+        NodeId(Sha3_256::digest(public).into())
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({self})")
+    }
+}
+
+/// A string is not a node id (64 lowercase hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NodeIdParseError {
+    /// Not exactly 64 characters.
+    #[error("node id must be 64 hex digits, got {0} characters")]
+    Length(usize),
+    /// A character is not a lowercase hex digit.
+    #[error("invalid hex digit at position {0}")]
+    Digit(usize),
+}
+
+impl FromStr for NodeId {
+    type Err = NodeIdParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        if b.len() != 64 {
+            return Err(NodeIdParseError::Length(b.len()));
+        }
+        let digit = |i: usize| -> Result<u8, NodeIdParseError> {
+            match b[i] {
+                c @ b'0'..=b'9' => Ok(c - b'0'),
+                c @ b'a'..=b'f' => Ok(c - b'a' + 10),
+                _ => Err(NodeIdParseError::Digit(i)),
+            }
+        };
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = (digit(2 * i)? << 4) | digit(2 * i + 1)?;
+        }
+        Ok(NodeId(out))
+    }
+}
+
+/// A node's long-term secrets, derived from its `node_seed`.
+#[derive(Clone)]
+pub struct Identity {
+    secret: StaticSecret,
+    public: PublicKey,
+    node_id: NodeId,
+    reset_key: ResetKey,
+}
+
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct ResetKey([u8; 32]);
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Derives the static key pair and reset key from `node_seed` (≥ 32 bytes).
+    pub fn from_node_seed(node_seed: &[u8]) -> Result<Self, SeedError> {
+        check_seed(node_seed)?;
+        let mut sk = [0u8; 32];
+        hkdf_expand(labels::STATIC_SALT, node_seed, labels::STATIC_INFO, &mut sk);
+        let secret = StaticSecret::from(sk);
+        sk.zeroize();
+        let public = PublicKey::from(&secret);
+        let mut reset = ResetKey([0u8; 32]);
+        hkdf_expand(
+            labels::RESET_SALT,
+            node_seed,
+            labels::RESET_INFO,
+            &mut reset.0,
+        );
+        Ok(Self {
+            node_id: NodeId::from_public_key(public.as_bytes()),
+            secret,
+            public,
+            reset_key: reset,
+        })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The static public key (sent encrypted in the handshake).
+    pub fn public_key(&self) -> [u8; 32] {
+        self.public.to_bytes()
+    }
+
+    pub(crate) fn secret(&self) -> &StaticSecret {
+        &self.secret
+    }
+
+    /// The stateless-reset token of one of this node's receive session ids:
+    /// `HMAC-SHA256(reset_key, u64be(session_id))[..16]` (PROTOCOL-crypto §5.7). It survives a
+    /// restart because the key comes from the seed.
+    pub fn reset_token(&self, session: SessionId) -> [u8; 16] {
+        let full = hmac_sha256(&self.reset_key.0, &[&session.0.to_be_bytes()]);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+}
+
+/// The network's shared secrets, derived from its `shared_seed`.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct NetworkKey {
+    psk: [u8; 32],
+    cookie_key: [u8; 32],
+}
+
+impl fmt::Debug for NetworkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NetworkKey(<redacted>)")
+    }
+}
+
+impl NetworkKey {
+    /// Derives the Noise PSK and the cookie-reply key from `shared_seed` (≥ 32 bytes).
+    pub fn from_shared_seed(shared_seed: &[u8]) -> Result<Self, SeedError> {
+        check_seed(shared_seed)?;
+        let mut psk = [0u8; 32];
+        hkdf_expand(labels::PSK_SALT, shared_seed, labels::PSK_INFO, &mut psk);
+        let mut cookie_key = [0u8; 32];
+        // HKDF-Expand with the PSK as PRK: only members can read or forge cookie replies.
+        if let Ok(hk) = hkdf::Hkdf::<Sha256>::from_prk(&psk) {
+            let _ = hk.expand(labels::COOKIE_INFO, &mut cookie_key);
+        }
+        Ok(Self { psk, cookie_key })
+    }
+
+    pub(crate) fn psk(&self) -> &[u8; 32] {
+        &self.psk
+    }
+
+    pub(crate) fn cookie_key(&self) -> &[u8; 32] {
+        &self.cookie_key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    #[test]
+    fn short_seeds_are_typed_errors() {
+        assert_eq!(
+            Identity::from_node_seed(&[1; 31]).unwrap_err(),
+            SeedError::TooShort { len: 31, min: 32 }
+        );
+        assert!(NetworkKey::from_shared_seed(&[1; 16]).is_err());
+        assert!(Identity::from_node_seed(&[1; 32]).is_ok());
+    }
+
+    #[test]
+    fn node_id_hex_roundtrip() {
+        let id = Identity::from_node_seed(&[3; 32]).unwrap().node_id();
+        let s = id.to_string();
+        assert_eq!(s.len(), 64);
+        assert_eq!(s, s.to_lowercase());
+        assert_eq!(s.parse::<NodeId>().unwrap(), id);
+        assert!(s.to_uppercase().parse::<NodeId>().is_err());
+        assert!("00".parse::<NodeId>().is_err());
+        let pk = Identity::from_node_seed(&[3; 32]).unwrap().public_key();
+        assert_eq!(id.0, <[u8; 32]>::from(Sha3_256::digest(pk)));
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let seed = [0xabu8; 32];
+        let id = Identity::from_node_seed(&seed).unwrap();
+        let nk = NetworkKey::from_shared_seed(&seed).unwrap();
+        let d = format!("{id:?} {nk:?}");
+        assert!(!d.contains(&hex::encode(id.secret().to_bytes())));
+        assert!(!d.contains(&hex::encode(nk.psk())));
+        assert!(!d.contains(&hex::encode(nk.cookie_key())));
+        assert!(d.contains("redacted"));
+    }
+
+    #[test]
+    fn labels_separate_domains() {
+        let seed = [9u8; 32];
+        let nk = NetworkKey::from_shared_seed(&seed).unwrap();
+        let id = Identity::from_node_seed(&seed).unwrap();
+        assert_ne!(nk.psk(), &id.secret().to_bytes());
+        assert_ne!(nk.psk(), nk.cookie_key());
+        assert_ne!(id.reset_token(SessionId(1)), id.reset_token(SessionId(2)));
+    }
+}
