@@ -18,6 +18,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod congestion;
 pub mod frame;
 pub mod recovery;
 pub mod time;
