@@ -1,4 +1,4 @@
-//! Congestion control: the [`Controller`] contract and NewReno (default).
+//! Congestion control: the [`Controller`] contract, NewReno (default) and CUBIC.
 //!
 //! A controller only sizes the congestion window from the events the session reports
 //! (sent, acknowledged, lost); it never detects loss, never measures RTT (both are
@@ -65,8 +65,10 @@ use alloc::boxed::Box;
 use crate::Instant;
 use crate::recovery::RttEstimator;
 
+mod cubic;
 mod new_reno;
 
+pub use cubic::{Cubic, CubicConfig};
 pub use new_reno::{NewReno, NewRenoConfig};
 
 /// One session's congestion controller, driven by the session's send and ACK events.
@@ -368,6 +370,15 @@ mod proptests {
         ) {
             drive(&NewRenoConfig::default(), mtu, &ops)?;
             drive(&NewRenoConfig::default().loss_reduction_factor(0.0).initial_window(0), mtu, &ops)?;
+        }
+
+        #[test]
+        fn cubic_never_panics_nor_drops_below_minimum(
+            mtu in any::<u16>(),
+            ops in proptest::collection::vec(op(), 0..128),
+        ) {
+            drive(&CubicConfig::default(), mtu, &ops)?;
+            drive(&CubicConfig::default().initial_window(u64::MAX), mtu, &ops)?;
         }
     }
 }
