@@ -1,4 +1,4 @@
-//! Congestion control: the [`Controller`] contract, NewReno (default) and CUBIC.
+//! Congestion control: the [`Controller`] contract, NewReno (default), CUBIC and pacing.
 //!
 //! A controller only sizes the congestion window from the events the session reports
 //! (sent, acknowledged, lost); it never detects loss, never measures RTT (both are
@@ -67,9 +67,11 @@ use crate::recovery::RttEstimator;
 
 mod cubic;
 mod new_reno;
+mod pacing;
 
 pub use cubic::{Cubic, CubicConfig};
 pub use new_reno::{NewReno, NewRenoConfig};
+pub use pacing::Pacer;
 
 /// One session's congestion controller, driven by the session's send and ACK events.
 ///
