@@ -19,7 +19,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod frame;
+pub mod range_set;
 pub mod time;
 
 pub use time::Instant;
-
