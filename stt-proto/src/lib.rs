@@ -20,6 +20,7 @@ extern crate std;
 
 pub mod frame;
 pub mod range_set;
+pub mod stream;
 pub mod time;
 
 pub use time::Instant;
