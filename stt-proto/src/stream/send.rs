@@ -311,13 +311,20 @@ impl SendBuffer {
         }
         // An ack may follow a spurious loss declaration: no need to resend.
         self.retransmit.remove(start..end);
-        self.acked.insert(start..end);
-        if let Some(r) = self.acked.first_range()
-            && r.start == self.acked_prefix
+        if start > self.acked_prefix {
+            self.acked.insert(start..end);
+            return;
+        }
+        // In-order ack (the common case): extend the prefix directly, swallowing any
+        // out-of-order acked ranges it now reaches, without touching the map first.
+        let mut to = end;
+        while let Some(r) = self.acked.first_range()
+            && r.start <= to
         {
             self.acked.pop_min();
-            self.advance_prefix(r.end);
+            to = to.max(r.end);
         }
+        self.advance_prefix(to);
     }
 
     /// Moves the acknowledged prefix to `to`, dropping and trimming segments.
