@@ -1,0 +1,168 @@
+//! The receiving half of a stream's data: reassembly of out-of-order pieces.
+//!
+//! Owns received-but-unread bytes as zero-copy `Bytes` slices keyed by offset, the
+//! read offset and the final size. Overlaps are trimmed on arrival so a byte is
+//! stored and delivered at most once. It must not enforce flow control (the caller
+//! checks `highest_received` against its window) nor know about packets.
+
+use alloc::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::frame::varint;
+
+/// Why received stream data was refused; each is a protocol violation by the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// Data or a FIN contradicts the stream's final size.
+    #[error("stream data ending at {end} contradicts final size {final_size}")]
+    FinalSize {
+        /// The final size known (or claimed by the offending FIN).
+        final_size: u64,
+        /// The end offset that contradicts it.
+        end: u64,
+    },
+    /// The data would end past the largest offset a varint can carry.
+    #[error("stream data at {offset}+{len} passes the 2^62-1 offset limit")]
+    OffsetOverflow {
+        /// Offset of the refused data.
+        offset: u64,
+        /// Its length.
+        len: usize,
+    },
+}
+
+/// Reassembles a stream's incoming bytes for in-order reading.
+#[derive(Debug, Default)]
+pub struct RecvBuffer {
+    /// Unread data: offset → bytes. Entries are non-empty, pairwise disjoint and all
+    /// at or above `read_offset`; adjacent pieces are not merged (that would copy).
+    segments: BTreeMap<u64, Bytes>,
+    /// Next offset the application reads.
+    read_offset: u64,
+    /// Sum of the lengths in `segments`.
+    buffered: u64,
+    /// End offset of the furthest data seen.
+    highest: u64,
+    /// Set by the first FIN.
+    final_size: Option<u64>,
+}
+
+impl RecvBuffer {
+    /// An empty buffer at offset 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores `data` received at `offset`; `fin` marks its end as the stream's end.
+    /// Returns how many bytes were new (not received or read before). Nothing is
+    /// changed when an error is returned.
+    pub fn insert(&mut self, offset: u64, data: Bytes, fin: bool) -> Result<usize, RecvError> {
+        let len = data.len();
+        let end = offset
+            .checked_add(len as u64)
+            .filter(|&e| e <= varint::MAX)
+            .ok_or(RecvError::OffsetOverflow { offset, len })?;
+        match self.final_size {
+            Some(final_size) if end > final_size || (fin && end != final_size) => {
+                return Err(RecvError::FinalSize { final_size, end });
+            }
+            None if fin && end < self.highest => {
+                // Bytes beyond this FIN have already arrived.
+                return Err(RecvError::FinalSize {
+                    final_size: end,
+                    end: self.highest,
+                });
+            }
+            _ => {}
+        }
+        if fin {
+            self.final_size = Some(end);
+        }
+        self.highest = self.highest.max(end);
+
+        let mut cursor = offset.max(self.read_offset);
+        // Skip whatever the piece starting at or below `cursor` already holds.
+        if let Some((&s, seg)) = self.segments.range(..=cursor).next_back() {
+            cursor = cursor.max(s + seg.len() as u64);
+        }
+        let mut added = 0;
+        while cursor < end {
+            // Fill the gap up to the next stored piece (or `end`), then jump past it.
+            let next = self
+                .segments
+                .range(cursor..end)
+                .next()
+                .map(|(&s, seg)| (s, s + seg.len() as u64));
+            let gap_end = next.map_or(end, |(s, _)| s);
+            if cursor < gap_end {
+                let from = (cursor - offset) as usize;
+                let to = (gap_end - offset) as usize;
+                self.segments.insert(cursor, data.slice(from..to));
+                added += to - from;
+            }
+            cursor = next.map_or(end, |(_, e)| e);
+        }
+        self.buffered += added as u64;
+        Ok(added)
+    }
+
+    /// The next in-order bytes, at most `max`, as a zero-copy slice; `None` if the
+    /// next byte has not arrived (or `max == 0`).
+    pub fn read(&mut self, max: usize) -> Option<Bytes> {
+        if max == 0 {
+            return None;
+        }
+        let mut entry = self.segments.first_entry()?;
+        if *entry.key() != self.read_offset {
+            return None;
+        }
+        let out = if entry.get().len() <= max {
+            entry.remove()
+        } else {
+            // The rest moves to a new key; its bytes stay where they are.
+            let head = entry.get_mut().split_to(max);
+            let rest = entry.remove();
+            self.segments.insert(self.read_offset + max as u64, rest);
+            head
+        };
+        self.read_offset += out.len() as u64;
+        self.buffered -= out.len() as u64;
+        Some(out)
+    }
+
+    /// Offset of the next byte to be read.
+    pub fn read_offset(&self) -> u64 {
+        self.read_offset
+    }
+
+    /// Bytes received but not yet read.
+    pub fn buffered(&self) -> u64 {
+        self.buffered
+    }
+
+    /// End offset of the furthest data received: what flow control charges.
+    pub fn highest_received(&self) -> u64 {
+        self.highest
+    }
+
+    /// The stream's final size, once a FIN has arrived.
+    pub fn final_size(&self) -> Option<u64> {
+        self.final_size
+    }
+
+    /// True once every byte up to the final size has been read.
+    pub fn is_finished(&self) -> bool {
+        self.final_size == Some(self.read_offset)
+    }
+
+    /// True if [`read`](Self::read) would return bytes.
+    pub fn has_readable(&self) -> bool {
+        self.segments
+            .first_key_value()
+            .is_some_and(|(&s, _)| s == self.read_offset)
+    }
+}
+
+#[cfg(test)]
+mod tests;
