@@ -140,7 +140,12 @@ impl TransportConfig {
         check("idle_timeout_ms", ms(self.idle_timeout), 100, 86_400_000)?;
         check("max_streams_bidi", self.max_streams_bidi, 0, 1 << 20)?;
         check("max_streams_uni", self.max_streams_uni, 0, 1 << 20)?;
-        check("stream_receive_window", self.stream_receive_window, 1024, 1 << 32)?;
+        check(
+            "stream_receive_window",
+            self.stream_receive_window,
+            1024,
+            1 << 32,
+        )?;
         check(
             "max_stream_receive_window",
             self.max_stream_receive_window,

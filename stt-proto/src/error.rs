@@ -54,6 +54,9 @@ pub enum ConnectError {
     /// The node already holds `max_sessions` sessions.
     #[error("too many sessions")]
     TooManySessions,
+    /// The handshake could not be prepared (a bug or a bad configuration).
+    #[error("handshake could not be started")]
+    Internal,
 }
 
 /// Why a stream could not be opened.

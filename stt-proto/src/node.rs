@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use core::cmp::Reverse;
 
 use crate::config::{ConfigError, NodeConfig};
+use crate::crypto::AeadSet;
 use crate::error::{
     ConnectError, CustomFrameError, DatagramError, OpenStreamError, ReadError, StreamError,
     WriteError,
@@ -23,7 +24,7 @@ use crate::frame::{
     CUSTOM_MIN, DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, SessionId,
     StreamId, TAG_LEN,
 };
-use crate::handshake::{InitOutcome, Initiator, Responder, ResponderConfig};
+use crate::handshake::{DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
 use crate::session::{Control, Phase, Session, SessionStats, TransportParams};
@@ -142,6 +143,9 @@ impl Node {
             max_half_open: config.max_half_open,
             under_load_threshold: config.cookie_threshold,
             half_open_lifetime: config.handshake_timeout,
+            aeads: AeadSet::preferred(config.crypto),
+            provider: config.crypto,
+            allow_list: None,
         });
         Ok(Self {
             config,
@@ -236,10 +240,12 @@ impl Node {
             &self.identity,
             &self.network,
             local_id,
-            self.config.crypto.supported(),
+            AeadSet::preferred(self.config.crypto),
             &self.params,
             &mut self.rng_secret,
-        );
+        )
+        .map_err(|_| ConnectError::Internal)?
+        .with_provider(self.config.crypto);
         let handle = self.alloc_slot(local_id);
         let session = Session::new_initiator(handle, local_id, path, initiator, now, &self.config);
         self.slots[handle.index as usize].session = Some(session);
@@ -250,7 +256,12 @@ impl Node {
     /// Feeds one received datagram. Bad input is counted in [`NodeStats`] and dropped;
     /// it never returns an error and never panics.
     pub fn handle_datagram(&mut self, now: Instant, path: PathId, datagram: BytesMut) {
-        if datagram.len() > self.config.max_packet_size.max(crate::frame::DEFAULT_MAX_PACKET) {
+        if datagram.len()
+            > self
+                .config
+                .max_packet_size
+                .max(crate::frame::DEFAULT_MAX_PACKET)
+        {
             self.stats.dropped_malformed += 1;
             return;
         }
@@ -345,9 +356,7 @@ impl Node {
             self.stats.dropped_unexpected += 1;
             return;
         }
-        if self.by_local_id.len() >= self.config.max_sessions
-            || self.outbox.len() >= OUTBOX_LIMIT
-        {
+        if self.by_local_id.len() >= self.config.max_sessions || self.outbox.len() >= OUTBOX_LIMIT {
             self.stats.dropped_over_limit += 1;
             return;
         }
@@ -361,12 +370,11 @@ impl Node {
             datagram,
             local,
             &self.params,
-            self.config.crypto.supported(),
             &mut self.rng_secret,
             &mut out,
         );
         match outcome {
-            InitOutcome::Challenge { len } => {
+            InitOutcome::Challenge { len, .. } => {
                 out.truncate(len);
                 self.outbox.push_back((path, out));
             }
@@ -376,7 +384,7 @@ impl Node {
                 self.outbox.push_back((path, out));
             }
             InitOutcome::Drop(reason) => {
-                if reason.is_limit() {
+                if matches!(reason, DropReason::TableFull | DropReason::SessionCollision) {
                     self.stats.dropped_over_limit += 1;
                 } else {
                     self.stats.dropped_handshake += 1;
@@ -394,10 +402,7 @@ impl Node {
             self.stats.dropped_over_limit += 1;
             return;
         }
-        let est = match self
-            .responder
-            .handle_response(now, &path.0.to_be_bytes(), datagram)
-        {
+        let est = match self.responder.handle_response(now, datagram) {
             Ok(est) => est,
             Err(_) => {
                 self.stats.dropped_handshake += 1;
@@ -429,18 +434,23 @@ impl Node {
     /// Fires every timer due at `now`. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.responder.expire(now);
+        // Take what is due first: handling a timer may schedule another at `now`
+        // (work for `poll_transmit`), which must not be fired again in this call.
+        let mut due = Vec::new();
         while let Some(Reverse((at, index, generation))) = self.timers.peek().copied() {
             if at > now {
                 break;
             }
             self.timers.pop();
             let slot = &mut self.slots[index as usize];
-            if slot.generation != generation || slot.deadline != Some(at) {
-                continue;
+            if slot.generation == generation && slot.deadline == Some(at) {
+                slot.deadline = None;
+                due.push(index);
             }
-            slot.deadline = None;
+        }
+        for index in due {
             let config = self.config.clone();
-            if let Some(s) = slot.session.as_mut() {
+            if let Some(s) = self.slots[index as usize].session.as_mut() {
                 s.handle_timeout(now, &config);
             }
             self.touch(index, now);
@@ -485,7 +495,8 @@ impl Node {
             };
             let Some((path, len)) = s.poll_transmit(now, buf, &config) else {
                 self.slots[index as usize].queued = false;
-                self.touch(index, now);
+                self.touch_timer(index);
+                self.collect(index);
                 continue;
             };
             let mut total = len;
@@ -663,7 +674,12 @@ impl SessionRef<'_> {
     }
 
     /// Reads up to `max` bytes in order. `Ok(None)`: the peer finished the stream.
-    pub fn read(&mut self, now: Instant, id: StreamId, max: usize) -> Result<Option<Bytes>, ReadError> {
+    pub fn read(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        max: usize,
+    ) -> Result<Option<Bytes>, ReadError> {
         let rtt = self.session().rtt();
         let r = match self.session().streams_mut() {
             Some(st) => st.read(id, max, now, rtt),
@@ -690,7 +706,12 @@ impl SessionRef<'_> {
     }
 
     /// Abandons the stream's sending side with an application error code.
-    pub fn reset(&mut self, now: Instant, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+    pub fn reset(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        code: ErrorCode,
+    ) -> Result<(), StreamError> {
         let r = match self.session().streams_mut() {
             Some(st) => st.reset(id, code),
             None => Err(StreamError::SessionClosed),

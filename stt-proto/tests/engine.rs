@@ -40,8 +40,10 @@ fn transfer(pair: &mut Pair, a: SessionHandle, b: SessionHandle, streams: usize,
         })
         .collect();
     let mut got: HashMap<StreamId, (Vec<u8>, bool)> = HashMap::new();
-    let expected: HashMap<StreamId, Vec<u8>> =
-        out.iter().map(|(id, data, _, _)| (*id, data.clone())).collect();
+    let expected: HashMap<StreamId, Vec<u8>> = out
+        .iter()
+        .map(|(id, data, _, _)| (*id, data.clone()))
+        .collect();
     let done = pair.run_until(Duration::from_secs(600), |p| {
         let now = p.now;
         {
@@ -133,7 +135,9 @@ fn reordered_and_duplicated_delivery() {
     let (a, b) = pair.connect();
     let mut x = 12345u64;
     pair.hook = Some(Box::new(move |_, _, _| {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         match (x >> 33) % 10 {
             0 | 1 => Fate::Duplicate,
             2 | 3 | 4 => Fate::Delay(Duration::from_micros((x >> 40) % 20_000)),
@@ -337,8 +341,18 @@ fn flow_control_blocks_and_resumes() {
     pair.run_until(Duration::from_secs(2), |_| false);
     // The receiver has not read: only one window's worth may have arrived.
     let stats = pair.peers[0].node.session(a).unwrap().stats();
-    assert!(stats.bytes_sent < (16 << 10) + 8_000, "sent {}", stats.bytes_sent);
-    assert!(!pair.peers[0].events.iter().any(|e| matches!(e, Event::Stream { event: StreamEvent::Writable(_), .. })));
+    assert!(
+        stats.bytes_sent < (16 << 10) + 8_000,
+        "sent {}",
+        stats.bytes_sent
+    );
+    assert!(!pair.peers[0].events.iter().any(|e| matches!(
+        e,
+        Event::Stream {
+            event: StreamEvent::Writable(_),
+            ..
+        }
+    )));
     // Reading returns credit; the writer is woken and the rest arrives.
     let mut total = 0;
     let mut woken = false;
@@ -349,7 +363,9 @@ fn flow_control_blocks_and_resumes() {
         while let Ok(Some(bytes)) = s.read(now, id, usize::MAX) {
             total += bytes.len();
         }
-        woken |= p.peers[0].events.iter().any(|e| matches!(e, Event::Stream { event: StreamEvent::Writable(w), .. } if *w == id));
+        woken |= p.peers[0].events.iter().any(
+            |e| matches!(e, Event::Stream { event: StreamEvent::Writable(w), .. } if *w == id),
+        );
         total == 64 << 10 && woken
     });
     assert_eq!(total, 64 << 10);
@@ -371,12 +387,14 @@ fn datagrams_are_delivered() {
             .send_datagram(now, Bytes::from(vec![i; 100]))
             .unwrap();
     }
-    assert!(pair.peers[0]
-        .node
-        .session(a)
-        .unwrap()
-        .send_datagram(now, Bytes::from(vec![0; max + 1]))
-        .is_err());
+    assert!(
+        pair.peers[0]
+            .node
+            .session(a)
+            .unwrap()
+            .send_datagram(now, Bytes::from(vec![0; max + 1]))
+            .is_err()
+    );
     pair.run_until(Duration::from_secs(1), |_| false);
     let mut got = Vec::new();
     let mut s = pair.peers[1].node.session(b).unwrap();
@@ -406,7 +424,10 @@ fn migration_to_a_new_path_is_validated() {
         .write(now, id, b"after the move")
         .unwrap();
     let changed = pair.run_until(Duration::from_secs(5), |p| {
-        p.peers[1].events.iter().any(|e| matches!(e, Event::PathChanged { path, .. } if *path == PathId(99)))
+        p.peers[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PathChanged { path, .. } if *path == PathId(99)))
     });
     assert!(changed, "responder never validated the new path");
     assert_eq!(pair.peers[1].node.session(b).unwrap().path(), PathId(99));
@@ -456,7 +477,9 @@ fn peer_policy_refuses_a_node_id() {
     let a = common::node(1, &net, NodeConfig::default());
     let refused = a.node_id();
     let mut config = NodeConfig::default();
-    config.peer_policy = Some(std::sync::Arc::new(move |id: &stt_proto::identity::NodeId| *id != refused));
+    config.peer_policy = Some(std::sync::Arc::new(
+        move |id: &stt_proto::identity::NodeId| *id != refused,
+    ));
     let b = common::node(2, &net, config);
     let mut pair = Pair::with_nodes(a, b);
     let path = pair.peers[0].path_to_other;

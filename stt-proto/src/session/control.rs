@@ -5,10 +5,7 @@
 
 use alloc::vec::Vec;
 
-use crate::frame::{
-    Dir, EncodeError, EndpointRefuse, EndpointRegister, EndpointResolve, ErrorCode, Frame,
-    StreamClose, StreamId, StreamOpen, Writer,
-};
+use crate::frame::{Dir, EncodeError, ErrorCode, Frame, StreamClose, StreamId, StreamOpen, Writer};
 
 /// An owned, retransmittable control frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +38,6 @@ pub(crate) enum Control {
         id: StreamId,
         limit: u64,
     },
-    EndpointRegister(EndpointRegister),
-    EndpointResolve(EndpointResolve),
-    EndpointRefuse(EndpointRefuse),
     Custom {
         frame_type: u8,
         payload: Vec<u8>,
@@ -90,9 +84,6 @@ impl Control {
                 stream_id: *id,
                 limit: *limit,
             },
-            Control::EndpointRegister(f) => Frame::EndpointRegister(*f),
-            Control::EndpointResolve(f) => Frame::EndpointResolve(*f),
-            Control::EndpointRefuse(f) => Frame::EndpointRefuse(*f),
             Control::Custom {
                 frame_type,
                 payload,

@@ -40,6 +40,7 @@ pub use stats::SessionStats;
 pub(crate) use streams::{StreamLimits, Streams};
 
 use send::PacketInfo;
+pub(crate) use send::max_datagram_payload;
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,9 +221,18 @@ impl Session {
             response_bytes: None,
             sent: SentPackets::default(),
             acks: AckTracker::default(),
-            rtt: RttEstimator::new(t.initial_rtt),
+            rtt: {
+                let mut rtt = RttEstimator::new(t.initial_rtt);
+                rtt.set_max_ack_delay(Some(ms(peer_params.max_ack_delay_ms)));
+                rtt
+            },
             cc: t.congestion.build(now, mtu),
-            pacer: Pacer::new(now),
+            pacer: Pacer::new(
+                t.initial_rtt,
+                t.congestion.build(now, mtu).window(),
+                mtu,
+                now,
+            ),
             pacer_next: None,
             streams: Streams::new(self.side, limits),
             control: VecDeque::new(),
@@ -263,11 +273,6 @@ impl Session {
         self.phase == Phase::Established && self.conn.is_some()
     }
 
-    /// The peer's receive id, if known (the node indexes nothing by it).
-    pub(crate) fn peer_session(&self) -> Option<SessionId> {
-        self.conn.as_ref().map(|c| c.peer_session)
-    }
-
     /// Ends the session now, with an event, without sending anything.
     pub(crate) fn terminate(&mut self, reason: SessionError) {
         if self.phase == Phase::Closed {
@@ -301,7 +306,9 @@ impl Session {
         conn.close_frame = Some((code, reason.to_vec()));
         conn.close_sent = false;
         let linger = conn.rtt.pto_base() * 3;
-        self.phase = Phase::Closing { until: now + linger };
+        self.phase = Phase::Closing {
+            until: now + linger,
+        };
         if self.error.is_none() {
             self.error = Some(if code == ErrorCode::NO_ERROR || code.is_application() {
                 SessionError::LocallyClosed { code }
@@ -373,9 +380,9 @@ impl Session {
                             c.response_bytes = Some(response);
                         }
                     }
-                    Err(_) => self.terminate(SessionError::HandshakeFailed(
-                        ErrorCode::HANDSHAKE_FAILURE,
-                    )),
+                    Err(_) => {
+                        self.terminate(SessionError::HandshakeFailed(ErrorCode::HANDSHAKE_FAILURE))
+                    }
                 }
             }
             crate::frame::PacketType::Version => {
@@ -407,8 +414,7 @@ impl Session {
         }
         // The initiator may only get CONFIRM/DATA from the responder, and vice versa;
         // CONFIRM from an initiator is meaningless.
-        if header.packet_type == crate::frame::PacketType::Confirm && self.side == Side::Responder
-        {
+        if header.packet_type == crate::frame::PacketType::Confirm && self.side == Side::Responder {
             stats.dropped_unexpected += 1;
             return;
         }
@@ -540,7 +546,9 @@ impl Session {
                     code: d.code,
                     reason,
                 });
-                self.phase = Phase::Draining { until: now + linger };
+                self.phase = Phase::Draining {
+                    until: now + linger,
+                };
             }
             Frame::MaxData(max) => conn.streams.on_max_data(max),
             Frame::MaxStreamData { stream_id, max } => {
@@ -659,8 +667,8 @@ impl Session {
             }
             // Persistent congestion: the lost span is longer than 3 PTOs.
             let pto = conn.rtt.pto_base() + config.transport.max_ack_delay;
-            let persistent = first_sent
-                .is_some_and(|f| last_sent.saturating_duration_since(f) > pto * 3);
+            let persistent =
+                first_sent.is_some_and(|f| last_sent.saturating_duration_since(f) > pto * 3);
             if lost_bytes > 0 {
                 conn.cc
                     .on_congestion_event(now, last_sent, persistent, lost_bytes);
@@ -797,7 +805,9 @@ impl Session {
         if let Some(a) = conn.acks.timeout() {
             at(a);
         }
-        if let Some(interval) = config.transport.keepalive_interval {
+        if let Some(interval) = config.transport.keepalive_interval
+            && !conn.keepalive_pending
+        {
             at(conn.last_eliciting_sent + interval);
         }
         if let Some(k) = conn.next_key_update {
@@ -821,8 +831,8 @@ impl Session {
     pub(crate) fn stats(&self) -> SessionStats {
         let mut s = self.stats;
         if let Some(c) = self.conn.as_ref() {
-            s.rtt = c.rtt.smoothed();
-            s.min_rtt = c.rtt.min();
+            s.rtt = c.rtt.smoothed_rtt();
+            s.min_rtt = c.rtt.min_rtt();
             s.cwnd = c.cc.window();
             s.bytes_in_flight = c.sent.bytes_in_flight();
             s.streams_open = c.streams.open_count() as u64;
@@ -890,7 +900,7 @@ impl Session {
     pub(crate) fn rtt(&self) -> Duration {
         self.conn
             .as_ref()
-            .map_or(Duration::from_millis(333), |c| c.rtt.smoothed())
+            .map_or(Duration::from_millis(333), |c| c.rtt.smoothed_rtt())
     }
 
     /// Queues an owned control frame.

@@ -186,7 +186,12 @@ impl Session {
     }
 
     /// Seals a packet holding exactly `frames` (plus a piggybacked ACK).
-    fn transmit_frames(&mut self, now: Instant, buf: &mut [u8], frames: &[Frame<'_>]) -> Option<usize> {
+    fn transmit_frames(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        frames: &[Frame<'_>],
+    ) -> Option<usize> {
         let conn = self.conn.as_mut()?;
         let end = buf.len().checked_sub(TAG_LEN)?;
         let mut scratch = [AckRange {
@@ -197,7 +202,7 @@ impl Session {
         let (written, eliciting) = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
             if let Some(ack) = conn.acks.frame(now, &mut scratch)
-                && ack.write(&mut w).is_ok()
+                && Frame::Ack(ack).write(&mut w).is_ok()
             {
                 info.largest_ack = Some(ack.largest());
             }
@@ -229,7 +234,7 @@ impl Session {
         let mut may_elicit = cwnd_open;
         if may_elicit && config.transport.pacing && !probing {
             conn.pacer_next = conn.pacer.delay(
-                conn.rtt.smoothed(),
+                conn.rtt.smoothed_rtt(),
                 u64::from(mtu),
                 mtu,
                 conn.cc.window(),
@@ -263,7 +268,7 @@ impl Session {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
             if (ack_due || conn.acks.has_unacked())
                 && let Some(ack) = conn.acks.frame(now, &mut scratch)
-                && ack.write(&mut w).is_ok()
+                && Frame::Ack(ack).write(&mut w).is_ok()
             {
                 info.largest_ack = Some(ack.largest());
             }
@@ -315,7 +320,10 @@ impl Session {
                         debug_assert_eq!(w.position(), start);
                     }
                 }
-                if !eliciting && (conn.keepalive_pending || probing) && Frame::Keepalive.write(&mut w).is_ok() {
+                if !eliciting
+                    && (conn.keepalive_pending || probing)
+                    && Frame::Keepalive.write(&mut w).is_ok()
+                {
                     eliciting = true;
                 }
             }
@@ -353,25 +361,24 @@ impl Session {
         } else {
             PacketType::Data
         };
-        let sealed = match conn.record.seal(
-            packet_type,
-            conn.peer_session,
-            stream_id,
-            buf,
-            payload_len,
-        ) {
-            Ok(v) => v,
-            Err(_) => {
-                // Packet numbers or key usage exhausted: the session cannot go on.
-                self.close(now, crate::frame::ErrorCode::PACKET_NUMBER_EXHAUSTED, b"");
-                return None;
-            }
-        };
+        let sealed =
+            match conn
+                .record
+                .seal(packet_type, conn.peer_session, stream_id, buf, payload_len)
+            {
+                Ok(v) => v,
+                Err(_) => {
+                    // Packet numbers or key usage exhausted: the session cannot go on.
+                    self.close(now, crate::frame::ErrorCode::PACKET_NUMBER_EXHAUSTED, b"");
+                    return None;
+                }
+            };
         let (pn, len) = (sealed.pn, sealed.len);
         let size = u16::try_from(len).unwrap_or(u16::MAX);
         if eliciting {
             conn.last_eliciting_sent = now;
-            conn.cc.on_sent(now, u64::from(size), conn.sent.bytes_in_flight());
+            conn.cc
+                .on_sent(now, u64::from(size), conn.sent.bytes_in_flight());
             conn.pacer.on_transmit(u64::from(size));
         }
         conn.sent.on_sent(

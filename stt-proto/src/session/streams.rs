@@ -249,11 +249,17 @@ impl Streams {
     /// Finds or implicitly opens the stream a peer frame names. `None` = a stream that
     /// existed and is fully closed (frames for it are ignored).
     fn remote_stream(&mut self, id: StreamId) -> Result<Option<&mut StreamState>, Violation> {
+        self.ensure_stream(id)?;
+        Ok(self.streams.get_mut(&id))
+    }
+
+    /// Checks a peer-named stream id and implicitly opens peer streams up to it.
+    fn ensure_stream(&mut self, id: StreamId) -> Result<(), Violation> {
         if self.is_local(id) {
             if u64::from(id.index()) >= u64::from(self.next_local[dir_index(id.dir())]) {
                 return Err(ErrorCode::STREAM_ID_CONFLICT);
             }
-            return Ok(self.streams.get_mut(&id));
+            return Ok(());
         }
         let d = dir_index(id.dir());
         let index = u64::from(id.index());
@@ -285,7 +291,7 @@ impl Streams {
                 total_len: None,
             });
         }
-        Ok(self.streams.get_mut(&id))
+        Ok(())
     }
 
     /// STREAM_OPEN from the peer.
@@ -308,7 +314,10 @@ impl Streams {
         // Re-announce the total on the Opened event the implicit open just queued.
         if newly && total_len.is_some() {
             for e in self.events.iter_mut().rev() {
-                if let StreamEvent::Opened { id: eid, total_len: t } = e
+                if let StreamEvent::Opened {
+                    id: eid,
+                    total_len: t,
+                } = e
                     && *eid == id
                 {
                     *t = total_len;
@@ -330,7 +339,8 @@ impl Streams {
         if self.is_local(id) && id.dir() == Dir::Uni {
             return Err(ErrorCode::STREAM_ID_CONFLICT);
         }
-        let Some(s) = self.remote_stream(id)? else {
+        self.ensure_stream(id)?;
+        let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
         let Some(r) = s.recv.as_mut() else {
@@ -372,6 +382,9 @@ impl Streams {
         let s = self.streams.get_mut(&id).ok_or(ReadError::Closed)?;
         let r = s.recv.as_mut().ok_or(ReadError::Closed)?;
         if let Some(code) = r.reset {
+            // Reported once; the receive half is gone after that.
+            s.recv = None;
+            self.maybe_forget(id);
             return Err(ReadError::Reset(code));
         }
         let Some(bytes) = r.buf.read(max) else {
@@ -488,7 +501,8 @@ impl Streams {
         code: ErrorCode,
         final_size: u64,
     ) -> Result<(), Violation> {
-        let Some(s) = self.remote_stream(id)? else {
+        self.ensure_stream(id)?;
+        let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
         let Some(r) = s.recv.as_mut() else {
@@ -514,7 +528,11 @@ impl Streams {
     }
 
     /// STOP_SENDING from the peer: reset our sending side with its code.
-    pub(crate) fn on_stop_sending(&mut self, id: StreamId, code: ErrorCode) -> Result<(), Violation> {
+    pub(crate) fn on_stop_sending(
+        &mut self,
+        id: StreamId,
+        code: ErrorCode,
+    ) -> Result<(), Violation> {
         if !self.is_local(id) && id.dir() == Dir::Uni {
             return Err(ErrorCode::STREAM_ID_CONFLICT);
         }
@@ -534,7 +552,8 @@ impl Streams {
 
     /// MAX_STREAM_DATA from the peer.
     pub(crate) fn on_max_stream_data(&mut self, id: StreamId, max: u64) -> Result<(), Violation> {
-        let Some(s) = self.remote_stream(id)? else {
+        self.ensure_stream(id)?;
+        let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
         let Some(send) = s.send.as_mut() else {
@@ -739,26 +758,5 @@ impl Streams {
                 count: self.remote_limit[d],
             });
         }
-    }
-
-    /// Drops the receive half after the application has consumed a reset.
-    pub(crate) fn ack_reset_read(&mut self, id: StreamId) {
-        if let Some(s) = self.streams.get_mut(&id)
-            && s.recv.as_ref().is_some_and(|r| r.reset.is_some())
-        {
-            s.recv = None;
-        }
-        self.maybe_forget(id);
-    }
-
-    /// Bytes buffered across all streams (send + receive), for memory accounting.
-    pub(crate) fn buffered_bytes(&self) -> u64 {
-        self.streams
-            .values()
-            .map(|s| {
-                s.send.as_ref().map_or(0, |h| h.buf.unacked())
-                    + s.recv.as_ref().map_or(0, |h| h.buf.buffered() as u64)
-            })
-            .sum()
     }
 }

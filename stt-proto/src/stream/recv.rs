@@ -33,7 +33,7 @@ pub enum RecvError {
 }
 
 /// Reassembles a stream's incoming bytes for in-order reading.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RecvBuffer {
     /// Unread data: offset → bytes. Entries are non-empty, pairwise disjoint and all
     /// at or above `read_offset`; adjacent pieces are not merged (that would copy).

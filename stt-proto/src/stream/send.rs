@@ -67,7 +67,7 @@ pub enum SendBufferError {
 /// Offsets below [`unsent_offset`](Self::unsent_offset) have been handed out by
 /// [`next_chunk`](Self::next_chunk) at least once; the caller reports each chunk's
 /// fate with [`on_ack`](Self::on_ack) or [`on_lost`](Self::on_lost).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SendBuffer {
     /// Held data as (stream offset of first byte, bytes), contiguous, each non-empty.
     /// The front segment always starts at `acked_prefix`: acknowledged prefix bytes

@@ -52,7 +52,13 @@ pub fn seed(tag: u8) -> [u8; 32] {
 pub fn node(tag: u8, network: &[u8], config: NodeConfig) -> Node {
     let identity = Identity::from_node_seed(&seed(tag)).unwrap();
     let network = NetworkKey::from_shared_seed(network).unwrap();
-    Node::new(Arc::new(config), identity, network, seed(tag.wrapping_add(100))).unwrap()
+    Node::new(
+        Arc::new(config),
+        identity,
+        network,
+        seed(tag.wrapping_add(100)),
+    )
+    .unwrap()
 }
 
 impl Pair {
@@ -140,7 +146,8 @@ impl Pair {
                         Fate::Drop => {}
                         Fate::Duplicate => {
                             self.in_flight.push((at, to, path, data.clone()));
-                            self.in_flight.push((at + Duration::from_micros(10), to, path, data));
+                            self.in_flight
+                                .push((at + Duration::from_micros(10), to, path, data));
                         }
                         Fate::Delay(d) => self.in_flight.push((at + d, to, path, data)),
                     }
@@ -205,7 +212,10 @@ impl Pair {
             let before = (self.now, self.delivered, self.in_flight.len());
             self.step();
             if (self.now, self.delivered, self.in_flight.len()) == before
-                && self.peers.iter_mut().all(|p| p.node.poll_timeout().is_none())
+                && self
+                    .peers
+                    .iter_mut()
+                    .all(|p| p.node.poll_timeout().is_none())
             {
                 return done(self);
             }
