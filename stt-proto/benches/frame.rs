@@ -60,7 +60,13 @@ fn data_packet(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(len as u64));
     g.bench_function("encode", |b| {
         let mut buf = vec![0u8; 1472];
-        b.iter(|| black_box(encode_data_packet(black_box(&h), black_box(&data), &mut buf)))
+        b.iter(|| {
+            black_box(encode_data_packet(
+                black_box(&h),
+                black_box(&data),
+                &mut buf,
+            ))
+        })
     });
     g.bench_function("decode", |b| {
         b.iter(|| {
@@ -70,7 +76,9 @@ fn data_packet(c: &mut Criterion) {
             let mut touched = 0usize;
             for frame in Frames::new(&bytes[HEADER_LEN..]) {
                 if let Ok(Frame::Data(d)) = frame {
-                    touched += d.data.len() + usize::from(d.data[0]) + usize::from(d.data[d.data.len() - 1]);
+                    touched += d.data.len()
+                        + usize::from(d.data[0])
+                        + usize::from(d.data[d.data.len() - 1]);
                 }
             }
             black_box((header, touched))

@@ -63,7 +63,11 @@ pub fn check_frames(payload: &[u8]) {
     while !r.is_empty() {
         let start = r.position();
         let decoded = Frame::decode(&mut r);
-        assert_eq!(iter.next(), Some(decoded.clone()), "Frames disagrees with Frame::decode");
+        assert_eq!(
+            iter.next(),
+            Some(decoded.clone()),
+            "Frames disagrees with Frame::decode"
+        );
         match decoded {
             Ok(frame) => {
                 assert!(r.position() > start, "a frame consumed no bytes");
@@ -72,7 +76,11 @@ pub fn check_frames(payload: &[u8]) {
             Err(_) => break,
         }
     }
-    assert_eq!(iter.next(), None, "Frames goes on after the end or an error");
+    assert_eq!(
+        iter.next(),
+        None,
+        "Frames goes on after the end or an error"
+    );
     // The iterator stays finished.
     assert_eq!(iter.next(), None);
 }
@@ -93,10 +101,21 @@ pub fn check_frame(frame: &Frame<'_>, consumed: &[u8]) {
         Err(e) => panic!("decoded frame {frame:?} has no encoded length: {e}"),
     };
     let mut buf = vec![0u8; len];
-    assert_eq!(frame.encode(&mut buf), Ok(len), "encoded_len disagrees with encode");
-    assert!(len <= consumed.len(), "re-encoding of {frame:?} is longer than its input");
+    assert_eq!(
+        frame.encode(&mut buf),
+        Ok(len),
+        "encoded_len disagrees with encode"
+    );
+    assert!(
+        len <= consumed.len(),
+        "re-encoding of {frame:?} is longer than its input"
+    );
     if len == consumed.len() {
-        assert_eq!(&buf[..], consumed, "canonical {frame:?} re-encodes differently");
+        assert_eq!(
+            &buf[..],
+            consumed,
+            "canonical {frame:?} re-encodes differently"
+        );
     }
     assert_eq!(
         Frame::decode_exact(&buf).as_ref(),
@@ -106,7 +125,10 @@ pub fn check_frame(frame: &Frame<'_>, consumed: &[u8]) {
     if len > 0 {
         let mut short = vec![0u8; len - 1];
         assert!(
-            matches!(frame.encode(&mut short), Err(EncodeError::BufferTooSmall { .. })),
+            matches!(
+                frame.encode(&mut short),
+                Err(EncodeError::BufferTooSmall { .. })
+            ),
             "encoding {frame:?} into a buffer one byte short did not report it"
         );
     }

@@ -24,4 +24,3 @@ pub mod fuzzing;
 pub mod time;
 
 pub use time::Instant;
-

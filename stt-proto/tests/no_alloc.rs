@@ -83,7 +83,11 @@ fn decoding_a_1400_byte_data_packet_does_not_allocate() {
     // The counter works: this allocation is seen.
     let before = allocations();
     drop(std::hint::black_box(vec![0u8; 16]));
-    assert_eq!(allocations(), before + 1, "counting allocator is not active");
+    assert_eq!(
+        allocations(),
+        before + 1,
+        "counting allocator is not active"
+    );
 
     let before = allocations();
     let decoded = Header::decode(&packet).unwrap();
@@ -101,5 +105,10 @@ fn decoding_a_1400_byte_data_packet_does_not_allocate() {
     assert_eq!(decoded, header);
     assert_eq!(payload_bytes, 1400);
     assert_eq!(sum, 1400 * 0x5a);
-    assert_eq!(after - before, 0, "decode allocated {} times", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "decode allocated {} times",
+        after - before
+    );
 }

@@ -20,7 +20,10 @@ pub fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     entries
         .into_iter()
         .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let bytes = std::fs::read(&p).expect("readable corpus file");
             (name, bytes)
         })

@@ -58,7 +58,10 @@ fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
     let ranges: Vec<AckRange> = (0..MAX_ACK_RANGES as u64)
         .map(|i| {
             let n = 254 - 2 * i;
-            AckRange { smallest: n, largest: n }
+            AckRange {
+                smallest: n,
+                largest: n,
+            }
         })
         .collect();
     let ack_max = encode(&Frame::Ack(AckFrame::new(1000, &ranges).unwrap()));
@@ -78,7 +81,10 @@ fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
     confirm.extend_from_slice(&[0x13, 0x00, 0x00, 0x00, 0x00, 0x14]);
     vec![
         ("edge-empty", vec![]),
-        ("edge-header-19-bytes", golden["header"][..HEADER_LEN - 1].to_vec()),
+        (
+            "edge-header-19-bytes",
+            golden["header"][..HEADER_LEN - 1].to_vec(),
+        ),
         ("edge-bad-magic", bad_magic),
         ("edge-unknown-packet-type", unknown_type),
         ("edge-init-version-2", init_v2),
@@ -88,13 +94,27 @@ fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
         ("edge-padding-1436", data_packet(&[0; 1436])),
         ("edge-ack-64-ranges", data_packet(&ack_max)),
         ("edge-ack-65-ranges", data_packet(&ack_too_many)),
-        ("edge-ack-first-range-underflow", data_packet(&[0x13, 0x03, 0x00, 0x00, 0x04])),
-        ("edge-ack-gap-underflow", data_packet(&[0x13, 0x05, 0x00, 0x01, 0x01, 0x02, 0x00])),
-        ("edge-data-length-overflow", data_packet(&[0x10, 0x00, 0x00, 0x44, 0x00, 0xab])),
-        ("edge-data-reserved-flag", data_packet(&[0x10, 0x02, 0x00, 0x00])),
+        (
+            "edge-ack-first-range-underflow",
+            data_packet(&[0x13, 0x03, 0x00, 0x00, 0x04]),
+        ),
+        (
+            "edge-ack-gap-underflow",
+            data_packet(&[0x13, 0x05, 0x00, 0x01, 0x01, 0x02, 0x00]),
+        ),
+        (
+            "edge-data-length-overflow",
+            data_packet(&[0x10, 0x00, 0x00, 0x44, 0x00, 0xab]),
+        ),
+        (
+            "edge-data-reserved-flag",
+            data_packet(&[0x10, 0x02, 0x00, 0x00]),
+        ),
         (
             "edge-data-end-past-2-62",
-            data_packet(&[0x10, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00]),
+            data_packet(&[
+                0x10, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00,
+            ]),
         ),
         (
             "edge-max-data-nonminimal-varint",
@@ -103,8 +123,14 @@ fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
         ("edge-varint-truncated", data_packet(&[0x30, 0x80, 0x01])),
         ("edge-unknown-frame-0x7f", data_packet(&[0x7f])),
         ("edge-reserved-storage-0x60", data_packet(&[0x60, 0x00])),
-        ("edge-stream-open-stream-0", data_packet(&[0x11, 0x00, 0x00, 0x00])),
-        ("edge-stream-open-stream-3", data_packet(&[0x11, 0x03, 0x00, 0x00])),
+        (
+            "edge-stream-open-stream-0",
+            data_packet(&[0x11, 0x00, 0x00, 0x00]),
+        ),
+        (
+            "edge-stream-open-stream-3",
+            data_packet(&[0x11, 0x03, 0x00, 0x00]),
+        ),
         ("edge-disconnect-reason-257", data_packet(&disconnect_257)),
         ("edge-custom-0xff-empty", data_packet(&[0xff, 0x00])),
         ("edge-register-action-2", data_packet(&[0x20, 0x02])),

@@ -65,13 +65,19 @@ mod tests {
     fn too_large_is_refused() {
         let mut buf = [0u8; 8];
         let mut w = Writer::new(&mut buf);
-        assert_eq!(write(&mut w, MAX + 1), Err(EncodeError::VarintTooLarge(MAX + 1)));
+        assert_eq!(
+            write(&mut w, MAX + 1),
+            Err(EncodeError::VarintTooLarge(MAX + 1))
+        );
     }
 
     #[test]
     fn truncated_is_short() {
         let mut r = Reader::new(&[0x80, 0x01]);
-        assert!(matches!(read(&mut r), Err(DecodeError::Short { need: 3, have: 1 })));
+        assert!(matches!(
+            read(&mut r),
+            Err(DecodeError::Short { need: 3, have: 1 })
+        ));
     }
 
     proptest! {

@@ -80,9 +80,8 @@ enum Expect {
 }
 
 const CHAT: EndpointId = EndpointId([
-    0xed, 0xc6, 0x39, 0x3a, 0xf2, 0xa8, 0xdd, 0xaa, 0x80, 0x7d, 0xa0, 0x99, 0xa6, 0xe4, 0xdb,
-    0x0f, 0x8e, 0x19, 0x84, 0x6d, 0xdb, 0x0b, 0x4f, 0xff, 0x82, 0x4d, 0x19, 0xe6, 0x23, 0xbd,
-    0x7c, 0x99,
+    0xed, 0xc6, 0x39, 0x3a, 0xf2, 0xa8, 0xdd, 0xaa, 0x80, 0x7d, 0xa0, 0x99, 0xa6, 0xe4, 0xdb, 0x0f,
+    0x8e, 0x19, 0x84, 0x6d, 0xdb, 0x0b, 0x4f, 0xff, 0x82, 0x4d, 0x19, 0xe6, 0x23, 0xbd, 0x7c, 0x99,
 ]);
 
 static ACK_RANGES: [AckRange; 3] = [
@@ -197,9 +196,7 @@ fn expected(name: &str) -> Expect {
         }),
         "frame-path-challenge" => frame(Frame::PathChallenge([1, 2, 3, 4, 5, 6, 7, 8])),
         "frame-path-response" => frame(Frame::PathResponse([1, 2, 3, 4, 5, 6, 7, 8])),
-        "frame-datagram" => frame(Frame::Datagram(Datagram {
-            data: b"temp=21.5",
-        })),
+        "frame-datagram" => frame(Frame::Datagram(Datagram { data: b"temp=21.5" })),
         "frame-endpoint-register" => frame(Frame::EndpointRegister(EndpointRegister {
             registered: true,
             endpoint: CHAT,
@@ -352,7 +349,10 @@ fn golden_names_match_the_spec_one_to_one() {
     let blocks = golden_blocks();
     for want in NAMES {
         let n = blocks.iter().filter(|(name, _)| name == want).count();
-        assert_eq!(n, 1, "PROTOCOL.md has {n} golden={want} blocks, wants exactly 1");
+        assert_eq!(
+            n, 1,
+            "PROTOCOL.md has {n} golden={want} blocks, wants exactly 1"
+        );
     }
     for (name, _) in &blocks {
         assert!(NAMES.contains(name), "golden={name} is not listed in NAMES");
@@ -369,10 +369,16 @@ fn every_frame_and_packet_type_has_a_golden_example() {
         .collect();
     for code in 0u8..CUSTOM_MIN {
         if FrameType::from_u8(code).is_ok() {
-            assert!(firsts.contains(&code), "frame type {code:#04x} has no golden example");
+            assert!(
+                firsts.contains(&code),
+                "frame type {code:#04x} has no golden example"
+            );
         }
     }
-    assert!(firsts.iter().any(|&c| c >= CUSTOM_MIN), "no custom frame example");
+    assert!(
+        firsts.iter().any(|&c| c >= CUSTOM_MIN),
+        "no custom frame example"
+    );
     let types: Vec<u8> = blocks
         .iter()
         .filter(|(name, _)| name.starts_with("packet-") || *name == "header")
@@ -382,8 +388,14 @@ fn every_frame_and_packet_type_has_a_golden_example() {
         if let Ok(ty) = PacketType::from_u8(code)
             && !ty.is_protected()
         {
-            assert!(types.contains(&code), "packet type {code:#04x} has no golden example");
+            assert!(
+                types.contains(&code),
+                "packet type {code:#04x} has no golden example"
+            );
         }
     }
-    assert!(types.contains(&(PacketType::Data as u8)), "no protected packet header example");
+    assert!(
+        types.contains(&(PacketType::Data as u8)),
+        "no protected packet header example"
+    );
 }

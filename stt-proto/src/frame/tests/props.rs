@@ -15,12 +15,29 @@ use crate::fuzzing;
 #[derive(Debug, Clone)]
 enum Owned {
     Frame(Frame<'static>),
-    Data { offset: u64, fin: bool, data: Vec<u8> },
-    Ack { delay: u64, ranges: Vec<AckRange> },
-    Disconnect { code: u64, reason: Vec<u8> },
-    Route { endpoint: [u8; 32], message_id: u64, payload: Vec<u8> },
+    Data {
+        offset: u64,
+        fin: bool,
+        data: Vec<u8>,
+    },
+    Ack {
+        delay: u64,
+        ranges: Vec<AckRange>,
+    },
+    Disconnect {
+        code: u64,
+        reason: Vec<u8>,
+    },
+    Route {
+        endpoint: [u8; 32],
+        message_id: u64,
+        payload: Vec<u8>,
+    },
     Datagram(Vec<u8>),
-    Custom { frame_type: u8, payload: Vec<u8> },
+    Custom {
+        frame_type: u8,
+        payload: Vec<u8>,
+    },
 }
 
 impl Owned {
@@ -60,7 +77,12 @@ impl Owned {
 
 /// Varints spread over all four encoded lengths, not just the (mostly 8-byte) uniform.
 fn varint() -> impl Strategy<Value = u64> + Clone {
-    prop_oneof![0..=0x3fu64, 0x40..=0x3fffu64, 0x4000..=0x3fff_ffffu64, 0..=varint::MAX]
+    prop_oneof![
+        0..=0x3fu64,
+        0x40..=0x3fffu64,
+        0x4000..=0x3fff_ffffu64,
+        0..=varint::MAX
+    ]
 }
 
 fn stream_id() -> impl Strategy<Value = StreamId> + Clone {
@@ -127,7 +149,10 @@ fn arb_ack() -> impl Strategy<Value = Owned> {
             };
             ranges.push(range);
             for (gap, len) in steps {
-                let Some(top) = range.smallest.checked_sub(gap).and_then(|v| v.checked_sub(2))
+                let Some(top) = range
+                    .smallest
+                    .checked_sub(gap)
+                    .and_then(|v| v.checked_sub(2))
                 else {
                     break;
                 };
@@ -194,7 +219,8 @@ fn arb_flow() -> impl Strategy<Value = Owned> {
     let dir = prop_oneof![Just(Dir::Bi), Just(Dir::Uni)];
     prop_oneof![
         varint().prop_map(Frame::MaxData),
-        (stream_id(), varint()).prop_map(|(stream_id, max)| Frame::MaxStreamData { stream_id, max }),
+        (stream_id(), varint())
+            .prop_map(|(stream_id, max)| Frame::MaxStreamData { stream_id, max }),
         (dir, 0..=(u32::MAX >> 2) as u64).prop_map(|(dir, count)| Frame::MaxStreams { dir, count }),
         varint().prop_map(|limit| Frame::DataBlocked { limit }),
         (stream_id(), varint())
@@ -217,8 +243,10 @@ fn arb_datagram() -> impl Strategy<Value = Owned> {
 }
 
 fn arb_custom() -> impl Strategy<Value = Owned> {
-    (CUSTOM_MIN..=u8::MAX, bytes(1400))
-        .prop_map(|(frame_type, payload)| Owned::Custom { frame_type, payload })
+    (CUSTOM_MIN..=u8::MAX, bytes(1400)).prop_map(|(frame_type, payload)| Owned::Custom {
+        frame_type,
+        payload,
+    })
 }
 
 fn arb_frame() -> impl Strategy<Value = Owned> {
@@ -278,7 +306,10 @@ fn round_trip(owned: &Owned) -> Result<(), TestCaseError> {
     packet.extend_from_slice(&buf);
     packet.push(0x14);
     let decoded: Vec<_> = Frames::new(&packet).collect::<Result<_, _>>().unwrap();
-    prop_assert_eq!(decoded, alloc::vec![Frame::Keepalive, frame, Frame::Keepalive]);
+    prop_assert_eq!(
+        decoded,
+        alloc::vec![Frame::Keepalive, frame, Frame::Keepalive]
+    );
     Ok(())
 }
 

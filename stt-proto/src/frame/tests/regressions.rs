@@ -83,7 +83,10 @@ fn future_version_is_reported_before_reserved_bits() {
     }
     .to_bytes();
     raw[19] = 0x80 | 0x02;
-    assert_eq!(Header::decode(&raw), Err(DecodeError::UnsupportedVersion(2)));
+    assert_eq!(
+        Header::decode(&raw),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
     raw[19] = 0x80 | VERSION;
     assert_eq!(Header::decode(&raw), Err(DecodeError::ReservedBits(0x81)));
 }
