@@ -102,7 +102,7 @@ pub mod session;
 pub mod stream;
 pub mod time;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
 pub use event::{Event, StreamEvent};
