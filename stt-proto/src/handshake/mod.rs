@@ -157,3 +157,6 @@ impl Established {
         subtle::ConstantTimeEq::ct_eq(&self.peer_reset_token[..], &token[..]).into()
     }
 }
+
+#[cfg(test)]
+mod tests;
