@@ -43,9 +43,16 @@ pub(crate) struct Run {
 pub(crate) fn initiator(rng: [u8; 32], shared: &[u8]) -> Initiator {
     let id = Identity::from_node_seed(&SEED_I).unwrap();
     let nk = NetworkKey::from_shared_seed(shared).unwrap();
-    Initiator::new(&id, &nk, SID_I, AeadSet::CHACHA, PARAMS_I, &mut Rng::from_seed(rng))
-        .unwrap()
-        .with_provider(&RUST_CRYPTO)
+    Initiator::new(
+        &id,
+        &nk,
+        SID_I,
+        AeadSet::CHACHA,
+        PARAMS_I,
+        &mut Rng::from_seed(rng),
+    )
+    .unwrap()
+    .with_provider(&RUST_CRYPTO)
 }
 
 fn init_bytes(i: &Initiator) -> Vec<u8> {
@@ -59,7 +66,17 @@ fn respond(r: &mut Responder, init: &[u8], rng: [u8; 32], path: &[u8]) -> (InitO
     let id = Identity::from_node_seed(&SEED_R).unwrap();
     let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
     let mut out = vec![0u8; 2048];
-    let o = r.handle_init(T0, &id, &nk, path, init, SID_R, PARAMS_R, &mut Rng::from_seed(rng), &mut out);
+    let o = r.handle_init(
+        T0,
+        &id,
+        &nk,
+        path,
+        init,
+        SID_R,
+        PARAMS_R,
+        &mut Rng::from_seed(rng),
+        &mut out,
+    );
     let n = match o {
         InitOutcome::Challenge { len, .. } | InitOutcome::Cookie { len } => len,
         InitOutcome::Drop(_) => 0,
@@ -73,7 +90,10 @@ pub(crate) fn run_with(rng_i: [u8; 32], rng_r: [u8; 32]) -> Run {
     let mut responder = Responder::new(config());
     let init = init_bytes(&i);
     let (o, challenge) = respond(&mut responder, &init, rng_r, PATH);
-    assert!(matches!(o, InitOutcome::Challenge { resent: false, .. }), "{o:?}");
+    assert!(
+        matches!(o, InitOutcome::Challenge { resent: false, .. }),
+        "{o:?}"
+    );
     let peer = i.handle_challenge(&challenge).unwrap();
     assert_eq!(peer, Identity::from_node_seed(&SEED_R).unwrap().node_id());
     let mut response = vec![0u8; 512];
@@ -101,8 +121,14 @@ fn full_handshake_agrees() {
     assert_eq!(r.init.len(), INIT_LEN);
     assert!(r.challenge.len() <= r.init.len());
     assert_eq!(r.ei.handshake_hash, r.er.handshake_hash);
-    assert_eq!(r.ei.peer, Identity::from_node_seed(&SEED_R).unwrap().node_id());
-    assert_eq!(r.er.peer, Identity::from_node_seed(&SEED_I).unwrap().node_id());
+    assert_eq!(
+        r.ei.peer,
+        Identity::from_node_seed(&SEED_R).unwrap().node_id()
+    );
+    assert_eq!(
+        r.er.peer,
+        Identity::from_node_seed(&SEED_I).unwrap().node_id()
+    );
     assert_eq!(r.ei.peer_session, SID_R);
     assert_eq!(r.er.peer_session, SID_I);
     assert_eq!(r.ei.peer_params, PARAMS_R);
@@ -120,14 +146,23 @@ fn full_handshake_agrees() {
     assert!(!ei.record.is_confirmed());
     let mut buf = vec![0u8; 64];
     buf[HEADER_LEN..HEADER_LEN + 7].copy_from_slice(b"confirm");
-    let s = er.record.seal(PacketType::Confirm, SID_I, StreamId::CONTROL, &mut buf, 7).unwrap();
+    let s = er
+        .record
+        .seal(PacketType::Confirm, SID_I, StreamId::CONTROL, &mut buf, 7)
+        .unwrap();
     let o = ei.record.open(T0, &mut buf[..s.len]).unwrap();
     assert_eq!(o.payload, b"confirm");
     assert!(ei.record.is_confirmed());
     let mut buf = vec![0u8; 64];
     buf[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(b"data");
-    let s = ei.record.seal(PacketType::Data, SID_R, StreamId(4), &mut buf, 4).unwrap();
-    assert_eq!(er.record.open(T0, &mut buf[..s.len]).unwrap().payload, b"data");
+    let s = ei
+        .record
+        .seal(PacketType::Data, SID_R, StreamId(4), &mut buf, 4)
+        .unwrap();
+    assert_eq!(
+        er.record.open(T0, &mut buf[..s.len]).unwrap().payload,
+        b"data"
+    );
 }
 
 #[test]
@@ -168,11 +203,19 @@ fn our_initiator_against_snow_responder() {
         .unwrap();
     let init = init_bytes(&i);
     let mut buf = [0u8; 1024];
-    let n = snow_r.read_message(&init[HEADER_LEN..INIT_LEN - MAC2_LEN], &mut buf).unwrap();
+    let n = snow_r
+        .read_message(&init[HEADER_LEN..INIT_LEN - MAC2_LEN], &mut buf)
+        .unwrap();
     assert_eq!(payload::decode_init(&buf[..n]).unwrap().0, SID_I);
 
     let token = id_r.reset_token(SID_R);
-    let pl = payload::encode_challenge(SID_R, crate::crypto::Aead::ChaCha20Poly1305, &token, PARAMS_R).unwrap();
+    let pl = payload::encode_challenge(
+        SID_R,
+        crate::crypto::Aead::ChaCha20Poly1305,
+        &token,
+        PARAMS_R,
+    )
+    .unwrap();
     let mut ch = initiator::handshake_header(PacketType::Challenge, SID_I).to_vec();
     let n = snow_r.write_message(&pl, &mut buf).unwrap();
     ch.extend_from_slice(&buf[..n]);
@@ -183,8 +226,16 @@ fn our_initiator_against_snow_responder() {
     let m = snow_r.read_message(&resp[HEADER_LEN..n], &mut buf).unwrap();
     let (tok, params) = payload::decode_response(&buf[..m]).unwrap();
     assert_eq!(params, PARAMS_I);
-    assert_eq!(tok, Identity::from_node_seed(&SEED_I).unwrap().reset_token(SID_I));
-    assert_eq!(snow_r.get_remote_static().unwrap(), Identity::from_node_seed(&SEED_I).unwrap().public_key());
+    assert_eq!(
+        tok,
+        Identity::from_node_seed(&SEED_I)
+            .unwrap()
+            .reset_token(SID_I)
+    );
+    assert_eq!(
+        snow_r.get_remote_static().unwrap(),
+        Identity::from_node_seed(&SEED_I).unwrap().public_key()
+    );
 
     let ei = i.finish().unwrap();
     assert_eq!(snow_r.get_handshake_hash(), ei.handshake_hash);
@@ -262,7 +313,10 @@ fn allow_list_refuses_on_both_sides() {
     let mut responder = Responder::new(config());
     let (_, ch) = respond(&mut responder, &init_bytes(&i), RNG_R, PATH);
     let id_r = Identity::from_node_seed(&SEED_R).unwrap().node_id();
-    assert_eq!(i.handle_challenge(&ch), Err(HandshakeError::PeerRefused(id_r)));
+    assert_eq!(
+        i.handle_challenge(&ch),
+        Err(HandshakeError::PeerRefused(id_r))
+    );
     assert!(i.finish().is_err());
     // Responder refuses the initiator, and keeps no state for it.
     let mut responder = Responder::new(ResponderConfig {
@@ -297,11 +351,20 @@ fn forward_secrecy_fresh_ephemerals_give_fresh_keys() {
     let a = run();
     let b = run_with([0x45; 32], [0x56; 32]);
     assert_ne!(a.ei.handshake_hash, b.ei.handshake_hash);
-    assert_ne!(a.ei.record.send_keys().material(), b.ei.record.send_keys().material());
-    assert_ne!(a.ei.record.recv_keys().material(), b.ei.record.recv_keys().material());
+    assert_ne!(
+        a.ei.record.send_keys().material(),
+        b.ei.record.send_keys().material()
+    );
+    assert_ne!(
+        a.ei.record.recv_keys().material(),
+        b.ei.record.recv_keys().material()
+    );
     // Only the responder's ephemeral changes: still different keys.
     let c = run_with(RNG_I, [0x56; 32]);
-    assert_ne!(a.er.record.send_keys().material(), c.er.record.send_keys().material());
+    assert_ne!(
+        a.er.record.send_keys().material(),
+        c.er.record.send_keys().material()
+    );
 }
 
 #[test]
@@ -345,7 +408,10 @@ fn forged_response_keeps_the_half_open_entry() {
     let n = i.write_response(&mut resp).unwrap();
     let mut bad = resp[..n].to_vec();
     bad[n - 1] ^= 0x80;
-    assert_eq!(responder.handle_response(T0, &bad).unwrap_err(), DropReason::AuthFail);
+    assert_eq!(
+        responder.handle_response(T0, &bad).unwrap_err(),
+        DropReason::AuthFail
+    );
     assert_eq!(responder.half_open_len(), 1);
     assert!(responder.handle_response(T0, &resp[..n]).is_ok());
 }
@@ -377,7 +443,17 @@ fn half_open_table_is_bounded_and_expires() {
     let mut outcomes = Vec::new();
     for k in 0..3u8 {
         let i = initiator([k; 32], &SHARED);
-        let o = responder.handle_init(T0, &id, &nk, PATH, &init_bytes(&i), SessionId(u64::from(k) + 10), &[], &mut Rng::from_seed([k; 32]), &mut out);
+        let o = responder.handle_init(
+            T0,
+            &id,
+            &nk,
+            PATH,
+            &init_bytes(&i),
+            SessionId(u64::from(k) + 10),
+            &[],
+            &mut Rng::from_seed([k; 32]),
+            &mut out,
+        );
         outcomes.push(o);
     }
     assert_eq!(outcomes[2], InitOutcome::Drop(DropReason::TableFull));
@@ -389,9 +465,29 @@ fn half_open_table_is_bounded_and_expires() {
     assert_eq!(responder.stats().expired, 2);
     // Session id collision is reported so the engine can redraw.
     let i = initiator([7; 32], &SHARED);
-    responder.handle_init(T0, &id, &nk, PATH, &init_bytes(&i), SessionId(1), &[], &mut Rng::from_seed([1; 32]), &mut out);
+    responder.handle_init(
+        T0,
+        &id,
+        &nk,
+        PATH,
+        &init_bytes(&i),
+        SessionId(1),
+        &[],
+        &mut Rng::from_seed([1; 32]),
+        &mut out,
+    );
     let i = initiator([8; 32], &SHARED);
-    let o = responder.handle_init(T0, &id, &nk, PATH, &init_bytes(&i), SessionId(1), &[], &mut Rng::from_seed([1; 32]), &mut out);
+    let o = responder.handle_init(
+        T0,
+        &id,
+        &nk,
+        PATH,
+        &init_bytes(&i),
+        SessionId(1),
+        &[],
+        &mut Rng::from_seed([1; 32]),
+        &mut out,
+    );
     assert_eq!(o, InitOutcome::Drop(DropReason::SessionCollision));
 }
 
@@ -422,7 +518,10 @@ fn under_load_init_gets_a_cookie_and_mac2_proceeds() {
     assert!(matches!(o, InitOutcome::Cookie { .. }));
     // From the right path it proceeds, and the handshake completes.
     let (o, ch) = respond(&mut responder, &init2, RNG_R, PATH);
-    assert!(matches!(o, InitOutcome::Challenge { resent: false, .. }), "{o:?}");
+    assert!(
+        matches!(o, InitOutcome::Challenge { resent: false, .. }),
+        "{o:?}"
+    );
     i.handle_challenge(&ch).unwrap();
     let mut resp = [0u8; 512];
     let n = i.write_response(&mut resp).unwrap();
@@ -431,23 +530,8 @@ fn under_load_init_gets_a_cookie_and_mac2_proceeds() {
 
 #[test]
 fn cookie_expires_after_two_rotations() {
-    let id = Identity::from_node_seed(&SEED_R).unwrap();
     let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
-    let mut responder = loaded();
-    let mut rng = Rng::from_seed(RNG_R);
-    let mut out = [0u8; 1024];
-    let mut get = |r: &mut Responder, now: Instant, init: &[u8]| {
-        r.handle_init(now, &id, &nk, PATH, init, SID_R, &[], &mut rng, &mut out)
-    };
     let mut i = initiator(RNG_I, &SHARED);
-    let InitOutcome::Cookie { len } = get(&mut responder, T0, &init_bytes(&i)) else { panic!() };
-    let _ = len;
-    // Re-fetch the cookie bytes deterministically.
-    let mut r2 = loaded();
-    let (_, cookie) = respond(&mut r2, &init_bytes(&i), RNG_R, PATH);
-    let _ = cookie;
-    drop(r2);
-    // Use a responder whose secret we control via the same rng stream instead.
     let mut responder = loaded();
     let (_, cookie) = respond(&mut responder, &init_bytes(&i), RNG_R, PATH);
     i.handle_cookie(&cookie).unwrap();
@@ -477,8 +561,20 @@ fn forged_cookie_reply_is_ignored() {
     let id = Identity::from_node_seed(&SEED_R).unwrap();
     let other = NetworkKey::from_shared_seed(&[0x99; 32]).unwrap();
     let mut out = [0u8; 1024];
-    let o = outsider.handle_init(T0, &id, &other, PATH, &before, SID_R, &[], &mut Rng::from_seed(RNG_R), &mut out);
-    let InitOutcome::Cookie { len } = o else { panic!("{o:?}") };
+    let o = outsider.handle_init(
+        T0,
+        &id,
+        &other,
+        PATH,
+        &before,
+        SID_R,
+        &[],
+        &mut Rng::from_seed(RNG_R),
+        &mut out,
+    );
+    let InitOutcome::Cookie { len } = o else {
+        panic!("{o:?}")
+    };
     assert_eq!(i.handle_cookie(&out[..len]), Err(HandshakeError::BadCookie));
     // A genuine reply with one flipped bit.
     let mut responder = loaded();
@@ -511,13 +607,24 @@ fn aead_negotiation_prefers_aes_only_when_both_list_it() {
     let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
     for (offer, local, want) in [
         (AeadSet::ALL, AeadSet::ALL, crate::crypto::Aead::Aes256Gcm),
-        (AeadSet::CHACHA, AeadSet::ALL, crate::crypto::Aead::ChaCha20Poly1305),
-        (AeadSet::ALL, AeadSet::CHACHA, crate::crypto::Aead::ChaCha20Poly1305),
+        (
+            AeadSet::CHACHA,
+            AeadSet::ALL,
+            crate::crypto::Aead::ChaCha20Poly1305,
+        ),
+        (
+            AeadSet::ALL,
+            AeadSet::CHACHA,
+            crate::crypto::Aead::ChaCha20Poly1305,
+        ),
     ] {
         let mut i = Initiator::new(&id_i, &nk, SID_I, offer, &[], &mut Rng::from_seed(RNG_I))
             .unwrap()
             .with_provider(&RUST_CRYPTO);
-        let mut responder = Responder::new(ResponderConfig { aeads: local, ..config() });
+        let mut responder = Responder::new(ResponderConfig {
+            aeads: local,
+            ..config()
+        });
         let (_, ch) = respond(&mut responder, &init_bytes(&i), RNG_R, PATH);
         i.handle_challenge(&ch).unwrap();
         let mut resp = [0u8; 512];
