@@ -160,3 +160,5 @@ impl Established {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
