@@ -10,6 +10,7 @@ use stt_proto::frame::{HEADER_LEN, PacketType, SessionId, StreamId};
 const PAYLOAD: usize = 1400;
 
 fn providers() -> Vec<&'static dyn CryptoProvider> {
+    #[allow(unused_mut)]
     let mut v: Vec<&'static dyn CryptoProvider> = vec![&RUST_CRYPTO];
     #[cfg(feature = "ring")]
     v.push(&stt_proto::crypto::RING);

@@ -13,6 +13,7 @@ use crate::Instant;
 use crate::frame::{HEADER_LEN, PacketType, SessionId, StreamId};
 
 fn providers() -> Vec<&'static dyn CryptoProvider> {
+    #[allow(unused_mut)]
     let mut v: Vec<&'static dyn CryptoProvider> = vec![&RUST_CRYPTO];
     #[cfg(feature = "ring")]
     v.push(&RING);
