@@ -49,6 +49,16 @@ fn handshake(c: &mut Criterion) {
         })
     });
     g.finish();
+    // The floor: one X25519 operation (a full handshake needs 2 key generations + 6 DH).
+    let mut g = c.benchmark_group("x25519");
+    let mut rng = Rng::from_seed([9; 32]);
+    let secret = x25519_dalek::StaticSecret::from(rng.array32());
+    let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(rng.array32()));
+    g.bench_function("dh", |b| b.iter(|| secret.diffie_hellman(&public)));
+    g.bench_function("keygen", |b| {
+        b.iter(|| x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(rng.array32())))
+    });
+    g.finish();
 }
 
 criterion_group!(benches, handshake);
