@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn window_is_at_least_2048() {
-        assert!(ReplayWindow::<DEFAULT_WORDS>::WINDOW >= 2048);
+        const { assert!(ReplayWindow::<DEFAULT_WORDS>::WINDOW >= 2048) };
     }
 
     #[test]

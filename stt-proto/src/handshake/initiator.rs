@@ -226,10 +226,10 @@ impl Initiator {
             return Err(HandshakeError::BadAead);
         }
         let peer = NodeId::from_public_key(&rs);
-        if let Some(allow) = &self.allow {
-            if !allow.permits(&peer) {
-                return Err(HandshakeError::PeerRefused(peer));
-            }
+        if let Some(allow) = &self.allow
+            && !allow.permits(&peer)
+        {
+            return Err(HandshakeError::PeerRefused(peer));
         }
 
         // Message 3: s, se, payload.

@@ -157,3 +157,8 @@ impl Established {
         subtle::ConstantTimeEq::ct_eq(&self.peer_reset_token[..], &token[..]).into()
     }
 }
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod vectors;

@@ -290,13 +290,13 @@ impl Responder {
         e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
         let digest: [u8; 32] = Sha256::digest(&packet[..INIT_LEN - MAC2_LEN]).into();
         if let Some(sid) = self.by_ephemeral.get(&e_i) {
-            if let Some(h) = self.half_open.get(sid) {
-                if bool::from(h.init_digest.ct_eq(&digest)) {
-                    let len = h.challenge.len();
-                    out[..len].copy_from_slice(&h.challenge);
-                    self.stats.challenges_resent += 1;
-                    return InitOutcome::Challenge { len, resent: true };
-                }
+            if let Some(h) = self.half_open.get(sid)
+                && bool::from(h.init_digest.ct_eq(&digest))
+            {
+                let len = h.challenge.len();
+                out[..len].copy_from_slice(&h.challenge);
+                self.stats.challenges_resent += 1;
+                return InitOutcome::Challenge { len, resent: true };
             }
             return self.drop_with(DropReason::DuplicateEphemeral);
         }
@@ -487,10 +487,10 @@ impl Responder {
         };
         self.by_ephemeral.remove(&h.e_i);
         let peer = NodeId::from_public_key(&rs);
-        if let Some(allow) = &self.config.allow_list {
-            if !allow.permits(&peer) {
-                return Err(DropReason::PeerRefused(peer));
-            }
+        if let Some(allow) = &self.config.allow_list
+            && !allow.permits(&peer)
+        {
+            return Err(DropReason::PeerRefused(peer));
         }
         let (mut i2r, mut r2i) = st.split();
         let record = PacketProtection::from_secrets(self.config.provider, h.aead, &r2i, &i2r, true);
