@@ -106,5 +106,7 @@ pub mod time;
 pub mod fuzzing;
 
 pub use event::{Event, StreamEvent};
+pub use identity::{Identity, NetworkKey, NodeId};
 pub use node::{Node, NodeStats, PathId, SessionHandle, SessionRef, Transmit};
+pub use rng::Rng;
 pub use time::Instant;

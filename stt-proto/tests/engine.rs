@@ -1,4 +1,5 @@
 //! Engine tests: two Nodes back to back in memory (no IO, virtual time).
+#![allow(clippy::needless_range_loop, clippy::field_reassign_with_default)]
 
 mod common;
 
@@ -140,7 +141,7 @@ fn reordered_and_duplicated_delivery() {
             .wrapping_add(1442695040888963407);
         match (x >> 33) % 10 {
             0 | 1 => Fate::Duplicate,
-            2 | 3 | 4 => Fate::Delay(Duration::from_micros((x >> 40) % 20_000)),
+            2..=4 => Fate::Delay(Duration::from_micros((x >> 40) % 20_000)),
             _ => Fate::Deliver,
         }
     }));
@@ -324,52 +325,80 @@ fn stream_reset_and_stop_sending() {
 
 #[test]
 fn flow_control_blocks_and_resumes() {
+    const WINDOW: usize = 16 << 10;
+    const TOTAL: usize = 256 << 10;
     let mut config = NodeConfig::default();
-    config.transport.stream_receive_window = 16 << 10;
-    config.transport.max_stream_receive_window = 16 << 10;
-    config.transport.send_buffer = 64 << 10;
+    config.transport.stream_receive_window = WINDOW as u64;
+    config.transport.max_stream_receive_window = WINDOW as u64;
+    config.transport.send_buffer = WINDOW as u64;
     let mut pair = Pair::new(config.clone(), config);
     let (a, b) = pair.connect();
     let now = pair.now;
-    let id = {
-        let mut s = pair.peers[0].node.session(a).unwrap();
-        let id = s.open_stream(now, Dir::Uni, 0, None).unwrap();
-        assert_eq!(s.write(now, id, &[1u8; 64 << 10]).unwrap(), 64 << 10);
-        assert_eq!(s.write(now, id, &[1u8; 10]), Err(WriteError::Blocked));
-        id
-    };
-    pair.run_until(Duration::from_secs(2), |_| false);
-    // The receiver has not read: only one window's worth may have arrived.
-    let stats = pair.peers[0].node.session(a).unwrap().stats();
-    assert!(
-        stats.bytes_sent < (16 << 10) + 8_000,
-        "sent {}",
-        stats.bytes_sent
-    );
-    assert!(!pair.peers[0].events.iter().any(|e| matches!(
-        e,
-        Event::Stream {
-            event: StreamEvent::Writable(_),
-            ..
-        }
-    )));
-    // Reading returns credit; the writer is woken and the rest arrives.
-    let mut total = 0;
-    let mut woken = false;
-    pair.run_until(Duration::from_secs(10), |p| {
+    let data = pattern(0, TOTAL);
+    let id = pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .open_stream(now, Dir::Uni, 0, None)
+        .unwrap();
+    let mut written = 0;
+    let write = |p: &mut Pair, written: &mut usize| {
         let now = p.now;
-        let mut s = p.peers[1].node.session(b).unwrap();
-        s.accept_stream(Dir::Uni);
-        while let Ok(Some(bytes)) = s.read(now, id, usize::MAX) {
-            total += bytes.len();
+        let mut s = p.peers[0].node.session(a).unwrap();
+        while *written < TOTAL {
+            match s.write(now, id, &data[*written..]) {
+                Ok(n) => *written += n,
+                Err(WriteError::Blocked) => break,
+                Err(e) => panic!("write: {e}"),
+            }
         }
+        if *written == TOTAL {
+            let _ = s.finish(now, id);
+        }
+    };
+    // The receiver does not read: the writer fills one window in flight plus one send
+    // buffer, then stays blocked.
+    pair.run_until(Duration::from_secs(3), |p| {
+        write(p, &mut written);
+        false
+    });
+    assert!(
+        written <= 2 * WINDOW,
+        "wrote {written} without the reader reading"
+    );
+    let blocked_at = written;
+    assert_eq!(
+        pair.peers[0]
+            .node
+            .session(a)
+            .unwrap()
+            .write(pair.now, id, b"x"),
+        Err(WriteError::Blocked)
+    );
+    // Reading returns credit: the writer is woken and everything arrives in order.
+    let mut got = Vec::new();
+    let mut woken = false;
+    let done = pair.run_until(Duration::from_secs(30), |p| {
         woken |= p.peers[0].events.iter().any(
             |e| matches!(e, Event::Stream { event: StreamEvent::Writable(w), .. } if *w == id),
         );
-        total == 64 << 10 && woken
+        p.peers[0].events.clear();
+        write(p, &mut written);
+        let now = p.now;
+        let mut s = p.peers[1].node.session(b).unwrap();
+        s.accept_stream(Dir::Uni);
+        loop {
+            match s.read(now, id, usize::MAX) {
+                Ok(Some(bytes)) => got.extend_from_slice(&bytes),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
     });
-    assert_eq!(total, 64 << 10);
+    assert!(done, "transfer did not finish");
     assert!(woken, "writer never got Writable");
+    assert!(written > blocked_at);
+    assert!(got == data);
 }
 
 #[test]
@@ -411,17 +440,11 @@ fn migration_to_a_new_path_is_validated() {
     // Node 0's address changes: node 1 now sees its packets arrive on path 99.
     pair.peers[1].path_to_other = PathId(99);
     let now = pair.now;
-    let id = pair.peers[0]
-        .node
-        .session(a)
-        .unwrap()
-        .open_stream(now, Dir::Uni, 0, None)
-        .unwrap();
     pair.peers[0]
         .node
         .session(a)
         .unwrap()
-        .write(now, id, b"after the move")
+        .send_datagram(now, Bytes::from_static(b"after the move"))
         .unwrap();
     let changed = pair.run_until(Duration::from_secs(5), |p| {
         p.peers[1]

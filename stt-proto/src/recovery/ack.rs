@@ -50,7 +50,7 @@ impl AckTracker {
 
     /// True if an ACK must be sent now.
     pub fn ack_due(&self, now: Instant) -> bool {
-        self.immediate || self.deadline.is_some_and(|d| d <= now)
+        !self.received.is_empty() && (self.immediate || self.deadline.is_some_and(|d| d <= now))
     }
 
     /// True if an ACK would say anything (used to piggyback ACKs on other packets).
@@ -60,7 +60,7 @@ impl AckTracker {
 
     /// When the delayed-ACK timer fires, if armed.
     pub fn timeout(&self) -> Option<Instant> {
-        self.deadline
+        self.deadline.filter(|_| !self.received.is_empty())
     }
 
     /// Builds the ACK frame into `scratch` (highest range first), or `None` if nothing
@@ -100,6 +100,10 @@ impl AckTracker {
     /// knows about everything up to there, so those ranges need not be repeated.
     pub fn on_ack_acked(&mut self, largest: u64) {
         self.received.remove(0..largest.saturating_add(1));
+        if self.received.is_empty() {
+            // Nothing left to report: whatever was owed has been delivered.
+            self.on_ack_sent();
+        }
     }
 }
 

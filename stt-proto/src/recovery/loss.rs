@@ -169,13 +169,12 @@ impl<I> SentPackets<I> {
             return;
         };
         let delay = rtt.loss_delay();
-        let lost_before = now - delay;
         let end = largest.min(self.next.saturating_sub(1));
         let mut pn = self.base;
         while pn < end.saturating_add(1) && pn <= largest {
             let idx = (pn - self.base) as usize;
             if let Some(Some(p)) = self.ring.get(idx) {
-                if pn + PACKET_THRESHOLD <= largest || p.time_sent <= lost_before {
+                if pn + PACKET_THRESHOLD <= largest || p.time_sent + delay <= now {
                     if let Some(p) = self.take(pn) {
                         lost.push((pn, p));
                     }

@@ -394,6 +394,7 @@ impl Session {
     }
 
     /// A protected packet (DATA or CONFIRM) for this session.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_packet(
         &mut self,
         now: Instant,

@@ -121,9 +121,11 @@ impl Session {
             return self.transmit_close(now, &mut buf[..max]);
         }
         // Path validation traffic goes to the probed path, under its budget.
+        // A challenge packet is small; it must fit the new path's amplification budget.
+        const PROBE_LEN: usize = HEADER_LEN + TAG_LEN + 64;
         if let Some(p) = self.probe.as_mut()
             && p.sent_at.is_none()
-            && p.path.budget() >= max as u64
+            && p.path.budget() >= PROBE_LEN as u64
         {
             let challenge = p.challenge;
             let path = p.path.id;
@@ -135,7 +137,7 @@ impl Session {
                 extra.push(Frame::PathResponse(data));
                 self.path_response = None;
             }
-            let len = self.transmit_frames(now, &mut buf[..max], &extra)?;
+            let len = self.transmit_frames(now, &mut buf[..PROBE_LEN.min(max)], &extra)?;
             if let Some(p) = self.probe.as_mut() {
                 p.sent_at = Some(now);
                 p.tries += 1;
@@ -232,6 +234,7 @@ impl Session {
         let probing = conn.probes_pending > 0;
         let cwnd_open = probing || in_flight + u64::from(mtu) <= conn.cc.window();
         let mut may_elicit = cwnd_open;
+        conn.pacer_next = None;
         if may_elicit && config.transport.pacing && !probing {
             conn.pacer_next = conn.pacer.delay(
                 conn.rtt.smoothed_rtt(),
@@ -248,7 +251,7 @@ impl Session {
             || !conn.control.is_empty()
             || !conn.datagrams_out.is_empty()
             || conn.streams.has_pending();
-        if !ack_due && !(may_elicit && wants_eliciting) {
+        if !(ack_due || may_elicit && wants_eliciting) {
             // Congestion-limited datagrams are dropped, not queued without bound.
             if !cwnd_open && !conn.datagrams_out.is_empty() {
                 self.stats.datagrams_dropped += conn.datagrams_out.len() as u64;

@@ -93,6 +93,9 @@ struct StreamState {
     send: Option<SendHalf>,
     recv: Option<RecvHalf>,
     priority: u8,
+    /// The peer's STOP_SENDING code, remembered after the send half is gone so writes
+    /// keep reporting why.
+    stopped: Option<ErrorCode>,
 }
 
 /// Flow-control and stream-count settings for one session, from both sides' params.
@@ -227,6 +230,7 @@ impl Streams {
                 send: Some(self.new_send(total_len)),
                 recv,
                 priority,
+                stopped: None,
             },
         );
         self.control.push(Control::StreamOpen {
@@ -283,6 +287,7 @@ impl Streams {
                     send,
                     recv,
                     priority: 0,
+                    stopped: None,
                 },
             );
             self.incoming[d].push_back(new_id);
@@ -416,6 +421,9 @@ impl Streams {
     pub(crate) fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
         let limit = self.limits.send_buffer;
         let s = self.streams.get_mut(&id).ok_or(WriteError::Closed)?;
+        if let Some(code) = s.stopped {
+            return Err(WriteError::Stopped(code));
+        }
         let send = s.send.as_mut().ok_or(WriteError::Closed)?;
         if let Some(code) = send.stopped {
             return Err(WriteError::Stopped(code));
@@ -539,8 +547,9 @@ impl Streams {
         let Some(s) = self.remote_stream(id)? else {
             return Ok(());
         };
+        s.stopped.get_or_insert(code);
         let Some(send) = s.send.as_mut() else {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
+            return Ok(());
         };
         if send.stopped.is_none() {
             send.stopped = Some(code);

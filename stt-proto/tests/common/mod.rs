@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,10 +121,7 @@ impl Pair {
     /// Sends everything both nodes have to send right now into the links.
     pub fn flush(&mut self) {
         for i in 0..2 {
-            loop {
-                let Some(t) = self.peers[i].node.poll_transmit(self.now, &mut self.buf) else {
-                    break;
-                };
+            while let Some(t) = self.peers[i].node.poll_transmit(self.now, &mut self.buf) {
                 let seg = t.segment_size.unwrap_or(t.len);
                 let mut off = 0;
                 while off < t.len {
