@@ -1,4 +1,4 @@
-//! Long-term identities from the two user seeds (PROTOCOL-crypto §5.2).
+//! Long-term identities from the two user seeds (PROTOCOL.md §5.7.2).
 //!
 //! `node_seed` becomes the node's static X25519 key pair, its [`NodeId`] and its
 //! stateless-reset key; `shared_seed` becomes the network PSK and the cookie-reply key. Secret
@@ -19,7 +19,7 @@ use crate::rng::hkdf_expand;
 /// Shortest accepted seed, in bytes.
 pub const MIN_SEED_LEN: usize = 32;
 
-/// HKDF salts and infos of the seed derivations (PROTOCOL-crypto §5.2).
+/// HKDF salts and infos of the seed derivations (PROTOCOL.md §5.7.2).
 pub(crate) mod labels {
     pub const STATIC_SALT: &[u8] = b"stt/1 node static";
     pub const STATIC_INFO: &[u8] = b"x25519";
@@ -177,7 +177,7 @@ impl Identity {
     }
 
     /// The stateless-reset token of one of this node's receive session ids:
-    /// `HMAC-SHA256(reset_key, u64be(session_id))[..16]` (PROTOCOL-crypto §5.7). It survives a
+    /// `HMAC-SHA256(reset_key, u64be(session_id))[..16]` (PROTOCOL.md §5.7.7). It survives a
     /// restart because the key comes from the seed.
     pub fn reset_token(&self, session: SessionId) -> [u8; 16] {
         let full = hmac_sha256(&self.reset_key.0, &[&session.0.to_be_bytes()]);

@@ -11,7 +11,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Domain-separation salt of [`Rng::fork`] (PROTOCOL-crypto §5.2).
+/// Domain-separation salt of [`Rng::fork`] (PROTOCOL.md §5.7.2).
 const FORK_SALT: &[u8] = b"stt/1 rng fork";
 
 /// A deterministic cryptographically strong generator: the ChaCha20 keystream of a 32-byte

@@ -1,4 +1,4 @@
-//! The traffic key schedule (PROTOCOL-crypto §6.2, §6.5): one direction's keys for one key
+//! The traffic key schedule (PROTOCOL.md §6.2, §6.5): one direction's keys for one key
 //! phase, the key-update ratchet and the lazily filled per-stream key cache.
 //!
 //! Every derivation is HKDF-Expand over the phase secret with a fixed label. This module
@@ -16,7 +16,7 @@ use crate::frame::StreamId;
 /// Per-stream keys kept per direction and phase (least recently used evicted first).
 pub const STREAM_KEY_CACHE: usize = 8;
 
-/// HKDF-Expand labels of the traffic key schedule (PROTOCOL-crypto §6.2).
+/// HKDF-Expand labels of the traffic key schedule (PROTOCOL.md §6.2).
 pub(crate) mod labels {
     pub const KEY: &[u8] = b"stt key";
     pub const IV: &[u8] = b"stt iv";

@@ -1,5 +1,5 @@
 //! Record-layer cryptography: the AEAD provider boundary, key schedule, replay window and
-//! packet protection (PROTOCOL-crypto §6).
+//! packet protection (PROTOCOL.md §6).
 //!
 //! Protocol code names no AEAD crate: it asks a [`CryptoProvider`] for a [`PacketKey`]
 //! (rustls's `CryptoProvider` idea, kept small). The handshake always runs on RustCrypto;
@@ -52,7 +52,7 @@ impl Aead {
         }
     }
 
-    /// Packets sealed under one key before a key update is started (PROTOCOL-crypto §6.6):
+    /// Packets sealed under one key before a key update is started (PROTOCOL.md §6.6):
     /// AES-GCM 2²², ChaCha20-Poly1305 2³⁰.
     pub fn update_threshold(self) -> u64 {
         match self {

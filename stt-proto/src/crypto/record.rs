@@ -1,4 +1,4 @@
-//! Packet protection for one established session (PROTOCOL-crypto §6): seal and open with
+//! Packet protection for one established session (PROTOCOL.md §6): seal and open with
 //! the header as associated data, packet-number encoding and recovery, the replay window,
 //! key updates and AEAD usage limits.
 //!
@@ -34,7 +34,7 @@ pub struct RecordLimits {
 }
 
 impl RecordLimits {
-    /// The limits of PROTOCOL-crypto §6.6 for `aead`.
+    /// The limits of PROTOCOL.md §6.6 for `aead`.
     pub fn for_aead(aead: Aead) -> Self {
         Self {
             update_threshold: aead.update_threshold(),

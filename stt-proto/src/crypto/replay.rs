@@ -1,4 +1,4 @@
-//! The anti-replay window (RFC 6479 bitmap ring; PROTOCOL-crypto §6.4).
+//! The anti-replay window (RFC 6479 bitmap ring; PROTOCOL.md §6.4).
 //!
 //! [`ReplayWindow::check`] is a pure query run before the AEAD open; [`ReplayWindow::mark`]
 //! runs only after the tag verifies, so a forged high packet number cannot slide the window.

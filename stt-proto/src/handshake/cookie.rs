@@ -1,4 +1,4 @@
-//! The stateless cookie round used under load (PROTOCOL-crypto §5.5; WireGuard's cookie
+//! The stateless cookie round used under load (PROTOCOL.md §5.7.5; WireGuard's cookie
 //! reply adapted to XXpsk0).
 //!
 //! The responder keeps only a rotating 32-byte secret: `cookie = HMAC(secret, path)[..16]`,

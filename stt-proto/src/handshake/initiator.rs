@@ -1,5 +1,5 @@
 //! The initiator's side of the handshake: writes INIT, absorbs a COOKIE, checks CHALLENGE,
-//! writes RESPONSE and hands over an [`Established`] session (PROTOCOL-crypto §5.4).
+//! writes RESPONSE and hands over an [`Established`] session (PROTOCOL.md §5.7.4).
 //!
 //! Every `write_*` yields the same bytes on each call, so the engine's retransmissions are
 //! byte-identical. A packet that fails any check leaves the initiator unchanged. Timers and

@@ -1,4 +1,4 @@
-//! The STT handshake (PROTOCOL-crypto §5): `Noise_XXpsk0_25519_ChaChaPoly_SHA256` over
+//! The STT handshake (PROTOCOL.md §5): `Noise_XXpsk0_25519_ChaChaPoly_SHA256` over
 //! INIT / CHALLENGE / RESPONSE, the COOKIE round under load, and the hand-over to the
 //! record layer as an [`Established`] session.
 //!

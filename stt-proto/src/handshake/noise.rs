@@ -14,7 +14,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::HandshakeError;
 
-/// The Noise protocol name (fixed; PROTOCOL-crypto §5.1).
+/// The Noise protocol name (fixed; PROTOCOL.md §5.7.1).
 pub const PROTOCOL_NAME: &[u8] = b"Noise_XXpsk0_25519_ChaChaPoly_SHA256";
 /// The Noise prologue: binds the protocol version into `h`.
 pub const PROLOGUE: &[u8] = b"STT/1";

@@ -1,4 +1,4 @@
-//! Plaintext layouts of the encrypted handshake payloads (PROTOCOL-crypto §5.3).
+//! Plaintext layouts of the encrypted handshake payloads (PROTOCOL.md §5.7.3).
 //!
 //! INIT carries the initiator's session id and AEAD offer, padded; CHALLENGE the responder's
 //! session id, chosen AEAD, reset token and transport parameters; RESPONSE the initiator's

@@ -1,4 +1,4 @@
-//! The responder's side of the handshake, one per node (PROTOCOL-crypto §5.4, §5.5): the
+//! The responder's side of the handshake, one per node (PROTOCOL.md §5.7.4, §5.5): the
 //! INIT pipeline, the bounded half-open table and the under-load cookie round.
 //!
 //! INIT pipeline, cheapest first: size and header → under load, `mac2` or a stateless COOKIE

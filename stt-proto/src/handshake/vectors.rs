@@ -1,4 +1,4 @@
-//! Test vectors of PROTOCOL-crypto §7: fixed seeds and RNG seeds → exact bytes. The doc's
+//! Test vectors of PROTOCOL.md §11: fixed seeds and RNG seeds → exact bytes. The doc's
 //! fenced blocks must contain every value computed here.
 
 use alloc::string::{String, ToString};
@@ -12,7 +12,7 @@ use crate::frame::{HEADER_LEN, PacketType, StreamId};
 use crate::identity::{Identity, NetworkKey};
 use crate::rng::Rng;
 
-const DOC: &str = include_str!("../../../docs/PROTOCOL-crypto.md");
+const DOC: &str = include_str!("../../../docs/PROTOCOL.md");
 
 fn vectors() -> Vec<(&'static str, String)> {
     let id_i = Identity::from_node_seed(&SEED_I).unwrap();
@@ -111,7 +111,7 @@ fn vectors_match_protocol_doc() {
     for (name, hex) in vectors() {
         assert!(
             DOC.contains(&hex),
-            "vector {name} not in docs/PROTOCOL-crypto.md: {hex}"
+            "vector {name} not in docs/PROTOCOL.md: {hex}"
         );
     }
 }

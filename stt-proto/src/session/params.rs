@@ -1,4 +1,4 @@
-//! Transport parameters each side announces inside the handshake (PROTOCOL.md §5.4).
+//! Transport parameters each side announces inside the handshake (PROTOCOL.md §5.8).
 //!
 //! Encoded as a sequence of (id, value) varint pairs; unknown ids are skipped so later
 //! versions can add parameters. Only the encoding and the limits live here.
