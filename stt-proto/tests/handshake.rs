@@ -53,7 +53,10 @@ fn init_is_retransmitted_with_backoff_then_gives_up() {
         closed.is_some()
     });
     let log = log.borrow();
-    assert!(log.iter().all(|p| packet_type(p) == 0x01 && *p == log[0]), "INIT bytes change");
+    assert!(
+        log.iter().all(|p| packet_type(p) == 0x01 && *p == log[0]),
+        "INIT bytes change"
+    );
     // Sent at 0, 0.5, 1.5, 3.5 and 7.5 s: the gaps double. (The harness notices the
     // first INIT only after its first step, so compare gaps from the second on.)
     assert_eq!(log.len(), 5);
@@ -99,7 +102,10 @@ fn cookie_round_under_load_then_session() {
     let handshake: Vec<(usize, u8)> = types.iter().copied().filter(|(_, t)| *t < 0x04).collect();
     assert_eq!(types[0], (0, 0x01), "INIT first");
     assert_eq!(types[1], (1, 0x05), "COOKIE answers the INIT");
-    assert!(handshake.contains(&(1, 0x02)), "CHALLENGE after the cookie INIT");
+    assert!(
+        handshake.contains(&(1, 0x02)),
+        "CHALLENGE after the cookie INIT"
+    );
     assert_eq!(pair.peers[1].node.stats().cookies_sent, 1);
     assert_eq!(pair.peers[1].node.session_count(), 1);
 }
@@ -128,7 +134,10 @@ fn replayed_init_and_response_create_no_second_session() {
     }
     pair.run_until(Duration::from_secs(1), |_| false);
     assert_eq!(pair.peers[1].node.session_count(), 1);
-    assert_eq!(pair.peers[1].node.stats().sessions_accepted, before.sessions_accepted);
+    assert_eq!(
+        pair.peers[1].node.stats().sessions_accepted,
+        before.sessions_accepted
+    );
 }
 
 #[test]
@@ -138,7 +147,9 @@ fn half_open_handshakes_are_bounded() {
     config.cookie_threshold = 8;
     let mut pair = Pair::new(NodeConfig::default(), config);
     // Only INITs reach node 1; its CHALLENGEs are lost, so nothing completes.
-    pair.hook = Some(Box::new(|from, _, _| if from == 0 { Fate::Deliver } else { Fate::Drop }));
+    pair.hook = Some(Box::new(
+        |from, _, _| if from == 0 { Fate::Deliver } else { Fate::Drop },
+    ));
     for _ in 0..50 {
         let path = pair.peers[0].path_to_other;
         pair.peers[0].node.connect(pair.now, path).unwrap();
@@ -173,7 +184,10 @@ fn responder_never_sends_more_than_three_times_what_it_received() {
     }));
     pair.connect();
     let [received, sent] = *bytes.borrow();
-    assert!(sent > 0 && sent <= 3 * received, "sent {sent} for {received} received");
+    assert!(
+        sent > 0 && sent <= 3 * received,
+        "sent {sent} for {received} received"
+    );
 }
 
 #[test]
@@ -198,8 +212,12 @@ fn garbage_never_panics_and_is_counted() {
         node.handle_datagram(now, PathId(7), BytesMut::from(&d[..]));
     }
     let s = node.stats();
-    let dropped = s.dropped_malformed + s.dropped_unknown_session + s.dropped_handshake
-        + s.dropped_unauthenticated + s.dropped_unexpected + s.dropped_version;
+    let dropped = s.dropped_malformed
+        + s.dropped_unknown_session
+        + s.dropped_handshake
+        + s.dropped_unauthenticated
+        + s.dropped_unexpected
+        + s.dropped_version;
     assert_eq!(dropped, 400, "{s:?}");
     assert_eq!(node.session_count(), 1);
     let _ = Instant::ZERO;
