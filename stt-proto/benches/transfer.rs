@@ -64,9 +64,12 @@ fn config() -> Arc<NodeConfig> {
 fn pump(from: &mut Node, to: &mut Node, now: Instant, buf: &mut [u8]) -> bool {
     let mut moved = false;
     while let Some(t) = from.poll_transmit(now, buf) {
+        // As a GRO receive path would: one buffer for the batch, split per datagram.
         let seg = t.segment_size.unwrap_or(t.len);
-        for chunk in buf[..t.len].chunks(seg) {
-            to.handle_datagram(now, PathId(1), BytesMut::from(chunk));
+        let mut batch = BytesMut::from(&buf[..t.len]);
+        while !batch.is_empty() {
+            let d = batch.split_to(seg.min(batch.len()));
+            to.handle_datagram(now, PathId(1), d);
         }
         moved = true;
     }
@@ -104,7 +107,7 @@ fn transfer_once(config: &Arc<NodeConfig>) -> usize {
     let mut b = node(2, config);
     let mut now = Instant::from_micros(1);
     let (sa, sb) = connect(&mut a, &mut b, &mut now);
-    let data = vec![0x5au8; CHUNK];
+    let data = bytes::Bytes::from(vec![0x5au8; CHUNK]);
     let id = a
         .session(sa)
         .unwrap()
@@ -118,7 +121,7 @@ fn transfer_once(config: &Arc<NodeConfig>) -> usize {
             let mut s = a.session(sa).unwrap();
             while written < TOTAL {
                 let end = (written % CHUNK) + (TOTAL - written).min(CHUNK - written % CHUNK);
-                match s.write(now, id, &data[written % CHUNK..end]) {
+                match s.write_bytes(now, id, data.slice(written % CHUNK..end)) {
                     Ok(n) => written += n,
                     Err(_) => break,
                 }

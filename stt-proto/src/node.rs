@@ -580,6 +580,20 @@ impl Node {
                 self.timers.push(Reverse((at, index, slot.generation)));
             }
         }
+        // Lazy deletion leaves stale entries behind; rebuild once they dominate so the
+        // heap stays proportional to the number of sessions.
+        if self.timers.len() > 2 * self.by_local_id.len() + 64 {
+            self.timers = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let at = s.deadline?;
+                    s.session.as_ref()?;
+                    Some(Reverse((at, i as u32, s.generation)))
+                })
+                .collect();
+        }
     }
 
     fn collect(&mut self, index: u32) {
@@ -668,6 +682,16 @@ impl SessionRef<'_> {
     pub fn write(&mut self, now: Instant, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
         let r = match self.session().streams_mut() {
             Some(st) => st.write(id, data),
+            None => Err(WriteError::SessionClosed),
+        };
+        self.done(now, r)
+    }
+
+    /// Queues bytes without copying them; returns how many were taken (the rest of
+    /// `data` did not fit the send buffer).
+    pub fn write_bytes(&mut self, now: Instant, id: StreamId, data: Bytes) -> Result<usize, WriteError> {
+        let r = match self.session().streams_mut() {
+            Some(st) => st.write_bytes(id, data),
             None => Err(WriteError::SessionClosed),
         };
         self.done(now, r)

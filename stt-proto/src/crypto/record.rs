@@ -129,8 +129,10 @@ struct SendKeys {
 struct RecvKeys {
     generation: u64,
     current: DirectionKeys,
-    /// Precomputed so a flipped key-phase packet costs the same whether authentic or not.
-    next: DirectionKeys,
+    /// Derived when the first flipped key-phase packet arrives, before its tag is
+    /// checked, and kept: so opening costs the same whether that packet is authentic or
+    /// not (RFC 9001 §9.5), without holding a third expanded key in every idle session.
+    next: Option<DirectionKeys>,
     previous: Option<(DirectionKeys, Instant)>,
     first_pn_of_generation: Option<u64>,
     window: ReplayWindow,
@@ -189,7 +191,6 @@ impl PacketProtection {
     ) -> Result<Self, CryptoError> {
         let tx = DirectionKeys::new(provider, aead, tx_secret)?;
         let rx = DirectionKeys::new(provider, aead, rx_secret)?;
-        let next = rx.next(provider)?;
         Ok(Self {
             provider,
             aead,
@@ -204,7 +205,7 @@ impl PacketProtection {
             rx: RecvKeys {
                 generation: 0,
                 current: rx,
-                next,
+                next: None,
                 previous: None,
                 first_pn_of_generation: None,
                 window: ReplayWindow::new(),
@@ -441,7 +442,20 @@ impl PacketProtection {
         tag.copy_from_slice(tag_bytes);
         let keys = match phase {
             Phase::Current => &mut self.rx.current,
-            Phase::Next => &mut self.rx.next,
+            Phase::Next => {
+                if self.rx.next.is_none() {
+                    let derived = self
+                        .rx
+                        .current
+                        .next(self.provider)
+                        .map_err(RecordError::Crypto)?;
+                    self.rx.next = Some(derived);
+                }
+                match self.rx.next.as_mut() {
+                    Some(k) => k,
+                    None => return Err(RecordError::KeyDiscarded),
+                }
+            }
             Phase::Previous => match self.rx.previous.as_mut() {
                 Some((k, _)) => k,
                 None => return Err(RecordError::KeyDiscarded),
@@ -470,12 +484,9 @@ impl PacketProtection {
             }
             Phase::Previous => {}
             Phase::Next => {
-                let after = self
-                    .rx
-                    .next
-                    .next(self.provider)
-                    .map_err(RecordError::Crypto)?;
-                let new_current = core::mem::replace(&mut self.rx.next, after);
+                let Some(new_current) = self.rx.next.take() else {
+                    return Err(RecordError::KeyDiscarded);
+                };
                 let old = core::mem::replace(&mut self.rx.current, new_current);
                 self.rx.previous = Some((old, now + self.retention));
                 self.rx.generation += 1;

@@ -935,3 +935,21 @@ impl Conn {
         self.pacer_next
     }
 }
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        extern crate std;
+        std::println!(
+            "Session {} Conn {} Streams {} PacketProtection {} SentPackets {} AckTracker {} Pacer {}",
+            core::mem::size_of::<super::Session>(),
+            core::mem::size_of::<super::Conn>(),
+            core::mem::size_of::<super::Streams>(),
+            core::mem::size_of::<crate::crypto::PacketProtection>(),
+            core::mem::size_of::<crate::recovery::SentPackets<super::PacketInfo>>(),
+            core::mem::size_of::<crate::recovery::AckTracker>(),
+            core::mem::size_of::<crate::congestion::Pacer>(),
+        );
+    }
+}

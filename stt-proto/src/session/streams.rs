@@ -417,8 +417,14 @@ impl Streams {
         Some((r.buf.read_offset(), r.total_len))
     }
 
-    /// Queues bytes; returns how many were taken.
+    /// Queues bytes (copied); returns how many were taken.
     pub(crate) fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
+        let room = self.write_room(id, data.len())?;
+        self.write_bytes(id, Bytes::copy_from_slice(&data[..room]))
+    }
+
+    /// How many of `len` bytes a write may take now (errors as `write`).
+    fn write_room(&mut self, id: StreamId, len: usize) -> Result<usize, WriteError> {
         let limit = self.limits.send_buffer;
         let s = self.streams.get_mut(&id).ok_or(WriteError::Closed)?;
         if let Some(code) = s.stopped {
@@ -431,23 +437,32 @@ impl Streams {
         if send.state != SendState::Open || send.buf.is_finished() {
             return Err(WriteError::Closed);
         }
-        let mut n = data.len() as u64;
         if let Some(total) = send.total_len {
             let left = total - send.buf.written().min(total);
-            if n > left {
+            if len as u64 > left {
                 return Err(WriteError::TooLong);
             }
         }
-        n = n.min(limit.saturating_sub(send.buf.unacked()));
-        if n == 0 && !data.is_empty() {
+        let room = (len as u64).min(limit.saturating_sub(send.buf.unacked()));
+        if room == 0 && len > 0 {
             send.want_writable = true;
             return Err(WriteError::Blocked);
         }
-        send.buf
-            .write(Bytes::copy_from_slice(&data[..n as usize]))
-            .map_err(|_| WriteError::Closed)?;
+        Ok(room as usize)
+    }
+
+    /// Queues bytes without copying; returns how many were taken.
+    pub(crate) fn write_bytes(&mut self, id: StreamId, mut data: Bytes) -> Result<usize, WriteError> {
+        let room = self.write_room(id, data.len())?;
+        data.truncate(room);
+        let send = self
+            .streams
+            .get_mut(&id)
+            .and_then(|s| s.send.as_mut())
+            .ok_or(WriteError::Closed)?;
+        send.buf.write(data).map_err(|_| WriteError::Closed)?;
         self.mark_ready(id);
-        Ok(n as usize)
+        Ok(room)
     }
 
     /// Ends the sending side after everything written.
