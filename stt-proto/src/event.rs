@@ -74,7 +74,8 @@ pub enum StreamEvent {
         /// Bounded mode: the total length the peer announced.
         total_len: Option<u64>,
     },
-    /// New in-order bytes (or the end of the stream) can be read.
+    /// The stream went from "nothing to read" to readable (bytes or its end). Edge
+    /// triggered: read until [`crate::error::ReadError::Blocked`] before waiting again.
     Readable(StreamId),
     /// A stream blocked on credit or buffer space can take more bytes.
     Writable(StreamId),

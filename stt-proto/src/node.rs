@@ -689,7 +689,12 @@ impl SessionRef<'_> {
 
     /// Queues bytes without copying them; returns how many were taken (the rest of
     /// `data` did not fit the send buffer).
-    pub fn write_bytes(&mut self, now: Instant, id: StreamId, data: Bytes) -> Result<usize, WriteError> {
+    pub fn write_bytes(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        data: Bytes,
+    ) -> Result<usize, WriteError> {
         let r = match self.session().streams_mut() {
             Some(st) => st.write_bytes(id, data),
             None => Err(WriteError::SessionClosed),

@@ -362,6 +362,9 @@ impl Streams {
             return Err(ErrorCode::FINAL_SIZE_ERROR);
         }
         let before = r.buf.highest_received();
+        // Edge-triggered: announce only the change from "nothing to read" (the reader
+        // reads until Blocked, so later arrivals need no event of their own).
+        let was_readable = r.buf.has_readable() || r.buf.is_finished();
         r.buf
             .insert(offset, data, fin)
             .map_err(|_| ErrorCode::FINAL_SIZE_ERROR)?;
@@ -370,7 +373,7 @@ impl Streams {
         if self.received_data > self.window.advertised {
             return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
         }
-        if r.buf.has_readable() || r.buf.is_finished() || fin {
+        if !was_readable && (r.buf.has_readable() || r.buf.is_finished()) {
             self.events.push_back(StreamEvent::Readable(id));
         }
         Ok(())
@@ -452,7 +455,11 @@ impl Streams {
     }
 
     /// Queues bytes without copying; returns how many were taken.
-    pub(crate) fn write_bytes(&mut self, id: StreamId, mut data: Bytes) -> Result<usize, WriteError> {
+    pub(crate) fn write_bytes(
+        &mut self,
+        id: StreamId,
+        mut data: Bytes,
+    ) -> Result<usize, WriteError> {
         let room = self.write_room(id, data.len())?;
         data.truncate(room);
         let send = self

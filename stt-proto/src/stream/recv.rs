@@ -5,7 +5,7 @@
 //! stored and delivered at most once. It must not enforce flow control (the caller
 //! checks `highest_received` against its window) nor know about packets.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -35,8 +35,14 @@ pub enum RecvError {
 /// Reassembles a stream's incoming bytes for in-order reading.
 #[derive(Debug, Clone, Default)]
 pub struct RecvBuffer {
-    /// Unread data: offset → bytes. Entries are non-empty, pairwise disjoint and all
-    /// at or above `read_offset`; adjacent pieces are not merged (that would copy).
+    /// Unread bytes contiguous from `read_offset`, in order: the common in-order case
+    /// appends and pops here without touching the map.
+    ready: VecDeque<Bytes>,
+    /// Total length of `ready`.
+    ready_len: u64,
+    /// Out-of-order data beyond `ready`: offset → bytes. Entries are non-empty,
+    /// pairwise disjoint and all above `read_offset + ready_len`; adjacent pieces are
+    /// not merged (that would copy).
     segments: BTreeMap<u64, Bytes>,
     /// Next offset the application reads.
     read_offset: u64,
@@ -81,7 +87,34 @@ impl RecvBuffer {
         }
         self.highest = self.highest.max(end);
 
-        let mut cursor = offset.max(self.read_offset);
+        let run_end = self.read_offset + self.ready_len;
+        let mut cursor = offset.max(run_end);
+        if offset <= run_end && end > run_end {
+            // Extends the in-order run: append, then pull in pieces that now follow on.
+            let piece = data.slice((run_end - offset) as usize..);
+            let mut added = piece.len() as u64;
+            self.push_ready(piece);
+            while let Some(entry) = self.segments.first_entry() {
+                let run_end = self.read_offset + self.ready_len;
+                let start = *entry.key();
+                if start > run_end {
+                    break;
+                }
+                let seg = entry.remove();
+                let seg_end = start + seg.len() as u64;
+                if seg_end > run_end {
+                    let tail = seg.slice((run_end - start) as usize..);
+                    // Bytes of `seg` below `run_end` were counted when stored and are
+                    // now duplicates of what this piece brought.
+                    added -= run_end - start;
+                    self.push_ready(tail);
+                } else {
+                    added -= seg.len() as u64;
+                }
+            }
+            self.buffered += added;
+            return Ok(added as usize);
+        }
         // Skip whatever the piece starting at or below `cursor` already holds.
         if let Some((&s, seg)) = self.segments.range(..=cursor).next_back() {
             cursor = cursor.max(s + seg.len() as u64);
@@ -113,19 +146,13 @@ impl RecvBuffer {
         if max == 0 {
             return None;
         }
-        let mut entry = self.segments.first_entry()?;
-        if *entry.key() != self.read_offset {
-            return None;
-        }
-        let out = if entry.get().len() <= max {
-            entry.remove()
+        let front = self.ready.front_mut()?;
+        let out = if front.len() <= max {
+            self.ready.pop_front()?
         } else {
-            // The rest moves to a new key; its bytes stay where they are.
-            let head = entry.get_mut().split_to(max);
-            let rest = entry.remove();
-            self.segments.insert(self.read_offset + max as u64, rest);
-            head
+            front.split_to(max)
         };
+        self.ready_len -= out.len() as u64;
         self.read_offset += out.len() as u64;
         self.buffered -= out.len() as u64;
         Some(out)
@@ -158,9 +185,14 @@ impl RecvBuffer {
 
     /// True if [`read`](Self::read) would return bytes.
     pub fn has_readable(&self) -> bool {
-        self.segments
-            .first_key_value()
-            .is_some_and(|(&s, _)| s == self.read_offset)
+        !self.ready.is_empty()
+    }
+
+    fn push_ready(&mut self, piece: Bytes) {
+        if !piece.is_empty() {
+            self.ready_len += piece.len() as u64;
+            self.ready.push_back(piece);
+        }
     }
 }
 

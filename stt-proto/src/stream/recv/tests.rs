@@ -219,7 +219,9 @@ proptest! {
                 .map(|x| x.end - x.start)
                 .sum();
             prop_assert_eq!(r.buffered(), unread);
-            let stored: u64 = r.segments.values().map(|s| s.len() as u64).sum();
+            let stored: u64 = r.segments.values().map(|s| s.len() as u64).sum::<u64>()
+                + r.ready.iter().map(|s| s.len() as u64).sum::<u64>();
+            prop_assert_eq!(r.ready_len, r.ready.iter().map(|s| s.len() as u64).sum::<u64>());
             prop_assert_eq!(stored, unread);
             prop_assert_eq!(r.read_offset(), out.len() as u64);
         }
@@ -230,7 +232,7 @@ proptest! {
         prop_assert_eq!(r.final_size(), Some(n));
         prop_assert!(r.is_finished());
         prop_assert_eq!(r.buffered(), 0);
-        prop_assert!(r.segments.is_empty());
+        prop_assert!(r.segments.is_empty() && r.ready.is_empty());
         prop_assert_eq!(r.highest_received(), n);
         // Replaying any piece now adds nothing and delivers nothing.
         prop_assert_eq!(r.insert(0, src.clone(), true), Ok(0));
