@@ -170,6 +170,7 @@ struct Track {
     closing: bool,
     done: bool,
     last_stats: SessionStats,
+    max_cwnd: u64,
 }
 
 struct StreamRecord {
@@ -817,6 +818,7 @@ impl World {
                     closing: false,
                     done: false,
                     last_stats: SessionStats::default(),
+                    max_cwnd: 0,
                 });
                 self.nodes[ix].tracks.push(t);
                 self.plans[p].current = Some(t);
@@ -978,6 +980,7 @@ impl World {
                         closing: false,
                         done: false,
                         last_stats: SessionStats::default(),
+                        max_cwnd: 0,
                     });
                     if let Some(pt) = peer_track {
                         self.tracks[pt].peer_track = Some(t);
@@ -1373,8 +1376,12 @@ impl World {
         for &t in &n.tracks {
             if let Some(mut s) = node.session(tracks[t].handle) {
                 let st = s.stats();
-                // Probe timeouts may send up to two packets beyond the window.
-                let bound = st.cwnd + 3 * mtu;
+                // The window may shrink below what is already in flight (a loss halves
+                // it), so the bound is the largest window granted so far; RFC 9002
+                // §6.2.4 lets each probe timeout send two datagrams beyond it.
+                let tr = &mut tracks[t];
+                tr.max_cwnd = tr.max_cwnd.max(st.cwnd);
+                let bound = tr.max_cwnd + (2 * st.pto_count + 3) * mtu;
                 if st.bytes_in_flight > bound {
                     found.push(("bytes_in_flight", st.bytes_in_flight, bound));
                 }
