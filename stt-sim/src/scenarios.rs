@@ -64,7 +64,10 @@ fn lossy(name: &str, p: f64) -> Scenario {
         loss: Loss::Random(p),
         ..LinkConfig::default()
     };
-    let mut s = pair(name, link, small(), Workload::streams(1, 8 * 1024)).0;
+    let (mut s, _, cli) = pair(name, link, small(), Workload::streams(1, 8 * 1024));
+    // The application reconnects when a session fails: with a 3 s idle timeout an
+    // unlucky run of losses can end a session (see tests/engine_bugs.rs).
+    s.nodes[cli.0].clients[0].retry_on_error = true;
     s.deadline = Duration::from_secs(300);
     s
 }
@@ -95,7 +98,9 @@ pub fn bursty(_seed: u64) -> Scenario {
         },
         ..LinkConfig::default()
     };
-    pair("bursty", link, small(), Workload::streams(1, 8 * 1024)).0
+    let (mut s, _, cli) = pair("bursty", link, small(), Workload::streams(1, 8 * 1024));
+    s.nodes[cli.0].clients[0].retry_on_error = true;
+    s
 }
 
 /// Jitter, explicit reordering and duplication.
@@ -116,7 +121,9 @@ pub fn corrupt(_seed: u64) -> Scenario {
         corrupt: 0.05,
         ..LinkConfig::default()
     };
-    pair("corrupt", link, small(), Workload::streams(1, 8 * 1024)).0
+    let (mut s, _, cli) = pair("corrupt", link, small(), Workload::streams(1, 8 * 1024));
+    s.nodes[cli.0].clients[0].retry_on_error = true;
+    s
 }
 
 /// A 2 Mbit/s bottleneck with an 8 KB queue (tail drop).
@@ -237,10 +244,10 @@ pub fn mixed(seed: u64) -> Scenario {
         NodeSpec::new("server", sim_config())
             .serve(Workload::streams(1, 16 * 1024).with_datagrams(5, 300, ms(20))),
     );
-    let a = s.node(NodeSpec::new("alice", sim_config()).client(ClientPlan::new(srv, small()).sessions(2)));
+    let a = s.node(NodeSpec::new("alice", sim_config()).client(ClientPlan::new(srv, small()).sessions(2).retry()));
     // Bob's streams are unidirectional: bidirectional ones hit an open engine bug
     // (see the `bidi-loss` scenario and tests/engine_bugs.rs).
-    s.node(NodeSpec::new("bob", sim_config()).client(ClientPlan::new(srv, small())));
+    s.node(NodeSpec::new("bob", sim_config()).client(ClientPlan::new(srv, small()).retry()));
     let start = ms(draw(seed, "partition start", 20, 400));
     let len = ms(draw(seed, "partition length", 100, 1500));
     s.at(start, Action::Partition(srv, a));

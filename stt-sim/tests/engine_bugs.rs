@@ -49,3 +49,32 @@ fn late_data_after_fin_on_a_bidi_stream_is_ignored() {
     let r = run_scenario(&bidi_scenario(reorder), 1, None);
     assert!(r.passed(), "{}", r.failure_text());
 }
+
+/// Engine issue: the initiator resends a lost RESPONSE with the INIT's backed-off
+/// retransmission delay (`response_resend = (now, hs.rto)` in session/mod.rs after
+/// `hs.rto *= 2` per INIT send), so after one lost INIT a lost RESPONSE is resent only
+/// 2 s later, then 4 s; meanwhile the responder drops the initiator's DATA as "unknown
+/// session" and the initiator's idle timer (3 s here) ends the session. Seed 5 of
+/// `loss20` without application retry: INIT lost, RESPONSE lost twice, idle timeout.
+#[test]
+#[ignore = "engine issue: lost RESPONSE resent with the INIT's backed-off delay; session idles out"]
+fn lost_response_is_resent_promptly() {
+    let mut s = stt_sim::scenarios::by_name("loss20", 5).expect("scenario");
+    s.nodes[1].clients[0].retry_on_error = false;
+    let r = run_scenario(&s, 5, None);
+    assert!(r.passed(), "{}", r.failure_text());
+}
+
+/// Engine issue: the idle timeout is not raised to at least three probe timeouts
+/// (RFC 9000 §10.1). In `mixed` seed 2 a partition starts 2 ms after alice's handshake,
+/// before any RTT sample, so her PTO is ~1 s (333 ms initial RTT); it backs off to ~2 s
+/// and the next probe falls after the 3 s idle timeout, so the session dies at 3.02 s
+/// although the link healed at 1.14 s and nothing was sent in between.
+#[test]
+#[ignore = "engine issue: idle timeout shorter than 3 x PTO; session dies after a healed partition"]
+fn short_partition_before_first_rtt_sample_is_survived() {
+    let mut s = stt_sim::scenarios::by_name("mixed", 2).expect("scenario");
+    s.nodes[1].clients[0].retry_on_error = false;
+    let r = run_scenario(&s, 2, None);
+    assert!(r.passed(), "{}", r.failure_text());
+}
