@@ -40,6 +40,8 @@ pub struct RunReport {
     pub packets_sent: u64,
     /// Packets declared lost by sessions.
     pub packets_lost: u64,
+    /// Probe timeouts that fired in sessions.
+    pub probe_timeouts: u64,
     /// Datagrams put on the wire by all nodes.
     pub wire_packets: u64,
     /// Bytes put on the wire by all nodes.

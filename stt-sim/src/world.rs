@@ -1476,7 +1476,9 @@ impl World {
         let mut retransmitted = 0;
         let mut packets_sent = 0;
         let mut packets_lost = 0;
+        let mut probe_timeouts = 0;
         for tr in &self.tracks {
+            probe_timeouts += tr.last_stats.pto_count;
             retransmitted += tr.last_stats.bytes_retransmitted;
             packets_sent += tr.last_stats.packets_sent;
             packets_lost += tr.last_stats.packets_lost;
@@ -1502,6 +1504,7 @@ impl World {
             bytes_retransmitted: retransmitted,
             packets_sent,
             packets_lost,
+            probe_timeouts,
             wire_packets: self.wire_packets,
             wire_bytes: self.wire_bytes,
             handshake_times: self.handshake_times,
