@@ -20,11 +20,17 @@ fn main() {
     let server = s.node(NodeSpec::new("server", sim_config()).serve(Workload::none()));
     let client = s.node(
         NodeSpec::new("client", sim_config()).client(
-            ClientPlan::new(server, Workload::streams(4, 256 * 1024).with_datagrams(50, 500, Duration::from_millis(20)))
-                .retry(),
+            ClientPlan::new(
+                server,
+                Workload::streams(4, 256 * 1024).with_datagrams(50, 500, Duration::from_millis(20)),
+            )
+            .retry(),
         ),
     );
-    s.at(Duration::from_millis(300), Action::Partition(server, client));
+    s.at(
+        Duration::from_millis(300),
+        Action::Partition(server, client),
+    );
     s.at(Duration::from_millis(900), Action::Heal(server, client));
 
     for seed in 0..5 {

@@ -11,7 +11,8 @@ use stt_sim::{Action, ClientPlan, Expect, NodeSpec, Scenario, Workload, run_scen
 
 fn main() -> std::io::Result<()> {
     let mut s = Scenario::new("nat-and-crash");
-    let server = s.node(NodeSpec::new("server", sim_config()).serve(Workload::streams(1, 32 * 1024)));
+    let server =
+        s.node(NodeSpec::new("server", sim_config()).serve(Workload::streams(1, 32 * 1024)));
     let mut clients = Vec::new();
     for i in 0..3 {
         let plan = ClientPlan::new(server, Workload::streams(2, 64 * 1024))
@@ -25,7 +26,13 @@ fn main() -> std::io::Result<()> {
             .stranger()
             .client(ClientPlan::new(server, Workload::streams(1, 1024)).expect(Expect::Fail)),
     );
-    s.at(Duration::from_millis(60), Action::Rebind { node: clients[0], old_still_reaches: false });
+    s.at(
+        Duration::from_millis(60),
+        Action::Rebind {
+            node: clients[0],
+            old_still_reaches: false,
+        },
+    );
     s.at(Duration::from_millis(400), Action::Crash(server));
     s.at(Duration::from_millis(700), Action::Restart(server));
 
@@ -39,8 +46,13 @@ fn main() -> std::io::Result<()> {
         r.trace_lines
     );
     for (name, stats) in &r.node_stats {
-        println!("  {name}: accepted {} connected {} dropped(handshake) {} dropped(unknown session) {}",
-            stats.sessions_accepted, stats.sessions_connected, stats.dropped_handshake, stats.dropped_unknown_session);
+        println!(
+            "  {name}: accepted {} connected {} dropped(handshake) {} dropped(unknown session) {}",
+            stats.sessions_accepted,
+            stats.sessions_connected,
+            stats.dropped_handshake,
+            stats.dropped_unknown_session
+        );
     }
     if !r.passed() {
         println!("{}", r.failure_text());

@@ -41,7 +41,9 @@ pub enum Violation {
     },
     /// Written bytes were neither delivered nor reported as an error to both
     /// applications.
-    #[error("stream {key}: silent loss, {got} of {written} bytes delivered, sender session {sender}, receiver session {receiver}")]
+    #[error(
+        "stream {key}: silent loss, {got} of {written} bytes delivered, sender session {sender}, receiver session {receiver}"
+    )]
     SilentLoss {
         /// Oracle key.
         key: u64,
@@ -113,7 +115,9 @@ pub enum Violation {
     },
     /// One side's session ended with an error but the other side's application never
     /// heard of it.
-    #[error("session {track} on node {node} still open although its peer session ended ({peer_end})")]
+    #[error(
+        "session {track} on node {node} still open although its peer session ended ({peer_end})"
+    )]
     HalfOpen {
         /// The node with the lingering session.
         node: usize,

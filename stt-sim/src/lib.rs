@@ -47,7 +47,9 @@ pub use invariant::Violation;
 pub use link::{DropReason, Link, LinkConfig, Loss};
 pub use report::{RunReport, Summary, replay_command};
 pub use rng::SimRng;
-pub use scenario::{Action, ClientPlan, Expect, InjectorSpec, NodeIx, NodeSpec, Scenario, Workload};
+pub use scenario::{
+    Action, ClientPlan, Expect, InjectorSpec, NodeIx, NodeSpec, Scenario, Workload,
+};
 pub use trace::Trace;
 pub use world::{SimError, World};
 

@@ -196,7 +196,11 @@ impl Link {
                 loss_good,
                 loss_bad,
             } => {
-                let flip = if self.bad_state { bad_to_good } else { good_to_bad };
+                let flip = if self.bad_state {
+                    bad_to_good
+                } else {
+                    good_to_bad
+                };
                 if self.rng.chance(flip) {
                     self.bad_state = !self.bad_state;
                 }
@@ -314,7 +318,10 @@ mod tests {
         );
         assert_eq!(out[2].at, Instant::from_micros(3000));
         // After the first left, there is room again.
-        assert!(link.send(Instant::from_micros(1000), vec![0; 1000], &mut out).is_ok());
+        assert!(
+            link.send(Instant::from_micros(1000), vec![0; 1000], &mut out)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -331,11 +338,18 @@ mod tests {
         let mut link = Link::new(cfg, SimRng::new(3));
         let mut out = Vec::new();
         let fates: Vec<bool> = (0..10_000)
-            .map(|_| link.send(Instant::from_micros(0), vec![1], &mut out).is_ok())
+            .map(|_| {
+                link.send(Instant::from_micros(0), vec![1], &mut out)
+                    .is_ok()
+            })
             .collect();
         let lost = fates.iter().filter(|f| !**f).count();
         let runs = fates.windows(2).filter(|w| w[0] && !w[1]).count();
         assert!(lost > 200 && lost < 1000, "lost {lost}");
-        assert!(lost as f64 / runs as f64 > 2.5, "mean burst {}", lost / runs);
+        assert!(
+            lost as f64 / runs as f64 > 2.5,
+            "mean burst {}",
+            lost / runs
+        );
     }
 }

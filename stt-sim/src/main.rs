@@ -145,7 +145,11 @@ fn main() -> ExitCode {
             None => goodput_table(args.first_seed, args.seeds.min(25)),
         };
         eprintln!("wall time {:.1}s", started.elapsed().as_secs_f64());
-        return if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     if let Some(seed) = args.seed {
         let Some(s) = scenarios::by_name(&args.scenario, seed) else {
@@ -173,7 +177,8 @@ fn main() -> ExitCode {
             r.trace_hash,
             r.stream_bytes_read,
             r.stream_bytes_written,
-            r.goodput_bps().map_or("-".into(), |g| format!("{:.2}Mb/s", g / 1e6)),
+            r.goodput_bps()
+                .map_or("-".into(), |g| format!("{:.2}Mb/s", g / 1e6)),
             r.retransmit_ratio() * 100.0,
             r.drops
         );

@@ -102,7 +102,9 @@ impl RunReport {
 
 /// The one-line replay command for a scenario and seed.
 pub fn replay_command(scenario: &str, seed: u64) -> String {
-    format!("cargo run -p stt-sim --release -- --scenario {scenario} --seed {seed} --trace out.jsonl")
+    format!(
+        "cargo run -p stt-sim --release -- --scenario {scenario} --seed {seed} --trace out.jsonl"
+    )
 }
 
 /// Many runs of one scenario folded into one table row.
@@ -186,7 +188,9 @@ impl Summary {
     /// This summary as a table row.
     pub fn row(&self) -> String {
         let ms = |d: Option<Duration>| {
-            d.map_or("-".to_string(), |d| format!("{:.1}ms", d.as_secs_f64() * 1e3))
+            d.map_or("-".to_string(), |d| {
+                format!("{:.1}ms", d.as_secs_f64() * 1e3)
+            })
         };
         format!(
             "{:<22} {:>6} {:>6} {:>12} {:>7.2}% {:>9} {:>9} {:>9}",

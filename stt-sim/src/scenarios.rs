@@ -47,7 +47,12 @@ fn small() -> Workload {
 }
 
 /// A server and one client over `link` in both directions.
-fn pair(name: &str, link: LinkConfig, client: Workload, server: Workload) -> (Scenario, NodeIx, NodeIx) {
+fn pair(
+    name: &str,
+    link: LinkConfig,
+    client: Workload,
+    server: Workload,
+) -> (Scenario, NodeIx, NodeIx) {
     let mut s = Scenario::new(name).link_default(link);
     let srv = s.node(NodeSpec::new("server", sim_config()).serve(server));
     let cli = s.node(NodeSpec::new("client", sim_config()).client(ClientPlan::new(srv, client)));
@@ -56,7 +61,13 @@ fn pair(name: &str, link: LinkConfig, client: Workload, server: Workload) -> (Sc
 
 /// A clean 20 ms RTT link.
 pub fn clean(_seed: u64) -> Scenario {
-    pair("clean", LinkConfig::default(), small(), Workload::streams(1, 8 * 1024)).0
+    pair(
+        "clean",
+        LinkConfig::default(),
+        small(),
+        Workload::streams(1, 8 * 1024),
+    )
+    .0
 }
 
 fn lossy(name: &str, p: f64) -> Scenario {
@@ -133,7 +144,13 @@ pub fn bottleneck(_seed: u64) -> Scenario {
         queue_bytes: 8_000,
         ..LinkConfig::default()
     };
-    pair("bottleneck", link, Workload::streams(2, 48 * 1024), Workload::none()).0
+    pair(
+        "bottleneck",
+        link,
+        Workload::streams(2, 48 * 1024),
+        Workload::none(),
+    )
+    .0
 }
 
 fn partitioned(name: &str, seed: u64, len: Duration, expect: Expect) -> Scenario {
@@ -142,7 +159,12 @@ fn partitioned(name: &str, seed: u64, len: Duration, expect: Expect) -> Scenario
         queue_bytes: 64_000,
         ..LinkConfig::default()
     };
-    let (mut s, srv, cli) = pair(name, link, Workload::streams(2, 64 * 1024), Workload::none());
+    let (mut s, srv, cli) = pair(
+        name,
+        link,
+        Workload::streams(2, 64 * 1024),
+        Workload::none(),
+    );
     s.nodes[cli.0].clients[0].expect = expect;
     let start = ms(draw(seed, "partition start", 60, 250));
     s.at(start, Action::Partition(srv, cli));
@@ -153,12 +175,22 @@ fn partitioned(name: &str, seed: u64, len: Duration, expect: Expect) -> Scenario
 
 /// A partition longer than the idle timeout: both sides must report an error.
 pub fn partition_long(seed: u64) -> Scenario {
-    partitioned("partition-long", seed, Duration::from_secs(10), Expect::Fail)
+    partitioned(
+        "partition-long",
+        seed,
+        Duration::from_secs(10),
+        Expect::Fail,
+    )
 }
 
 /// A partition shorter than the idle timeout: the session survives and completes.
 pub fn partition_short(seed: u64) -> Scenario {
-    partitioned("partition-short", seed, ms(draw(seed, "partition length", 300, 1500)), Expect::Complete)
+    partitioned(
+        "partition-short",
+        seed,
+        ms(draw(seed, "partition length", 300, 1500)),
+        Expect::Complete,
+    )
 }
 
 /// The client's NAT rebinds mid-transfer; packets to its old address are lost.
@@ -168,9 +200,20 @@ pub fn nat_rebind(seed: u64) -> Scenario {
         queue_bytes: 64_000,
         ..LinkConfig::default()
     };
-    let (mut s, _srv, cli) = pair("nat-rebind", link, Workload::streams(2, 64 * 1024), Workload::streams(1, 16 * 1024));
+    let (mut s, _srv, cli) = pair(
+        "nat-rebind",
+        link,
+        Workload::streams(2, 64 * 1024),
+        Workload::streams(1, 16 * 1024),
+    );
     let at = ms(draw(seed, "rebind at", 40, 250));
-    s.at(at, Action::Rebind { node: cli, old_still_reaches: false });
+    s.at(
+        at,
+        Action::Rebind {
+            node: cli,
+            old_still_reaches: false,
+        },
+    );
     s
 }
 
@@ -186,7 +229,9 @@ pub fn many_sessions(seed: u64) -> Scenario {
     let srv = s.node(NodeSpec::new("server", cfg).serve(Workload::none()));
     for i in 0..12 {
         let start = ms(draw(seed, &format!("client {i} start"), 0, 50));
-        let plan = ClientPlan::new(srv, Workload::streams(1, 8 * 1024)).at(start).retry();
+        let plan = ClientPlan::new(srv, Workload::streams(1, 8 * 1024))
+            .at(start)
+            .retry();
         s.node(NodeSpec::new(&format!("client{i}"), sim_config()).client(plan));
     }
     s.deadline = Duration::from_secs(120);
@@ -197,7 +242,12 @@ pub fn many_sessions(seed: u64) -> Scenario {
 /// random, forged, replayed and bit-flipped packets at the server while a member
 /// transfers data.
 pub fn non_member(_seed: u64) -> Scenario {
-    let (mut s, srv, _cli) = pair("non-member", LinkConfig::default(), small(), Workload::streams(1, 8 * 1024));
+    let (mut s, srv, _cli) = pair(
+        "non-member",
+        LinkConfig::default(),
+        small(),
+        Workload::streams(1, 8 * 1024),
+    );
     s.node(
         NodeSpec::new("stranger", sim_config())
             .stranger()
@@ -220,7 +270,12 @@ pub fn crash_restart(seed: u64) -> Scenario {
         queue_bytes: 64_000,
         ..LinkConfig::default()
     };
-    let (mut s, srv, cli) = pair("crash-restart", link, Workload::streams(2, 64 * 1024), Workload::none());
+    let (mut s, srv, cli) = pair(
+        "crash-restart",
+        link,
+        Workload::streams(2, 64 * 1024),
+        Workload::none(),
+    );
     s.nodes[cli.0].clients[0].retry_on_error = true;
     let at = ms(draw(seed, "crash at", 30, 250));
     s.at(at, Action::Crash(srv));
@@ -244,7 +299,10 @@ pub fn mixed(seed: u64) -> Scenario {
         NodeSpec::new("server", sim_config())
             .serve(Workload::streams(1, 16 * 1024).with_datagrams(5, 300, ms(20))),
     );
-    let a = s.node(NodeSpec::new("alice", sim_config()).client(ClientPlan::new(srv, small()).sessions(2).retry()));
+    let a = s.node(
+        NodeSpec::new("alice", sim_config())
+            .client(ClientPlan::new(srv, small()).sessions(2).retry()),
+    );
     // Bob's streams are unidirectional: bidirectional ones hit an open engine bug
     // (see the `bidi-loss` scenario and tests/engine_bugs.rs).
     s.node(NodeSpec::new("bob", sim_config()).client(ClientPlan::new(srv, small()).retry()));
@@ -261,12 +319,22 @@ pub fn bidi_loss(_seed: u64) -> Scenario {
         loss: Loss::Random(0.05),
         ..LinkConfig::default()
     };
-    pair("bidi-loss", link, Workload::streams(2, 24 * 1024).bidi(), Workload::streams(1, 16 * 1024)).0
+    pair(
+        "bidi-loss",
+        link,
+        Workload::streams(2, 24 * 1024).bidi(),
+        Workload::streams(1, 16 * 1024),
+    )
+    .0
 }
 
 fn goodput(name: &str, cubic: bool, loss: f64) -> Scenario {
     let link = LinkConfig {
-        loss: if loss > 0.0 { Loss::Random(loss) } else { Loss::None },
+        loss: if loss > 0.0 {
+            Loss::Random(loss)
+        } else {
+            Loss::None
+        },
         delay: ms(10),
         bandwidth_bps: Some(100_000_000),
         queue_bytes: 250_000,
@@ -280,7 +348,9 @@ fn goodput(name: &str, cubic: bool, loss: f64) -> Scenario {
     }
     let mut s = Scenario::new(name).link_default(link);
     let srv = s.node(NodeSpec::new("server", cfg.clone()).serve(Workload::none()));
-    s.node(NodeSpec::new("client", cfg).client(ClientPlan::new(srv, Workload::streams(1, 16 << 20))));
+    s.node(
+        NodeSpec::new("client", cfg).client(ClientPlan::new(srv, Workload::streams(1, 16 << 20))),
+    );
     s.deadline = Duration::from_secs(600);
     s
 }
@@ -297,28 +367,110 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
     ("loss5", loss5, true, "5% random loss"),
     ("loss20", loss20, true, "20% random loss"),
     ("bursty", bursty, true, "Gilbert-Elliott burst loss"),
-    ("reorder-dup", reorder_dup, true, "jitter, reordering, duplication"),
+    (
+        "reorder-dup",
+        reorder_dup,
+        true,
+        "jitter, reordering, duplication",
+    ),
     ("corrupt", corrupt, true, "5% bit-flip corruption"),
-    ("bottleneck", bottleneck, true, "2 Mbit/s, 8 KB tail-drop queue"),
-    ("partition-long", partition_long, true, "partition > idle timeout: error on both sides"),
-    ("partition-short", partition_short, true, "partition < idle timeout: session survives"),
-    ("nat-rebind", nat_rebind, true, "client NAT rebinding mid-transfer"),
-    ("many-sessions", many_sessions, true, "12 clients, server capped at 8 sessions"),
-    ("non-member", non_member, true, "stranger connects; injector attacks the server"),
-    ("crash-restart", crash_restart, true, "server crash and restart; client reconnects"),
-    ("mixed", mixed, true, "default: loss, reorder, dup and a partition"),
-    ("bidi-loss", bidi_loss, false, "bidi streams, 5% loss (open engine bug)"),
-    ("goodput-newreno-0", |_| goodput("goodput-newreno-0", false, 0.0), false, "16 MiB, 100 Mbit/s, 20 ms, NewReno, 0% loss"),
-    ("goodput-newreno-1", |_| goodput("goodput-newreno-1", false, 0.01), false, "... 1% loss"),
-    ("goodput-newreno-5", |_| goodput("goodput-newreno-5", false, 0.05), false, "... 5% loss"),
-    ("goodput-cubic-0", |_| goodput("goodput-cubic-0", true, 0.0), false, "16 MiB, 100 Mbit/s, 20 ms, CUBIC, 0% loss"),
-    ("goodput-cubic-1", |_| goodput("goodput-cubic-1", true, 0.01), false, "... 1% loss"),
-    ("goodput-cubic-5", |_| goodput("goodput-cubic-5", true, 0.05), false, "... 5% loss"),
+    (
+        "bottleneck",
+        bottleneck,
+        true,
+        "2 Mbit/s, 8 KB tail-drop queue",
+    ),
+    (
+        "partition-long",
+        partition_long,
+        true,
+        "partition > idle timeout: error on both sides",
+    ),
+    (
+        "partition-short",
+        partition_short,
+        true,
+        "partition < idle timeout: session survives",
+    ),
+    (
+        "nat-rebind",
+        nat_rebind,
+        true,
+        "client NAT rebinding mid-transfer",
+    ),
+    (
+        "many-sessions",
+        many_sessions,
+        true,
+        "12 clients, server capped at 8 sessions",
+    ),
+    (
+        "non-member",
+        non_member,
+        true,
+        "stranger connects; injector attacks the server",
+    ),
+    (
+        "crash-restart",
+        crash_restart,
+        true,
+        "server crash and restart; client reconnects",
+    ),
+    (
+        "mixed",
+        mixed,
+        true,
+        "default: loss, reorder, dup and a partition",
+    ),
+    (
+        "bidi-loss",
+        bidi_loss,
+        false,
+        "bidi streams, 5% loss (open engine bug)",
+    ),
+    (
+        "goodput-newreno-0",
+        |_| goodput("goodput-newreno-0", false, 0.0),
+        false,
+        "16 MiB, 100 Mbit/s, 20 ms, NewReno, 0% loss",
+    ),
+    (
+        "goodput-newreno-1",
+        |_| goodput("goodput-newreno-1", false, 0.01),
+        false,
+        "... 1% loss",
+    ),
+    (
+        "goodput-newreno-5",
+        |_| goodput("goodput-newreno-5", false, 0.05),
+        false,
+        "... 5% loss",
+    ),
+    (
+        "goodput-cubic-0",
+        |_| goodput("goodput-cubic-0", true, 0.0),
+        false,
+        "16 MiB, 100 Mbit/s, 20 ms, CUBIC, 0% loss",
+    ),
+    (
+        "goodput-cubic-1",
+        |_| goodput("goodput-cubic-1", true, 0.01),
+        false,
+        "... 1% loss",
+    ),
+    (
+        "goodput-cubic-5",
+        |_| goodput("goodput-cubic-5", true, 0.05),
+        false,
+        "... 5% loss",
+    ),
 ];
 
 /// The scenario named `name` under `seed`.
 pub fn by_name(name: &str, seed: u64) -> Option<Scenario> {
-    ALL.iter().find(|(n, ..)| *n == name).map(|(_, b, ..)| b(seed))
+    ALL.iter()
+        .find(|(n, ..)| *n == name)
+        .map(|(_, b, ..)| b(seed))
 }
 
 /// Names of the CI suite.

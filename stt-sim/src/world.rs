@@ -265,10 +265,11 @@ impl World {
                 rng.fork(&format!("stranger network {i}")).seed32()
             };
             let config = Arc::new(spec.config.clone());
-            let identity = Identity::from_node_seed(&identity_seed).map_err(|e| SimError::Config {
-                node: i,
-                reason: e.to_string(),
-            })?;
+            let identity =
+                Identity::from_node_seed(&identity_seed).map_err(|e| SimError::Config {
+                    node: i,
+                    reason: e.to_string(),
+                })?;
             let node_id = identity.node_id();
             let addr = 1 + i as u64;
             addr_owner.insert(addr, i);
@@ -372,10 +373,14 @@ impl World {
     fn boot(&mut self, i: usize) -> Result<(), SimError> {
         let n = &mut self.nodes[i];
         let err = |reason: String| SimError::Config { node: i, reason };
-        let identity = Identity::from_node_seed(&n.identity_seed).map_err(|e| err(e.to_string()))?;
+        let identity =
+            Identity::from_node_seed(&n.identity_seed).map_err(|e| err(e.to_string()))?;
         let network =
             NetworkKey::from_shared_seed(&n.network_seed).map_err(|e| err(e.to_string()))?;
-        let seed = n.rng.fork(&format!("incarnation {}", n.incarnation)).seed32();
+        let seed = n
+            .rng
+            .fork(&format!("incarnation {}", n.incarnation))
+            .seed32();
         let node =
             Node::new(n.config.clone(), identity, network, seed).map_err(|e| err(e.to_string()))?;
         n.node = Some(node);
@@ -393,8 +398,11 @@ impl World {
 
     fn violate(&mut self, v: Violation) {
         let text = v.to_string();
-        self.trace
-            .record(self.now.as_micros(), "violation", &[("what", Val::S(&text))]);
+        self.trace.record(
+            self.now.as_micros(),
+            "violation",
+            &[("what", Val::S(&text))],
+        );
         self.violations.push(v);
     }
 
@@ -444,10 +452,10 @@ impl World {
                 if let Some(Reverse(s)) = self.queue.pop() {
                     self.process(s.ev);
                 }
-            } else if let Some((_, i)) = next_timer {
-                if !self.fire_timer(i) {
-                    break;
-                }
+            } else if let Some((_, i)) = next_timer
+                && !self.fire_timer(i)
+            {
+                break;
             }
         }
         self.finish()
@@ -883,7 +891,10 @@ impl World {
         let track = &mut self.tracks[t];
         track.dg_next += 1;
         if track.dg_next < track.workload.datagrams {
-            self.schedule(Instant::from_micros(now.as_micros() + interval), Ev::Datagram(t));
+            self.schedule(
+                Instant::from_micros(now.as_micros() + interval),
+                Ev::Datagram(t),
+            );
         }
         self.service(ix);
     }
@@ -955,10 +966,15 @@ impl World {
                     t
                 } else {
                     // Pair with the newest unpaired session the peer opened to us.
-                    let peer_track = self.nodes[peer_ix].tracks.iter().rev().copied().find(|&pt| {
-                        let tr = &self.tracks[pt];
-                        tr.initiator && tr.peer == Some(ix) && tr.peer_track.is_none()
-                    });
+                    let peer_track = self.nodes[peer_ix]
+                        .tracks
+                        .iter()
+                        .rev()
+                        .copied()
+                        .find(|&pt| {
+                            let tr = &self.tracks[pt];
+                            tr.initiator && tr.peer == Some(ix) && tr.peer_track.is_none()
+                        });
                     let expect_in = peer_track.map_or(0, |pt| self.tracks[pt].workload.streams);
                     let t = self.tracks.len();
                     self.tracks.push(Track {
@@ -1089,16 +1105,20 @@ impl World {
                     return;
                 };
                 let mut got = Vec::new();
-                if let Some(mut s) = self.nodes[ix].node.as_mut().and_then(|n| n.session(session)) {
+                if let Some(mut s) = self.nodes[ix]
+                    .node
+                    .as_mut()
+                    .and_then(|n| n.session(session))
+                {
                     while let Some(d) = s.recv_datagram() {
                         got.push(d);
                     }
                 }
                 for d in got {
                     let ok = payload::parse_datagram(&d).filter(|&(st, seq)| {
-                        self.tracks.get(st as usize).is_some_and(|s| {
-                            Some(s.node) == self.tracks[t].peer && seq < s.dg_next
-                        })
+                        self.tracks
+                            .get(st as usize)
+                            .is_some_and(|s| Some(s.node) == self.tracks[t].peer && seq < s.dg_next)
                     });
                     match ok {
                         Some(k) if self.dgram_seen.insert(k) => {}
@@ -1312,8 +1332,8 @@ impl World {
                 }
             }
             // Done? Everything of ours acknowledged, everything of the peer's read.
-            let sent_all = track.out.iter().all(|o| o.acked)
-                && track.dg_next >= track.workload.datagrams;
+            let sent_all =
+                track.out.iter().all(|o| o.acked) && track.dg_next >= track.workload.datagrams;
             let read_all = track.inn.iter().filter(|i| i.fin).count() as u32 >= track.expect_in;
             if track.initiator && !track.done && sent_all && read_all {
                 track.done = true;
@@ -1337,14 +1357,11 @@ impl World {
     fn flush(&mut self, ix: usize) {
         let now = self.now;
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let Some(tx) = self.nodes[ix]
-                .node
-                .as_mut()
-                .and_then(|n| n.poll_transmit(now, &mut buf))
-            else {
-                break;
-            };
+        while let Some(tx) = self.nodes[ix]
+            .node
+            .as_mut()
+            .and_then(|n| n.poll_transmit(now, &mut buf))
+        {
             let seg = tx.segment_size.unwrap_or(tx.len).max(1);
             let mut off = 0;
             while off < tx.len.min(buf.len()) {
@@ -1363,14 +1380,25 @@ impl World {
             return;
         };
         let cfg = node.config();
-        let (max_sessions, max_half_open, mtu) =
-            (cfg.max_sessions, cfg.max_half_open, cfg.max_packet_size as u64);
+        let (max_sessions, max_half_open, mtu) = (
+            cfg.max_sessions,
+            cfg.max_half_open,
+            cfg.max_packet_size as u64,
+        );
         let mut found = Vec::new();
         if node.session_count() > max_sessions {
-            found.push(("session_count", node.session_count() as u64, max_sessions as u64));
+            found.push((
+                "session_count",
+                node.session_count() as u64,
+                max_sessions as u64,
+            ));
         }
         if node.half_open_count() > max_half_open {
-            found.push(("half_open_count", node.half_open_count() as u64, max_half_open as u64));
+            found.push((
+                "half_open_count",
+                node.half_open_count() as u64,
+                max_half_open as u64,
+            ));
         }
         n.last_stats = node.stats();
         for &t in &n.tracks {
@@ -1467,7 +1495,11 @@ impl World {
                         "{} succeeded, {} failed, {}",
                         plan.succeeded,
                         plan.failed,
-                        if plan.done { "done" } else { "unfinished at end of run" }
+                        if plan.done {
+                            "done"
+                        } else {
+                            "unfinished at end of run"
+                        }
                     ),
                 };
                 self.violate(v);

@@ -11,10 +11,10 @@ use stt_sim::{ClientPlan, LinkConfig, Loss, NodeSpec, Scenario, Workload, run_sc
 fn bidi_scenario(link: LinkConfig) -> Scenario {
     let mut s = Scenario::new("bidi-loss").link_default(link);
     let srv = s.node(NodeSpec::new("server", sim_config()).serve(Workload::streams(1, 16 * 1024)));
-    s.node(NodeSpec::new("client", sim_config()).client(ClientPlan::new(
-        srv,
-        Workload::streams(2, 24 * 1024).bidi(),
-    )));
+    s.node(
+        NodeSpec::new("client", sim_config())
+            .client(ClientPlan::new(srv, Workload::streams(2, 24 * 1024).bidi())),
+    );
     s
 }
 
