@@ -119,6 +119,10 @@ impl<I> SentPackets<I> {
             self.ring.pop_front();
             self.base += 1;
         }
+        if self.ring.is_empty() && self.ring.capacity() > 0 {
+            // Idle: hand the ring's memory back (an idle session should cost little).
+            self.ring = VecDeque::new();
+        }
     }
 
     /// Applies one ACK frame's ranges (each `smallest..=largest`): newly acknowledged

@@ -643,7 +643,12 @@ impl Session {
         }
         conn.cc
             .on_end_acks(now, conn.sent.bytes_in_flight(), false, Some(largest));
-        conn.scratch = acked;
+        // Keep the scratch space while packets are in flight; an idle session frees it.
+        conn.scratch = if conn.sent.is_empty() {
+            Vec::new()
+        } else {
+            acked
+        };
         self.detect_lost(now, config);
         Ok(())
     }
