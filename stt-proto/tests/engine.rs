@@ -511,3 +511,156 @@ fn peer_policy_refuses_a_node_id() {
     assert_eq!(pair.peers[1].node.stats().refused_peers, 1);
     assert_eq!(pair.peers[1].node.session_count(), 0);
 }
+
+#[test]
+fn stream_limit_blocks_opening_until_the_peer_grants_more() {
+    let mut config = NodeConfig::default();
+    config.transport.max_streams_uni = 4;
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let mut ids = Vec::new();
+    {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        for _ in 0..4 {
+            let id = s.open_stream(now, Dir::Uni, 0, None).unwrap();
+            s.write(now, id, b"x").unwrap();
+            s.finish(now, id).unwrap();
+            ids.push(id);
+        }
+        assert_eq!(
+            s.open_stream(now, Dir::Uni, 0, None),
+            Err(stt_proto::error::OpenStreamError::Blocked)
+        );
+    }
+    // The receiver consumes the streams: their slots are granted again.
+    let available = pair.run_until(Duration::from_secs(5), |p| {
+        let now = p.now;
+        let mut s = p.peers[1].node.session(b).unwrap();
+        while let Some(id) = s.accept_stream(Dir::Uni) {
+            while let Ok(Some(_)) = s.read(now, id, usize::MAX) {}
+            let _ = s.read(now, id, usize::MAX);
+        }
+        for id in &ids {
+            let _ = s.read(now, *id, usize::MAX);
+        }
+        p.peers[0].events.iter().any(|e| {
+            matches!(
+                e,
+                Event::Stream {
+                    event: StreamEvent::Available(Dir::Uni),
+                    ..
+                }
+            )
+        })
+    });
+    assert!(available, "no Available event");
+    let now = pair.now;
+    assert!(
+        pair.peers[0]
+            .node
+            .session(a)
+            .unwrap()
+            .open_stream(now, Dir::Uni, 0, None)
+            .is_ok()
+    );
+}
+
+#[test]
+fn higher_priority_stream_is_sent_first() {
+    let mut config = NodeConfig::default();
+    config.transport.pacing = false;
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let (low, high) = {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        let low = s.open_stream(now, Dir::Uni, 1, None).unwrap();
+        let high = s.open_stream(now, Dir::Uni, 200, None).unwrap();
+        s.write(now, low, &[1u8; 200_000]).unwrap();
+        s.write(now, high, &[2u8; 200_000]).unwrap();
+        s.finish(now, low).unwrap();
+        s.finish(now, high).unwrap();
+        (low, high)
+    };
+    let mut order = Vec::new();
+    let mut done = [false, false];
+    pair.run_until(Duration::from_secs(10), |p| {
+        let now = p.now;
+        let mut s = p.peers[1].node.session(b).unwrap();
+        while s.accept_stream(Dir::Uni).is_some() {}
+        for (i, id) in [low, high].into_iter().enumerate() {
+            while !done[i] {
+                match s.read(now, id, usize::MAX) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        done[i] = true;
+                        order.push(id);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        done == [true, true]
+    });
+    assert_eq!(
+        order,
+        [high, low],
+        "the high-priority stream should finish first"
+    );
+}
+
+#[test]
+fn bounded_mode_reports_total_and_progress() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let id = {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        let id = s.open_stream(now, Dir::Uni, 0, Some(10)).unwrap();
+        assert_eq!(s.write(now, id, &[0u8; 11]), Err(WriteError::TooLong));
+        s.write(now, id, &[7u8; 4]).unwrap();
+        id
+    };
+    let mut opened = None;
+    pair.run_until(Duration::from_secs(2), |p| {
+        for e in p.peers[1].events.drain(..) {
+            if let Event::Stream {
+                event: StreamEvent::Opened { id, total_len },
+                ..
+            } = e
+            {
+                opened = Some((id, total_len));
+            }
+        }
+        opened.is_some()
+    });
+    assert_eq!(opened, Some((id, Some(10))));
+    pair.run_until(Duration::from_millis(200), |_| false);
+    let now = pair.now;
+    let mut s = pair.peers[1].node.session(b).unwrap();
+    s.accept_stream(Dir::Uni);
+    let got = s.read(now, id, 100).unwrap().unwrap();
+    assert_eq!(got.len(), 4);
+    assert_eq!(s.recv_progress(id), Some((4, Some(10))));
+}
+
+#[test]
+fn cubic_moves_data_like_new_reno() {
+    let mut config = NodeConfig::default();
+    config.transport.congestion =
+        std::sync::Arc::new(stt_proto::congestion::CubicConfig::default());
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let mut lossy = 0u64;
+    pair.hook = Some(Box::new(move |_, _, _| {
+        lossy += 1;
+        if lossy % 50 == 0 {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    transfer(&mut pair, a, b, 2, 1 << 20);
+    assert!(pair.peers[0].node.session(a).unwrap().stats().packets_lost > 0);
+}
