@@ -206,6 +206,19 @@ fn idle_session_memory(_c: &mut Criterion) {
     for c in clients.iter_mut().skip(1) {
         connect(c, &mut server, &mut now);
     }
+    // Let every session settle: handshake confirmations acknowledged, timers run.
+    let mut buf = vec![0u8; 64 * 1472];
+    for _ in 0..3 {
+        now = now + Duration::from_millis(100);
+        for c in clients.iter_mut() {
+            c.handle_timeout(now);
+            pump(c, &mut server, now, &mut buf);
+            server.handle_timeout(now);
+            pump(&mut server, c, now, &mut buf);
+            while c.poll_event().is_some() {}
+        }
+        while server.poll_event().is_some() {}
+    }
     let after = LIVE.load(Ordering::Relaxed);
     // Each new session adds state at both ends (server and its client node).
     let per_pair = (after - before) / (N as isize - 1);

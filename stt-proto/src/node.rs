@@ -602,7 +602,10 @@ impl Node {
             return;
         };
         s.flush_stream_events();
-        self.events.extend(s.events.drain(..));
+        if !s.events.is_empty() {
+            // Take the queue (not drain it) so an idle session keeps no event buffer.
+            self.events.extend(core::mem::take(&mut s.events));
+        }
         if s.phase == Phase::Closed {
             let local = s.local_id;
             slot.session = None;
