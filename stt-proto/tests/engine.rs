@@ -664,3 +664,33 @@ fn cubic_moves_data_like_new_reno() {
     transfer(&mut pair, a, b, 2, 1 << 20);
     assert!(pair.peers[0].node.session(a).unwrap().stats().packets_lost > 0);
 }
+
+#[test]
+fn periodic_key_updates_keep_data_flowing() {
+    let mut config = NodeConfig::default();
+    config.transport.key_update_interval = Some(Duration::from_millis(50));
+    let mut pair = Pair::new(config.clone(), config);
+    pair.latency = Duration::from_millis(2);
+    let (a, b) = pair.connect();
+    let mut updates = [0, 0];
+    let mut x = 7u64;
+    // Reorder a little so packets of the old phase arrive after the switch.
+    pair.hook = Some(Box::new(move |_, _, _| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        if (x >> 60) == 0 {
+            Fate::Delay(Duration::from_millis(3))
+        } else {
+            Fate::Deliver
+        }
+    }));
+    transfer(&mut pair, a, b, 1, 8 << 20);
+    let sa = pair.peers[0].node.session(a).unwrap().stats();
+    let sb = pair.peers[1].node.session(b).unwrap().stats();
+    updates[0] = sa.key_updates;
+    updates[1] = sb.key_updates;
+    assert!(
+        updates[0] >= 2 && updates[1] >= 2,
+        "key updates: {updates:?}"
+    );
+    assert_eq!(pair.peers[1].node.stats().dropped_unauthenticated, 0);
+}
