@@ -114,7 +114,8 @@ pub(crate) struct Session {
     pub side: Side,
     pub phase: Phase,
     pub path: PathState,
-    pub probe: Option<Probe>,
+    /// Boxed: a path is validated rarely, and idle sessions should stay small.
+    pub probe: Option<Box<Probe>>,
     pub path_response: Option<(PathId, [u8; 8])>,
     pub handshake: Option<HandshakeProgress>,
     pub conn: Option<Box<Conn>>,
@@ -466,12 +467,12 @@ impl Session {
             rng.fill(&mut challenge);
             let mut state = PathState::new(path, false);
             state.received = len as u64;
-            self.probe = Some(Probe {
+            self.probe = Some(Box::new(Probe {
                 path: state,
                 challenge,
                 sent_at: None,
                 tries: 0,
-            });
+            }));
         }
         let payload = datagram.freeze().slice(HEADER_LEN..len - TAG_LEN);
         let mut eliciting = false;
