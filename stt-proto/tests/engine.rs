@@ -655,7 +655,7 @@ fn cubic_moves_data_like_new_reno() {
     let mut lossy = 0u64;
     pair.hook = Some(Box::new(move |_, _, _| {
         lossy += 1;
-        if lossy % 50 == 0 {
+        if lossy.is_multiple_of(50) {
             Fate::Drop
         } else {
             Fate::Deliver
