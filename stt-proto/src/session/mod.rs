@@ -368,7 +368,8 @@ impl Session {
                 let Some(hs) = self.handshake.take() else {
                     return;
                 };
-                let rto = hs.rto;
+                // RESPONSE starts its own backoff: the INIT's may have grown already.
+                let rto = config.handshake_retransmit;
                 let est = hs.initiator.finish();
                 match est {
                     Ok(est) => {
@@ -715,7 +716,7 @@ impl Session {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        if now >= conn.last_activity + conn.idle_timeout {
+        if now >= conn.last_activity + conn.effective_idle_timeout(config) {
             self.error = Some(SessionError::TimedOut);
             self.terminate(SessionError::TimedOut);
             return;
@@ -794,7 +795,7 @@ impl Session {
             Phase::Established => {}
         }
         let conn = self.conn.as_ref()?;
-        at(conn.last_activity + conn.idle_timeout);
+        at(conn.last_activity + conn.effective_idle_timeout(config));
         if let Some((next, _)) = conn.response_resend {
             at(next);
         }
@@ -936,6 +937,14 @@ impl Session {
 }
 
 impl Conn {
+    /// The idle timeout, raised to at least three current probe timeouts (RFC 9000
+    /// §10.1) so a session survives a loss burst that backed its PTO off.
+    fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {
+        let pto = (self.rtt.pto_base() + config.transport.max_ack_delay)
+            .saturating_mul(1u32 << self.sent.pto_count().min(16));
+        self.idle_timeout.max(pto.saturating_mul(3))
+    }
+
     /// When pacing next lets a packet out, if it is holding one back.
     fn pacer_release(&self) -> Option<Instant> {
         self.pacer_next
