@@ -694,3 +694,56 @@ fn periodic_key_updates_keep_data_flowing() {
     );
     assert_eq!(pair.peers[1].node.stats().dropped_unauthenticated, 0);
 }
+
+#[test]
+fn one_server_many_clients_and_the_session_limit() {
+    use bytes::BytesMut;
+    let mut config = NodeConfig::default();
+    config.max_sessions = 20;
+    let net = [7u8; 32];
+    let mut server = common::node(1, &net, config);
+    let mut clients: Vec<_> = (0..25)
+        .map(|i| common::node(10 + i as u8, &net, NodeConfig::default()))
+        .collect();
+    let mut now = stt_proto::Instant::from_micros(1);
+    let handles: Vec<_> = clients
+        .iter_mut()
+        .map(|c| c.connect(now, PathId(1)).unwrap())
+        .collect();
+    let mut buf = vec![0u8; 65536];
+    let mut connected = vec![false; clients.len()];
+    for _ in 0..2000 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            while let Some(t) = c.poll_transmit(now, &mut buf) {
+                server.handle_datagram(now, PathId(100 + i as u64), BytesMut::from(&buf[..t.len]));
+            }
+            while let Some(e) = c.poll_event() {
+                if matches!(e, Event::Connected { .. }) {
+                    connected[i] = true;
+                }
+            }
+        }
+        while let Some(t) = server.poll_transmit(now, &mut buf) {
+            let i = (t.path.0 - 100) as usize;
+            clients[i].handle_datagram(now, PathId(1), BytesMut::from(&buf[..t.len]));
+        }
+        while server.poll_event().is_some() {}
+        now = now + Duration::from_millis(5);
+        server.handle_timeout(now);
+        for c in clients.iter_mut() {
+            c.handle_timeout(now);
+        }
+    }
+    assert_eq!(server.session_count(), 20);
+    assert!(server.stats().dropped_over_limit > 0);
+    // Every client the server admitted has a live, authenticated session.
+    let up = connected.iter().filter(|c| **c).count();
+    assert!(up >= 20, "{up} clients connected");
+    for (c, h) in clients.iter_mut().zip(&handles) {
+        if let Some(mut s) = c.session(*h)
+            && s.is_established()
+        {
+            assert_eq!(s.peer(), Some(server.node_id()));
+        }
+    }
+}

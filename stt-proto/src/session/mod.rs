@@ -525,7 +525,14 @@ impl Session {
                 if header.stream_id == StreamId::CONTROL {
                     return Err(ErrorCode::PROTOCOL_VIOLATION);
                 }
-                let data = payload.slice_ref(d.data);
+                // Zero-copy only when the data is most of the datagram: a stored slice
+                // pins its whole packet buffer, so tiny pieces (a peer feeding one byte
+                // per packet) are copied to keep held memory within 2x the window.
+                let data = if d.data.len() * 2 >= payload.len() {
+                    payload.slice_ref(d.data)
+                } else {
+                    Bytes::copy_from_slice(d.data)
+                };
                 conn.streams
                     .on_data(header.stream_id, d.offset, data, d.fin)?;
             }
