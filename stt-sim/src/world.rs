@@ -444,7 +444,20 @@ impl World {
             } else {
                 next_timer.map_or(self.now, |(t, _)| t)
             };
-            if at > deadline || settle_until.is_some_and(|s| at > s) {
+            if at > deadline {
+                self.trace.record(
+                    self.now.as_micros(),
+                    "end",
+                    &[("reason", Val::S("deadline"))],
+                );
+                break;
+            }
+            if settle_until.is_some_and(|s| at > s) {
+                self.trace.record(
+                    self.now.as_micros(),
+                    "end",
+                    &[("reason", Val::S("settled"))],
+                );
                 break;
             }
             self.now = self.now.max(at);
