@@ -702,6 +702,19 @@ impl Session {
         conn.scratch = lost;
     }
 
+    /// The initiator sent RESPONSE again: it has not seen our CONFIRM yet.
+    pub(crate) fn on_repeated_response(&mut self, path: PathId) {
+        if self.side != Side::Responder || path != self.path.id {
+            return;
+        }
+        if let Some(conn) = self.conn.as_mut()
+            && self.phase == Phase::Established
+            && !conn.confirm_acked
+        {
+            conn.keepalive_pending = true;
+        }
+    }
+
     /// Fires whatever timers are due.
     pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig) {
         match self.phase {
