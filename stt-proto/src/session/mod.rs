@@ -711,7 +711,9 @@ impl Session {
             && self.phase == Phase::Established
             && !conn.confirm_acked
         {
-            conn.keepalive_pending = true;
+            // A probe: it goes out even when the congestion window is full of the
+            // packets the initiator never received.
+            conn.probes_pending = conn.probes_pending.max(1);
         }
     }
 
