@@ -471,20 +471,7 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
 /// Suite scenarios that currently fail because of an open engine issue (see
 /// tests/engine_bugs.rs). The runner still runs and reports them but does not count
 /// their failures in its exit code; remove a name once the engine is fixed.
-pub const KNOWN_ENGINE_ISSUES: &[(&str, &str)] = &[
-    (
-        "partition-long",
-        "idle timeout extended by 3x the backed-off PTO: a session whose peer is gone lingers past the deadline",
-    ),
-    (
-        "crash-restart",
-        "same: the client's session to the crashed server never idles out within 60 s",
-    ),
-    (
-        "loss20",
-        "same: initiator whose RESPONSE never got through lingers for minutes",
-    ),
-];
+pub const KNOWN_ENGINE_ISSUES: &[(&str, &str)] = &[];
 
 /// The scenario named `name` under `seed`.
 pub fn by_name(name: &str, seed: u64) -> Option<Scenario> {
