@@ -65,11 +65,7 @@ pub fn event_json(now: Instant, event: &Event) -> String {
                     ("reset", id.0, Some(std::format!(",\"code\":{}", code.0)))
                 }
                 StreamEvent::Available(d) => {
-                    let _ = write!(
-                        o,
-                        "stream:available\",\"data\":{{\"dir\":\"{}\"}}",
-                        dir(*d)
-                    );
+                    let _ = write!(o, "stream:available\",\"data\":{{\"dir\":\"{}\"}}", dir(*d));
                     o.push('}');
                     return o;
                 }
