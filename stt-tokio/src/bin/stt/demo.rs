@@ -135,9 +135,21 @@ pub fn run(mib: u64, streams: u64, datagrams: u64) -> Result<(), String> {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let stats = session.stats().unwrap_or_default();
-        session.close(0, b"demo done");
+        // The receiver closes the session once the burst is over.
+        // Statistics vanish with the session: keep the last snapshot.
+        let mut stats = session.stats().unwrap_or_default();
+        let closed = session.closed();
+        tokio::pin!(closed);
+        for _ in 0..1000 {
+            tokio::select! {
+                _ = &mut closed => break,
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {
+                    if let Some(s) = session.stats() {
+                        stats = s;
+                    }
+                }
+            }
+        }
         node.shutdown(0, b"", Duration::from_millis(200)).await;
         Ok::<_, String>((hs, started, stats))
     })?;
@@ -170,6 +182,25 @@ pub fn run(mib: u64, streams: u64, datagrams: u64) -> Result<(), String> {
 
 async fn serve(node: &Node, streams: u64, datagrams: u64) -> Result<Received, String> {
     let session = node.accept().await.ok_or("no session")?;
+    // Drain datagrams as they come: the engine keeps only a bounded receive queue.
+    // The burst ends when none arrived for 500 ms (datagrams may be lost).
+    let dg = tokio::spawn({
+        let session = session.clone();
+        async move {
+            let mut got = 0;
+            while got < datagrams {
+                let next =
+                    tokio::time::timeout(Duration::from_millis(500), session.recv_datagram());
+                match next.await {
+                    Ok(Ok(_)) => got += 1,
+                    Ok(Err(_)) => break,
+                    Err(_) if got > 0 => break,
+                    Err(_) => {}
+                }
+            }
+            got
+        }
+    });
     let mut tasks = Vec::new();
     for _ in 0..streams {
         let mut r = session.accept_uni().await.map_err(|e| e.to_string())?;
@@ -189,6 +220,11 @@ async fn serve(node: &Node, streams: u64, datagrams: u64) -> Result<Received, St
         received.push(t.await.map_err(|e| e.to_string())??);
     }
     let done_at = Instant::now();
+    let got = match tokio::time::timeout(Duration::from_secs(10), dg).await {
+        Ok(Ok(n)) => n,
+        _ => 0,
+    };
+    session.close(0, b"demo done");
     let digests = received
         .into_iter()
         .map(|(idx, chunks)| {
@@ -201,13 +237,6 @@ async fn serve(node: &Node, streams: u64, datagrams: u64) -> Result<Received, St
             (idx, h.finalize().to_vec(), n)
         })
         .collect();
-    let mut got = 0;
-    while got < datagrams {
-        match tokio::time::timeout(Duration::from_millis(1000), session.recv_datagram()).await {
-            Ok(Ok(_)) => got += 1,
-            _ => break,
-        }
-    }
     Ok(Received {
         digests,
         datagrams: got,
@@ -251,7 +280,13 @@ fn print_table(
             format!("{} / {}", s.packets_sent, s.packets_lost),
         ),
         ("bytes retransmitted", format!("{}", s.bytes_retransmitted)),
-        ("datagrams sent / received", format!("{sent} / {got}")),
+        (
+            "datagrams sent / received",
+            format!(
+                "{sent} / {got} ({} dropped by the sender's queue)",
+                s.datagrams_dropped
+            ),
+        ),
         (
             "content (sha3-256)",
             format!(
