@@ -304,17 +304,16 @@ impl Node {
                     self.stats.dropped_unknown_session += 1;
                     return;
                 };
-                let config = self.config.clone();
-                if let Some(s) = self.slots[index as usize].session.as_mut() {
-                    s.handle_packet(
-                        now,
-                        path,
-                        &header,
-                        datagram,
-                        &config,
-                        &mut self.stats,
-                        &mut self.rng_public,
-                    );
+                // Disjoint field borrows: no Arc clone on the per-packet path.
+                let Node {
+                    config,
+                    slots,
+                    stats,
+                    rng_public,
+                    ..
+                } = self;
+                if let Some(s) = slots[index as usize].session.as_mut() {
+                    s.handle_packet(now, path, &header, datagram, config, stats, rng_public);
                 }
                 self.touch(index, now);
             }
@@ -488,12 +487,12 @@ impl Node {
         }
         let max = self.config.max_packet_size;
         while let Some(index) = self.dirty.pop_front() {
-            let config = self.config.clone();
+            let config = &*self.config;
             let Some(s) = self.slots[index as usize].session.as_mut() else {
                 self.slots[index as usize].queued = false;
                 continue;
             };
-            let Some((path, len)) = s.poll_transmit(now, buf, &config) else {
+            let Some((path, len)) = s.poll_transmit(now, buf, config) else {
                 self.slots[index as usize].queued = false;
                 self.touch_timer(index);
                 self.collect(index);
@@ -504,7 +503,7 @@ impl Node {
             // Batch more full-size packets from the same session on the same path.
             if len == max {
                 while total + max <= buf.len() {
-                    match s.poll_transmit(now, &mut buf[total..total + max], &config) {
+                    match s.poll_transmit(now, &mut buf[total..total + max], config) {
                         Some((p, l)) if p == path => {
                             total += l;
                             segments += 1;
@@ -602,7 +601,10 @@ impl Node {
             return;
         };
         s.flush_stream_events();
-        self.events.extend(s.events.drain(..));
+        if !s.events.is_empty() {
+            // Take the queue (not drain it) so an idle session keeps no event buffer.
+            self.events.extend(core::mem::take(&mut s.events));
+        }
         if s.phase == Phase::Closed {
             let local = s.local_id;
             slot.session = None;

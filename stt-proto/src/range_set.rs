@@ -29,6 +29,18 @@ impl RangeSet {
         if r.start >= r.end {
             return false;
         }
+        // Fast path, the common case for packet numbers and stream offsets: the new
+        // range touches or overlaps the last range, which has no successors to merge.
+        if let Some(mut last) = self.map.last_entry() {
+            let (s, e) = (*last.key(), *last.get());
+            if r.start >= s && r.start <= e {
+                if r.end <= e {
+                    return false;
+                }
+                *last.get_mut() = r.end;
+                return true;
+            }
+        }
         let (mut start, mut end) = (r.start, r.end);
         if let Some((&s, &e)) = self.map.range(..=start).next_back() {
             if e >= end {

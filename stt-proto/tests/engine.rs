@@ -511,3 +511,239 @@ fn peer_policy_refuses_a_node_id() {
     assert_eq!(pair.peers[1].node.stats().refused_peers, 1);
     assert_eq!(pair.peers[1].node.session_count(), 0);
 }
+
+#[test]
+fn stream_limit_blocks_opening_until_the_peer_grants_more() {
+    let mut config = NodeConfig::default();
+    config.transport.max_streams_uni = 4;
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let mut ids = Vec::new();
+    {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        for _ in 0..4 {
+            let id = s.open_stream(now, Dir::Uni, 0, None).unwrap();
+            s.write(now, id, b"x").unwrap();
+            s.finish(now, id).unwrap();
+            ids.push(id);
+        }
+        assert_eq!(
+            s.open_stream(now, Dir::Uni, 0, None),
+            Err(stt_proto::error::OpenStreamError::Blocked)
+        );
+    }
+    // The receiver consumes the streams: their slots are granted again.
+    let available = pair.run_until(Duration::from_secs(5), |p| {
+        let now = p.now;
+        let mut s = p.peers[1].node.session(b).unwrap();
+        while let Some(id) = s.accept_stream(Dir::Uni) {
+            while let Ok(Some(_)) = s.read(now, id, usize::MAX) {}
+            let _ = s.read(now, id, usize::MAX);
+        }
+        for id in &ids {
+            let _ = s.read(now, *id, usize::MAX);
+        }
+        p.peers[0].events.iter().any(|e| {
+            matches!(
+                e,
+                Event::Stream {
+                    event: StreamEvent::Available(Dir::Uni),
+                    ..
+                }
+            )
+        })
+    });
+    assert!(available, "no Available event");
+    let now = pair.now;
+    assert!(
+        pair.peers[0]
+            .node
+            .session(a)
+            .unwrap()
+            .open_stream(now, Dir::Uni, 0, None)
+            .is_ok()
+    );
+}
+
+#[test]
+fn higher_priority_stream_is_sent_first() {
+    let mut config = NodeConfig::default();
+    config.transport.pacing = false;
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let (low, high) = {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        let low = s.open_stream(now, Dir::Uni, 1, None).unwrap();
+        let high = s.open_stream(now, Dir::Uni, 200, None).unwrap();
+        s.write(now, low, &[1u8; 200_000]).unwrap();
+        s.write(now, high, &[2u8; 200_000]).unwrap();
+        s.finish(now, low).unwrap();
+        s.finish(now, high).unwrap();
+        (low, high)
+    };
+    let mut order = Vec::new();
+    let mut done = [false, false];
+    pair.run_until(Duration::from_secs(10), |p| {
+        let now = p.now;
+        let mut s = p.peers[1].node.session(b).unwrap();
+        while s.accept_stream(Dir::Uni).is_some() {}
+        for (i, id) in [low, high].into_iter().enumerate() {
+            while !done[i] {
+                match s.read(now, id, usize::MAX) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        done[i] = true;
+                        order.push(id);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        done == [true, true]
+    });
+    assert_eq!(
+        order,
+        [high, low],
+        "the high-priority stream should finish first"
+    );
+}
+
+#[test]
+fn bounded_mode_reports_total_and_progress() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let id = {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        let id = s.open_stream(now, Dir::Uni, 0, Some(10)).unwrap();
+        assert_eq!(s.write(now, id, &[0u8; 11]), Err(WriteError::TooLong));
+        s.write(now, id, &[7u8; 4]).unwrap();
+        id
+    };
+    let mut opened = None;
+    pair.run_until(Duration::from_secs(2), |p| {
+        for e in p.peers[1].events.drain(..) {
+            if let Event::Stream {
+                event: StreamEvent::Opened { id, total_len },
+                ..
+            } = e
+            {
+                opened = Some((id, total_len));
+            }
+        }
+        opened.is_some()
+    });
+    assert_eq!(opened, Some((id, Some(10))));
+    pair.run_until(Duration::from_millis(200), |_| false);
+    let now = pair.now;
+    let mut s = pair.peers[1].node.session(b).unwrap();
+    s.accept_stream(Dir::Uni);
+    let got = s.read(now, id, 100).unwrap().unwrap();
+    assert_eq!(got.len(), 4);
+    assert_eq!(s.recv_progress(id), Some((4, Some(10))));
+}
+
+#[test]
+fn cubic_moves_data_like_new_reno() {
+    let mut config = NodeConfig::default();
+    config.transport.congestion =
+        std::sync::Arc::new(stt_proto::congestion::CubicConfig::default());
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let mut lossy = 0u64;
+    pair.hook = Some(Box::new(move |_, _, _| {
+        lossy += 1;
+        if lossy.is_multiple_of(50) {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    transfer(&mut pair, a, b, 2, 1 << 20);
+    assert!(pair.peers[0].node.session(a).unwrap().stats().packets_lost > 0);
+}
+
+#[test]
+fn periodic_key_updates_keep_data_flowing() {
+    let mut config = NodeConfig::default();
+    config.transport.key_update_interval = Some(Duration::from_millis(50));
+    let mut pair = Pair::new(config.clone(), config);
+    pair.latency = Duration::from_millis(2);
+    let (a, b) = pair.connect();
+    let mut updates = [0, 0];
+    let mut x = 7u64;
+    // Reorder a little so packets of the old phase arrive after the switch.
+    pair.hook = Some(Box::new(move |_, _, _| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        if (x >> 60) == 0 {
+            Fate::Delay(Duration::from_millis(3))
+        } else {
+            Fate::Deliver
+        }
+    }));
+    transfer(&mut pair, a, b, 1, 8 << 20);
+    let sa = pair.peers[0].node.session(a).unwrap().stats();
+    let sb = pair.peers[1].node.session(b).unwrap().stats();
+    updates[0] = sa.key_updates;
+    updates[1] = sb.key_updates;
+    assert!(
+        updates[0] >= 2 && updates[1] >= 2,
+        "key updates: {updates:?}"
+    );
+    assert_eq!(pair.peers[1].node.stats().dropped_unauthenticated, 0);
+}
+
+#[test]
+fn one_server_many_clients_and_the_session_limit() {
+    use bytes::BytesMut;
+    let mut config = NodeConfig::default();
+    config.max_sessions = 20;
+    let net = [7u8; 32];
+    let mut server = common::node(1, &net, config);
+    let mut clients: Vec<_> = (0..25)
+        .map(|i| common::node(10 + i as u8, &net, NodeConfig::default()))
+        .collect();
+    let mut now = stt_proto::Instant::from_micros(1);
+    let handles: Vec<_> = clients
+        .iter_mut()
+        .map(|c| c.connect(now, PathId(1)).unwrap())
+        .collect();
+    let mut buf = vec![0u8; 65536];
+    let mut connected = vec![false; clients.len()];
+    for _ in 0..2000 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            while let Some(t) = c.poll_transmit(now, &mut buf) {
+                server.handle_datagram(now, PathId(100 + i as u64), BytesMut::from(&buf[..t.len]));
+            }
+            while let Some(e) = c.poll_event() {
+                if matches!(e, Event::Connected { .. }) {
+                    connected[i] = true;
+                }
+            }
+        }
+        while let Some(t) = server.poll_transmit(now, &mut buf) {
+            let i = (t.path.0 - 100) as usize;
+            clients[i].handle_datagram(now, PathId(1), BytesMut::from(&buf[..t.len]));
+        }
+        while server.poll_event().is_some() {}
+        now = now + Duration::from_millis(5);
+        server.handle_timeout(now);
+        for c in clients.iter_mut() {
+            c.handle_timeout(now);
+        }
+    }
+    assert_eq!(server.session_count(), 20);
+    assert!(server.stats().dropped_over_limit > 0);
+    // Every client the server admitted has a live, authenticated session.
+    let up = connected.iter().filter(|c| **c).count();
+    assert!(up >= 20, "{up} clients connected");
+    for (c, h) in clients.iter_mut().zip(&handles) {
+        if let Some(mut s) = c.session(*h)
+            && s.is_established()
+        {
+            assert_eq!(s.peer(), Some(server.node_id()));
+        }
+    }
+}

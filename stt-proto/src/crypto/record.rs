@@ -5,6 +5,7 @@
 //! It owns a session's traffic keys and nothing else: no timers of its own (the caller
 //! passes `now` and asks [`PacketProtection::poll_timeout`]), no routing, no frames.
 
+use alloc::boxed::Box;
 use core::time::Duration;
 
 use super::keys::DirectionKeys;
@@ -132,8 +133,9 @@ struct RecvKeys {
     /// Derived when the first flipped key-phase packet arrives, before its tag is
     /// checked, and kept: so opening costs the same whether that packet is authentic or
     /// not (RFC 9001 §9.5), without holding a third expanded key in every idle session.
-    next: Option<DirectionKeys>,
-    previous: Option<(DirectionKeys, Instant)>,
+    next: Option<Box<DirectionKeys>>,
+    /// Boxed: held only briefly after a key update, so idle sessions pay one word.
+    previous: Option<Box<(DirectionKeys, Instant)>>,
     first_pn_of_generation: Option<u64>,
     window: ReplayWindow,
 }
@@ -285,7 +287,7 @@ impl PacketProtection {
 
     /// When the previous-phase receive keys are due to be discarded.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.rx.previous.as_ref().map(|(_, at)| *at)
+        self.rx.previous.as_ref().map(|p| p.1)
     }
 
     /// Discards previous-phase keys whose retention ended by `now`.
@@ -449,7 +451,7 @@ impl PacketProtection {
                         .current
                         .next(self.provider)
                         .map_err(RecordError::Crypto)?;
-                    self.rx.next = Some(derived);
+                    self.rx.next = Some(Box::new(derived));
                 }
                 match self.rx.next.as_mut() {
                     Some(k) => k,
@@ -457,7 +459,7 @@ impl PacketProtection {
                 }
             }
             Phase::Previous => match self.rx.previous.as_mut() {
-                Some((k, _)) => k,
+                Some(p) => &mut p.0,
                 None => return Err(RecordError::KeyDiscarded),
             },
         };
@@ -484,11 +486,11 @@ impl PacketProtection {
             }
             Phase::Previous => {}
             Phase::Next => {
-                let Some(new_current) = self.rx.next.take() else {
+                let Some(new_current) = self.rx.next.take().map(|b| *b) else {
                     return Err(RecordError::KeyDiscarded);
                 };
                 let old = core::mem::replace(&mut self.rx.current, new_current);
-                self.rx.previous = Some((old, now + self.retention));
+                self.rx.previous = Some(Box::new((old, now + self.retention)));
                 self.rx.generation += 1;
                 self.rx.first_pn_of_generation = Some(pn);
                 if self.tx.generation < self.rx.generation {

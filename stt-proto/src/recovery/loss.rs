@@ -33,7 +33,8 @@ pub struct SentPacket<I> {
 #[error("peer acknowledged packet {0}, which was never sent")]
 pub struct UnsentPacketAcked(pub u64);
 
-/// Packets in flight and the loss-detection timers over them.
+/// Ack-eliciting packets in flight and the loss-detection timers over them. Packets
+/// that elicit no ACK (pure ACKs) only advance the packet number.
 #[derive(Debug, Clone)]
 pub struct SentPackets<I> {
     /// Packet number of `ring[0]`.
@@ -75,13 +76,18 @@ impl<I> SentPackets<I> {
         while self.base + (self.ring.len() as u64) < pn {
             self.ring.push_back(None);
         }
-        if packet.ack_eliciting {
-            self.bytes_in_flight += u64::from(packet.size);
-            self.ack_eliciting_in_flight += 1;
-            self.last_ack_eliciting = Some(packet.time_sent);
-        }
-        self.ring.push_back(Some(packet));
         self.next = pn + 1;
+        if !packet.ack_eliciting {
+            // Never acknowledged for its own sake and never retransmitted: tracking it
+            // would pin the ring (a receiver that only sends ACKs would grow it forever).
+            self.ring.push_back(None);
+            self.trim();
+            return;
+        }
+        self.bytes_in_flight += u64::from(packet.size);
+        self.ack_eliciting_in_flight += 1;
+        self.last_ack_eliciting = Some(packet.time_sent);
+        self.ring.push_back(Some(packet));
     }
 
     /// Bytes of ack-eliciting packets in flight (what congestion control counts).
@@ -118,6 +124,10 @@ impl<I> SentPackets<I> {
         while let Some(None) = self.ring.front() {
             self.ring.pop_front();
             self.base += 1;
+        }
+        if self.ring.is_empty() && self.ring.capacity() > 0 {
+            // Idle: hand the ring's memory back (an idle session should cost little).
+            self.ring = VecDeque::new();
         }
     }
 

@@ -114,7 +114,8 @@ pub(crate) struct Session {
     pub side: Side,
     pub phase: Phase,
     pub path: PathState,
-    pub probe: Option<Probe>,
+    /// Boxed: a path is validated rarely, and idle sessions should stay small.
+    pub probe: Option<Box<Probe>>,
     pub path_response: Option<(PathId, [u8; 8])>,
     pub handshake: Option<HandshakeProgress>,
     pub conn: Option<Box<Conn>>,
@@ -367,7 +368,8 @@ impl Session {
                 let Some(hs) = self.handshake.take() else {
                     return;
                 };
-                let rto = hs.rto;
+                // RESPONSE starts its own backoff: the INIT's may have grown already.
+                let rto = config.handshake_retransmit;
                 let est = hs.initiator.finish();
                 match est {
                     Ok(est) => {
@@ -466,12 +468,12 @@ impl Session {
             rng.fill(&mut challenge);
             let mut state = PathState::new(path, false);
             state.received = len as u64;
-            self.probe = Some(Probe {
+            self.probe = Some(Box::new(Probe {
                 path: state,
                 challenge,
                 sent_at: None,
                 tries: 0,
-            });
+            }));
         }
         let payload = datagram.freeze().slice(HEADER_LEN..len - TAG_LEN);
         let mut eliciting = false;
@@ -523,7 +525,14 @@ impl Session {
                 if header.stream_id == StreamId::CONTROL {
                     return Err(ErrorCode::PROTOCOL_VIOLATION);
                 }
-                let data = payload.slice_ref(d.data);
+                // Zero-copy only when the data is most of the datagram: a stored slice
+                // pins its whole packet buffer, so tiny pieces (a peer feeding one byte
+                // per packet) are copied to keep held memory within 2x the window.
+                let data = if d.data.len() * 2 >= payload.len() {
+                    payload.slice_ref(d.data)
+                } else {
+                    Bytes::copy_from_slice(d.data)
+                };
                 conn.streams
                     .on_data(header.stream_id, d.offset, data, d.fin)?;
             }
@@ -643,7 +652,12 @@ impl Session {
         }
         conn.cc
             .on_end_acks(now, conn.sent.bytes_in_flight(), false, Some(largest));
-        conn.scratch = acked;
+        // Keep the scratch space while packets are in flight; an idle session frees it.
+        conn.scratch = if conn.sent.is_empty() {
+            Vec::new()
+        } else {
+            acked
+        };
         self.detect_lost(now, config);
         Ok(())
     }
@@ -709,7 +723,7 @@ impl Session {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        if now >= conn.last_activity + conn.idle_timeout {
+        if now >= conn.last_activity + conn.effective_idle_timeout(config) {
             self.error = Some(SessionError::TimedOut);
             self.terminate(SessionError::TimedOut);
             return;
@@ -788,7 +802,7 @@ impl Session {
             Phase::Established => {}
         }
         let conn = self.conn.as_ref()?;
-        at(conn.last_activity + conn.idle_timeout);
+        at(conn.last_activity + conn.effective_idle_timeout(config));
         if let Some((next, _)) = conn.response_resend {
             at(next);
         }
@@ -930,6 +944,14 @@ impl Session {
 }
 
 impl Conn {
+    /// The idle timeout, raised to at least three current probe timeouts (RFC 9000
+    /// §10.1) so a session survives a loss burst that backed its PTO off.
+    fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {
+        let pto = (self.rtt.pto_base() + config.transport.max_ack_delay)
+            .saturating_mul(1u32 << self.sent.pto_count().min(16));
+        self.idle_timeout.max(pto.saturating_mul(3))
+    }
+
     /// When pacing next lets a packet out, if it is holding one back.
     fn pacer_release(&self) -> Option<Instant> {
         self.pacer_next

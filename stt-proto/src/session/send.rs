@@ -19,6 +19,9 @@ use super::{Conn, Control, Phase, Session};
 use crate::config::NodeConfig;
 use crate::recovery::SentPacket;
 
+/// A data packet with less room left than this is padded to full size.
+const FILL_SLACK: usize = 24;
+
 /// Largest DATAGRAM payload a packet of `max_packet` bytes can carry.
 pub(crate) fn max_datagram_payload(max_packet: usize) -> usize {
     // Header, tag, frame type and a 2-byte length.
@@ -328,6 +331,12 @@ impl Session {
                     && Frame::Keepalive.write(&mut w).is_ok()
                 {
                     eliciting = true;
+                }
+                // A data packet that is nearly full is padded to exactly full, so bulk
+                // packets share one size and the adapter can batch them (GSO).
+                if info.stream.is_some() && w.remaining() < FILL_SLACK {
+                    let pad = w.remaining();
+                    let _ = Frame::Padding { len: pad }.write(&mut w);
                 }
             }
             w.position()

@@ -348,8 +348,10 @@ impl Streams {
         let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
+        // No receive half left: everything was read to the end, so this is a late
+        // duplicate (a retransmission that crossed our ACK). Ignore it.
         let Some(r) = s.recv.as_mut() else {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
+            return Ok(());
         };
         if r.reset.is_some() {
             return Ok(());
@@ -531,12 +533,16 @@ impl Streams {
         code: ErrorCode,
         final_size: u64,
     ) -> Result<(), Violation> {
+        if self.is_local(id) && id.dir() == Dir::Uni {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        }
         self.ensure_stream(id)?;
         let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
         let Some(r) = s.recv.as_mut() else {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
+            // Already read to the end and forgotten: a late duplicate.
+            return Ok(());
         };
         if r.reset.is_some() {
             return Ok(());
@@ -583,12 +589,16 @@ impl Streams {
 
     /// MAX_STREAM_DATA from the peer.
     pub(crate) fn on_max_stream_data(&mut self, id: StreamId, max: u64) -> Result<(), Violation> {
+        if !self.is_local(id) && id.dir() == Dir::Uni {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        }
         self.ensure_stream(id)?;
         let Some(s) = self.streams.get_mut(&id) else {
             return Ok(());
         };
+        // Our sending side is finished and gone: credit for it is moot.
         let Some(send) = s.send.as_mut() else {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
+            return Ok(());
         };
         if max > send.max_data {
             send.max_data = max;
