@@ -47,8 +47,11 @@ fn gone(st: &State, h: SessionHandle) -> ConnectionError {
     if st.driver_done {
         return ConnectionError::NodeShutDown;
     }
-    match st.dispatch.get(h).and_then(|s| s.closed.clone()) {
-        Some(reason) => ConnectionError::Closed(reason),
+    match st.dispatch.get(h) {
+        Some(s) => match &s.closed {
+            Some(reason) => ConnectionError::Closed(reason.clone()),
+            None => ConnectionError::Closing,
+        },
         None => ConnectionError::NodeShutDown,
     }
 }

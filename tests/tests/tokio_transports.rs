@@ -26,7 +26,12 @@ fn keys(tag: u8) -> (Identity, NetworkKey) {
 
 async fn server() -> Node {
     let (i, n) = keys(1);
-    Node::builder(i, n).bind_udp(lo()).bind_ws(lo()).build().await.unwrap()
+    Node::builder(i, n)
+        .bind_udp(lo())
+        .bind_ws(lo())
+        .build()
+        .await
+        .unwrap()
 }
 
 async fn client() -> Node {
@@ -35,7 +40,9 @@ async fn client() -> Node {
 }
 
 fn data() -> Vec<u8> {
-    (0..LEN).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect()
+    (0..LEN)
+        .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+        .collect()
 }
 
 /// Receives one uni stream on the next session and returns its SHA3-256 and length.
@@ -75,7 +82,9 @@ async fn websocket_session_and_garbage() {
         assert_eq!(s.peer(), server.node_id());
         // Handshake garbage on the same listener: closed, nothing else harmed.
         let mut raw = tokio::net::TcpStream::connect(ws).await.unwrap();
-        raw.write_all(b"GARBAGE / NOT-HTTP\r\n\r\n\x00\x01").await.unwrap();
+        raw.write_all(b"GARBAGE / NOT-HTTP\r\n\r\n\x00\x01")
+            .await
+            .unwrap();
         let mut sink = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), raw.read_to_end(&mut sink)).await;
         let d = data();
@@ -95,9 +104,13 @@ async fn websocket_text_and_oversized_messages_are_rejected() {
     tokio::time::timeout(LIMIT, async {
         let server = server().await;
         let ws = server.ws_addrs()[0];
-        let (mut bad, _) = tokio_tungstenite::connect_async(format!("ws://{ws}/")).await.unwrap();
+        let (mut bad, _) = tokio_tungstenite::connect_async(format!("ws://{ws}/"))
+            .await
+            .unwrap();
         bad.send(Message::Text("hello".into())).await.unwrap();
-        let (mut big, _) = tokio_tungstenite::connect_async(format!("ws://{ws}/")).await.unwrap();
+        let (mut big, _) = tokio_tungstenite::connect_async(format!("ws://{ws}/"))
+            .await
+            .unwrap();
         let _ = big.send(Message::Binary(vec![0u8; 1 << 20].into())).await;
         // A real session over the same listener still works.
         let rx = receiver(&server);

@@ -38,7 +38,19 @@ async fn pair() -> (Node, Node, SocketAddr) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_streams_datagrams() {
     tokio::time::timeout(LIMIT, async {
-        let (server, client, addr) = pair().await;
+        let trace_dir = std::env::temp_dir().join(format!("stt-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&trace_dir).unwrap();
+        let server = Node::builder(
+            Identity::from_node_seed(&[1; 32]).unwrap(),
+            NetworkKey::from_shared_seed(&[9; 32]).unwrap(),
+        )
+        .bind_udp(loopback())
+        .trace_dir(&trace_dir)
+        .build()
+        .await
+        .unwrap();
+        let client = node(2, 9, NodeConfig::default()).await;
+        let addr = server.udp_addrs()[0];
         let srv = tokio::spawn({
             let server = server.clone();
             async move {
@@ -82,8 +94,10 @@ async fn handshake_streams_datagrams() {
 async fn wrong_network_is_refused() {
     tokio::time::timeout(LIMIT, async {
         let server = node(1, 9, NodeConfig::default()).await;
-        let mut config = NodeConfig::default();
-        config.handshake_timeout = Duration::from_millis(1500);
+        let config = NodeConfig {
+            handshake_timeout: Duration::from_millis(1500),
+            ..NodeConfig::default()
+        };
         let intruder = node(3, 66, config).await;
         let r = intruder.connect(server.udp_addrs()[0]).await;
         assert!(r.is_err(), "handshake with the wrong shared seed succeeded");

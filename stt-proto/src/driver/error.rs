@@ -17,6 +17,9 @@ pub enum ConnectionError {
     /// The session ended.
     #[error("session closed: {0}")]
     Closed(SessionError),
+    /// The session is closing; its final reason is not known yet.
+    #[error("session closing")]
+    Closing,
     /// The node was shut down or its driver stopped.
     #[error("node shut down")]
     NodeShutDown,

@@ -110,7 +110,7 @@ pub fn run(mib: u64, streams: u64, datagrams: u64) -> Result<(), String> {
         let hs = t0.elapsed();
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for d in data.iter().cloned() {
+        for d in data.clone() {
             let session = session.clone();
             tasks.push(tokio::spawn(async move {
                 let mut s = session

@@ -343,7 +343,9 @@ async fn send(
         "{}",
         summary("sent", &name, total, started.elapsed(), &hash.finalize())
     );
-    session.close(0, b"done");
+    // The receiver closes once it has read everything (closing first would discard
+    // data it has acknowledged but not yet read).
+    let _ = tokio::time::timeout(Duration::from_secs(30), session.closed()).await;
     node.shutdown(0, b"", Duration::from_millis(200)).await;
     Ok(())
 }
@@ -391,6 +393,7 @@ async fn receive_file(session: Session, out: PathBuf) -> Result<(), CliError> {
         hex::encode(hash.finalize()),
         session.peer()
     );
+    session.close(0, b"received");
     Ok(())
 }
 
@@ -416,9 +419,10 @@ async fn listen(
     let mut done = 0;
     while let Some(session) = node.accept().await {
         match receive_file(session, out.clone()).await {
-            Ok(()) => done += 1,
+            Ok(()) => {}
             Err(e) => eprintln!("transfer failed: {e}"),
         }
+        done += 1;
         if count != 0 && done >= count {
             break;
         }
