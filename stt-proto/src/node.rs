@@ -394,7 +394,18 @@ impl Node {
 
     fn handle_response(&mut self, now: Instant, path: PathId, header: &Header, datagram: &[u8]) {
         if !self.responder.contains_session(header.session_id) {
-            self.stats.dropped_unknown_session += 1;
+            if let Some(index) = self.lookup(header.session_id) {
+                // A repeated RESPONSE for a session we already hold: our CONFIRM packets
+                // were lost. Answer with a fresh one (one small packet, to the session's
+                // own path only) so the initiator stops waiting.
+                self.stats.dropped_replayed += 1;
+                if let Some(s) = self.slots[index as usize].session.as_mut() {
+                    s.on_repeated_response(path);
+                }
+                self.touch(index, now);
+            } else {
+                self.stats.dropped_unknown_session += 1;
+            }
             return;
         }
         if self.by_local_id.len() >= self.config.max_sessions {

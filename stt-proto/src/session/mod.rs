@@ -97,6 +97,9 @@ pub(crate) struct Conn {
     pub max_datagram_out: usize,
     pub idle_timeout: Duration,
     pub last_activity: Instant,
+    /// An ack-eliciting packet went out since the last packet arrived (RFC 9000 §10.1:
+    /// only the first such packet restarts the idle timer).
+    pub eliciting_since_recv: bool,
     pub last_eliciting_sent: Instant,
     pub probes_pending: u8,
     pub keepalive_pending: bool,
@@ -244,6 +247,7 @@ impl Session {
             max_datagram_out,
             idle_timeout,
             last_activity: now,
+            eliciting_since_recv: false,
             last_eliciting_sent: now,
             probes_pending: 0,
             // The responder confirms at once with an ack-eliciting CONFIRM packet.
@@ -446,6 +450,7 @@ impl Session {
             });
         }
         conn.last_activity = now;
+        conn.eliciting_since_recv = false;
         if let Phase::Closing { .. } = self.phase {
             // Answer stragglers with DISCONNECT again (at most once per packet).
             conn.close_sent = false;
@@ -697,6 +702,21 @@ impl Session {
         conn.scratch = lost;
     }
 
+    /// The initiator sent RESPONSE again: it has not seen our CONFIRM yet.
+    pub(crate) fn on_repeated_response(&mut self, path: PathId) {
+        if self.side != Side::Responder || path != self.path.id {
+            return;
+        }
+        if let Some(conn) = self.conn.as_mut()
+            && self.phase == Phase::Established
+            && !conn.confirm_acked
+        {
+            // A probe: it goes out even when the congestion window is full of the
+            // packets the initiator never received.
+            conn.probes_pending = conn.probes_pending.max(1);
+        }
+    }
+
     /// Fires whatever timers are due.
     pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig) {
         match self.phase {
@@ -944,11 +964,10 @@ impl Session {
 }
 
 impl Conn {
-    /// The idle timeout, raised to at least three current probe timeouts (RFC 9000
-    /// §10.1) so a session survives a loss burst that backed its PTO off.
+    /// The idle timeout, raised to at least three probe timeouts (RFC 9000 §10.1; the
+    /// PTO without backoff, so a dead peer is still given up on in bounded time).
     fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {
-        let pto = (self.rtt.pto_base() + config.transport.max_ack_delay)
-            .saturating_mul(1u32 << self.sent.pto_count().min(16));
+        let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
         self.idle_timeout.max(pto.saturating_mul(3))
     }
 

@@ -389,6 +389,12 @@ impl Session {
         let size = u16::try_from(len).unwrap_or(u16::MAX);
         if eliciting {
             conn.last_eliciting_sent = now;
+            // The first ack-eliciting packet after a receipt restarts the idle timer, so
+            // probes during an outage keep a healthy session alive (RFC 9000 §10.1).
+            if !conn.eliciting_since_recv {
+                conn.eliciting_since_recv = true;
+                conn.last_activity = now;
+            }
             conn.cc
                 .on_sent(now, u64::from(size), conn.sent.bytes_in_flight());
             conn.pacer.on_transmit(u64::from(size));
