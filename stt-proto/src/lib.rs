@@ -89,6 +89,8 @@ extern crate std;
 pub mod config;
 pub mod congestion;
 pub mod crypto;
+#[cfg(feature = "std")]
+pub mod driver;
 pub mod error;
 pub mod event;
 pub mod frame;

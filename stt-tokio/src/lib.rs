@@ -1,7 +1,37 @@
-//! STT on tokio: drives an `stt_proto` node over UDP and WebSocket sockets.
+//! STT on tokio: drives one `stt_proto` node per [`Node`] over UDP (quinn-udp: GSO,
+//! GRO, batched IO) and WebSocket (tokio-tungstenite), with streams as
+//! `AsyncRead`/`AsyncWrite`. The adapter is thin: sockets, one timer, wakers; every
+//! protocol decision lives in `stt-proto`, and the runtime-independent bookkeeping in
+//! `stt_proto::driver`.
 //!
-//! Status: skeleton. The tokio adapter issue fills this crate with `stt_tokio::Node`
-//! (bind, connect, accept, streams as `AsyncRead`/`AsyncWrite`, datagrams) and the
-//! `stt` command-line tool. It will stay thin: sockets, one timer and wakers only;
-//! every protocol decision lives in `stt-proto`.
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use stt_tokio::{Identity, NetworkKey, Node};
+//! let network = NetworkKey::from_shared_seed(&[7u8; 32])?;
+//! let node = Node::builder(Identity::from_node_seed(&[1u8; 32])?, network)
+//!     .bind_udp("127.0.0.1:0".parse()?)
+//!     .build()
+//!     .await?;
+//! let session = node.connect("127.0.0.1:4433".parse()?).await?;
+//! let mut stream = session.open_uni().await?;
+//! stream.write_all(b"hello").await?;
+//! stream.finished().await?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod driver;
+mod node;
+pub mod seed;
+mod session;
+mod shared;
+mod udp;
+mod ws;
+
+pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
+pub use session::{RecvStream, SendStream, Session};
+pub use stt_proto::config::NodeConfig;
+pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError};
+pub use stt_proto::session::SessionStats;
+pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};

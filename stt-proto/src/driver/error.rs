@@ -1,0 +1,77 @@
+//! Typed errors the async adapters return from session, stream and datagram calls.
+//!
+//! They wrap the engine's own errors; `StreamIoError` converts into `std::io::Error`
+//! so `AsyncRead`/`AsyncWrite` implementations can carry it without losing the type.
+
+use std::string::String;
+
+use crate::error::{ConnectError, DatagramError, SessionError};
+use crate::frame::ErrorCode;
+
+/// Why a session (or an attempt to make one) is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// The engine refused to start the handshake.
+    #[error("cannot connect: {0}")]
+    Connect(#[from] ConnectError),
+    /// The session ended.
+    #[error("session closed: {0}")]
+    Closed(SessionError),
+    /// The session is closing; its final reason is not known yet.
+    #[error("session closing")]
+    Closing,
+    /// The node was shut down or its driver stopped.
+    #[error("node shut down")]
+    NodeShutDown,
+    /// The address cannot be reached from any bound socket or URL.
+    #[error("no transport for {0}")]
+    NoTransport(String),
+    /// A transport error (socket, WebSocket handshake) before the session existed.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// Errors of stream reads and writes, carried inside `std::io::Error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamIoError {
+    /// The peer reset the stream.
+    #[error("stream reset by peer: {0}")]
+    Reset(ErrorCode),
+    /// The peer asked us to stop sending.
+    #[error("stream stopped by peer: {0}")]
+    Stopped(ErrorCode),
+    /// The stream is already finished or closed.
+    #[error("stream closed")]
+    Closed,
+    /// Writing more than the bounded stream announced.
+    #[error("write exceeds the announced total length")]
+    TooLong,
+    /// The session ended.
+    #[error("session closed: {0}")]
+    Session(#[from] ConnectionError),
+}
+
+impl From<StreamIoError> for std::io::Error {
+    fn from(e: StreamIoError) -> Self {
+        use std::io::ErrorKind;
+        let kind = match &e {
+            StreamIoError::Reset(_) => ErrorKind::ConnectionReset,
+            StreamIoError::Stopped(_) => ErrorKind::BrokenPipe,
+            StreamIoError::Closed => ErrorKind::NotConnected,
+            StreamIoError::TooLong => ErrorKind::InvalidInput,
+            StreamIoError::Session(_) => ErrorKind::ConnectionAborted,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+/// Errors of sending an unreliable datagram.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendDatagramError {
+    /// The engine refused it (too large, not connected).
+    #[error(transparent)]
+    Datagram(#[from] DatagramError),
+    /// The session ended.
+    #[error(transparent)]
+    Session(#[from] ConnectionError),
+}

@@ -1,0 +1,136 @@
+//! The JSON-lines event trace: one object per engine [`Event`], qlog-style
+//! (`time` in µs, `name` as `category:event`, then `data`). Adapters write it per
+//! session when the user opts in; the simulator should emit the same lines so a trace
+//! from a real run and one from a simulated run can be compared with the same tools.
+
+use std::fmt::Write;
+use std::string::String;
+
+use crate::event::{Event, StreamEvent};
+use crate::frame::Dir;
+use crate::time::Instant;
+
+fn escape(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+fn dir(d: Dir) -> &'static str {
+    match d {
+        Dir::Bi => "bi",
+        Dir::Uni => "uni",
+    }
+}
+
+/// One JSON line (without the trailing newline) describing `event` at `now`.
+pub fn event_json(now: Instant, event: &Event) -> String {
+    let mut o = String::with_capacity(96);
+    let _ = write!(o, "{{\"time\":{},\"name\":\"", now.as_micros());
+    match event {
+        Event::Connected {
+            peer, initiator, ..
+        } => {
+            let _ = write!(
+                o,
+                "session:connected\",\"data\":{{\"peer\":\"{peer}\",\"initiator\":{initiator}}}"
+            );
+        }
+        Event::Closed { reason, .. } => {
+            o.push_str("session:closed\",\"data\":{\"reason\":\"");
+            escape(&mut o, &std::format!("{reason}"));
+            o.push_str("\"}");
+        }
+        Event::Stream { event, .. } => {
+            let (name, id, extra) = match event {
+                StreamEvent::Opened { id, total_len } => (
+                    "opened",
+                    id.0,
+                    total_len.map(|t| std::format!(",\"total_len\":{t}")),
+                ),
+                StreamEvent::Readable(id) => ("readable", id.0, None),
+                StreamEvent::Writable(id) => ("writable", id.0, None),
+                StreamEvent::Finished(id) => ("finished", id.0, None),
+                StreamEvent::Stopped { id, code } => {
+                    ("stopped", id.0, Some(std::format!(",\"code\":{}", code.0)))
+                }
+                StreamEvent::Reset { id, code } => {
+                    ("reset", id.0, Some(std::format!(",\"code\":{}", code.0)))
+                }
+                StreamEvent::Available(d) => {
+                    let _ = write!(o, "stream:available\",\"data\":{{\"dir\":\"{}\"}}", dir(*d));
+                    o.push('}');
+                    return o;
+                }
+            };
+            let _ = write!(
+                o,
+                "stream:{name}\",\"data\":{{\"stream\":{id}{}}}",
+                extra.unwrap_or_default()
+            );
+        }
+        Event::DatagramReceived { .. } => o.push_str("datagram:received\",\"data\":{}"),
+        Event::CustomFrame {
+            frame_type,
+            payload,
+            ..
+        } => {
+            let _ = write!(
+                o,
+                "frame:custom\",\"data\":{{\"type\":{frame_type},\"len\":{}}}",
+                payload.len()
+            );
+        }
+        Event::PathChanged { path, .. } => {
+            let _ = write!(o, "path:changed\",\"data\":{{\"path\":{}}}", path.0);
+        }
+        Event::KeyUpdated { .. } => o.push_str("security:key_updated\",\"data\":{}"),
+    }
+    o.push('}');
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::StreamId;
+    use crate::node::PathId;
+
+    #[test]
+    fn lines_are_json_objects() {
+        let mut node = crate::Node::new(
+            alloc::sync::Arc::new(crate::config::NodeConfig::default()),
+            crate::Identity::from_node_seed(&[1; 32]).unwrap(),
+            crate::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
+            [3; 32],
+        )
+        .unwrap();
+        let h = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
+        let l = event_json(
+            Instant::from_micros(5),
+            &Event::Stream {
+                session: h,
+                event: StreamEvent::Readable(StreamId(4)),
+            },
+        );
+        assert_eq!(
+            l,
+            r#"{"time":5,"name":"stream:readable","data":{"stream":4}}"#
+        );
+        let l = event_json(
+            Instant::from_micros(6),
+            &Event::PathChanged {
+                session: h,
+                path: PathId(3),
+            },
+        );
+        assert_eq!(l, r#"{"time":6,"name":"path:changed","data":{"path":3}}"#);
+    }
+}

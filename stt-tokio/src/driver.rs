@@ -1,0 +1,334 @@
+//! The one driver task per node: receive datagrams (UDP via quinn-udp, WebSocket via a
+//! channel) → `handle_datagram`; fire timers; `poll_transmit` → send; drain events →
+//! wake handles. A hand-written future like quinn's endpoint driver, so the lock is
+//! taken in short turns and never held across IO.
+
+use std::future::Future;
+use std::io::IoSliceMut;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use quinn_udp::RecvMeta;
+use tokio::sync::mpsc;
+
+use crate::shared::{Remote, Shared};
+use crate::udp::UdpIo;
+
+/// Commands from handles to the driver that change its sockets.
+pub(crate) enum Command {
+    /// Replace the socket with this local address by a new one (rebinding).
+    ReplaceUdp(std::net::SocketAddr, UdpIo),
+}
+
+/// Receive buffers per batch (each large enough for one GRO super-datagram).
+const RECV_BATCH: usize = 8;
+/// Work per poll before yielding to other tasks.
+const WORK_LIMIT: usize = 64;
+
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    udp: Vec<UdpIo>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    ws_in: mpsc::Receiver<(stt_proto::PathId, BytesMut)>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    timer_at: Option<stt_proto::Instant>,
+    send_buf: Vec<u8>,
+    /// A transmit that met a full socket: (socket index, destination, len, segment).
+    pending: Option<(usize, std::net::SocketAddr, usize, Option<usize>)>,
+    recv_bufs: Vec<Vec<u8>>,
+    max_packet: usize,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        udp: Vec<UdpIo>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        ws_in: mpsc::Receiver<(stt_proto::PathId, BytesMut)>,
+        max_packet: usize,
+    ) -> Self {
+        let mut d = Self {
+            shared,
+            udp: Vec::new(),
+            commands,
+            ws_in,
+            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
+            timer_at: None,
+            send_buf: Vec::new(),
+            pending: None,
+            recv_bufs: Vec::new(),
+            max_packet,
+        };
+        for u in udp {
+            d.add_udp(u);
+        }
+        if d.send_buf.is_empty() {
+            d.send_buf = vec![0; max_packet];
+        }
+        d
+    }
+
+    fn add_udp(&mut self, u: UdpIo) {
+        // The send buffer holds one GSO batch of the largest socket.
+        let gso = u.max_gso_segments().clamp(1, 64);
+        let want = self.max_packet * gso.min(65_535 / self.max_packet).max(1);
+        if self.send_buf.len() < want {
+            self.send_buf = vec![0; want];
+        }
+        let gro = u.gro_segments().max(1);
+        let recv = (self.max_packet * gro).clamp(self.max_packet, 65_535);
+        if self.recv_bufs.first().is_none_or(|b| b.len() < recv) {
+            self.recv_bufs = (0..RECV_BATCH).map(|_| vec![0; recv]).collect();
+        }
+        tracing::debug!(local = %u.local_addr(), gso, gro, "udp socket added");
+        self.udp.push(u);
+    }
+
+    fn socket_for(&self, dst: std::net::SocketAddr) -> Option<usize> {
+        self.udp
+            .iter()
+            .position(|u| u.local_addr().is_ipv4() == dst.is_ipv4())
+    }
+
+    /// Receives what the UDP sockets have; returns true if it did any work.
+    fn poll_udp_recv(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut worked = false;
+        let mut meta = [RecvMeta::default(); RECV_BATCH];
+        for i in 0..self.udp.len() {
+            for _ in 0..WORK_LIMIT / 4 {
+                let n = {
+                    let mut slices: Vec<IoSliceMut<'_>> = self
+                        .recv_bufs
+                        .iter_mut()
+                        .map(|b| IoSliceMut::new(b))
+                        .collect();
+                    match self.udp[i].poll_recv(cx, &mut slices, &mut meta) {
+                        Poll::Ready(Ok(n)) => n,
+                        Poll::Ready(Err(e)) => {
+                            // ICMP errors (port unreachable) surface here; not fatal.
+                            tracing::trace!("udp recv: {e}");
+                            worked = true;
+                            continue;
+                        }
+                        Poll::Pending => break,
+                    }
+                };
+                worked = true;
+                let now = self.shared.now();
+                let mut st = self.shared.lock();
+                for (m, buf) in meta.iter().zip(&self.recv_bufs).take(n) {
+                    let path = st.paths.path_for(&Remote::Udp(m.addr));
+                    let data = &buf[..m.len.min(buf.len())];
+                    let stride = if m.stride == 0 { data.len() } else { m.stride };
+                    for d in data.chunks(stride.max(1)) {
+                        st.node.handle_datagram(now, path, BytesMut::from(d));
+                    }
+                }
+            }
+        }
+        worked
+    }
+
+    fn poll_ws_recv(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut worked = false;
+        for _ in 0..WORK_LIMIT * 4 {
+            match self.ws_in.poll_recv(cx) {
+                Poll::Ready(Some((path, data))) => {
+                    worked = true;
+                    let now = self.shared.now();
+                    self.shared.lock().node.handle_datagram(now, path, data);
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        worked
+    }
+
+    fn poll_commands(&mut self, cx: &mut Context<'_>) {
+        while let Poll::Ready(Some(cmd)) = self.commands.poll_recv(cx) {
+            match cmd {
+                Command::ReplaceUdp(old, u) => {
+                    self.udp.retain(|s| s.local_addr() != old);
+                    if matches!(self.pending, Some((i, ..)) if i >= self.udp.len()) {
+                        self.pending = None;
+                    }
+                    self.add_udp(u);
+                }
+            }
+        }
+    }
+
+    /// Sends what the engine has; returns (did work, blocked on a socket).
+    fn poll_transmit(&mut self, cx: &mut Context<'_>) -> (bool, bool) {
+        let mut worked = false;
+        for _ in 0..WORK_LIMIT {
+            if let Some((i, dst, len, seg)) = self.pending {
+                let t = quinn_udp::Transmit {
+                    destination: dst,
+                    ecn: None,
+                    contents: &self.send_buf[..len],
+                    segment_size: seg,
+                    src_ip: None,
+                };
+                match self.udp[i].try_send(&t) {
+                    Ok(()) => self.pending = None,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        match self.udp[i].poll_writable(cx) {
+                            Poll::Ready(_) => continue,
+                            Poll::Pending => return (worked, true),
+                        }
+                    }
+                    Err(e) => {
+                        tracing::trace!("udp send: {e}");
+                        self.pending = None;
+                    }
+                }
+            }
+            let now = self.shared.now();
+            let mut st = self.shared.lock();
+            let Some(t) = st.node.poll_transmit(now, &mut self.send_buf) else {
+                return (worked, false);
+            };
+            worked = true;
+            match st.paths.addr(t.path).copied() {
+                Some(Remote::Udp(dst)) => {
+                    drop(st);
+                    if let Some(i) = self.socket_for(dst) {
+                        self.pending = Some((i, dst, t.len, t.segment_size));
+                    }
+                }
+                Some(Remote::Ws(conn)) => {
+                    let seg = t.segment_size.unwrap_or(t.len).max(1);
+                    let mut closed = false;
+                    if let Some(tx) = st.ws_out.get(&conn) {
+                        for d in self.send_buf[..t.len].chunks(seg) {
+                            match tx.try_send(Bytes::copy_from_slice(d)) {
+                                Ok(()) => {}
+                                // A full WebSocket queue is a full socket buffer: the
+                                // engine's loss recovery handles the drop.
+                                Err(mpsc::error::TrySendError::Full(_)) => {}
+                                Err(mpsc::error::TrySendError::Closed(_)) => closed = true,
+                            }
+                        }
+                    }
+                    if closed {
+                        st.ws_out.remove(&conn);
+                    }
+                }
+                None => {}
+            }
+        }
+        cx.waker().wake_by_ref();
+        (worked, false)
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        {
+            let mut st = this.shared.lock();
+            // Stop on shutdown, or once no node handle and no session is left.
+            if st.stop || (st.node_handles == 0 && st.dispatch.is_empty()) {
+                st.driver_done = true;
+                st.dispatch_shutdown();
+                return Poll::Ready(());
+            }
+            match &st.driver {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => st.driver = Some(cx.waker().clone()),
+            }
+        }
+        let span = this.shared.lock().node_span.clone();
+        let _enter = span.enter();
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            this.poll_commands(cx);
+            let mut worked = this.poll_udp_recv(cx);
+            worked |= this.poll_ws_recv(cx);
+            let now = this.shared.now();
+            {
+                let mut st = this.shared.lock();
+                if let Some(t) = st.node.poll_timeout()
+                    && t <= now
+                {
+                    st.node.handle_timeout(now);
+                }
+            }
+            let (sent, _blocked) = this.poll_transmit(cx);
+            worked |= sent;
+            let deadline = {
+                let mut st = this.shared.lock();
+                st.drain_events(now);
+                st.node.poll_timeout()
+            };
+            if let Some(t) = deadline {
+                if t <= this.shared.now() {
+                    if rounds < 8 {
+                        continue;
+                    }
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                if this.timer_at != Some(t) {
+                    this.timer_at = Some(t);
+                    let at = this.shared.to_tokio(t);
+                    this.timer.as_mut().reset(at);
+                }
+                if this.timer.as_mut().poll(cx).is_ready() {
+                    this.timer_at = None;
+                    if rounds < 8 {
+                        continue;
+                    }
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+            if !worked {
+                return Poll::Pending;
+            }
+            if rounds >= 8 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl crate::shared::State {
+    /// The driver stopped: every waiter learns the node is gone.
+    pub(crate) fn dispatch_shutdown(&mut self) {
+        if let Some(w) = self.dispatch.accept.take() {
+            w.wake();
+        }
+        let handles: Vec<_> = self.dispatch.handles().collect();
+        for h in handles {
+            if let Some(s) = self.dispatch.get_mut(h)
+                && s.closed.is_none()
+            {
+                s.closed = Some(stt_proto::error::SessionError::LocallyClosed {
+                    code: stt_proto::frame::ErrorCode(0),
+                });
+            }
+        }
+        let events: Vec<_> = self
+            .dispatch
+            .handles()
+            .map(|h| stt_proto::Event::Closed {
+                session: h,
+                reason: stt_proto::error::SessionError::LocallyClosed {
+                    code: stt_proto::frame::ErrorCode(0),
+                },
+            })
+            .collect();
+        for e in &events {
+            self.dispatch.on_event(e);
+        }
+        self.ws_out.clear();
+    }
+}

@@ -1,0 +1,422 @@
+//! [`Node`]: one STT identity on tokio. Building it binds the sockets and spawns the
+//! one driver task; `connect`/`connect_ws`/`accept` hand out [`Session`]s; shutdown
+//! finishes streams, closes sessions and stops the driver.
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use stt_proto::config::NodeConfig;
+use stt_proto::driver::ConnectionError;
+use stt_proto::driver::dispatch::register;
+use stt_proto::frame::ErrorCode;
+use stt_proto::{Identity, NetworkKey, NodeId, NodeStats, SessionHandle};
+use tokio::sync::mpsc;
+
+use crate::driver::{Command, Driver};
+use crate::session::Session;
+use crate::shared::{Remote, Shared, State};
+use crate::udp::UdpIo;
+
+/// Seed default for kernel socket buffers (2 MiB each way).
+pub const DEFAULT_SOCKET_BUFFER: usize = 2 << 20;
+/// Largest WebSocket message accepted by default: one STT packet plus slack.
+pub const DEFAULT_MAX_WS_MESSAGE: usize = 65_536;
+
+/// Errors of building a node.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// A socket could not be bound.
+    #[error("bind {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The engine configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(#[from] stt_proto::config::ConfigError),
+    /// The OS random generator failed.
+    #[error("no OS randomness: {0}")]
+    Random(getrandom::Error),
+    /// Not called inside a tokio runtime.
+    #[error("no tokio runtime")]
+    NoRuntime,
+}
+
+/// How to build a [`Node`].
+#[derive(Debug)]
+pub struct Builder {
+    identity: Identity,
+    network: NetworkKey,
+    config: NodeConfig,
+    udp: Vec<SocketAddr>,
+    ws: Vec<SocketAddr>,
+    socket_buffer: usize,
+    max_ws_message: usize,
+    trace_dir: Option<PathBuf>,
+}
+
+impl Builder {
+    /// Engine configuration (limits, timers, congestion control, crypto provider).
+    pub fn config(mut self, config: NodeConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds a UDP socket (call once per address family wanted; port 0 picks one).
+    pub fn bind_udp(mut self, addr: SocketAddr) -> Self {
+        self.udp.push(addr);
+        self
+    }
+
+    /// Listens for WebSocket clients on a TCP address (`ws://`).
+    pub fn bind_ws(mut self, addr: SocketAddr) -> Self {
+        self.ws.push(addr);
+        self
+    }
+
+    /// Kernel send/receive buffer per UDP socket (default 2 MiB; the OS may clamp).
+    pub fn socket_buffer(mut self, bytes: usize) -> Self {
+        self.socket_buffer = bytes;
+        self
+    }
+
+    /// Largest WebSocket message accepted; larger ones close that connection only.
+    pub fn max_ws_message(mut self, bytes: usize) -> Self {
+        self.max_ws_message = bytes;
+        self
+    }
+
+    /// Writes a JSON-lines event log per session into this directory (opt-in).
+    pub fn trace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.trace_dir = Some(dir.into());
+        self
+    }
+
+    /// Binds everything and starts the driver task. Must run inside a tokio runtime.
+    pub async fn build(self) -> Result<Node, BindError> {
+        let rt = tokio::runtime::Handle::try_current().map_err(|_| BindError::NoRuntime)?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(BindError::Random)?;
+        let max_packet = self.config.max_packet_size;
+        let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed)?;
+        let node_id = node.node_id();
+        let span = tracing::info_span!("stt_node", id = %node_id);
+        let mut udp = Vec::new();
+        for addr in &self.udp {
+            udp.push(
+                UdpIo::bind(*addr, self.socket_buffer).map_err(|source| BindError::Io {
+                    addr: *addr,
+                    source,
+                })?,
+            );
+        }
+        let udp_addrs: Vec<SocketAddr> = udp.iter().map(|u| u.local_addr()).collect();
+        let mut listeners = Vec::new();
+        for addr in &self.ws {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| BindError::Io {
+                    addr: *addr,
+                    source,
+                })?;
+            listeners.push(l);
+        }
+        let ws_addrs = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        let (ws_tx, ws_rx) = mpsc::channel(4096);
+        let shared = Shared::new(
+            State::new(node, self.trace_dir, span.clone()),
+            ws_tx,
+            self.max_ws_message,
+        );
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let driver = Driver::new(shared.clone(), udp, cmd_rx, ws_rx, max_packet);
+        rt.spawn(driver);
+        for l in listeners {
+            rt.spawn(crate::ws::serve(l, shared.clone()));
+        }
+        tracing::info!(parent: &span, udp = ?udp_addrs, ws = ?ws_addrs, "node up");
+        Ok(Node {
+            inner: Arc::new(NodeInner {
+                shared,
+                commands: cmd_tx,
+                node_id,
+                udp_addrs: std::sync::Mutex::new(udp_addrs),
+                ws_addrs,
+                socket_buffer: self.socket_buffer,
+            }),
+        })
+    }
+}
+
+struct NodeInner {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+    node_id: NodeId,
+    udp_addrs: std::sync::Mutex<Vec<SocketAddr>>,
+    ws_addrs: Vec<SocketAddr>,
+    socket_buffer: usize,
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        // The last node handle is gone: sessions still held by the user keep working
+        // until they are dropped; then the driver stops.
+        let mut st = self.shared.lock();
+        st.node_handles = 0;
+        st.wake_driver();
+    }
+}
+
+/// One STT node on tokio: an identity, its sockets and its sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.inner.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts building a node from its identity and network key.
+    pub fn builder(identity: Identity, network: NetworkKey) -> Builder {
+        Builder {
+            identity,
+            network,
+            config: NodeConfig::default(),
+            udp: Vec::new(),
+            ws: Vec::new(),
+            socket_buffer: DEFAULT_SOCKET_BUFFER,
+            max_ws_message: DEFAULT_MAX_WS_MESSAGE,
+            trace_dir: None,
+        }
+    }
+
+    /// This node's public id.
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node_id
+    }
+
+    /// The bound UDP addresses.
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.inner
+            .udp_addrs
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    /// The bound WebSocket listener addresses.
+    pub fn ws_addrs(&self) -> Vec<SocketAddr> {
+        self.inner.ws_addrs.clone()
+    }
+
+    /// Node-wide counters (dropped packets by reason, sessions accepted…).
+    pub fn stats(&self) -> NodeStats {
+        self.inner.shared.lock().node.stats()
+    }
+
+    /// Starts a handshake on `path` and waits for it to complete.
+    pub(crate) async fn connect_path(&self, remote: Remote) -> Result<Session, ConnectionError> {
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let handle = {
+            let mut st = shared.lock();
+            if st.driver_done {
+                return Err(ConnectionError::NodeShutDown);
+            }
+            let path = st.paths.path_for(&remote);
+            let h = st.node.connect(now, path)?;
+            st.dispatch.insert(h);
+            st.wake_driver();
+            h
+        };
+        // Count the pending connect as a handle so a Closed event keeps its reason.
+        shared.lock().dispatch.acquire(handle);
+        let r = poll_fn(|cx| {
+            let mut st = shared.lock();
+            if st.driver_done {
+                return Poll::Ready(Err(ConnectionError::NodeShutDown));
+            }
+            let Some(s) = st.dispatch.get_mut(handle) else {
+                return Poll::Ready(Err(ConnectionError::NodeShutDown));
+            };
+            if let Some(reason) = &s.closed {
+                return Poll::Ready(Err(ConnectionError::Closed(reason.clone())));
+            }
+            match (s.connected, s.peer) {
+                (true, Some(peer)) => Poll::Ready(Ok(peer)),
+                _ => {
+                    register(&mut s.connect, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        let session = r.map(|peer| Session::new(shared.clone(), handle, peer));
+        // Drop the connect's own count (the Session, if any, holds its own).
+        shared.lock().dispatch.release(handle);
+        session
+    }
+
+    /// Connects over UDP to `addr` and completes the handshake.
+    pub async fn connect(&self, addr: SocketAddr) -> Result<Session, ConnectionError> {
+        let has_family = self
+            .udp_addrs()
+            .iter()
+            .any(|a| a.is_ipv4() == addr.is_ipv4());
+        if !has_family {
+            return Err(ConnectionError::NoTransport(addr.to_string()));
+        }
+        self.connect_path(Remote::Udp(addr)).await
+    }
+
+    /// Connects over WebSocket (`ws://host:port/`) and completes the handshake.
+    pub async fn connect_ws(&self, url: &str) -> Result<Session, ConnectionError> {
+        let conn = crate::ws::dial(&self.inner.shared, url).await?;
+        self.connect_path(Remote::Ws(conn)).await
+    }
+
+    /// Waits for the next inbound session; `None` once the node has shut down.
+    pub async fn accept(&self) -> Option<Session> {
+        let shared = &self.inner.shared;
+        let handle: Option<SessionHandle> = poll_fn(|cx| {
+            let mut st = shared.lock();
+            if st.driver_done {
+                return Poll::Ready(None);
+            }
+            match st.dispatch.poll_incoming(cx.waker()) {
+                Some(h) => Poll::Ready(Some(h)),
+                None => Poll::Pending,
+            }
+        })
+        .await;
+        let handle = handle?;
+        let peer = shared.lock().dispatch.get(handle).and_then(|s| s.peer)?;
+        Some(Session::new(shared.clone(), handle, peer))
+    }
+
+    /// Sends `data` as an unreliable datagram to every established session (the
+    /// seed's broadcast). Returns how many sessions it was queued on.
+    pub fn send_to_all(&self, data: Bytes) -> usize {
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let mut st = shared.lock();
+        let mut n = 0;
+        for h in st.node.sessions() {
+            if let Some(mut s) = st.node.session(h)
+                && s.is_established()
+                && s.send_datagram(now, data.clone()).is_ok()
+            {
+                n += 1;
+            }
+        }
+        st.drain_events(now);
+        st.wake_driver();
+        n
+    }
+
+    /// Replaces the UDP socket bound to `old` by a fresh one on `new` (port 0 picks
+    /// one); sessions carry on, and peers see the new source address.
+    pub async fn rebind_udp(
+        &self,
+        old: SocketAddr,
+        new: SocketAddr,
+    ) -> Result<SocketAddr, BindError> {
+        let io = UdpIo::bind(new, self.inner.socket_buffer)
+            .map_err(|source| BindError::Io { addr: new, source })?;
+        let local = io.local_addr();
+        let _ = self.inner.commands.send(Command::ReplaceUdp(old, io));
+        if let Ok(mut a) = self.inner.udp_addrs.lock() {
+            a.retain(|x| *x != old);
+            a.push(local);
+        }
+        self.inner.shared.lock().wake_driver();
+        Ok(local)
+    }
+
+    /// Moves a session this node initiated to a new WebSocket connection: the engine
+    /// keeps its path id, which the adapter now maps to the new connection; the peer
+    /// validates the new path and the session continues.
+    pub async fn migrate_ws(&self, session: &Session, url: &str) -> Result<(), ConnectionError> {
+        let conn = crate::ws::dial(&self.inner.shared, url).await?;
+        let mut st = self.inner.shared.lock();
+        let h = session.handle();
+        let Some(path) = st.node.session(h).map(|mut s| s.path()) else {
+            return Err(ConnectionError::NodeShutDown);
+        };
+        st.paths.repoint(path, Remote::Ws(conn));
+        st.wake_driver();
+        Ok(())
+    }
+
+    /// Graceful shutdown: waits (up to `timeout`) until every finished stream is
+    /// acknowledged and nothing is in flight, closes every session with `code`, lets
+    /// the DISCONNECTs go out, then stops the driver.
+    pub async fn shutdown(&self, code: u64, reason: &[u8], timeout: Duration) {
+        let shared = &self.inner.shared;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let flushed = poll_fn(|cx| {
+            let mut st = shared.lock();
+            let mut busy = false;
+            let handles: Vec<_> = st.dispatch.handles().collect();
+            for h in handles {
+                let unfinished = st.dispatch.get(h).map_or(0, |s| s.unfinished_streams());
+                let in_flight = st
+                    .node
+                    .session(h)
+                    .map_or(0, |mut s| s.stats().bytes_in_flight);
+                if unfinished > 0 || in_flight > 0 {
+                    busy = true;
+                }
+            }
+            if busy {
+                register(&mut st.dispatch.idle, cx.waker());
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        });
+        // In-flight bytes drain without an event; poll the condition periodically.
+        let _ = tokio::time::timeout_at(deadline, async {
+            tokio::pin!(flushed);
+            loop {
+                tokio::select! {
+                    _ = &mut flushed => break,
+                    _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                }
+            }
+        })
+        .await;
+        {
+            let now = shared.now();
+            let mut st = shared.lock();
+            for h in st.node.sessions() {
+                if let Some(mut s) = st.node.session(h) {
+                    s.close(now, ErrorCode(code), reason);
+                }
+            }
+            st.drain_events(now);
+            st.wake_driver();
+        }
+        // Give the DISCONNECTs a moment to leave the sockets.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut st = shared.lock();
+        st.stop = true;
+        st.wake_driver();
+    }
+}

@@ -1,0 +1,179 @@
+//! State shared by the driver task and every user handle: the engine, the dispatch
+//! table, the path table and the WebSocket senders behind one mutex (quinn's
+//! `ConnectionRef` pattern), plus the per-session JSON-lines trace files.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use bytes::Bytes;
+use stt_proto::driver::{Dispatch, PathTable};
+use stt_proto::{Event, Instant, SessionHandle};
+use tokio::sync::mpsc;
+
+/// Where a path leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Remote {
+    /// A UDP peer address.
+    Udp(SocketAddr),
+    /// One WebSocket connection, by adapter-local number.
+    Ws(u64),
+}
+
+/// Everything behind the lock.
+pub(crate) struct State {
+    pub(crate) node: stt_proto::Node,
+    pub(crate) dispatch: Dispatch,
+    pub(crate) paths: PathTable<Remote>,
+    pub(crate) driver: Option<Waker>,
+    pub(crate) ws_out: HashMap<u64, mpsc::Sender<Bytes>>,
+    pub(crate) next_ws: u64,
+    pub(crate) node_handles: usize,
+    pub(crate) stop: bool,
+    pub(crate) driver_done: bool,
+    pub(crate) trace_dir: Option<PathBuf>,
+    traces: HashMap<SessionHandle, std::io::BufWriter<std::fs::File>>,
+    pub(crate) spans: HashMap<SessionHandle, tracing::Span>,
+    pub(crate) node_span: tracing::Span,
+}
+
+impl State {
+    pub(crate) fn new(
+        node: stt_proto::Node,
+        trace_dir: Option<PathBuf>,
+        node_span: tracing::Span,
+    ) -> Self {
+        Self {
+            node,
+            dispatch: Dispatch::default(),
+            paths: PathTable::default(),
+            driver: None,
+            ws_out: HashMap::new(),
+            next_ws: 1,
+            node_handles: 1,
+            stop: false,
+            driver_done: false,
+            trace_dir,
+            traces: HashMap::new(),
+            spans: HashMap::new(),
+            node_span,
+        }
+    }
+
+    /// Wakes the driver so it transmits what an application call queued.
+    pub(crate) fn wake_driver(&mut self) {
+        if let Some(w) = self.driver.take() {
+            w.wake();
+        }
+    }
+
+    /// Drains engine events into the dispatch table, the tracing spans and the trace
+    /// files. Called by the driver and after every application call.
+    pub(crate) fn drain_events(&mut self, now: Instant) {
+        while let Some(event) = self.node.poll_event() {
+            let session = session_of(&event);
+            if let Event::Connected { session, peer, .. } = &event {
+                let path = self
+                    .node
+                    .session(*session)
+                    .map(|mut s| s.path())
+                    .and_then(|p| self.paths.addr(p).copied());
+                let span = tracing::info_span!(
+                    parent: &self.node_span,
+                    "session",
+                    id = ?session,
+                    peer = %peer,
+                    path = ?path
+                );
+                self.spans.insert(*session, span);
+                if let Some(dir) = &self.trace_dir {
+                    let name = dir.join(format!("{peer}-{}.jsonl", now.as_micros()));
+                    match std::fs::File::create(&name) {
+                        Ok(f) => {
+                            self.traces.insert(*session, std::io::BufWriter::new(f));
+                        }
+                        Err(e) => tracing::warn!(file = %name.display(), "trace file: {e}"),
+                    }
+                }
+            }
+            if let Some(span) = self.spans.get(&session) {
+                span.in_scope(|| tracing::debug!(event = ?event, "stt event"));
+            }
+            if let Some(w) = self.traces.get_mut(&session) {
+                let _ = writeln!(w, "{}", stt_proto::driver::trace::event_json(now, &event));
+            }
+            self.dispatch.on_event(&event);
+            if let Event::Closed { session, .. } = &event {
+                self.spans.remove(session);
+                if let Some(mut w) = self.traces.remove(session) {
+                    let _ = w.flush();
+                }
+            }
+        }
+    }
+}
+
+fn session_of(e: &Event) -> SessionHandle {
+    match e {
+        Event::Connected { session, .. }
+        | Event::Closed { session, .. }
+        | Event::Stream { session, .. }
+        | Event::DatagramReceived { session }
+        | Event::CustomFrame { session, .. }
+        | Event::PathChanged { session, .. }
+        | Event::KeyUpdated { session } => *session,
+    }
+}
+
+/// The lock and the clock.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    epoch: std::time::Instant,
+    /// Inbound WebSocket packets for the driver.
+    pub(crate) ws_in: mpsc::Sender<(stt_proto::PathId, bytes::BytesMut)>,
+    /// Largest WebSocket message accepted.
+    pub(crate) max_ws_message: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        state: State,
+        ws_in: mpsc::Sender<(stt_proto::PathId, bytes::BytesMut)>,
+        max_ws_message: usize,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(state),
+            epoch: std::time::Instant::now(),
+            ws_in,
+            max_ws_message,
+        })
+    }
+
+    /// Engine time: microseconds since this node started.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
+    }
+
+    /// The tokio instant of an engine instant.
+    pub(crate) fn to_tokio(&self, t: Instant) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.epoch + std::time::Duration::from_micros(t.as_micros()))
+    }
+
+    /// Locks the state after draining pending engine events, so a handle never sees
+    /// a freed session before its `Closed` reason; returns the current time too.
+    pub(crate) fn lock_now(&self) -> (MutexGuard<'_, State>, Instant) {
+        let now = self.now();
+        let mut st = self.lock();
+        st.drain_events(now);
+        (st, now)
+    }
+
+    /// Locks the state. A panic while locked cannot leave the engine half-updated in
+    /// a way later calls could observe unsafely, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,210 @@
+//! stt-tokio over real loopback UDP sockets: handshake, streams both ways, datagrams,
+//! broadcast, a 64 MiB byte-exact transfer, 50 concurrent sessions, a wrong network
+//! seed refused. Every test is bounded by a timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sha3::{Digest, Sha3_256};
+use stt_tokio::{Identity, NetworkKey, Node, NodeConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn node(tag: u8, net: u8, config: NodeConfig) -> Node {
+    Node::builder(
+        Identity::from_node_seed(&[tag; 32]).unwrap(),
+        NetworkKey::from_shared_seed(&[net; 32]).unwrap(),
+    )
+    .config(config)
+    .bind_udp(loopback())
+    .build()
+    .await
+    .unwrap()
+}
+
+async fn pair() -> (Node, Node, SocketAddr) {
+    let server = node(1, 9, NodeConfig::default()).await;
+    let client = node(2, 9, NodeConfig::default()).await;
+    let addr = server.udp_addrs()[0];
+    (server, client, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_streams_datagrams() {
+    tokio::time::timeout(LIMIT, async {
+        let trace_dir = std::env::temp_dir().join(format!("stt-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&trace_dir).unwrap();
+        let server = Node::builder(
+            Identity::from_node_seed(&[1; 32]).unwrap(),
+            NetworkKey::from_shared_seed(&[9; 32]).unwrap(),
+        )
+        .bind_udp(loopback())
+        .trace_dir(&trace_dir)
+        .build()
+        .await
+        .unwrap();
+        let client = node(2, 9, NodeConfig::default()).await;
+        let addr = server.udp_addrs()[0];
+        let srv = tokio::spawn({
+            let server = server.clone();
+            async move {
+                let s = server.accept().await.unwrap();
+                let (mut send, mut recv) = s.accept_bi().await.unwrap();
+                let mut got = Vec::new();
+                recv.read_to_end(&mut got).await.unwrap();
+                send.write_all(&got).await.unwrap();
+                send.shutdown().await.unwrap();
+                let d = s.recv_datagram().await.unwrap();
+                assert_eq!(&d[..], b"ping");
+                s.send_datagram(Bytes::from_static(b"pong")).unwrap();
+                s.closed().await
+            }
+        });
+        let s = client.connect(addr).await.unwrap();
+        assert_eq!(s.peer(), server.node_id());
+        let (mut send, mut recv) = s.open_bi().await.unwrap();
+        send.write_all(b"hello over stt").await.unwrap();
+        send.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        recv.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"hello over stt");
+        s.send_datagram(Bytes::from_static(b"ping")).unwrap();
+        assert_eq!(&s.recv_datagram().await.unwrap()[..], b"pong");
+        assert_eq!(client.send_to_all(Bytes::from_static(b"all")), 1);
+        let stats = s.stats().unwrap();
+        assert!(stats.packets_sent > 0 && stats.rtt > Duration::ZERO);
+        s.close(7, b"bye");
+        let reason = srv.await.unwrap();
+        assert!(
+            reason.to_string().contains("bye") || reason.to_string().contains('7'),
+            "{reason}"
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_network_is_refused() {
+    tokio::time::timeout(LIMIT, async {
+        let server = node(1, 9, NodeConfig::default()).await;
+        let config = NodeConfig {
+            handshake_timeout: Duration::from_millis(1500),
+            ..NodeConfig::default()
+        };
+        let intruder = node(3, 66, config).await;
+        let r = intruder.connect(server.udp_addrs()[0]).await;
+        assert!(r.is_err(), "handshake with the wrong shared seed succeeded");
+        assert!(server.stats().dropped_handshake > 0);
+        assert_eq!(server.stats().sessions_accepted, 0);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_64_mib_byte_exact() {
+    const LEN: usize = 64 << 20;
+    tokio::time::timeout(LIMIT * 2, async {
+        let (server, client, addr) = pair().await;
+        let pat: Vec<u8> = (0..(1 << 20) + 251).map(pattern).collect();
+        let pat2 = pat.clone();
+        let srv = tokio::spawn(async move {
+            let pat = pat2;
+            let s = server.accept().await.unwrap();
+            let mut r = s.accept_uni().await.unwrap();
+            let mut h = Sha3_256::new();
+            let mut n = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let k = r.read(&mut buf).await.unwrap();
+                if k == 0 {
+                    break;
+                }
+                // Byte-exact: every byte is a function of its offset.
+                let at = n % 251;
+                assert!(buf[..k] == pat[at..at + k], "bytes {n}..{} differ", n + k);
+                h.update(&buf[..k]);
+                n += k;
+            }
+            (n, h.finalize().to_vec())
+        });
+        let s = client.connect(addr).await.unwrap();
+        let mut w = s.open_uni().await.unwrap();
+        let mut h = Sha3_256::new();
+        for i in 0..LEN >> 20 {
+            let at = (i << 20) % 251;
+            let chunk = &pat[at..at + (1 << 20)];
+            w.write_all(chunk).await.unwrap();
+            h.update(chunk);
+        }
+        w.shutdown().await.unwrap();
+        let (n, digest) = srv.await.unwrap();
+        assert_eq!(n, LEN);
+        assert_eq!(digest, h.finalize().to_vec());
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// The byte at `offset`: period 251 (prime), so a shifted or repeated block shows.
+fn pattern(offset: usize) -> u8 {
+    ((offset % 251) as u8).wrapping_mul(7)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sessions_to_one_server() {
+    tokio::time::timeout(LIMIT, async {
+        let server = node(1, 9, NodeConfig::default()).await;
+        let addr = server.udp_addrs()[0];
+        let srv = tokio::spawn({
+            let server = server.clone();
+            async move {
+                let mut tasks = Vec::new();
+                for _ in 0..50 {
+                    let s = server.accept().await.unwrap();
+                    tasks.push(tokio::spawn(async move {
+                        let (mut send, mut recv) = s.accept_bi().await.unwrap();
+                        let mut got = Vec::new();
+                        recv.read_to_end(&mut got).await.unwrap();
+                        send.write_all(&got).await.unwrap();
+                        send.shutdown().await.unwrap();
+                        s.closed().await;
+                    }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            }
+        });
+        let mut clients = Vec::new();
+        for i in 0..50u8 {
+            clients.push(tokio::spawn(async move {
+                let c = node(100 + i, 9, NodeConfig::default()).await;
+                let s = c.connect(addr).await.unwrap();
+                let (mut send, mut recv) = s.open_bi().await.unwrap();
+                let msg = vec![i; 10_000 + i as usize];
+                send.write_all(&msg).await.unwrap();
+                send.shutdown().await.unwrap();
+                let mut back = Vec::new();
+                recv.read_to_end(&mut back).await.unwrap();
+                assert_eq!(back, msg);
+                s.close(0, b"done");
+                c.shutdown(0, b"", Duration::from_millis(200)).await;
+            }));
+        }
+        for c in clients {
+            c.await.unwrap();
+        }
+        srv.await.unwrap();
+        assert_eq!(server.stats().sessions_accepted, 50);
+    })
+    .await
+    .expect("test timed out");
+}
