@@ -333,7 +333,22 @@ impl Streams {
         Ok(())
     }
 
-    /// DATA from the peer. Returns true if the stream became readable.
+    /// Checks a stream the peer sends on and opens it implicitly. `Ok(false)`: its
+    /// receive half is gone (read to the end) or reset, so the frame is a late
+    /// duplicate to ignore; an error if the peer may not send on it at all.
+    fn live_peer_recv(&mut self, id: StreamId) -> Result<bool, Violation> {
+        if self.is_local(id) && id.dir() == Dir::Uni {
+            return Err(ErrorCode::STREAM_ID_CONFLICT);
+        }
+        self.ensure_stream(id)?;
+        Ok(self
+            .streams
+            .get(&id)
+            .and_then(|s| s.recv.as_ref())
+            .is_some_and(|r| r.reset.is_none()))
+    }
+
+    /// DATA from the peer.
     pub(crate) fn on_data(
         &mut self,
         id: StreamId,
@@ -341,21 +356,12 @@ impl Streams {
         data: Bytes,
         fin: bool,
     ) -> Result<(), Violation> {
-        if self.is_local(id) && id.dir() == Dir::Uni {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
-        }
-        self.ensure_stream(id)?;
-        let Some(s) = self.streams.get_mut(&id) else {
-            return Ok(());
-        };
-        // No receive half left: everything was read to the end, so this is a late
-        // duplicate (a retransmission that crossed our ACK). Ignore it.
-        let Some(r) = s.recv.as_mut() else {
-            return Ok(());
-        };
-        if r.reset.is_some() {
+        if !self.live_peer_recv(id)? {
             return Ok(());
         }
+        let Some(r) = self.streams.get_mut(&id).and_then(|s| s.recv.as_mut()) else {
+            return Ok(());
+        };
         let end = offset + data.len() as u64;
         if end > r.window.advertised {
             return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
@@ -533,20 +539,12 @@ impl Streams {
         code: ErrorCode,
         final_size: u64,
     ) -> Result<(), Violation> {
-        if self.is_local(id) && id.dir() == Dir::Uni {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
-        }
-        self.ensure_stream(id)?;
-        let Some(s) = self.streams.get_mut(&id) else {
-            return Ok(());
-        };
-        let Some(r) = s.recv.as_mut() else {
-            // Already read to the end and forgotten: a late duplicate.
-            return Ok(());
-        };
-        if r.reset.is_some() {
+        if !self.live_peer_recv(id)? {
             return Ok(());
         }
+        let Some(r) = self.streams.get_mut(&id).and_then(|s| s.recv.as_mut()) else {
+            return Ok(());
+        };
         if final_size < r.buf.highest_received()
             || r.buf.final_size().is_some_and(|f| f != final_size)
         {
