@@ -125,8 +125,12 @@ impl<I> SentPackets<I> {
             self.ring.pop_front();
             self.base += 1;
         }
+    }
+
+    /// Frees the ring's memory if nothing is in flight: called from timers, not per
+    /// packet, so a busy session keeps its capacity and an idle one costs little.
+    pub fn release_if_idle(&mut self) {
         if self.ring.is_empty() && self.ring.capacity() > 0 {
-            // Idle: hand the ring's memory back (an idle session should cost little).
             self.ring = VecDeque::new();
         }
     }

@@ -657,12 +657,7 @@ impl Session {
         }
         conn.cc
             .on_end_acks(now, conn.sent.bytes_in_flight(), false, Some(largest));
-        // Keep the scratch space while packets are in flight; an idle session frees it.
-        conn.scratch = if conn.sent.is_empty() {
-            Vec::new()
-        } else {
-            acked
-        };
+        conn.scratch = acked;
         self.detect_lost(now, config);
         Ok(())
     }
@@ -777,6 +772,11 @@ impl Session {
             return;
         };
         conn.record.handle_timeout(now);
+        if conn.sent.is_empty() {
+            // Nothing in flight: an idle session hands back its per-packet buffers.
+            conn.scratch = Vec::new();
+            conn.sent.release_if_idle();
+        }
         if let Some(interval) = config.transport.keepalive_interval
             && now >= conn.last_eliciting_sent + interval
         {
