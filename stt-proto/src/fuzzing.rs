@@ -182,3 +182,32 @@ body_checker!(
     /// Checks [`VersionBody`] decoding of `body`.
     check_version, VersionBody
 );
+
+/// The golden examples of `docs/PROTOCOL.md` (fenced `text golden=NAME` blocks), in
+/// order, as (name, bytes): hex bytes separated by white space, `#` starts a comment.
+/// Shared by the codec's golden test and the corpus tooling; it panics on a malformed
+/// block, since the spec is checked-in test data, not network input.
+pub fn golden_blocks(spec: &str) -> alloc::vec::Vec<(&str, alloc::vec::Vec<u8>)> {
+    let mut out = alloc::vec::Vec::new();
+    let mut lines = spec.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.trim().strip_prefix("```text golden=") else {
+            continue;
+        };
+        let mut bytes = alloc::vec::Vec::new();
+        for body in lines.by_ref() {
+            if body.trim() == "```" {
+                break;
+            }
+            let data = body.split('#').next().unwrap_or("");
+            for tok in data.split_whitespace() {
+                assert_eq!(tok.len(), 2, "golden={name}: {tok:?} is not two hex digits");
+                let b = u8::from_str_radix(tok, 16)
+                    .unwrap_or_else(|_| panic!("golden={name}: {tok:?} is not a hex byte"));
+                bytes.push(b);
+            }
+        }
+        out.push((name, bytes));
+    }
+    out
+}

@@ -36,25 +36,8 @@ pub fn golden_vectors() -> Vec<(String, Vec<u8>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/PROTOCOL.md");
     let spec = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} unreadable: {e}", path.display()));
-    let mut out = Vec::new();
-    let mut lines = spec.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.trim().strip_prefix("```text golden=") else {
-            continue;
-        };
-        let mut bytes = Vec::new();
-        for body in lines.by_ref() {
-            if body.trim() == "```" {
-                break;
-            }
-            let data = body.split('#').next().unwrap_or("");
-            for tok in data.split_whitespace() {
-                let b = u8::from_str_radix(tok, 16)
-                    .unwrap_or_else(|_| panic!("golden={name}: {tok:?} is not a hex byte"));
-                bytes.push(b);
-            }
-        }
-        out.push((name.to_string(), bytes));
-    }
-    out
+    stt_proto::fuzzing::golden_blocks(&spec)
+        .into_iter()
+        .map(|(name, bytes)| (name.to_string(), bytes))
+        .collect()
 }

@@ -12,28 +12,7 @@ const SPEC: &str = include_str!("../../../../docs/PROTOCOL.md");
 
 /// The golden blocks of the spec, in order, as (name, bytes).
 fn golden_blocks() -> Vec<(&'static str, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut lines = SPEC.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.trim().strip_prefix("```text golden=") else {
-            continue;
-        };
-        let mut bytes = Vec::new();
-        for body in lines.by_ref() {
-            if body.trim() == "```" {
-                break;
-            }
-            let data = body.split('#').next().unwrap_or("");
-            for tok in data.split_whitespace() {
-                let b = u8::from_str_radix(tok, 16)
-                    .unwrap_or_else(|_| panic!("golden={name}: {tok:?} is not a hex byte"));
-                assert_eq!(tok.len(), 2, "golden={name}: {tok:?} is not two hex digits");
-                bytes.push(b);
-            }
-        }
-        out.push((name, bytes));
-    }
-    out
+    crate::fuzzing::golden_blocks(SPEC)
 }
 
 /// A handshake or stateless packet body.
