@@ -431,7 +431,7 @@ impl Streams {
     /// Queues bytes (copied); returns how many were taken.
     pub(crate) fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, WriteError> {
         let room = self.write_room(id, data.len())?;
-        self.write_bytes(id, Bytes::copy_from_slice(&data[..room]))
+        self.push(id, Bytes::copy_from_slice(&data[..room]))
     }
 
     /// How many of `len` bytes a write may take now (errors as `write`).
@@ -470,6 +470,12 @@ impl Streams {
     ) -> Result<usize, WriteError> {
         let room = self.write_room(id, data.len())?;
         data.truncate(room);
+        self.push(id, data)
+    }
+
+    /// Appends bytes `write_room` already admitted.
+    fn push(&mut self, id: StreamId, data: Bytes) -> Result<usize, WriteError> {
+        let len = data.len();
         let send = self
             .streams
             .get_mut(&id)
@@ -477,7 +483,7 @@ impl Streams {
             .ok_or(WriteError::Closed)?;
         send.buf.write(data).map_err(|_| WriteError::Closed)?;
         self.mark_ready(id);
-        Ok(room)
+        Ok(len)
     }
 
     /// Ends the sending side after everything written.
