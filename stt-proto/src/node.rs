@@ -826,6 +826,7 @@ impl SessionRef<'_> {
         }
         let queued = self.session().queue_control(Control::Custom {
             frame_type,
+            message_id: 0,
             payload: payload.to_vec(),
         });
         if !queued {

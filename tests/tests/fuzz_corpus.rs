@@ -122,7 +122,12 @@ fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("edge-varint-truncated", data_packet(&[0x30, 0x80, 0x01])),
         ("edge-unknown-frame-0x7f", data_packet(&[0x7f])),
-        ("edge-reserved-storage-0x60", data_packet(&[0x60, 0x00])),
+        ("edge-storage-get-truncated", data_packet(&[0x60, 0x00])),
+        ("edge-reserved-storage-0x64", data_packet(&[0x64, 0x00])),
+        (
+            "edge-storage-data-past-total",
+            data_packet(&[0x61, 0x00, 0x04, 0x03, 0x02, 0xaa, 0xbb]),
+        ),
         (
             "edge-stream-open-stream-0",
             data_packet(&[0x11, 0x00, 0x00, 0x00]),
@@ -132,7 +137,8 @@ fn edge_cases() -> Vec<(&'static str, Vec<u8>)> {
             data_packet(&[0x11, 0x03, 0x00, 0x00]),
         ),
         ("edge-disconnect-reason-257", data_packet(&disconnect_257)),
-        ("edge-custom-0xff-empty", data_packet(&[0xff, 0x00])),
+        ("edge-custom-0xff-empty", data_packet(&[0xff, 0x00, 0x00])),
+        ("edge-custom-0x80-no-length", data_packet(&[0x80, 0x00])),
         ("edge-register-action-2", data_packet(&[0x20, 0x02])),
         ("edge-resolve-kind-3", data_packet(&[0x21, 0x00, 0x03])),
         (

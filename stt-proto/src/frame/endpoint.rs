@@ -1,8 +1,11 @@
 //! Named-endpoint frames (PROTOCOL.md §4.5): ENDPOINT_REGISTER, ENDPOINT_RESOLVE,
-//! ENDPOINT_ROUTE and ENDPOINT_REFUSE. Only the wire shape lives here; what a node does
-//! with them (queues, backpressure) belongs to the endpoint module.
+//! ENDPOINT_ROUTE and ENDPOINT_REFUSE (ENDPOINT_ACCEPT has no body beyond a message id
+//! and is encoded inline in `frame/mod.rs`). Only the wire shape lives here; what a node
+//! does with them (queues, backpressure) belongs to the `endpoint` module.
 
 use core::fmt;
+
+use sha3::{Digest, Sha3_256};
 
 use super::codec::{Reader, Writer};
 use super::{DecodeError, EncodeError, ErrorCode, FrameType, varint};
@@ -13,6 +16,13 @@ pub const ENDPOINT_ID_LEN: usize = 32;
 /// A named endpoint's id: SHA3-256 of its name.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EndpointId(pub [u8; ENDPOINT_ID_LEN]);
+
+impl EndpointId {
+    /// The id of the endpoint called `name`: SHA3-256 of its UTF-8 bytes.
+    pub fn from_name(name: &str) -> Self {
+        Self(Sha3_256::digest(name.as_bytes()).into())
+    }
+}
 
 impl fmt::Debug for EndpointId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,5 +1,5 @@
-//! Error codes carried by DISCONNECT, STREAM_CLOSE, STOP_SENDING and ENDPOINT_REFUSE
-//! (PROTOCOL.md §7). Families follow the seed's appendix D: 0x01xx connection,
+//! Error codes carried by DISCONNECT, STREAM_CLOSE, STOP_SENDING, ENDPOINT_REFUSE and
+//! STORAGE_REFUSE (PROTOCOL.md §7). Families follow the seed's appendix D: 0x01xx connection,
 //! 0x02xx session, 0x03xx stream, 0x04xx protocol, 0x05xx transport, 0x06xx application.
 //! Codes from [`ErrorCode::APPLICATION_MIN`] up are the application's own.
 
@@ -52,6 +52,8 @@ codes! {
     FLOW_CONTROL_VIOLATION = 0x0304,
     /// The final size of a stream changed or was exceeded.
     FINAL_SIZE_ERROR = 0x0305,
+    /// A live-mode stream missed its sender's deadline and was abandoned.
+    STREAM_EXPIRED = 0x0306,
     /// A frame could not be decoded.
     INVALID_FRAME = 0x0401,
     /// Packet protection failed beyond what loss explains (e.g. AEAD limits).
@@ -78,6 +80,10 @@ codes! {
     RESOURCE_EXHAUSTED = 0x0603,
     /// No endpoint by that id is served here.
     ENDPOINT_NOT_FOUND = 0x0604,
+    /// No object with that hash is stored here.
+    OBJECT_NOT_FOUND = 0x0605,
+    /// The object is larger than the requester accepts.
+    OBJECT_TOO_LARGE = 0x0606,
 }
 
 impl ErrorCode {

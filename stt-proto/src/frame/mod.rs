@@ -14,6 +14,7 @@ mod endpoint;
 mod error_code;
 mod handshake;
 mod header;
+mod storage;
 mod stream;
 pub mod varint;
 
@@ -32,6 +33,7 @@ pub use header::{
     Dir, Flags, HEADER_LEN, Header, MAGIC, PacketType, SessionId, Side, StreamId, VERSION,
     route_key,
 };
+pub use storage::{OBJECT_HASH_LEN, StorageData, StorageGet, StorageRefuse};
 pub use stream::{DataFrame, StreamClose, StreamOpen};
 
 /// Length of the AEAD tag that ends every protected packet.
@@ -142,6 +144,8 @@ pub enum FrameType {
     EndpointRoute = 0x22,
     /// 0x23: refuses a routed message (full queue, unknown endpoint).
     EndpointRefuse = 0x23,
+    /// 0x24: a routed message was queued for its endpoint.
+    EndpointAccept = 0x24,
     /// 0x30: session-level flow-control credit.
     MaxData = 0x30,
     /// 0x31: stream-level flow-control credit.
@@ -160,6 +164,14 @@ pub enum FrameType {
     PathResponse = 0x41,
     /// 0x48: an unreliable datagram.
     Datagram = 0x48,
+    /// 0x60: asks for a stored object by hash.
+    StorageGet = 0x60,
+    /// 0x61: a piece of a requested object.
+    StorageData = 0x61,
+    /// 0x62: the requested object will not be sent.
+    StorageRefuse = 0x62,
+    /// 0x63: the requester no longer wants an object.
+    StorageCancel = 0x63,
 }
 
 impl FrameType {
@@ -178,6 +190,7 @@ impl FrameType {
             0x21 => Self::EndpointResolve,
             0x22 => Self::EndpointRoute,
             0x23 => Self::EndpointRefuse,
+            0x24 => Self::EndpointAccept,
             0x30 => Self::MaxData,
             0x31 => Self::MaxStreamData,
             0x32 => Self::MaxStreamsBidi,
@@ -187,6 +200,10 @@ impl FrameType {
             0x40 => Self::PathChallenge,
             0x41 => Self::PathResponse,
             0x48 => Self::Datagram,
+            0x60 => Self::StorageGet,
+            0x61 => Self::StorageData,
+            0x62 => Self::StorageRefuse,
+            0x63 => Self::StorageCancel,
             other => return Err(DecodeError::UnknownFrameType(other)),
         })
     }
@@ -230,6 +247,11 @@ pub enum Frame<'a> {
     EndpointRoute(EndpointRoute<'a>),
     /// Refuses a routed message.
     EndpointRefuse(EndpointRefuse),
+    /// A routed message was queued for its endpoint.
+    EndpointAccept {
+        /// The accepted message's id.
+        message_id: u64,
+    },
     /// Session credit: total stream bytes the peer may send.
     MaxData(u64),
     /// Stream credit: highest offset the peer may send on a stream.
@@ -264,10 +286,23 @@ pub enum Frame<'a> {
     PathResponse([u8; 8]),
     /// An unreliable datagram.
     Datagram(Datagram<'a>),
+    /// Asks for a stored object by hash.
+    StorageGet(StorageGet),
+    /// A piece of a requested object.
+    StorageData(StorageData<'a>),
+    /// The requested object will not be sent.
+    StorageRefuse(StorageRefuse),
+    /// The requester no longer wants an object.
+    StorageCancel {
+        /// The STORAGE_GET's request id.
+        request_id: u64,
+    },
     /// An application-defined frame, type 0x80–0xFF.
     Custom {
         /// The type byte, 0x80–0xFF.
         frame_type: u8,
+        /// Application message id (PROTOCOL.md §4.8): retransmissions repeat it.
+        message_id: u64,
         /// Opaque payload.
         payload: &'a [u8],
     },
@@ -280,6 +315,7 @@ impl<'a> Frame<'a> {
         if ty >= CUSTOM_MIN {
             return Ok(Frame::Custom {
                 frame_type: ty,
+                message_id: r.varint()?,
                 payload: r.len_prefixed("custom payload")?,
             });
         }
@@ -308,6 +344,9 @@ impl<'a> Frame<'a> {
             FrameType::EndpointResolve => Frame::EndpointResolve(EndpointResolve::decode_body(r)?),
             FrameType::EndpointRoute => Frame::EndpointRoute(EndpointRoute::decode_body(r)?),
             FrameType::EndpointRefuse => Frame::EndpointRefuse(EndpointRefuse::decode_body(r)?),
+            FrameType::EndpointAccept => Frame::EndpointAccept {
+                message_id: r.varint()?,
+            },
             FrameType::MaxData => Frame::MaxData(r.varint()?),
             FrameType::MaxStreamData => Frame::MaxStreamData {
                 stream_id: stream::read_stream_id(r)?,
@@ -329,6 +368,12 @@ impl<'a> Frame<'a> {
             FrameType::PathChallenge => Frame::PathChallenge(r.array()?),
             FrameType::PathResponse => Frame::PathResponse(r.array()?),
             FrameType::Datagram => Frame::Datagram(Datagram::decode_body(r)?),
+            FrameType::StorageGet => Frame::StorageGet(StorageGet::decode_body(r)?),
+            FrameType::StorageData => Frame::StorageData(StorageData::decode_body(r)?),
+            FrameType::StorageRefuse => Frame::StorageRefuse(StorageRefuse::decode_body(r)?),
+            FrameType::StorageCancel => Frame::StorageCancel {
+                request_id: r.varint()?,
+            },
         })
     }
 
@@ -372,6 +417,10 @@ impl<'a> Frame<'a> {
             Frame::EndpointResolve(f) => f.write(w),
             Frame::EndpointRoute(f) => f.write(w),
             Frame::EndpointRefuse(f) => f.write(w),
+            Frame::EndpointAccept { message_id } => {
+                w.u8(FrameType::EndpointAccept as u8)?;
+                w.varint(*message_id)
+            }
             Frame::MaxData(max) => {
                 w.u8(FrameType::MaxData as u8)?;
                 w.varint(*max)
@@ -407,8 +456,16 @@ impl<'a> Frame<'a> {
                 w.put(data)
             }
             Frame::Datagram(f) => f.write(w),
+            Frame::StorageGet(f) => f.write(w),
+            Frame::StorageData(f) => f.write(w),
+            Frame::StorageRefuse(f) => f.write(w),
+            Frame::StorageCancel { request_id } => {
+                w.u8(FrameType::StorageCancel as u8)?;
+                w.varint(*request_id)
+            }
             Frame::Custom {
                 frame_type,
+                message_id,
                 payload,
             } => {
                 if *frame_type < CUSTOM_MIN {
@@ -418,6 +475,7 @@ impl<'a> Frame<'a> {
                     });
                 }
                 w.u8(*frame_type)?;
+                w.varint(*message_id)?;
                 w.len_prefixed(payload)
             }
         }
@@ -435,9 +493,15 @@ impl<'a> Frame<'a> {
                 + d.reason.len()),
             Frame::EndpointRoute(f) => f.encoded_len(),
             Frame::Datagram(d) => Ok(1 + varint::encoded_len(d.data.len() as u64)? + d.data.len()),
-            Frame::Custom { payload, .. } => {
-                Ok(1 + varint::encoded_len(payload.len() as u64)? + payload.len())
-            }
+            Frame::Custom {
+                message_id,
+                payload,
+                ..
+            } => Ok(1
+                + varint::encoded_len(*message_id)?
+                + varint::encoded_len(payload.len() as u64)?
+                + payload.len()),
+            Frame::StorageData(f) => f.encoded_len(),
             Frame::Ack(a) => a.encoded_len(),
             // Every other frame is small and fixed-shape: measure it.
             other => other.encode(&mut scratch),

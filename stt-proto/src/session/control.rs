@@ -40,6 +40,7 @@ pub(crate) enum Control {
     },
     Custom {
         frame_type: u8,
+        message_id: u64,
         payload: Vec<u8>,
     },
 }
@@ -86,9 +87,11 @@ impl Control {
             },
             Control::Custom {
                 frame_type,
+                message_id,
                 payload,
             } => Frame::Custom {
                 frame_type: *frame_type,
+                message_id: *message_id,
                 payload,
             },
         };

@@ -606,6 +606,7 @@ impl Session {
             Frame::Custom {
                 frame_type,
                 payload: body,
+                ..
             } => self.events.push_back(Event::CustomFrame {
                 session: handle,
                 frame_type,
@@ -616,7 +617,12 @@ impl Session {
             Frame::EndpointRegister(_)
             | Frame::EndpointResolve(_)
             | Frame::EndpointRoute(_)
-            | Frame::EndpointRefuse(_) => {}
+            | Frame::EndpointRefuse(_)
+            | Frame::EndpointAccept { .. }
+            | Frame::StorageGet(_)
+            | Frame::StorageData(_)
+            | Frame::StorageRefuse(_)
+            | Frame::StorageCancel { .. } => {}
         }
         Ok(())
     }

@@ -63,6 +63,12 @@ const CHAT: EndpointId = EndpointId([
     0x8e, 0x19, 0x84, 0x6d, 0xdb, 0x0b, 0x4f, 0xff, 0x82, 0x4d, 0x19, 0xe6, 0x23, 0xbd, 0x7c, 0x99,
 ]);
 
+/// SHA3-256("hello world").
+const HELLO_WORLD: [u8; 32] = [
+    0x64, 0x4b, 0xcc, 0x7e, 0x56, 0x43, 0x73, 0x04, 0x09, 0x99, 0xaa, 0xc8, 0x9e, 0x76, 0x22, 0xf3,
+    0xca, 0x71, 0xfb, 0xa1, 0xd9, 0x72, 0xfd, 0x94, 0xa3, 0x1c, 0x3b, 0xfb, 0xf2, 0x4e, 0x39, 0x38,
+];
+
 static ACK_RANGES: [AckRange; 3] = [
     AckRange {
         smallest: 95,
@@ -194,10 +200,28 @@ fn expected(name: &str) -> Expect {
             message_id: 7,
             code: ErrorCode::BUFFER_OVERFLOW,
         })),
+        "frame-endpoint-accept" => frame(Frame::EndpointAccept { message_id: 7 }),
         "frame-custom" => frame(Frame::Custom {
             frame_type: 0x80,
+            message_id: 5,
             payload: &[0xde, 0xad, 0xbe, 0xef],
         }),
+        "frame-storage-get" => frame(Frame::StorageGet(StorageGet {
+            request_id: 3,
+            max_len: 1 << 20,
+            hash: HELLO_WORLD,
+        })),
+        "frame-storage-data" => frame(Frame::StorageData(StorageData {
+            request_id: 3,
+            total_len: 11,
+            offset: 6,
+            data: b"world",
+        })),
+        "frame-storage-refuse" => frame(Frame::StorageRefuse(StorageRefuse {
+            request_id: 3,
+            code: ErrorCode::OBJECT_NOT_FOUND,
+        })),
+        "frame-storage-cancel" => frame(Frame::StorageCancel { request_id: 3 }),
         "packet-init" => Expect::Packet(
             handshake_header(PacketType::Init, A),
             Body::Init(InitBody {
@@ -267,7 +291,12 @@ const NAMES: &[&str] = &[
     "frame-endpoint-resolve",
     "frame-endpoint-route",
     "frame-endpoint-refuse",
+    "frame-endpoint-accept",
     "frame-custom",
+    "frame-storage-get",
+    "frame-storage-data",
+    "frame-storage-refuse",
+    "frame-storage-cancel",
     "packet-init",
     "packet-challenge",
     "packet-response",

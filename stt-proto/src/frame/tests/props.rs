@@ -36,7 +36,14 @@ enum Owned {
     Datagram(Vec<u8>),
     Custom {
         frame_type: u8,
+        message_id: u64,
         payload: Vec<u8>,
+    },
+    StorageData {
+        request_id: u64,
+        total_len: u64,
+        offset: u64,
+        data: Vec<u8>,
     },
 }
 
@@ -66,11 +73,24 @@ impl Owned {
             Owned::Datagram(data) => Frame::Datagram(Datagram { data }),
             Owned::Custom {
                 frame_type,
+                message_id,
                 payload,
             } => Frame::Custom {
                 frame_type: *frame_type,
+                message_id: *message_id,
                 payload,
             },
+            Owned::StorageData {
+                request_id,
+                total_len,
+                offset,
+                data,
+            } => Frame::StorageData(StorageData {
+                request_id: *request_id,
+                total_len: *total_len,
+                offset: *offset,
+                data,
+            }),
         }
     }
 }
@@ -243,10 +263,46 @@ fn arb_datagram() -> impl Strategy<Value = Owned> {
 }
 
 fn arb_custom() -> impl Strategy<Value = Owned> {
-    (CUSTOM_MIN..=u8::MAX, bytes(1400)).prop_map(|(frame_type, payload)| Owned::Custom {
-        frame_type,
-        payload,
+    (CUSTOM_MIN..=u8::MAX, varint(), bytes(1400)).prop_map(|(frame_type, message_id, payload)| {
+        Owned::Custom {
+            frame_type,
+            message_id,
+            payload,
+        }
     })
+}
+
+fn arb_endpoint_accept() -> impl Strategy<Value = Owned> {
+    varint().prop_map(|message_id| Owned::Frame(Frame::EndpointAccept { message_id }))
+}
+
+/// Every storage frame; STORAGE_DATA keeps `offset + len <= total_len`.
+fn arb_storage() -> impl Strategy<Value = Owned> {
+    prop_oneof![
+        (varint(), varint(), any::<[u8; 32]>()).prop_map(|(request_id, max_len, hash)| {
+            Owned::Frame(Frame::StorageGet(StorageGet {
+                request_id,
+                max_len,
+                hash,
+            }))
+        }),
+        (varint(), varint(), varint(), bytes(1400)).prop_map(
+            |(request_id, extra, offset, data)| {
+                let offset = offset.min(varint::MAX - data.len() as u64);
+                let end = offset + data.len() as u64;
+                Owned::StorageData {
+                    request_id,
+                    total_len: end + extra.min(varint::MAX - end),
+                    offset,
+                    data,
+                }
+            }
+        ),
+        (varint(), code()).prop_map(|(request_id, code)| {
+            Owned::Frame(Frame::StorageRefuse(StorageRefuse { request_id, code }))
+        }),
+        varint().prop_map(|request_id| Owned::Frame(Frame::StorageCancel { request_id })),
+    ]
 }
 
 fn arb_frame() -> impl Strategy<Value = Owned> {
@@ -262,6 +318,8 @@ fn arb_frame() -> impl Strategy<Value = Owned> {
         arb_endpoint_resolve(),
         arb_endpoint_route(),
         arb_endpoint_refuse(),
+        arb_endpoint_accept(),
+        arb_storage(),
         arb_flow(),
         arb_simple(),
         arb_datagram(),
@@ -374,6 +432,10 @@ proptest! {
     fn round_trip_datagram(f in arb_datagram()) { round_trip(&f)?; }
     #[test]
     fn round_trip_custom(f in arb_custom()) { round_trip(&f)?; }
+    #[test]
+    fn round_trip_endpoint_accept(f in arb_endpoint_accept()) { round_trip(&f)?; }
+    #[test]
+    fn round_trip_storage(f in arb_storage()) { round_trip(&f)?; }
 
     #[test]
     fn round_trip_init(e in any::<[u8; 32]>(), p in pvec(any::<u8>(), TAG_LEN..600), m in any::<[u8; 16]>()) {
