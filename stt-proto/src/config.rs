@@ -91,6 +91,23 @@ pub struct TransportConfig {
     pub pacing: bool,
     /// Update packet keys after this much time (in addition to the AEAD usage limits).
     pub key_update_interval: Option<Duration>,
+    /// Application messages (routes, custom frames) sent but not yet resolved (a route
+    /// until the peer accepts or refuses it, a custom frame until acknowledged) before
+    /// sending reports `Blocked`. At most 1024 (PROTOCOL.md §4.8).
+    pub max_messages_in_flight: usize,
+    /// Bytes of unresolved application messages before sending reports `Blocked`.
+    pub message_send_buffer: usize,
+    /// Endpoint resolves awaiting an answer at once.
+    pub max_pending_resolves: usize,
+    /// Endpoints of the peer remembered from its registrations; more are ignored.
+    pub max_peer_endpoints: usize,
+    /// Fetches (storage requests this node sent) in progress at once.
+    pub max_fetches: usize,
+    /// Peer storage requests answered at once (awaiting the application or sending);
+    /// more are refused with `RESOURCE_EXHAUSTED`.
+    pub max_serves: usize,
+    /// Largest object a fetch may accept, in bytes.
+    pub max_object_size: u64,
 }
 
 impl Default for TransportConfig {
@@ -113,6 +130,13 @@ impl Default for TransportConfig {
             congestion: Arc::new(NewRenoConfig::default()),
             pacing: true,
             key_update_interval: None,
+            max_messages_in_flight: 256,
+            message_send_buffer: 256 << 10,
+            max_pending_resolves: 64,
+            max_peer_endpoints: 256,
+            max_fetches: 8,
+            max_serves: 8,
+            max_object_size: 16 << 20,
         }
     }
 }
@@ -129,6 +153,10 @@ impl fmt::Debug for TransportConfig {
             .field("send_buffer", &self.send_buffer)
             .field("congestion", &self.congestion)
             .field("pacing", &self.pacing)
+            .field("max_messages_in_flight", &self.max_messages_in_flight)
+            .field("max_fetches", &self.max_fetches)
+            .field("max_serves", &self.max_serves)
+            .field("max_object_size", &self.max_object_size)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +195,33 @@ impl TransportConfig {
             1,
             1024,
         )?;
+        check(
+            "max_messages_in_flight",
+            self.max_messages_in_flight as u64,
+            1,
+            crate::session::MESSAGE_WINDOW,
+        )?;
+        check(
+            "message_send_buffer",
+            self.message_send_buffer as u64,
+            2048,
+            1 << 30,
+        )?;
+        check(
+            "max_pending_resolves",
+            self.max_pending_resolves as u64,
+            1,
+            1024,
+        )?;
+        check(
+            "max_peer_endpoints",
+            self.max_peer_endpoints as u64,
+            0,
+            1 << 16,
+        )?;
+        check("max_fetches", self.max_fetches as u64, 1, 1024)?;
+        check("max_serves", self.max_serves as u64, 0, 1024)?;
+        check("max_object_size", self.max_object_size, 0, 1 << 40)?;
         Ok(())
     }
 }
@@ -192,6 +247,10 @@ pub struct NodeConfig {
     pub peer_policy: Option<Arc<dyn PeerPolicy>>,
     /// Packet-protection provider (AEAD implementation).
     pub crypto: &'static dyn CryptoProvider,
+    /// Named endpoints this node may serve at once.
+    pub max_endpoints: usize,
+    /// Largest queue capacity an endpoint may ask for, in messages.
+    pub max_endpoint_queue: usize,
     /// Per-session parameters.
     pub transport: TransportConfig,
 }
@@ -206,6 +265,8 @@ impl fmt::Debug for NodeConfig {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("accept_incoming", &self.accept_incoming)
             .field("peer_policy", &self.peer_policy.is_some())
+            .field("max_endpoints", &self.max_endpoints)
+            .field("max_endpoint_queue", &self.max_endpoint_queue)
             .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
@@ -223,6 +284,8 @@ impl Default for NodeConfig {
             accept_incoming: true,
             peer_policy: None,
             crypto: crate::crypto::default_provider(),
+            max_endpoints: 64,
+            max_endpoint_queue: 4096,
             transport: TransportConfig::default(),
         }
     }
@@ -244,6 +307,13 @@ impl NodeConfig {
             self.cookie_threshold as u64,
             0,
             self.max_half_open as u64,
+        )?;
+        check("max_endpoints", self.max_endpoints as u64, 0, 1 << 16)?;
+        check(
+            "max_endpoint_queue",
+            self.max_endpoint_queue as u64,
+            1,
+            1 << 24,
         )?;
         self.transport.validate()
     }

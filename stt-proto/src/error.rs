@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use crate::frame::ErrorCode;
+use crate::frame::{EndpointId, ErrorCode};
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,7 +149,122 @@ pub enum CustomFrameError {
         /// The current maximum.
         max: usize,
     },
+    /// The session's window of unresolved application messages is full; wait for
+    /// `Event::MessagesWritable`.
+    #[error("too many unacknowledged application messages")]
+    Blocked,
     /// The session is not established or is closing.
     #[error("session not established")]
     NotConnected,
+}
+
+/// Why a local endpoint could not be registered or used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// The name (its SHA3-256 id) is already registered on this node.
+    #[error("endpoint {0:?} is already registered")]
+    AlreadyRegistered(EndpointId),
+    /// The node serves `NodeConfig::max_endpoints` endpoints already.
+    #[error("too many endpoints (at most {max})")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// A queue capacity of 0 or above `NodeConfig::max_endpoint_queue`.
+    #[error("queue capacity {capacity} outside 1..={max}")]
+    Capacity {
+        /// The capacity asked for.
+        capacity: usize,
+        /// The largest allowed.
+        max: usize,
+    },
+}
+
+/// Why a message for a named endpoint (a route) could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The session's window of unresolved application messages is full; wait for
+    /// `Event::MessagesWritable`.
+    #[error("too many unresolved application messages")]
+    Blocked,
+    /// Bigger than fits in one packet.
+    #[error("routed message of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The current maximum.
+        max: usize,
+    },
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}
+
+/// Why an endpoint resolve could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// `TransportConfig::max_pending_resolves` resolves are unanswered already.
+    #[error("too many unanswered resolves")]
+    TooMany,
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}
+
+/// Why a fetch could not be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FetchStartError {
+    /// `TransportConfig::max_fetches` fetches are running on this session.
+    #[error("too many fetches in progress (at most {max})")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// The maximum length asked for is above `TransportConfig::max_object_size`.
+    #[error("maximum length {max_len} above the limit of {limit}")]
+    TooLarge {
+        /// What was asked.
+        max_len: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The window of unacknowledged application messages is full; wait for
+    /// `Event::MessagesWritable`.
+    #[error("too many unacknowledged application messages")]
+    Blocked,
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}
+
+/// Why a fetch failed (reported by `StorageEvent::FetchFailed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The peer does not hold the object.
+    #[error("object not found on the peer")]
+    NotFound,
+    /// The object is larger than the maximum length asked for.
+    #[error("object larger than the maximum length")]
+    TooLarge,
+    /// The peer is answering too many requests of this session.
+    #[error("peer busy")]
+    Busy,
+    /// The peer refused with another code.
+    #[error("refused by peer: {0}")]
+    Refused(ErrorCode),
+    /// The bytes the peer sent do not hash to the requested hash: rejected.
+    #[error("received bytes do not match the requested hash")]
+    HashMismatch,
+    /// The peer's answer broke the rules (total length changed or above the maximum).
+    #[error("malformed answer from the peer")]
+    BadResponse,
+}
+
+/// Why a storage request could not be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ServeError {
+    /// No request with this id is waiting for an answer (answered, cancelled, or the
+    /// session is gone).
+    #[error("no such storage request")]
+    UnknownRequest,
 }

@@ -1,14 +1,19 @@
 //! What the core tells the application: [`Event`]s drained with `Node::poll_event`.
 //!
-//! Events are edge notifications: "stream 4 became readable", not the data itself. The
-//! application reacts by calling back into the node. This module holds no state.
+//! Every observable happening is an event: sessions up and down, stream changes, named
+//! endpoints, custom frames, storage requests and fetches, key updates and path changes.
+//! Stream events are edge notifications ("stream 4 became readable", not the data); the
+//! application reacts by calling back into the node. Small self-contained payloads (a
+//! custom frame, a fetched object) travel in the event. This module holds no state.
 
 use bytes::Bytes;
 
-use crate::error::SessionError;
-use crate::frame::{Dir, ErrorCode, StreamId};
+use crate::endpoint::RouteId;
+use crate::error::{FetchError, SessionError};
+use crate::frame::{Dir, EndpointId, ErrorCode, StreamId};
 use crate::identity::NodeId;
 use crate::node::{PathId, SessionHandle};
+use crate::storage::{ContentHash, FetchId, ServeId};
 
 /// Something happened that the application may want to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +46,7 @@ pub enum Event {
         /// The session.
         session: SessionHandle,
     },
-    /// An application-defined frame (0x80–0xFF) arrived.
+    /// An application-defined frame (0x80–0xFF) arrived (exactly once per frame sent).
     CustomFrame {
         /// The session.
         session: SessionHandle,
@@ -61,6 +66,128 @@ pub enum Event {
     KeyUpdated {
         /// The session.
         session: SessionHandle,
+    },
+    /// Something about named endpoints, on this session or for a local endpoint.
+    Endpoint {
+        /// The session it came from.
+        session: SessionHandle,
+        /// What happened.
+        event: EndpointEvent,
+    },
+    /// A storage request from the peer, or the outcome of a fetch.
+    Storage {
+        /// The session.
+        session: SessionHandle,
+        /// What happened.
+        event: StorageEvent,
+    },
+    /// The session's window of unresolved application messages (routes, custom
+    /// frames) has room again after a call reported it full.
+    MessagesWritable {
+        /// The session.
+        session: SessionHandle,
+    },
+}
+
+impl Event {
+    /// The session the event belongs to.
+    pub fn session(&self) -> SessionHandle {
+        match self {
+            Event::Connected { session, .. }
+            | Event::Closed { session, .. }
+            | Event::Stream { session, .. }
+            | Event::DatagramReceived { session }
+            | Event::CustomFrame { session, .. }
+            | Event::PathChanged { session, .. }
+            | Event::KeyUpdated { session }
+            | Event::Endpoint { session, .. }
+            | Event::Storage { session, .. }
+            | Event::MessagesWritable { session } => *session,
+        }
+    }
+}
+
+/// Named-endpoint happenings (PROTOCOL.md §4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointEvent {
+    /// The peer announced that it serves this endpoint.
+    PeerRegistered(EndpointId),
+    /// The peer stopped serving this endpoint.
+    PeerWithdrawn(EndpointId),
+    /// The answer to `SessionRef::resolve`.
+    Resolved {
+        /// The request, as returned by `resolve`.
+        request: u64,
+        /// The endpoint asked about.
+        endpoint: EndpointId,
+        /// True if the peer serves it.
+        found: bool,
+    },
+    /// A message from this session was queued for a local endpoint; take it with
+    /// `Node::endpoint_recv`. One event per message.
+    Message {
+        /// The local endpoint.
+        endpoint: EndpointId,
+    },
+    /// The peer queued a routed message for its endpoint.
+    Delivered {
+        /// The route, as returned by `SessionRef::route`.
+        route: RouteId,
+    },
+    /// The peer refused a routed message: `ENDPOINT_NOT_FOUND`, or `BUFFER_OVERFLOW`
+    /// for a route sent with `RouteMode::Refuse` (a `RouteMode::Wait` route is re-sent
+    /// when the queue has room instead).
+    Refused {
+        /// The route.
+        route: RouteId,
+        /// The peer's code.
+        code: ErrorCode,
+    },
+}
+
+/// Storage happenings (PROTOCOL.md §4.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageEvent {
+    /// The peer asks for an object; answer with `SessionRef::serve_object`.
+    Requested {
+        /// The request to answer.
+        request: ServeId,
+        /// The object wanted.
+        hash: ContentHash,
+        /// The largest object the peer accepts.
+        max_len: u64,
+    },
+    /// A request was answered with the object (a storage hit).
+    Hit {
+        /// The request.
+        request: ServeId,
+        /// The object.
+        hash: ContentHash,
+    },
+    /// A request was answered "not found" (a storage miss).
+    Miss {
+        /// The request.
+        request: ServeId,
+        /// The object.
+        hash: ContentHash,
+    },
+    /// A fetch completed: every byte arrived and hashes to `hash`.
+    Fetched {
+        /// The fetch, as returned by `SessionRef::fetch`.
+        fetch: FetchId,
+        /// The object's hash.
+        hash: ContentHash,
+        /// The object.
+        data: Bytes,
+    },
+    /// A fetch failed; nothing was delivered.
+    FetchFailed {
+        /// The fetch.
+        fetch: FetchId,
+        /// The object's hash.
+        hash: ContentHash,
+        /// Why.
+        error: FetchError,
     },
 }
 
@@ -97,4 +224,7 @@ pub enum StreamEvent {
     },
     /// The peer granted more streams of a direction.
     Available(Dir),
+    /// Our sending side missed the deadline set with `SessionRef::set_deadline` and
+    /// was reset with `STREAM_EXPIRED` (live mode, freshest first).
+    Expired(StreamId),
 }

@@ -91,24 +91,30 @@ pub mod congestion;
 pub mod crypto;
 #[cfg(feature = "std")]
 pub mod driver;
+pub mod endpoint;
 pub mod error;
 pub mod event;
 pub mod frame;
 pub mod handshake;
 pub mod identity;
 pub mod node;
+pub mod primitives;
 pub mod range_set;
 pub mod recovery;
 pub mod rng;
 pub mod session;
+pub mod storage;
 pub mod stream;
 pub mod time;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use event::{Event, StreamEvent};
+pub use endpoint::{EndpointMessage, RouteId, RouteMode};
+pub use event::{EndpointEvent, Event, StorageEvent, StreamEvent};
+pub use frame::EndpointId;
 pub use identity::{Identity, NetworkKey, NodeId};
 pub use node::{Node, NodeStats, PathId, SessionHandle, SessionRef, Transmit};
 pub use rng::Rng;
+pub use storage::{ContentHash, FetchId, ServeId};
 pub use time::Instant;

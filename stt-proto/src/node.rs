@@ -15,19 +15,20 @@ use core::cmp::Reverse;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::crypto::AeadSet;
+use crate::endpoint::{EndpointMessage, Offer, Registry};
 use crate::error::{
-    ConnectError, CustomFrameError, DatagramError, OpenStreamError, ReadError, StreamError,
-    WriteError,
+    ConnectError, DatagramError, OpenStreamError, ReadError, StreamError, WriteError,
 };
-use crate::event::Event;
+use crate::event::{EndpointEvent, Event, StorageEvent};
 use crate::frame::{
-    CUSTOM_MIN, DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, SessionId,
+    DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, ResolveKind, SessionId,
     StreamId, TAG_LEN,
 };
 use crate::handshake::{DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
-use crate::session::{Control, Phase, Session, SessionStats, TransportParams};
+use crate::session::{Control, Inbound, Phase, Session, SessionStats, TransportParams};
+use crate::storage::ServeId;
 use crate::time::Instant;
 
 /// An adapter-chosen handle for a network path (a UDP peer address, a WebSocket
@@ -40,6 +41,17 @@ pub struct PathId(pub u64);
 pub struct SessionHandle {
     index: u32,
     generation: u32,
+}
+
+impl SessionHandle {
+    /// A handle for unit tests of session-level parts.
+    #[cfg(test)]
+    pub(crate) fn test(index: u32) -> Self {
+        Self {
+            index,
+            generation: 0,
+        }
+    }
 }
 
 /// A datagram (or a batch of equal-size datagrams for GSO) the adapter must send.
@@ -85,9 +97,9 @@ pub struct NodeStats {
 }
 
 #[derive(Clone)]
-struct Slot {
+pub(crate) struct Slot {
     generation: u32,
-    session: Option<Session>,
+    pub(crate) session: Option<Session>,
     deadline: Option<Instant>,
     queued: bool,
 }
@@ -98,13 +110,13 @@ const OUTBOX_LIMIT: usize = 256;
 /// The protocol engine for one local identity. See the crate docs for the loop.
 #[derive(Clone)]
 pub struct Node {
-    config: Arc<NodeConfig>,
+    pub(crate) config: Arc<NodeConfig>,
     identity: Identity,
     network: NetworkKey,
     rng_secret: Rng,
     rng_public: Rng,
     responder: Responder,
-    slots: Vec<Slot>,
+    pub(crate) slots: Vec<Slot>,
     free: Vec<u32>,
     by_local_id: BTreeMap<SessionId, u32>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
@@ -113,6 +125,10 @@ pub struct Node {
     events: VecDeque<Event>,
     stats: NodeStats,
     params: Vec<u8>,
+    /// Named endpoints this node serves.
+    pub(crate) endpoints: Registry,
+    /// Peer storage requests reach the application (off: refused "not found").
+    pub(crate) serve_storage: bool,
 }
 
 impl Node {
@@ -163,6 +179,8 @@ impl Node {
             events: VecDeque::new(),
             stats: NodeStats::default(),
             params,
+            endpoints: Registry::default(),
+            serve_storage: false,
         })
     }
 
@@ -568,7 +586,7 @@ impl Node {
 
     /// After anything happened to a session: collect its events, reschedule its timer,
     /// queue it for transmission, free it if it closed.
-    fn touch(&mut self, index: u32, _now: Instant) {
+    pub(crate) fn touch(&mut self, index: u32, _now: Instant) {
         let slot = &mut self.slots[index as usize];
         if slot.session.is_some() && !slot.queued {
             slot.queued = true;
@@ -607,17 +625,35 @@ impl Node {
     }
 
     fn collect(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
+        self.process_inbound(index);
+        let Node {
+            slots, endpoints, ..
+        } = self;
+        let slot = &mut slots[index as usize];
         let Some(s) = slot.session.as_mut() else {
             return;
         };
         s.flush_stream_events();
+        if endpoints.len() > 0
+            && s.events
+                .iter()
+                .any(|e| matches!(e, Event::Connected { .. }))
+        {
+            // A new session learns every endpoint this node serves.
+            for endpoint in endpoints.ids() {
+                s.queue_control(Control::EndpointRegister {
+                    endpoint,
+                    registered: true,
+                });
+            }
+        }
         if !s.events.is_empty() {
             // Take the queue (not drain it) so an idle session keeps no event buffer.
             self.events.extend(core::mem::take(&mut s.events));
         }
         if s.phase == Phase::Closed {
             let local = s.local_id;
+            endpoints.forget_session(s.handle);
             slot.session = None;
             slot.deadline = None;
             slot.generation = slot.generation.wrapping_add(1);
@@ -627,14 +663,115 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Answers what a session received for the node: routed messages (offered to the
+    /// endpoint registry), resolve queries and storage requests.
+    fn process_inbound(&mut self, index: u32) {
+        let Node {
+            slots,
+            endpoints,
+            serve_storage,
+            config,
+            ..
+        } = self;
+        let Some(s) = slots[index as usize].session.as_mut() else {
+            return;
+        };
+        let handle = s.handle;
+        let Some(conn) = s.conn.as_mut() else {
+            return;
+        };
+        let Some(apps) = conn.apps.as_mut() else {
+            return;
+        };
+        if apps.inbound.is_empty() {
+            return;
+        }
+        let peer = conn.peer;
+        for item in core::mem::take(&mut apps.inbound) {
+            match item {
+                Inbound::Route {
+                    message_id,
+                    endpoint,
+                    payload,
+                } => {
+                    let offer = endpoints.offer(EndpointMessage {
+                        endpoint,
+                        session: handle,
+                        peer,
+                        payload,
+                    });
+                    let code = match offer {
+                        Offer::Accepted => {
+                            s.events.push_back(Event::Endpoint {
+                                session: handle,
+                                event: EndpointEvent::Message { endpoint },
+                            });
+                            None
+                        }
+                        Offer::Refused(code) => Some(code),
+                    };
+                    apps.answer(Control::RouteAnswer { message_id, code }, &mut conn.control);
+                }
+                Inbound::Resolve {
+                    request_id,
+                    endpoint,
+                } => {
+                    let kind = match endpoints.contains(&endpoint) {
+                        true => ResolveKind::Found,
+                        false => ResolveKind::NotFound,
+                    };
+                    let answer = Control::EndpointResolve {
+                        request_id,
+                        kind,
+                        endpoint,
+                    };
+                    apps.answer(answer, &mut conn.control);
+                }
+                Inbound::Get {
+                    request_id,
+                    hash,
+                    max_len,
+                } => {
+                    let request = ServeId(request_id);
+                    let refuse = if !*serve_storage {
+                        s.events.push_back(Event::Storage {
+                            session: handle,
+                            event: StorageEvent::Miss { request, hash },
+                        });
+                        Some(ErrorCode::OBJECT_NOT_FOUND)
+                    } else if apps.fetches.serving() >= config.transport.max_serves {
+                        Some(ErrorCode::RESOURCE_EXHAUSTED)
+                    } else {
+                        apps.fetches.await_answer(request_id, hash, max_len);
+                        s.events.push_back(Event::Storage {
+                            session: handle,
+                            event: StorageEvent::Requested {
+                                request,
+                                hash,
+                                max_len,
+                            },
+                        });
+                        None
+                    };
+                    if let Some(code) = refuse {
+                        let c = Control::StorageRefuse { request_id, code };
+                        apps.answer(c, &mut conn.control);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A live session, borrowed from its node for application calls.
 pub struct SessionRef<'a> {
-    node: &'a mut Node,
-    handle: SessionHandle,
+    pub(crate) node: &'a mut Node,
+    pub(crate) handle: SessionHandle,
 }
 
 impl SessionRef<'_> {
-    fn session(&mut self) -> &mut Session {
+    pub(crate) fn session(&mut self) -> &mut Session {
         // `Node::session` checked the handle and nothing frees the slot meanwhile.
         match self.node.slots[self.handle.index as usize].session.as_mut() {
             Some(s) => s,
@@ -642,7 +779,7 @@ impl SessionRef<'_> {
         }
     }
 
-    fn done<T>(&mut self, now: Instant, v: T) -> T {
+    pub(crate) fn done<T>(&mut self, now: Instant, v: T) -> T {
         self.node.touch(self.handle.index, now);
         v
     }
@@ -804,35 +941,6 @@ impl SessionRef<'_> {
     /// Takes the oldest received datagram.
     pub fn recv_datagram(&mut self) -> Option<Bytes> {
         self.session().recv_datagram()
-    }
-
-    /// Sends an application-defined frame (type 0x80–0xFF), reliably and in order with
-    /// other control frames.
-    pub fn send_custom_frame(
-        &mut self,
-        now: Instant,
-        frame_type: u8,
-        payload: &[u8],
-    ) -> Result<(), CustomFrameError> {
-        if frame_type < CUSTOM_MIN {
-            return Err(CustomFrameError::ReservedType(frame_type));
-        }
-        let max = self.max_datagram_size();
-        if payload.len() > max {
-            return Err(CustomFrameError::TooLarge {
-                len: payload.len(),
-                max,
-            });
-        }
-        let queued = self.session().queue_control(Control::Custom {
-            frame_type,
-            message_id: 0,
-            payload: payload.to_vec(),
-        });
-        if !queued {
-            return Err(CustomFrameError::NotConnected);
-        }
-        self.done(now, Ok(()))
     }
 
     /// Closes the session: DISCONNECT with `code` and `reason` goes to the peer.

@@ -1094,6 +1094,7 @@ impl World {
                     StreamEvent::Stopped { id, .. } => ("stopped", id.0),
                     StreamEvent::Reset { id, .. } => ("reset", id.0),
                     StreamEvent::Available(_) => ("available", 0),
+                    StreamEvent::Expired(id) => ("expired", id.0),
                 };
                 if !matches!(event, StreamEvent::Readable(_) | StreamEvent::Writable(_)) {
                     self.trace.record(
@@ -1158,7 +1159,11 @@ impl World {
                     ],
                 );
             }
-            Event::KeyUpdated { .. } | Event::CustomFrame { .. } => {}
+            Event::KeyUpdated { .. }
+            | Event::CustomFrame { .. }
+            | Event::Endpoint { .. }
+            | Event::Storage { .. }
+            | Event::MessagesWritable { .. } => {}
         }
     }
 

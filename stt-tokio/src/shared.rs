@@ -117,15 +117,7 @@ impl State {
 }
 
 fn session_of(e: &Event) -> SessionHandle {
-    match e {
-        Event::Connected { session, .. }
-        | Event::Closed { session, .. }
-        | Event::Stream { session, .. }
-        | Event::DatagramReceived { session }
-        | Event::CustomFrame { session, .. }
-        | Event::PathChanged { session, .. }
-        | Event::KeyUpdated { session } => *session,
-    }
+    e.session()
 }
 
 /// The lock and the clock.

@@ -266,6 +266,14 @@ impl Dispatch {
                         }
                         wake(&mut self.idle);
                     }
+                    StreamEvent::Expired(id) => {
+                        if let Some(st) = s.streams.get_mut(id) {
+                            st.stopped = Some(ErrorCode::STREAM_EXPIRED);
+                            st.finishing = false;
+                            wake(&mut st.write);
+                        }
+                        wake(&mut self.idle);
+                    }
                     StreamEvent::Stopped { id, code } => {
                         if let Some(st) = s.streams.get_mut(id) {
                             st.stopped = Some(*code);
@@ -287,7 +295,11 @@ impl Dispatch {
                     wake(&mut s.closed_waiter);
                 }
             }
-            Event::CustomFrame { .. } | Event::KeyUpdated { .. } => {}
+            Event::CustomFrame { .. }
+            | Event::KeyUpdated { .. }
+            | Event::Endpoint { .. }
+            | Event::Storage { .. }
+            | Event::MessagesWritable { .. } => {}
         }
     }
 }

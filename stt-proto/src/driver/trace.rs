@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::string::String;
 
-use crate::event::{Event, StreamEvent};
+use crate::event::{EndpointEvent, Event, StorageEvent, StreamEvent};
 use crate::frame::Dir;
 use crate::time::Instant;
 
@@ -21,6 +21,73 @@ fn escape(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
+}
+
+fn hex(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+fn endpoint_json(o: &mut String, event: &EndpointEvent) {
+    let (name, id) = match event {
+        EndpointEvent::PeerRegistered(id) => ("peer_registered", Some(id)),
+        EndpointEvent::PeerWithdrawn(id) => ("peer_withdrawn", Some(id)),
+        EndpointEvent::Resolved { endpoint, .. } => ("resolved", Some(endpoint)),
+        EndpointEvent::Message { endpoint } => ("message", Some(endpoint)),
+        EndpointEvent::Delivered { .. } => ("delivered", None),
+        EndpointEvent::Refused { .. } => ("refused", None),
+    };
+    let _ = write!(o, "endpoint:{name}\",\"data\":{{");
+    if let Some(id) = id {
+        o.push_str("\"endpoint\":\"");
+        hex(o, &id.0);
+        o.push('"');
+    }
+    match event {
+        EndpointEvent::Resolved { request, found, .. } => {
+            let _ = write!(o, ",\"request\":{request},\"found\":{found}");
+        }
+        EndpointEvent::Delivered { route } => {
+            let _ = write!(o, "\"route\":{}", route.0);
+        }
+        EndpointEvent::Refused { route, code } => {
+            let _ = write!(o, "\"route\":{},\"code\":{}", route.0, code.0);
+        }
+        _ => {}
+    }
+    o.push('}');
+}
+
+fn storage_json(o: &mut String, event: &StorageEvent) {
+    let (name, id, hash) = match event {
+        StorageEvent::Requested { request, hash, .. } => ("requested", request.0, hash),
+        StorageEvent::Hit { request, hash } => ("hit", request.0, hash),
+        StorageEvent::Miss { request, hash } => ("miss", request.0, hash),
+        StorageEvent::Fetched { fetch, hash, .. } => ("fetched", fetch.0, hash),
+        StorageEvent::FetchFailed { fetch, hash, .. } => ("fetch_failed", fetch.0, hash),
+    };
+    let _ = write!(
+        o,
+        "storage:{name}\",\"data\":{{\"request\":{id},\"hash\":\""
+    );
+    hex(o, &hash.0);
+    o.push('"');
+    match event {
+        StorageEvent::Requested { max_len, .. } => {
+            let _ = write!(o, ",\"max_len\":{max_len}");
+        }
+        StorageEvent::Fetched { data, .. } => {
+            let _ = write!(o, ",\"len\":{}", data.len());
+        }
+        StorageEvent::FetchFailed { error, .. } => {
+            o.push_str(",\"error\":\"");
+            escape(o, &std::format!("{error}"));
+            o.push('"');
+        }
+        _ => {}
+    }
+    o.push('}');
 }
 
 fn dir(d: Dir) -> &'static str {
@@ -58,6 +125,7 @@ pub fn event_json(now: Instant, event: &Event) -> String {
                 StreamEvent::Readable(id) => ("readable", id.0, None),
                 StreamEvent::Writable(id) => ("writable", id.0, None),
                 StreamEvent::Finished(id) => ("finished", id.0, None),
+                StreamEvent::Expired(id) => ("expired", id.0, None),
                 StreamEvent::Stopped { id, code } => {
                     ("stopped", id.0, Some(std::format!(",\"code\":{}", code.0)))
                 }
@@ -92,6 +160,9 @@ pub fn event_json(now: Instant, event: &Event) -> String {
             let _ = write!(o, "path:changed\",\"data\":{{\"path\":{}}}", path.0);
         }
         Event::KeyUpdated { .. } => o.push_str("security:key_updated\",\"data\":{}"),
+        Event::Endpoint { event, .. } => endpoint_json(&mut o, event),
+        Event::Storage { event, .. } => storage_json(&mut o, event),
+        Event::MessagesWritable { .. } => o.push_str("messages:writable\",\"data\":{}"),
     }
     o.push('}');
     o
@@ -132,5 +203,34 @@ mod tests {
             },
         );
         assert_eq!(l, r#"{"time":6,"name":"path:changed","data":{"path":3}}"#);
+        let l = event_json(
+            Instant::from_micros(7),
+            &Event::Endpoint {
+                session: h,
+                event: EndpointEvent::Refused {
+                    route: crate::endpoint::RouteId(2),
+                    code: crate::frame::ErrorCode::BUFFER_OVERFLOW,
+                },
+            },
+        );
+        assert_eq!(
+            l,
+            r#"{"time":7,"name":"endpoint:refused","data":{"route":2,"code":1538}}"#
+        );
+        let l = event_json(
+            Instant::from_micros(8),
+            &Event::Storage {
+                session: h,
+                event: StorageEvent::FetchFailed {
+                    fetch: crate::storage::FetchId(4),
+                    hash: crate::storage::ContentHash([0xab; 32]),
+                    error: crate::error::FetchError::HashMismatch,
+                },
+            },
+        );
+        assert!(l.starts_with(
+            r#"{"time":8,"name":"storage:fetch_failed","data":{"request":4,"hash":"abab"#
+        ));
+        assert!(l.ends_with(r#""error":"received bytes do not match the requested hash"}}"#));
     }
 }

@@ -2,10 +2,16 @@
 //!
 //! A `Control` is re-queued when the packet carrying it is lost; credit frames are
 //! refreshed with the latest value at that point instead of repeating a stale one.
+//! Application messages (routes, custom frames, storage requests) keep their message
+//! id across re-sends (PROTOCOL.md §4.8).
 
-use alloc::vec::Vec;
+use bytes::Bytes;
 
-use crate::frame::{Dir, EncodeError, ErrorCode, Frame, StreamClose, StreamId, StreamOpen, Writer};
+use crate::frame::{
+    Dir, EncodeError, EndpointId, EndpointRefuse, EndpointRegister, EndpointResolve, EndpointRoute,
+    ErrorCode, Frame, ResolveKind, StorageGet, StorageRefuse, StreamClose, StreamId, StreamOpen,
+    Writer,
+};
 
 /// An owned, retransmittable control frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,14 +47,45 @@ pub(crate) enum Control {
     Custom {
         frame_type: u8,
         message_id: u64,
-        payload: Vec<u8>,
+        payload: Bytes,
+    },
+    EndpointRegister {
+        endpoint: EndpointId,
+        registered: bool,
+    },
+    EndpointResolve {
+        request_id: u64,
+        kind: ResolveKind,
+        endpoint: EndpointId,
+    },
+    Route {
+        endpoint: EndpointId,
+        message_id: u64,
+        payload: Bytes,
+    },
+    /// ENDPOINT_ACCEPT (`code` None) or ENDPOINT_REFUSE.
+    RouteAnswer {
+        message_id: u64,
+        code: Option<ErrorCode>,
+    },
+    StorageGet {
+        request_id: u64,
+        max_len: u64,
+        hash: [u8; 32],
+    },
+    StorageRefuse {
+        request_id: u64,
+        code: ErrorCode,
+    },
+    StorageCancel {
+        request_id: u64,
     },
 }
 
 impl Control {
-    /// Writes the frame; fails without writing if it does not fit.
-    pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        let frame = match self {
+    /// The frame this control sends.
+    pub(crate) fn frame(&self) -> Frame<'_> {
+        match self {
             Control::StreamOpen {
                 id,
                 priority,
@@ -94,7 +131,67 @@ impl Control {
                 message_id: *message_id,
                 payload,
             },
-        };
+            Control::EndpointRegister {
+                endpoint,
+                registered,
+            } => Frame::EndpointRegister(EndpointRegister {
+                registered: *registered,
+                endpoint: *endpoint,
+            }),
+            Control::EndpointResolve {
+                request_id,
+                kind,
+                endpoint,
+            } => Frame::EndpointResolve(EndpointResolve {
+                request_id: *request_id,
+                kind: *kind,
+                endpoint: *endpoint,
+            }),
+            Control::Route {
+                endpoint,
+                message_id,
+                payload,
+            } => Frame::EndpointRoute(EndpointRoute {
+                endpoint: *endpoint,
+                message_id: *message_id,
+                payload,
+            }),
+            Control::RouteAnswer { message_id, code } => match code {
+                None => Frame::EndpointAccept {
+                    message_id: *message_id,
+                },
+                Some(code) => Frame::EndpointRefuse(EndpointRefuse {
+                    message_id: *message_id,
+                    code: *code,
+                }),
+            },
+            Control::StorageGet {
+                request_id,
+                max_len,
+                hash,
+            } => Frame::StorageGet(StorageGet {
+                request_id: *request_id,
+                max_len: *max_len,
+                hash: *hash,
+            }),
+            Control::StorageRefuse { request_id, code } => Frame::StorageRefuse(StorageRefuse {
+                request_id: *request_id,
+                code: *code,
+            }),
+            Control::StorageCancel { request_id } => Frame::StorageCancel {
+                request_id: *request_id,
+            },
+        }
+    }
+
+    /// Bytes the frame takes on the wire.
+    pub(crate) fn encoded_len(&self) -> Result<usize, EncodeError> {
+        self.frame().encoded_len()
+    }
+
+    /// Writes the frame; fails without writing if it does not fit.
+    pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        let frame = self.frame();
         let len = frame.encoded_len()?;
         w.reserve(len)?;
         frame.write(w)

@@ -5,7 +5,9 @@
 //! A session never routes datagrams (the node does) and never reads a clock: every
 //! entry point takes `now`. Packet assembly lives in `send.rs`.
 
+mod apps;
 mod control;
+mod fetch;
 mod params;
 mod paths;
 mod send;
@@ -22,7 +24,7 @@ use crate::config::NodeConfig;
 use crate::congestion::{Controller, Pacer};
 use crate::crypto::{PacketProtection, RecordError};
 use crate::error::SessionError;
-use crate::event::Event;
+use crate::event::{Event, StorageEvent};
 use crate::frame::{
     Dir, ErrorCode, Frame, Frames, HEADER_LEN, Header, SessionId, Side, StreamId, TAG_LEN,
 };
@@ -31,14 +33,19 @@ use crate::identity::NodeId;
 use crate::node::{NodeStats, PathId, SessionHandle};
 use crate::recovery::{AckTracker, RttEstimator, SentPackets};
 use crate::rng::Rng;
+use crate::storage::{ContentHash, FetchId};
 use crate::time::Instant;
 
+pub use apps::MESSAGE_WINDOW;
+pub(crate) use apps::{Apps, Inbound};
 pub(crate) use control::Control;
+pub(crate) use fetch::Answer;
 pub use params::{MAX_PARAMS_LEN, TransportParams};
 pub(crate) use paths::{PathState, Probe};
 pub use stats::SessionStats;
 pub(crate) use streams::{StreamLimits, Streams};
 
+use fetch::DataOutcome;
 use send::PacketInfo;
 pub(crate) use send::max_datagram_payload;
 
@@ -103,6 +110,10 @@ pub(crate) struct Conn {
     pub last_eliciting_sent: Instant,
     pub probes_pending: u8,
     pub keepalive_pending: bool,
+    /// Application messages and storage fetches; created on first use.
+    pub apps: Option<Box<Apps>>,
+    /// The next packet prefers storage data over stream data (they alternate).
+    pub storage_turn: bool,
     pub close_frame: Option<(ErrorCode, Vec<u8>)>,
     pub close_sent: bool,
     pub next_key_update: Option<Instant>,
@@ -252,6 +263,8 @@ impl Session {
             probes_pending: 0,
             // The responder confirms at once with an ack-eliciting CONFIRM packet.
             keepalive_pending: self.side == Side::Responder,
+            apps: None,
+            storage_turn: false,
             close_frame: None,
             close_sent: false,
             next_key_update: t.key_update_interval.map(|d| now + d),
@@ -605,24 +618,82 @@ impl Session {
             }
             Frame::Custom {
                 frame_type,
+                message_id,
                 payload: body,
-                ..
-            } => self.events.push_back(Event::CustomFrame {
-                session: handle,
-                frame_type,
-                payload: payload.slice_ref(body),
-            }),
-            // Named endpoints arrive with the application-primitives issue; until
-            // then a peer's endpoint frames are valid but ignored.
-            Frame::EndpointRegister(_)
-            | Frame::EndpointResolve(_)
-            | Frame::EndpointRoute(_)
-            | Frame::EndpointRefuse(_)
-            | Frame::EndpointAccept { .. }
-            | Frame::StorageGet(_)
-            | Frame::StorageData(_)
-            | Frame::StorageRefuse(_)
-            | Frame::StorageCancel { .. } => {}
+            } => {
+                if conn.apps(handle).on_custom(message_id) {
+                    self.events.push_back(Event::CustomFrame {
+                        session: handle,
+                        frame_type,
+                        payload: keep(payload, body),
+                    });
+                }
+            }
+            Frame::EndpointRoute(r) => {
+                let body = keep(payload, r.payload);
+                conn.apps(handle).on_route(r.message_id, r.endpoint, body)?;
+            }
+            Frame::EndpointAccept { message_id } => {
+                let Conn { apps, control, .. } = &mut **conn;
+                apps_of(apps, handle).on_route_answer(message_id, None, control);
+            }
+            Frame::EndpointRefuse(r) => {
+                let Conn { apps, control, .. } = &mut **conn;
+                apps_of(apps, handle).on_route_answer(r.message_id, Some(r.code), control);
+            }
+            Frame::EndpointRegister(r) => {
+                let Conn { apps, control, .. } = &mut **conn;
+                apps_of(apps, handle).on_register(
+                    &config.transport,
+                    r.endpoint,
+                    r.registered,
+                    control,
+                );
+            }
+            Frame::EndpointResolve(r) => {
+                conn.apps(handle)
+                    .on_resolve(r.request_id, r.kind, r.endpoint)?;
+            }
+            Frame::StorageGet(g) => {
+                conn.apps(handle)
+                    .on_get(g.request_id, ContentHash(g.hash), g.max_len)?;
+            }
+            Frame::StorageData(d) => {
+                let Conn { apps, control, .. } = &mut **conn;
+                let apps = apps_of(apps, handle);
+                let fetch = FetchId(d.request_id);
+                match apps.fetches.on_data(&d) {
+                    DataOutcome::Pending => {}
+                    DataOutcome::Done { hash, data } => {
+                        apps.storage(StorageEvent::Fetched { fetch, hash, data });
+                    }
+                    DataOutcome::Failed {
+                        hash,
+                        error,
+                        cancel,
+                    } => {
+                        if cancel {
+                            control.push_back(Control::StorageCancel {
+                                request_id: d.request_id,
+                            });
+                        }
+                        apps.storage(StorageEvent::FetchFailed { fetch, hash, error });
+                    }
+                }
+            }
+            Frame::StorageRefuse(r) => {
+                let apps = conn.apps(handle);
+                if let Some((hash, error)) = apps.fetches.on_refuse(r.request_id, r.code) {
+                    apps.storage(StorageEvent::FetchFailed {
+                        fetch: FetchId(r.request_id),
+                        hash,
+                        error,
+                    });
+                }
+            }
+            Frame::StorageCancel { request_id } => {
+                conn.apps(handle).fetches.on_cancel(request_id);
+            }
         }
         Ok(())
     }
@@ -778,6 +849,7 @@ impl Session {
             return;
         };
         conn.record.handle_timeout(now);
+        conn.streams.expire(now);
         if conn.sent.is_empty() {
             // Nothing in flight: an idle session hands back its per-packet buffers.
             conn.scratch = Vec::new();
@@ -865,6 +937,9 @@ impl Session {
         if let Some(p) = conn.pacer_release() {
             at(p);
         }
+        if let Some(d) = conn.streams.next_deadline() {
+            at(d);
+        }
         t
     }
 
@@ -926,6 +1001,9 @@ impl Session {
             for c in conn.streams.control.drain(..) {
                 conn.control.push_back(c);
             }
+            if let Some(apps) = conn.apps.as_mut() {
+                self.events.extend(apps.events.drain(..));
+            }
         }
     }
 
@@ -969,7 +1047,27 @@ impl Session {
     }
 }
 
+/// A payload piece to keep: a zero-copy slice when it is most of the packet, a copy
+/// otherwise (a stored slice pins its whole packet buffer).
+fn keep(payload: &Bytes, piece: &[u8]) -> Bytes {
+    if piece.len() * 2 >= payload.len() {
+        payload.slice_ref(piece)
+    } else {
+        Bytes::copy_from_slice(piece)
+    }
+}
+
+/// The session's application-message state, created on first use.
+pub(crate) fn apps_of(apps: &mut Option<Box<Apps>>, handle: SessionHandle) -> &mut Apps {
+    apps.get_or_insert_with(|| Box::new(Apps::new(handle)))
+}
+
 impl Conn {
+    /// The session's application-message state, created on first use.
+    pub(crate) fn apps(&mut self, handle: SessionHandle) -> &mut Apps {
+        apps_of(&mut self.apps, handle)
+    }
+
     /// The idle timeout, raised to at least three probe timeouts (RFC 9000 §10.1; the
     /// PTO without backoff, so a dead peer is still given up on in bounded time).
     fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {

@@ -11,6 +11,10 @@ use crate::frame::{
     AckRange, DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, MAX_ACK_RANGES, PacketType,
     StreamId, TAG_LEN, Writer,
 };
+
+/// Worst-case STORAGE_DATA framing (type, three 8-byte varints, a 2-byte length) plus
+/// slack: a storage piece is asked for this much less than the room left.
+const STORAGE_FRAMING: usize = 28;
 use crate::node::PathId;
 use crate::stream::Chunk;
 use crate::time::Instant;
@@ -32,6 +36,8 @@ pub(crate) fn max_datagram_payload(max_packet: usize) -> usize {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PacketInfo {
     stream: Option<(StreamId, Chunk)>,
+    /// A piece of a storage answer: (request id, chunk).
+    storage: Option<(u64, Chunk)>,
     largest_ack: Option<u64>,
     control: Vec<Control>,
 }
@@ -48,9 +54,17 @@ impl PacketInfo {
         if let Some(largest) = self.largest_ack {
             conn.acks.on_ack_acked(largest);
         }
+        if let Some((request, chunk)) = self.storage
+            && let Some(apps) = conn.apps.as_mut()
+        {
+            apps.fetches.on_chunk_acked(request, &chunk);
+        }
         for c in self.control {
             if let Control::StreamClose { id, .. } = c {
                 conn.streams.on_reset_acked(id);
+            }
+            if let Some(apps) = conn.apps.as_mut() {
+                apps.on_acked(&c, &mut conn.control);
             }
         }
     }
@@ -58,6 +72,11 @@ impl PacketInfo {
     pub(crate) fn on_lost(self, conn: &mut Conn) {
         if let Some((id, chunk)) = self.stream {
             conn.streams.on_chunk_lost(id, &chunk);
+        }
+        if let Some((request, chunk)) = self.storage
+            && let Some(apps) = conn.apps.as_mut()
+        {
+            apps.fetches.on_chunk_lost(request, &chunk);
         }
         for c in self.control {
             let refreshed = match c {
@@ -77,7 +96,11 @@ impl PacketInfo {
                 {
                     None
                 }
-                other => Some(other),
+                // Application messages: re-sent unless their outcome is already known.
+                other => {
+                    let stale = conn.apps.as_mut().is_some_and(|a| !a.on_lost(&other));
+                    (!stale).then_some(other)
+                }
             };
             if let Some(c) = refreshed {
                 conn.control.push_back(c);
@@ -249,11 +272,13 @@ impl Session {
             may_elicit = conn.pacer_next.is_none();
         }
         let ack_due = conn.acks.ack_due(now);
+        let storage_pending = conn.apps.as_ref().is_some_and(|a| a.fetches.has_pending());
         let wants_eliciting = conn.keepalive_pending
             || probing
             || !conn.control.is_empty()
             || !conn.datagrams_out.is_empty()
-            || conn.streams.has_pending();
+            || conn.streams.has_pending()
+            || storage_pending;
         if !(ack_due || may_elicit && wants_eliciting) {
             // Congestion-limited datagrams are dropped, not queued without bound.
             if !cwnd_open && !conn.datagrams_out.is_empty() {
@@ -272,11 +297,22 @@ impl Session {
         let mut stream_id = StreamId::CONTROL;
         let written = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
+            // A large control frame (a routed message, a custom frame) must fit beside
+            // the ACK; when it would not, the ACK goes in the next packet instead of
+            // leaving the frame stuck at the head of the queue.
+            let front = match may_elicit {
+                true => conn.control.front().and_then(|c| c.encoded_len().ok()),
+                false => None,
+            };
             if (ack_due || conn.acks.has_unacked())
                 && let Some(ack) = conn.acks.frame(now, &mut scratch)
-                && Frame::Ack(ack).write(&mut w).is_ok()
             {
-                info.largest_ack = Some(ack.largest());
+                let room = w.remaining();
+                let ack_len = Frame::Ack(ack).encoded_len().unwrap_or(room);
+                let crowds = front.is_some_and(|f| f <= room && ack_len + f > room);
+                if !crowds && Frame::Ack(ack).write(&mut w).is_ok() {
+                    info.largest_ack = Some(ack.largest());
+                }
             }
             if may_elicit {
                 if let Some((rp, data)) = self.path_response.take() {
@@ -308,7 +344,11 @@ impl Session {
                     }
                     eliciting = true;
                 }
-                // Stream data fills the rest.
+                // Stream data and storage answers fill the rest, taking turns.
+                if storage_pending && (conn.storage_turn || !conn.streams.has_pending()) {
+                    conn.storage_turn = false;
+                    eliciting |= fill_storage(&mut w, conn, &mut info);
+                }
                 let room = w.remaining();
                 if room > 16
                     && let Some((id, mut chunk)) = conn.streams.next_chunk(room - 16)
@@ -326,6 +366,12 @@ impl Session {
                         debug_assert_eq!(w.position(), start);
                     }
                 }
+                if info.stream.is_some() {
+                    conn.storage_turn = true;
+                }
+                if storage_pending && info.storage.is_none() {
+                    eliciting |= fill_storage(&mut w, conn, &mut info);
+                }
                 if !eliciting
                     && (conn.keepalive_pending || probing)
                     && Frame::Keepalive.write(&mut w).is_ok()
@@ -334,7 +380,7 @@ impl Session {
                 }
                 // A data packet that is nearly full is padded to exactly full, so bulk
                 // packets share one size and the adapter can batch them (GSO).
-                if info.stream.is_some() && w.remaining() < FILL_SLACK {
+                if (info.stream.is_some() || info.storage.is_some()) && w.remaining() < FILL_SLACK {
                     let pad = w.remaining();
                     let _ = Frame::Padding { len: pad }.write(&mut w);
                 }
@@ -412,6 +458,27 @@ impl Session {
         self.stats.bytes_sent += len as u64;
         Some(len)
     }
+}
+
+/// Writes one piece of a storage answer into the room left; true if it did.
+fn fill_storage(w: &mut Writer<'_>, conn: &mut Conn, info: &mut PacketInfo) -> bool {
+    let room = w.remaining();
+    if room <= STORAGE_FRAMING {
+        return false;
+    }
+    let Some(apps) = conn.apps.as_mut() else {
+        return false;
+    };
+    let Some((request, total, chunk)) = apps.fetches.next_chunk(room - STORAGE_FRAMING) else {
+        return false;
+    };
+    if apps.fetches.write_chunk(w, request, total, &chunk).is_err() {
+        // Could not copy: give the piece back for a later packet.
+        apps.fetches.on_chunk_lost(request, &chunk);
+        return false;
+    }
+    info.storage = Some((request, chunk));
+    true
 }
 
 fn write_data(

@@ -1,6 +1,7 @@
 //! One session's streams: the table, opening rules and limits, stream- and
-//! session-level flow control (with receive-window auto-tuning), and which stream
-//! sends next (priority, then round-robin).
+//! session-level flow control (with receive-window auto-tuning), which stream sends
+//! next (priority, then round-robin), and live-mode deadlines (a sending side not
+//! delivered by its deadline is reset with `STREAM_EXPIRED`: freshest first).
 //!
 //! Owns no packets and no keys: the packet builder asks it for the next chunk and
 //! reports acks and losses back; frame handlers feed it peer frames.
@@ -144,6 +145,8 @@ pub(crate) struct Streams {
     received_data: u64,
     consumed_data: u64,
     window: RecvWindow,
+    /// Sending sides that must be delivered by a deadline or be abandoned.
+    deadlines: BTreeMap<StreamId, Instant>,
     pub(crate) events: VecDeque<StreamEvent>,
     pub(crate) control: Vec<Control>,
 }
@@ -170,6 +173,7 @@ impl Streams {
             received_data: 0,
             consumed_data: 0,
             window: RecvWindow::new(limits.local_window, limits.max_local_window),
+            deadlines: BTreeMap::new(),
             events: VecDeque::new(),
             control: Vec::new(),
         }
@@ -520,6 +524,43 @@ impl Streams {
         Ok(())
     }
 
+    /// Abandons the sending side of `id` (reset with `STREAM_EXPIRED`) if everything
+    /// written, and the FIN, is not acknowledged by `at`. A later call replaces it.
+    pub(crate) fn set_deadline(&mut self, id: StreamId, at: Instant) -> Result<(), StreamError> {
+        let s = self.streams.get(&id).ok_or(StreamError::Closed)?;
+        if s.send.is_none() {
+            return Err(StreamError::Closed);
+        }
+        self.deadlines.insert(id, at);
+        Ok(())
+    }
+
+    /// The earliest stream deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.values().min().copied()
+    }
+
+    /// Resets every sending side whose deadline passed undelivered.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        let due: Vec<StreamId> = self
+            .deadlines
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            self.deadlines.remove(&id);
+            let live = self
+                .streams
+                .get(&id)
+                .and_then(|s| s.send.as_ref())
+                .is_some_and(|send| send.state == SendState::Open && !send.buf.is_fully_acked());
+            if live && self.reset(id, ErrorCode::STREAM_EXPIRED).is_ok() {
+                self.events.push_back(StreamEvent::Expired(id));
+            }
+        }
+    }
+
     /// Asks the peer to stop sending on a stream we receive on.
     pub(crate) fn stop(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
         let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
@@ -792,6 +833,7 @@ impl Streams {
             return;
         }
         self.streams.remove(&id);
+        self.deadlines.remove(&id);
         self.ready.retain(|r| *r != id);
         if !self.is_local(id) {
             // A finished peer stream frees a slot: grant one more.
