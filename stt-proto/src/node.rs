@@ -94,6 +94,12 @@ pub struct NodeStats {
     pub sessions_accepted: u64,
     /// Sessions established as initiator.
     pub sessions_connected: u64,
+    /// Routed messages queued for a local endpoint.
+    pub routes_accepted: u64,
+    /// Routed messages refused because the endpoint's queue was full.
+    pub routes_refused_full: u64,
+    /// Routed messages refused because no such endpoint is served here.
+    pub routes_refused_unknown: u64,
 }
 
 #[derive(Clone)]
@@ -672,6 +678,7 @@ impl Node {
             endpoints,
             serve_storage,
             config,
+            stats,
             ..
         } = self;
         let Some(s) = slots[index as usize].session.as_mut() else {
@@ -703,13 +710,20 @@ impl Node {
                     });
                     let code = match offer {
                         Offer::Accepted => {
+                            stats.routes_accepted += 1;
                             s.events.push_back(Event::Endpoint {
                                 session: handle,
                                 event: EndpointEvent::Message { endpoint },
                             });
                             None
                         }
-                        Offer::Refused(code) => Some(code),
+                        Offer::Refused(code) => {
+                            match code {
+                                ErrorCode::BUFFER_OVERFLOW => stats.routes_refused_full += 1,
+                                _ => stats.routes_refused_unknown += 1,
+                            }
+                            Some(code)
+                        }
                     };
                     apps.answer(Control::RouteAnswer { message_id, code }, &mut conn.control);
                 }

@@ -229,6 +229,16 @@ impl SessionRef<'_> {
         self.done(now, r)
     }
 
+    /// Application messages not yet resolved: routes awaiting their outcome and
+    /// custom frames not yet acknowledged. Zero means closing now loses none of them.
+    pub fn messages_in_flight(&mut self) -> usize {
+        self.session()
+            .conn
+            .as_ref()
+            .and_then(|c| c.apps.as_ref())
+            .map_or(0, |a| a.held())
+    }
+
     /// Endpoints the peer has announced (registered and not withdrawn).
     pub fn peer_endpoints(&mut self) -> Vec<EndpointId> {
         match self.session().conn.as_ref().and_then(|c| c.apps.as_ref()) {

@@ -136,6 +136,15 @@ pub enum Violation {
         /// Consecutive firings.
         count: u64,
     },
+    /// An application primitive misbehaved: a routed message or custom frame lost,
+    /// forged or delivered twice, a fetch with wrong bytes or a wrong outcome.
+    #[error("node {node}: {what}")]
+    App {
+        /// The node that noticed.
+        node: usize,
+        /// What went wrong.
+        what: String,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

@@ -48,7 +48,8 @@ pub use link::{DropReason, Link, LinkConfig, Loss};
 pub use report::{RunReport, Summary, replay_command};
 pub use rng::SimRng;
 pub use scenario::{
-    Action, ClientPlan, Expect, InjectorSpec, NodeIx, NodeSpec, Scenario, Workload,
+    APPS_ENDPOINT, Action, AppsServer, AppsWorkload, ClientPlan, Expect, InjectorSpec, NodeIx,
+    NodeSpec, Scenario, Workload,
 };
 pub use trace::Trace;
 pub use world::{SimError, World};

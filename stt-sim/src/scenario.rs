@@ -28,6 +28,42 @@ pub struct Workload {
     pub datagram_size: usize,
     /// Time between datagrams.
     pub datagram_interval: Duration,
+    /// Application-primitive traffic to the server (clients only).
+    pub apps: Option<AppsWorkload>,
+}
+
+/// Application-primitive traffic a client sends on each session: messages routed to
+/// the server's endpoint (waiting when its queue is full), custom frames, and fetches
+/// of the server's stored objects (every `objects + 1`-th asks for a missing hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppsWorkload {
+    /// Messages routed to the server's endpoint [`APPS_ENDPOINT`].
+    pub routes: u32,
+    /// Custom frames (types 0x80–0xFF in turn).
+    pub custom_frames: u32,
+    /// Fetches by hash.
+    pub fetches: u32,
+    /// Size of each routed message and custom frame.
+    pub payload: usize,
+    /// Time between ticks; each tick sends one of each that is left.
+    pub interval: Duration,
+}
+
+/// Name of the endpoint an apps server serves.
+pub const APPS_ENDPOINT: &str = "sim.sink";
+
+/// What an apps server offers: an endpoint whose small queue it drains slowly (so
+/// senders meet a full queue), and stored objects it serves by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppsServer {
+    /// Capacity of the endpoint's queue.
+    pub queue: usize,
+    /// Take one message off the queue this often.
+    pub drain_every: Duration,
+    /// Objects stored.
+    pub objects: u32,
+    /// Size of object `i` is `object_size * (i + 1)`.
+    pub object_size: usize,
 }
 
 impl Workload {
@@ -40,6 +76,7 @@ impl Workload {
             datagrams: 0,
             datagram_size: 0,
             datagram_interval: Duration::ZERO,
+            apps: None,
         }
     }
 
@@ -57,6 +94,12 @@ impl Workload {
         self.datagrams = count;
         self.datagram_size = size.max(20);
         self.datagram_interval = interval;
+        self
+    }
+
+    /// Adds application-primitive traffic.
+    pub fn with_apps(mut self, apps: AppsWorkload) -> Self {
+        self.apps = Some(apps);
         self
     }
 
@@ -158,6 +201,8 @@ pub struct NodeSpec {
     pub serve: Option<Workload>,
     /// Client applications on this node.
     pub clients: Vec<ClientPlan>,
+    /// Serve an endpoint and stored objects to clients' application traffic.
+    pub apps_server: Option<AppsServer>,
 }
 
 impl NodeSpec {
@@ -169,6 +214,7 @@ impl NodeSpec {
             config,
             serve: None,
             clients: Vec::new(),
+            apps_server: None,
         }
     }
 
@@ -181,6 +227,12 @@ impl NodeSpec {
     /// Adds a client application.
     pub fn client(mut self, plan: ClientPlan) -> Self {
         self.clients.push(plan);
+        self
+    }
+
+    /// Serves an endpoint and objects for clients' application traffic.
+    pub fn apps_server(mut self, server: AppsServer) -> Self {
+        self.apps_server = Some(server);
         self
     }
 

@@ -13,7 +13,8 @@ use stt_proto::congestion::{CubicConfig, NewRenoConfig};
 use crate::link::{LinkConfig, Loss};
 use crate::rng::SimRng;
 use crate::scenario::{
-    Action, ClientPlan, Expect, InjectorSpec, NodeIx, NodeSpec, Scenario, Workload,
+    Action, AppsServer, AppsWorkload, ClientPlan, Expect, InjectorSpec, NodeIx, NodeSpec, Scenario,
+    Workload,
 };
 
 /// A scenario constructor: seed in, description out.
@@ -330,6 +331,40 @@ pub fn bidi_loss(_seed: u64) -> Scenario {
     s
 }
 
+/// The application primitives under 5% loss: two clients route messages to the
+/// server's named endpoint, whose 3-message queue is drained every 10 ms (so senders
+/// meet a full queue and wait for room), send custom frames and fetch stored objects
+/// by hash (one hash in four is missing), alongside a stream.
+pub fn apps_loss5(_seed: u64) -> Scenario {
+    let link = LinkConfig {
+        loss: Loss::Random(0.05),
+        ..LinkConfig::default()
+    };
+    let mut s = Scenario::new("apps-loss5").link_default(link);
+    let srv = s.node(
+        NodeSpec::new("server", sim_config())
+            .serve(Workload::none())
+            .apps_server(AppsServer {
+                queue: 3,
+                drain_every: ms(10),
+                objects: 3,
+                object_size: 6 * 1024,
+            }),
+    );
+    let apps = AppsWorkload {
+        routes: 20,
+        custom_frames: 20,
+        fetches: 4,
+        payload: 300,
+        interval: ms(4),
+    };
+    for name in ["alice", "bob"] {
+        let work = Workload::streams(1, 4 * 1024).with_apps(apps.clone());
+        s.node(NodeSpec::new(name, sim_config()).client(ClientPlan::new(srv, work).retry()));
+    }
+    s
+}
+
 fn goodput(name: &str, cubic: bool, loss: f64) -> Scenario {
     let link = LinkConfig {
         loss: if loss > 0.0 {
@@ -429,6 +464,12 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         bidi_loss,
         true,
         "bidi streams, 5% loss, a uni stream back",
+    ),
+    (
+        "apps-loss5",
+        apps_loss5,
+        true,
+        "endpoints (full queue), custom frames, fetches; 5% loss",
     ),
     (
         "goodput-newreno-0",

@@ -6,6 +6,8 @@
 //! bounds as it goes. It never sleeps or reads a clock; all randomness is forked from the
 //! run's master seed. Library code here never panics on network data.
 
+mod apps;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
@@ -63,6 +65,10 @@ enum Ev {
     PlanStart(usize),
     Datagram(usize),
     Inject(usize),
+    /// A client track's application traffic sends its next messages.
+    AppsTick(usize),
+    /// An apps server takes a message off its endpoint queue.
+    Drain(usize),
 }
 
 #[derive(Debug)]
@@ -232,6 +238,7 @@ pub struct World {
     wire_packets: u64,
     wire_bytes: u64,
     steps: u64,
+    apps: apps::AppsState,
 }
 
 fn us(d: Duration) -> u64 {
@@ -349,6 +356,7 @@ impl World {
             wire_packets: 0,
             wire_bytes: 0,
             steps: 0,
+            apps: apps::AppsState::default(),
         };
         for i in 0..world.nodes.len() {
             world.boot(i)?;
@@ -384,6 +392,7 @@ impl World {
         let node =
             Node::new(n.config.clone(), identity, network, seed).map_err(|e| err(e.to_string()))?;
         n.node = Some(node);
+        self.apps_boot(i);
         Ok(())
     }
 
@@ -514,6 +523,8 @@ impl World {
             Ev::PlanStart(p) => self.start_session(p),
             Ev::Datagram(t) => self.send_datagram(t),
             Ev::Inject(i) => self.inject(i),
+            Ev::AppsTick(t) => self.apps_tick(t),
+            Ev::Drain(ix) => self.apps_drain(ix),
         }
     }
 
@@ -1055,6 +1066,7 @@ impl World {
                         ("initiator", Val::B(initiator)),
                     ],
                 );
+                self.apps_connected(t);
             }
             Event::Closed { session, reason } => {
                 let Some(t) = self.find_track(ix, session) else {
@@ -1159,11 +1171,10 @@ impl World {
                     ],
                 );
             }
-            Event::KeyUpdated { .. }
-            | Event::CustomFrame { .. }
-            | Event::Endpoint { .. }
-            | Event::Storage { .. }
-            | Event::MessagesWritable { .. } => {}
+            ev @ (Event::CustomFrame { .. } | Event::Endpoint { .. } | Event::Storage { .. }) => {
+                self.apps_event(ix, ev)
+            }
+            Event::KeyUpdated { .. } | Event::MessagesWritable { .. } => {}
         }
     }
 
@@ -1182,6 +1193,7 @@ impl World {
             stream_bytes_written,
             first_write,
             last_read,
+            apps,
             ..
         } = self;
         for t in track_ids {
@@ -1350,8 +1362,10 @@ impl World {
                 }
             }
             // Done? Everything of ours acknowledged, everything of the peer's read.
-            let sent_all =
-                track.out.iter().all(|o| o.acked) && track.dg_next >= track.workload.datagrams;
+            let sent_all = track.out.iter().all(|o| o.acked)
+                && track.dg_next >= track.workload.datagrams
+                && apps.done(t)
+                && s.messages_in_flight() == 0;
             let read_all = track.inn.iter().filter(|i| i.fin).count() as u32 >= track.expect_in;
             if track.initiator && !track.done && sent_all && read_all {
                 track.done = true;
@@ -1455,6 +1469,7 @@ impl World {
 
     /// End-of-run checks; builds the report.
     fn finish(mut self) -> RunReport {
+        self.apps_finish();
         // No silent loss: each stream is delivered whole, or both applications heard
         // of an error.
         for k in 0..self.records.len() {

@@ -59,6 +59,7 @@ scenario_tests! {
     crash_restart => "crash-restart",
     mixed => "mixed",
     bidi_loss => "bidi-loss",
+    apps_loss5 => "apps-loss5",
 }
 
 /// Same seed and scenario: the same trace, byte for byte (compared by hash and by the

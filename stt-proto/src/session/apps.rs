@@ -122,6 +122,12 @@ impl Apps {
         });
     }
 
+    /// Unresolved messages held (routes awaiting an outcome, unacknowledged custom
+    /// frames).
+    pub(crate) fn held(&self) -> usize {
+        self.held
+    }
+
     /// True if a new id may be assigned (PROTOCOL.md §4.8 sender window).
     fn id_window_open(&self) -> bool {
         self.unacked
