@@ -330,5 +330,7 @@ impl crate::shared::State {
             self.dispatch.on_event(e);
         }
         self.ws_out.clear();
+        self.dispatch.apps.wake_all();
+        self.dispatch.bus.wake_all();
     }
 }

@@ -21,17 +21,35 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod access;
+mod dispatcher;
 mod driver;
+mod endpoint;
+mod events;
+mod fs_store;
 mod node;
 pub mod seed;
 mod session;
 mod shared;
+mod storage;
+mod streaming;
 mod udp;
 mod ws;
 
+pub use dispatcher::{CustomFrame, DispatcherError, FrameDispatcher, SendFrameError};
+pub use endpoint::{DEFAULT_ENDPOINT_QUEUE, EndpointReceiver, ResolveError, RouteError};
+pub use events::{EventStream, RecvError};
+pub use fs_store::{FsStore, FsStoreError};
 pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
 pub use session::{RecvStream, SendStream, Session};
+pub use storage::{FetchError, StorageServer};
+pub use streaming::{
+    DEFAULT_SEGMENT_SIZE, LiveReceiver, LiveSender, SOURCE_FAILED, Segment, SendError,
+};
 pub use stt_proto::config::NodeConfig;
 pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError};
+pub use stt_proto::error::EndpointError;
 pub use stt_proto::session::SessionStats;
+pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};
+pub use stt_proto::{EndpointId, EndpointMessage, Event, RouteMode};
 pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};

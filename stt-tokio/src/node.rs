@@ -158,8 +158,8 @@ impl Builder {
     }
 }
 
-struct NodeInner {
-    shared: Arc<Shared>,
+pub(crate) struct NodeInner {
+    pub(crate) shared: Arc<Shared>,
     commands: mpsc::UnboundedSender<Command>,
     node_id: NodeId,
     udp_addrs: std::sync::Mutex<Vec<SocketAddr>>,
@@ -180,7 +180,7 @@ impl Drop for NodeInner {
 /// One STT node on tokio: an identity, its sockets and its sessions. Cheap to clone.
 #[derive(Clone)]
 pub struct Node {
-    inner: Arc<NodeInner>,
+    pub(crate) inner: Arc<NodeInner>,
 }
 
 impl std::fmt::Debug for Node {

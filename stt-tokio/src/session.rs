@@ -43,7 +43,7 @@ impl Drop for SessionInner {
 }
 
 /// The error for a session that is gone: its close reason if known.
-fn gone(st: &State, h: SessionHandle) -> ConnectionError {
+pub(crate) fn gone(st: &State, h: SessionHandle) -> ConnectionError {
     if st.driver_done {
         return ConnectionError::NodeShutDown;
     }

@@ -139,6 +139,10 @@ pub struct Dispatch {
     pub accept: Option<Waker>,
     /// Someone waiting for any session to finish its streams or close (shutdown).
     pub idle: Option<Waker>,
+    /// Event subscriptions (every event is published here first).
+    pub bus: super::EventBus,
+    /// Waiters of the application primitives.
+    pub apps: super::AppWaiters,
 }
 
 impl Dispatch {
@@ -212,6 +216,8 @@ impl Dispatch {
 
     /// Applies one engine event: updates remembered state and wakes whoever waits.
     pub fn on_event(&mut self, event: &Event) {
+        self.bus.publish(event);
+        self.apps.on_event(event);
         match event {
             Event::Connected {
                 session,

@@ -4,11 +4,15 @@
 //!
 //! Plain `std` and `core::task::Waker` only: no IO, no runtime, no protocol decisions.
 
+pub mod apps;
+pub mod bus;
 pub mod dispatch;
 pub mod error;
 pub mod paths;
 pub mod trace;
 
+pub use apps::{AppWaiters, Pending, ServeRequest};
+pub use bus::{DEFAULT_SUBSCRIBER_CAPACITY, EventBus, EventFilter, Lagged, SubscriberId};
 pub use dispatch::{Dispatch, SessionState, StreamState};
 pub use error::{ConnectionError, SendDatagramError, StreamIoError};
 pub use paths::PathTable;
