@@ -73,6 +73,8 @@ pub(crate) struct Apps {
     /// unacknowledged custom frames; and their payload bytes.
     held: usize,
     held_bytes: usize,
+    /// The limits last checked against (from the transport configuration).
+    limits: (usize, usize),
     want_writable: bool,
     seen: ReplayWindow,
     routes: BTreeMap<u64, PendingRoute>,
@@ -94,6 +96,7 @@ impl Apps {
             unacked: BTreeSet::new(),
             held: 0,
             held_bytes: 0,
+            limits: (usize::MAX, usize::MAX),
             want_writable: false,
             seen: ReplayWindow::new(),
             routes: BTreeMap::new(),
@@ -136,10 +139,9 @@ impl Apps {
     }
 
     /// True if one more message of `len` bytes may be held.
-    fn room(&self, len: usize, t: &TransportConfig) -> bool {
-        self.id_window_open()
-            && self.held < t.max_messages_in_flight
-            && self.held_bytes + len <= t.message_send_buffer
+    fn room(&mut self, len: usize, t: &TransportConfig) -> bool {
+        self.limits = (t.max_messages_in_flight, t.message_send_buffer);
+        self.id_window_open() && self.held < self.limits.0 && self.held_bytes + len <= self.limits.1
     }
 
     /// Assigns the next message id; the caller checked the window.
@@ -433,7 +435,12 @@ impl Apps {
     }
 
     fn maybe_writable(&mut self) {
-        if self.want_writable && self.id_window_open() {
+        let (max_held, max_bytes) = self.limits;
+        if self.want_writable
+            && self.id_window_open()
+            && self.held < max_held
+            && self.held_bytes < max_bytes
+        {
             self.want_writable = false;
             self.events.push_back(Event::MessagesWritable {
                 session: self.handle,
@@ -479,7 +486,6 @@ impl Apps {
         let done = match c {
             Control::Route { message_id, .. } => !self.routes.contains_key(message_id),
             Control::StorageGet { request_id, .. } => !self.fetches.is_fetching(*request_id),
-            Control::StorageCancel { .. } | Control::EndpointRegister { .. } => false,
             _ => false,
         };
         if done
