@@ -1,8 +1,9 @@
 //! STT on tokio: drives one `stt_proto` node per [`Node`] over UDP (quinn-udp: GSO,
-//! GRO, batched IO) and WebSocket (tokio-tungstenite), with streams as
-//! `AsyncRead`/`AsyncWrite`. The adapter is thin: sockets, one timer, wakers; every
-//! protocol decision lives in `stt-proto`, and the runtime-independent bookkeeping in
-//! `stt_proto::driver`.
+//! GRO, batched IO) and WebSocket (tokio-tungstenite), with streams as tokio's
+//! `AsyncRead`/`AsyncWrite`. The adapter is thin: [`Tokio`] implements
+//! `stt_adapter::Runtime` (spawning, timers, socket readiness, WebSocket accept and
+//! dial); the node, sessions and driver loop are `stt-adapter`'s, every protocol
+//! decision is `stt-proto`'s.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,17 +22,23 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod driver;
-mod node;
+mod runtime;
 pub mod seed;
-mod session;
-mod shared;
+mod stream;
 mod udp;
 mod ws;
 
-pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
-pub use session::{RecvStream, SendStream, Session};
-pub use stt_proto::config::NodeConfig;
-pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError};
-pub use stt_proto::session::SessionStats;
-pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};
+pub use runtime::{Tokio, TokioTimer};
+pub use stream::{RecvStream, SendStream};
+pub use stt_adapter::{
+    BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
+    NetworkKey, NodeConfig, NodeId, NodeStats, SendDatagramError, SessionStats, StreamIoError,
+};
+pub use udp::TokioUdp;
+
+/// One STT node on tokio: an identity, its sockets and its sessions. Cheap to clone.
+pub type Node = stt_adapter::Node<Tokio>;
+/// How to build a [`Node`]; `build` must run inside a tokio runtime.
+pub type Builder = stt_adapter::Builder<Tokio>;
+/// An established session with one peer. Cheap to clone.
+pub type Session = stt_adapter::Session<Tokio>;
