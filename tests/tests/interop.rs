@@ -7,7 +7,6 @@
 //! The exchange is written once, generic over `stt_adapter::Runtime`; the stream IO
 //! goes through each adapter's own traits (tokio's and futures-io's).
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use smol::future::FutureExt;
 use stt_adapter::{ConnectionError, Runtime, Session, StreamIoError};
 use stt_proto::error::SessionError;
 use stt_proto::frame::ErrorCode;
-use stt_proto::{Identity, NetworkKey};
+use stt_tests::adapters::{Reader, Writer, keys};
 
 const LEN: usize = 64 << 20;
 const CHUNK: usize = 1 << 20;
@@ -30,59 +29,6 @@ const CLOSE_CODE: u64 = 5;
 /// shifted, repeated or crossed block shows.
 fn pattern(tag: u8, offset: usize) -> u8 {
     ((offset % 251) as u8).wrapping_mul(7) ^ tag
-}
-
-/// Stream writing through the adapter's own `AsyncWrite`.
-trait Writer {
-    async fn put(&mut self, data: &[u8]) -> io::Result<()>;
-    async fn fin(&mut self) -> io::Result<()>;
-    fn abandon(&mut self, code: u64);
-}
-
-/// Stream reading through the adapter's own `AsyncRead`.
-trait Reader {
-    async fn get(&mut self, buf: &mut [u8]) -> io::Result<usize>;
-}
-
-impl Writer for stt_tokio::SendStream {
-    async fn put(&mut self, data: &[u8]) -> io::Result<()> {
-        tokio::io::AsyncWriteExt::write_all(self, data).await
-    }
-    async fn fin(&mut self) -> io::Result<()> {
-        tokio::io::AsyncWriteExt::shutdown(self).await
-    }
-    fn abandon(&mut self, code: u64) {
-        self.reset(code);
-    }
-}
-
-impl Reader for stt_tokio::RecvStream {
-    async fn get(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        tokio::io::AsyncReadExt::read(self, buf).await
-    }
-}
-
-impl Writer for stt_smol::SendStream {
-    async fn put(&mut self, data: &[u8]) -> io::Result<()> {
-        smol::io::AsyncWriteExt::write_all(self, data).await
-    }
-    async fn fin(&mut self) -> io::Result<()> {
-        smol::io::AsyncWriteExt::close(self).await
-    }
-    fn abandon(&mut self, code: u64) {
-        self.reset(code);
-    }
-}
-
-impl Reader for stt_smol::RecvStream {
-    async fn get(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        smol::io::AsyncReadExt::read(self, buf).await
-    }
-}
-
-/// The typed error an adapter's `io::Error` carries.
-fn stream_error(e: &io::Error) -> Option<&StreamIoError> {
-    e.get_ref()?.downcast_ref()
 }
 
 /// Sends `LEN` bytes of `tag`'s pattern and finishes.
@@ -128,7 +74,7 @@ async fn recv_reset(r: &mut impl Reader, tag: u8) -> (ErrorCode, usize) {
                 );
                 n += k;
             }
-            Err(e) => match stream_error(&e) {
+            Err(e) => match e.get_ref().and_then(|e| e.downcast_ref::<StreamIoError>()) {
                 Some(StreamIoError::Reset(code)) => return (*code, n),
                 other => panic!("expected a reset, got {e} ({other:?})"),
             },
@@ -233,13 +179,6 @@ where
         }
         other => panic!("server saw {other}"),
     }
-}
-
-fn keys(tag: u8) -> (Identity, NetworkKey) {
-    (
-        Identity::from_node_seed(&[tag; 32]).unwrap(),
-        NetworkKey::from_shared_seed(&[9; 32]).unwrap(),
-    )
 }
 
 fn lo() -> SocketAddr {
