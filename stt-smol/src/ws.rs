@@ -63,7 +63,12 @@ pub(crate) async fn dial(shared: &Arc<Shared>, url: &str) -> Result<u64, Connect
     if uri.scheme_str() != Some("ws") {
         return Err(fail(&"only ws:// URLs are supported"));
     }
-    let host = uri.host().unwrap_or_default().to_owned();
+    // An IPv6 literal keeps its brackets in the URI; the resolver wants it bare.
+    let host = uri.host().unwrap_or_default();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let port = uri.port_u16().unwrap_or(80);
     let cfg = config(shared.max_ws_message());
     let handshake = async {

@@ -1,5 +1,6 @@
 //! A tokio node and a smol node talk to each other over loopback: over UDP (smol dials
-//! tokio) and over WebSocket (tokio dials smol's listener). On one session each side
+//! tokio) and over WebSocket (tokio dials smol's listener, and, lighter, smol dials
+//! tokio's). On one session each side
 //! sends 64 MiB on a stream while receiving the other's 64 MiB (checked byte by byte),
 //! then each resets a stream the other reads (the code must cross), datagrams are
 //! echoed byte-exact, and the client's close reason reaches the server.
@@ -31,10 +32,10 @@ fn pattern(tag: u8, offset: usize) -> u8 {
     ((offset % 251) as u8).wrapping_mul(7) ^ tag
 }
 
-/// Sends `LEN` bytes of `tag`'s pattern and finishes.
-async fn send_bulk(w: &mut impl Writer, tag: u8) {
+/// Sends `len` bytes (whole chunks) of `tag`'s pattern and finishes.
+async fn send_bulk(w: &mut impl Writer, tag: u8, len: usize) {
     let pat: Vec<u8> = (0..CHUNK + 251).map(|i| pattern(tag, i)).collect();
-    for i in 0..LEN / CHUNK {
+    for i in 0..len / CHUNK {
         let at = (i * CHUNK) % 251;
         w.put(&pat[at..at + CHUNK]).await.expect("bulk write");
     }
@@ -82,8 +83,9 @@ async fn recv_reset(r: &mut impl Reader, tag: u8) -> (ErrorCode, usize) {
     }
 }
 
-/// One side of the exchange. `tag` tells the sides apart (and is the reset code).
-async fn exchange<R: Runtime>(s: &Session<R>, tag: u8, peer_tag: u8)
+/// One side of the exchange of `len` bytes each way. `tag` tells the sides apart (and
+/// is the reset code).
+async fn exchange<R: Runtime>(s: &Session<R>, tag: u8, peer_tag: u8, len: usize)
 where
     R::SendStream: Writer,
     R::RecvStream: Reader,
@@ -92,7 +94,7 @@ where
     let (_, got) = join(
         async {
             let mut w = s.open_uni().await.expect("open bulk");
-            send_bulk(&mut w, tag).await;
+            send_bulk(&mut w, tag, len).await;
         },
         async {
             let mut r = s.accept_uni().await.expect("accept bulk");
@@ -100,7 +102,7 @@ where
         },
     )
     .await;
-    assert_eq!(got, LEN, "side {tag} received a short stream");
+    assert_eq!(got, len, "side {tag} received a short stream");
     // A stream reset mid-way: the peer's code must arrive intact.
     let ((), (code, seen)) = join(
         async {
@@ -151,24 +153,24 @@ async fn datagrams_echoed<R: Runtime>(s: &Session<R>) {
     }
 }
 
-async fn client<R: Runtime>(s: Session<R>)
+async fn client<R: Runtime>(s: Session<R>, len: usize)
 where
     R::SendStream: Writer,
     R::RecvStream: Reader,
 {
-    exchange(&s, 1, 2).await;
+    exchange(&s, 1, 2, len).await;
     datagrams_echoed(&s).await;
     let stats = s.stats().expect("session alive");
     assert!(stats.packets_sent > 0 && stats.rtt > Duration::ZERO);
     s.close(CLOSE_CODE, b"interop done");
 }
 
-async fn server<R: Runtime>(s: Session<R>)
+async fn server<R: Runtime>(s: Session<R>, len: usize)
 where
     R::SendStream: Writer,
     R::RecvStream: Reader,
 {
-    exchange(&s, 2, 1).await;
+    exchange(&s, 2, 1, len).await;
     while let Ok(d) = s.recv_datagram().await {
         s.send_datagram(d).expect("echo datagram");
     }
@@ -215,7 +217,7 @@ fn udp_smol_client_tokio_server() {
     let addr = tokio_node.udp_addrs()[0];
     let srv = rt.spawn(async move {
         let s = tokio_node.accept().await.expect("inbound session");
-        server(s).await;
+        server(s, LEN).await;
     });
     smol_within(async {
         let (i, n) = keys(2);
@@ -226,7 +228,7 @@ fn udp_smol_client_tokio_server() {
             .unwrap();
         let s = smol_node.connect(addr).await.expect("connect over UDP");
         assert_eq!(s.remote_udp_addr(), Some(addr));
-        client(s).await;
+        client(s, LEN).await;
         srv.await.expect("tokio server");
     });
 }
@@ -246,7 +248,7 @@ fn websocket_tokio_client_smol_server() {
     });
     let srv = smol::spawn(async move {
         let s = smol_node.accept().await.expect("inbound session");
-        server(s).await;
+        server(s, LEN).await;
     });
     rt.block_on(async {
         tokio::time::timeout(LIMIT, async {
@@ -257,10 +259,53 @@ fn websocket_tokio_client_smol_server() {
                 .await
                 .expect("connect over WebSocket");
             assert_eq!(s.remote_udp_addr(), None);
-            client(s).await;
+            client(s, LEN).await;
             srv.await;
         })
         .await
         .expect("test timed out");
+    });
+}
+
+/// The other pairing over WebSocket, lighter: smol dials tokio's listener (4 MiB each
+/// way); URLs smol cannot dial fail with a typed error, not a hang.
+#[test]
+fn websocket_smol_client_tokio_server() {
+    let rt = tokio_rt();
+    let (i, n) = keys(1);
+    let tokio_node = rt.block_on(async {
+        stt_tokio::Node::builder(i, n)
+            .bind_ws(lo())
+            .build()
+            .await
+            .unwrap()
+    });
+    let ws = tokio_node.ws_addrs()[0];
+    let srv = rt.spawn(async move {
+        let s = tokio_node.accept().await.expect("inbound session");
+        server(s, 4 * CHUNK).await;
+    });
+    smol_within(async {
+        let (i, n) = keys(2);
+        let smol_node = stt_smol::Node::builder(i, n).build().await.unwrap();
+        for bad in ["wss://127.0.0.1:1/", "http://127.0.0.1:1/", "not a url"] {
+            let e = smol_node.connect_ws(bad).await.expect_err(bad);
+            assert!(matches!(e, ConnectionError::Transport(_)), "{bad}: {e}");
+        }
+        let closed_port = std::net::TcpListener::bind(lo())
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let e = smol_node
+            .connect_ws(&format!("ws://{closed_port}/"))
+            .await
+            .expect_err("nothing listens there");
+        assert!(matches!(e, ConnectionError::Transport(_)), "{e}");
+        let s = smol_node
+            .connect_ws(&format!("ws://{ws}/"))
+            .await
+            .expect("connect over WebSocket");
+        client(s, 4 * CHUNK).await;
+        srv.await.expect("tokio server");
     });
 }
