@@ -16,7 +16,7 @@ use smol::future::FutureExt;
 use stt_adapter::{Node, Runtime};
 use stt_tests::adapters::{Reader, Writer, udp_node};
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const LIMIT: Duration = Duration::from_secs(300);
 
 /// Moves `len` bytes from `a` to `b` on one uni stream; returns the time it took.
