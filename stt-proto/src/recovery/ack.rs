@@ -4,7 +4,7 @@
 //! timer (RFC 9000 §13.2). It neither sends nor decides loss; it only answers "what
 //! would the next ACK frame say, and is one due".
 
-use crate::frame::{AckFrame, AckRange, MAX_ACK_RANGES};
+use crate::frame::{AckFrame, AckRange, Frame, MAX_ACK_RANGES, Writer};
 use crate::range_set::RangeSet;
 use crate::time::Instant;
 use core::time::Duration;
@@ -82,6 +82,19 @@ impl AckTracker {
         let delay = now.saturating_duration_since(largest_time);
         let delay = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
         AckFrame::new(delay.min(crate::frame::varint::MAX), &scratch[..n]).ok()
+    }
+
+    /// Writes the ACK frame into `w` if anything was received and it fits, returning
+    /// the largest packet number it acknowledges. The range scratch lives only in this
+    /// call, so packets without an ACK never pay for it.
+    pub fn write_frame(&self, now: Instant, w: &mut Writer<'_>) -> Option<u64> {
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let ack = self.frame(now, &mut scratch)?;
+        Frame::Ack(ack).write(w).ok()?;
+        Some(ack.largest())
     }
 
     /// The largest packet number received so far.
