@@ -17,7 +17,14 @@ pub struct AckTracker {
     eliciting_unacked: u32,
     deadline: Option<Instant>,
     immediate: bool,
+    /// Ack-eliciting packets still to be acknowledged one by one after a gap.
+    quick_acks: u8,
 }
+
+/// Packets acknowledged individually after a gap. A sender that just lost a packet has
+/// a small window and every ACK moves its clock; bulk transfers without loss keep the
+/// every-second-packet rhythm.
+const QUICK_ACKS_AFTER_GAP: u8 = 32;
 
 impl AckTracker {
     /// Records an authenticated packet.
@@ -40,8 +47,15 @@ impl AckTracker {
             return;
         }
         self.eliciting_unacked += 1;
-        // Gaps are news the sender needs at once to recover quickly (RFC 9000 §13.2.1).
-        if out_of_order || self.eliciting_unacked >= threshold {
+        // Gaps are news the sender needs at once to recover quickly (RFC 9000 §13.2.1),
+        // and the packets after one are acknowledged at once too.
+        if out_of_order {
+            self.quick_acks = QUICK_ACKS_AFTER_GAP;
+            self.immediate = true;
+        } else if self.quick_acks > 0 {
+            self.quick_acks -= 1;
+            self.immediate = true;
+        } else if self.eliciting_unacked >= threshold {
             self.immediate = true;
         } else if self.deadline.is_none() {
             self.deadline = Some(now + max_ack_delay);
@@ -134,6 +148,26 @@ mod tests {
         assert!(!t.ack_due(now));
         assert_eq!(t.timeout(), Some(now + DELAY));
         t.on_packet(now, 1, true, 2, DELAY);
+        assert!(t.ack_due(now));
+    }
+
+    #[test]
+    fn packets_after_a_gap_are_acked_one_by_one_then_every_second() {
+        let mut t = AckTracker::default();
+        let now = Instant::ZERO;
+        t.on_packet(now, 0, true, 2, DELAY);
+        t.on_packet(now, 2, true, 2, DELAY);
+        assert!(t.ack_due(now));
+        t.on_ack_sent();
+        for pn in 3..3 + u64::from(QUICK_ACKS_AFTER_GAP) {
+            t.on_packet(now, pn, true, 2, DELAY);
+            assert!(t.ack_due(now), "packet {pn} after the gap");
+            t.on_ack_sent();
+        }
+        let next = 3 + u64::from(QUICK_ACKS_AFTER_GAP);
+        t.on_packet(now, next, true, 2, DELAY);
+        assert!(!t.ack_due(now), "back to every second packet");
+        t.on_packet(now, next + 1, true, 2, DELAY);
         assert!(t.ack_due(now));
     }
 
