@@ -501,13 +501,13 @@ impl Session {
             }
         }
         if let Some(conn) = self.conn.as_mut() {
-            let delay = conn.ack_delay(config);
             conn.acks.on_packet(
                 now,
                 pn,
                 eliciting,
                 config.transport.ack_eliciting_threshold,
-                delay,
+                conn.rtt.smoothed_rtt(),
+                config.transport.max_ack_delay,
             );
         }
     }
@@ -970,14 +970,6 @@ impl Conn {
     fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {
         let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
         self.idle_timeout.max(pto.saturating_mul(3))
-    }
-
-    /// How long an ACK may be held back: a quarter of the RTT (at least 1 ms), capped by
-    /// the advertised `max_ack_delay`. A fixed 25 ms would stretch the ACK clock of a
-    /// short path past its RTT, and a small window then waits on the timer every round.
-    fn ack_delay(&self, config: &NodeConfig) -> Duration {
-        let quarter = (self.rtt.smoothed_rtt() / 4).max(Duration::from_millis(1));
-        quarter.min(config.transport.max_ack_delay)
     }
 
     /// When pacing next lets a packet out, if it is holding one back.
