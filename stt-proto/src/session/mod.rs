@@ -480,7 +480,10 @@ impl Session {
                 tries: 0,
             }));
         }
-        let payload = datagram.freeze().slice(HEADER_LEN..len - TAG_LEN);
+        // Trim in place: no reference-count traffic on the per-packet path.
+        datagram.truncate(len - TAG_LEN);
+        bytes::Buf::advance(&mut datagram, HEADER_LEN);
+        let payload = datagram.freeze();
         let mut eliciting = false;
         for frame in Frames::new(&payload) {
             let frame = match frame {
