@@ -8,8 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::frame::{
-    AckRange, DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, MAX_ACK_RANGES, PacketType,
-    StreamId, TAG_LEN, Writer,
+    DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, PacketType, StreamId, TAG_LEN, Writer,
 };
 use crate::node::PathId;
 use crate::stream::Chunk;
@@ -199,18 +198,10 @@ impl Session {
     ) -> Option<usize> {
         let conn = self.conn.as_mut()?;
         let end = buf.len().checked_sub(TAG_LEN)?;
-        let mut scratch = [AckRange {
-            smallest: 0,
-            largest: 0,
-        }; MAX_ACK_RANGES];
         let mut info = PacketInfo::default();
         let (written, eliciting) = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
-            if let Some(ack) = conn.acks.frame(now, &mut scratch)
-                && Frame::Ack(ack).write(&mut w).is_ok()
-            {
-                info.largest_ack = Some(ack.largest());
-            }
+            info.largest_ack = conn.acks.write_frame(now, &mut w);
             let mut eliciting = false;
             for f in frames {
                 f.write(&mut w).ok()?;
@@ -263,20 +254,13 @@ impl Session {
             }
             return None;
         }
-        let mut scratch = [AckRange {
-            smallest: 0,
-            largest: 0,
-        }; MAX_ACK_RANGES];
         let mut info = PacketInfo::default();
         let mut eliciting = false;
         let mut stream_id = StreamId::CONTROL;
         let written = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
-            if (ack_due || conn.acks.has_unacked())
-                && let Some(ack) = conn.acks.frame(now, &mut scratch)
-                && Frame::Ack(ack).write(&mut w).is_ok()
-            {
-                info.largest_ack = Some(ack.largest());
+            if ack_due || conn.acks.has_unacked() {
+                info.largest_ack = conn.acks.write_frame(now, &mut w);
             }
             if may_elicit {
                 if let Some((rp, data)) = self.path_response.take() {
