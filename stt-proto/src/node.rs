@@ -108,6 +108,8 @@ pub(crate) struct Slot {
     pub(crate) session: Option<Session>,
     deadline: Option<Instant>,
     queued: bool,
+    /// The deadline must be recomputed before the timer heap is next read.
+    timer_stale: bool,
 }
 
 /// Most stateless replies (CHALLENGE, COOKIE, VERSION) waiting to be sent.
@@ -127,6 +129,9 @@ pub struct Node {
     by_local_id: BTreeMap<SessionId, u32>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     dirty: VecDeque<u32>,
+    /// Slots whose deadline changed since the heap was last read: recomputed once per
+    /// `poll_timeout`/`handle_timeout`, not once per packet.
+    stale_timers: Vec<u32>,
     outbox: VecDeque<(PathId, Vec<u8>)>,
     events: VecDeque<Event>,
     stats: NodeStats,
@@ -181,6 +186,7 @@ impl Node {
             by_local_id: BTreeMap::new(),
             timers: BinaryHeap::new(),
             dirty: VecDeque::new(),
+            stale_timers: Vec::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             stats: NodeStats::default(),
@@ -241,6 +247,7 @@ impl Node {
                     generation: 0,
                     session: None,
                     deadline: None,
+                    timer_stale: false,
                     queued: false,
                 });
                 (self.slots.len() - 1) as u32
@@ -468,6 +475,7 @@ impl Node {
     /// Fires every timer due at `now`. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.responder.expire(now);
+        self.refresh_timers();
         // Take what is due first: handling a timer may schedule another at `now`
         // (work for `poll_transmit`), which must not be fired again in this call.
         let mut due = Vec::new();
@@ -493,6 +501,7 @@ impl Node {
 
     /// The next instant [`Node::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.refresh_timers();
         while let Some(Reverse((at, index, generation))) = self.timers.peek().copied() {
             let slot = &self.slots[index as usize];
             if slot.generation == generation && slot.deadline == Some(at) {
@@ -529,7 +538,7 @@ impl Node {
             };
             let Some((path, len)) = s.poll_transmit(now, buf, config) else {
                 self.slots[index as usize].queued = false;
-                self.touch_timer(index);
+                self.mark_timer(index);
                 self.collect(index);
                 continue;
             };
@@ -552,7 +561,7 @@ impl Node {
             }
             // It may have more: keep it in the rotation.
             self.dirty.push_back(index);
-            self.touch_timer(index);
+            self.mark_timer(index);
             self.collect(index);
             return Some(Transmit {
                 path,
@@ -598,8 +607,27 @@ impl Node {
             slot.queued = true;
             self.dirty.push_back(index);
         }
-        self.touch_timer(index);
+        self.mark_timer(index);
         self.collect(index);
+    }
+
+    /// Notes that a session's deadline may have moved.
+    fn mark_timer(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        if !slot.timer_stale {
+            slot.timer_stale = true;
+            self.stale_timers.push(index);
+        }
+    }
+
+    /// Recomputes the deadlines of every session marked since the last call.
+    fn refresh_timers(&mut self) {
+        let mut stale = core::mem::take(&mut self.stale_timers);
+        for index in stale.drain(..) {
+            self.slots[index as usize].timer_stale = false;
+            self.touch_timer(index);
+        }
+        self.stale_timers = stale;
     }
 
     fn touch_timer(&mut self, index: u32) {

@@ -32,7 +32,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Default::default(),
     )?);
     let file: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-    let hash = store.put_async(file.clone().into()).await?;
+    let hash = tokio::task::spawn_blocking({
+        let (store, file) = (store.clone(), file.clone());
+        move || store.put(&file)
+    })
+    .await??;
     println!("archive: stored {} bytes as {hash}", file.len());
     println!("archive: on disk at {}", store.path(&hash).display());
     let _serving = archive.serve_storage(store.clone());

@@ -1,8 +1,9 @@
 //! STT on tokio: drives one `stt_proto` node per [`Node`] over UDP (quinn-udp: GSO,
-//! GRO, batched IO) and WebSocket (tokio-tungstenite), with streams as
-//! `AsyncRead`/`AsyncWrite`. The adapter is thin: sockets, one timer, wakers; every
-//! protocol decision lives in `stt-proto`, and the runtime-independent bookkeeping in
-//! `stt_proto::driver`.
+//! GRO, batched IO) and WebSocket (tokio-tungstenite), with streams as tokio's
+//! `AsyncRead`/`AsyncWrite`. The adapter is thin: [`Tokio`] implements
+//! `stt_adapter::Runtime` (spawning, timers, socket readiness, WebSocket accept and
+//! dial); the node, sessions and driver loop are `stt-adapter`'s, every protocol
+//! decision is `stt-proto`'s.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,35 +22,35 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod access;
-mod dispatcher;
-mod driver;
-mod endpoint;
-mod events;
-mod fs_store;
-mod node;
+mod compat;
+mod runtime;
 pub mod seed;
-mod session;
-mod shared;
-mod storage;
-mod streaming;
+mod stream;
 mod udp;
 mod ws;
 
-pub use dispatcher::{CustomFrame, DispatcherError, FrameDispatcher, SendFrameError};
-pub use endpoint::{DEFAULT_ENDPOINT_QUEUE, EndpointReceiver, ResolveError, RouteError};
-pub use events::{EventStream, RecvError};
-pub use fs_store::{FsStore, FsStoreError};
-pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
-pub use session::{RecvStream, SendStream, Session};
-pub use storage::{FetchError, StorageServer};
-pub use streaming::{
-    DEFAULT_SEGMENT_SIZE, LiveReceiver, LiveSender, SOURCE_FAILED, Segment, SendError,
+pub use compat::{CompatReader, compat_reader};
+pub use runtime::{Tokio, TokioTimer};
+pub use stream::{RecvStream, SendStream};
+pub use stt_adapter::{
+    BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
+    NetworkKey, NodeConfig, NodeId, NodeStats, SendDatagramError, SessionStats, StreamIoError,
 };
-pub use stt_proto::config::NodeConfig;
-pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError};
-pub use stt_proto::error::EndpointError;
-pub use stt_proto::session::SessionStats;
-pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};
-pub use stt_proto::{EndpointId, EndpointMessage, Event, RouteMode};
-pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};
+pub use stt_adapter::{
+    ContentHash, CustomFrame, DEFAULT_ENDPOINT_QUEUE, DEFAULT_SEGMENT_SIZE, DispatcherError,
+    EndpointError, EndpointId, EndpointMessage, EndpointReceiver, Event, EventStream, FetchError,
+    FrameDispatcher, FsStore, FsStoreError, RecvError, ResolveError, RouteError, RouteMode,
+    SOURCE_FAILED, Segment, SendError, SendFrameError, StorageKey, StorageServer, StoreLimits,
+};
+pub use udp::TokioUdp;
+
+/// One STT node on tokio: an identity, its sockets and its sessions. Cheap to clone.
+pub type Node = stt_adapter::Node<Tokio>;
+/// How to build a [`Node`]; `build` must run inside a tokio runtime.
+pub type Builder = stt_adapter::Builder<Tokio>;
+/// An established session with one peer. Cheap to clone.
+pub type Session = stt_adapter::Session<Tokio>;
+/// Sends live segments, freshest first (docs/PRIMITIVES.md §5).
+pub type LiveSender = stt_adapter::LiveSender<Tokio>;
+/// Receives live segments in order, skipping those dropped at their deadline.
+pub type LiveReceiver = stt_adapter::LiveReceiver<Tokio>;

@@ -1,89 +1,36 @@
-//! UDP IO through quinn-udp: GSO/GRO and batched receive where the OS has them, plain
-//! `sendmsg`/`recvmsg` otherwise. Owns no protocol state; the driver calls it.
+//! UDP readiness on tokio: quinn-udp's syscalls run inside `try_io`, so a `WouldBlock`
+//! clears tokio's cached readiness. Owns no protocol state.
 
-use std::io::{self, IoSliceMut};
-use std::net::SocketAddr;
-use std::task::{Context, Poll};
+use std::io;
+use std::task::{Context, Poll, ready};
 
-use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
+use stt_adapter::{UdpPoller, UdpSockRef};
 use tokio::io::Interest;
 
-/// One bound UDP socket registered with tokio, plus quinn-udp's per-socket state.
+/// One UDP socket registered with tokio's reactor.
 #[derive(Debug)]
-pub(crate) struct UdpIo {
-    io: tokio::net::UdpSocket,
-    state: UdpSocketState,
-    local: SocketAddr,
-}
+pub struct TokioUdp(pub(crate) tokio::net::UdpSocket);
 
-impl UdpIo {
-    /// Binds `addr` with `buffer` bytes of kernel send and receive buffer.
-    pub(crate) fn bind(addr: SocketAddr, buffer: usize) -> io::Result<Self> {
-        let domain = socket2::Domain::for_address(addr);
-        let sock =
-            socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-        if addr.is_ipv6() {
-            // One socket per family: a v6 socket does not also take v4 traffic.
-            sock.set_only_v6(true)?;
-        }
-        sock.bind(&addr.into())?;
-        let std_sock: std::net::UdpSocket = sock.into();
-        std_sock.set_nonblocking(true)?;
-        let state = UdpSocketState::new((&std_sock).into())?;
-        // Best effort: the kernel may clamp (net.core.rmem_max); that is not an error.
-        let _ = state.set_send_buffer_size((&std_sock).into(), buffer);
-        let _ = state.set_recv_buffer_size((&std_sock).into(), buffer);
-        let local = std_sock.local_addr()?;
-        let io = tokio::net::UdpSocket::from_std(std_sock)?;
-        Ok(Self { io, state, local })
-    }
-
-    /// The bound address.
-    pub(crate) fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Datagrams per GSO batch this socket accepts (1 without GSO).
-    pub(crate) fn max_gso_segments(&self) -> usize {
-        self.state.max_gso_segments()
-    }
-
-    /// Datagrams one GRO receive may coalesce (1 without GRO).
-    pub(crate) fn gro_segments(&self) -> usize {
-        self.state.gro_segments()
-    }
-
-    /// Receives one batch; `Pending` registers for readability.
-    pub(crate) fn poll_recv(
+impl UdpPoller for TokioUdp {
+    fn poll_recv_with<T>(
         &self,
         cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-        meta: &mut [RecvMeta],
-    ) -> Poll<io::Result<usize>> {
+        mut op: impl FnMut(UdpSockRef<'_>) -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
         loop {
-            match self.io.poll_recv_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-            if let Ok(r) = self.io.try_io(Interest::READABLE, || {
-                self.state.recv((&self.io).into(), bufs, meta)
-            }) {
-                return Poll::Ready(Ok(r));
+            ready!(self.0.poll_recv_ready(cx))?;
+            match self.0.try_io(Interest::READABLE, || op((&self.0).into())) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return Poll::Ready(r),
             }
         }
     }
 
-    /// Sends now or fails with `WouldBlock` (then call [`UdpIo::poll_writable`]).
-    /// Other errors are logged by quinn-udp and swallowed: UDP loss is the engine's
-    /// business.
-    pub(crate) fn try_send(&self, t: &Transmit<'_>) -> io::Result<()> {
-        self.io
-            .try_io(Interest::WRITABLE, || self.state.send((&self.io).into(), t))
+    fn try_send_with<T>(&self, op: impl FnOnce(UdpSockRef<'_>) -> io::Result<T>) -> io::Result<T> {
+        self.0.try_io(Interest::WRITABLE, || op((&self.0).into()))
     }
 
-    /// Registers for writability.
-    pub(crate) fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_send_ready(cx)
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.poll_send_ready(cx)
     }
 }

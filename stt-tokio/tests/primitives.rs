@@ -250,7 +250,7 @@ async fn bounded_live_and_freshest_first_streaming() {
                 while let Some(chunk) = r.read_chunk(16 * 1024).await.unwrap() {
                     assert!(chunk.len() <= 16 * 1024, "chunks respect the segment size");
                     got.extend_from_slice(&chunk);
-                    saw_total = srv.recv_progress(&r).map(|p| p.1).or(saw_total);
+                    saw_total = srv.recv_progress(r.id()).map(|p| p.1).or(saw_total);
                 }
                 (got, saw_total)
             }

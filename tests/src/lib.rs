@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod adapters;
+
 /// The checked-in fuzz corpus directory for `target` (`fuzz/corpus/<target>`).
 pub fn corpus_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -67,9 +67,11 @@ impl EventBus {
         id
     }
 
-    /// Ends a subscription.
+    /// Ends a subscription; a task waiting on it is woken (and then finds it gone).
     pub fn unsubscribe(&mut self, id: SubscriberId) {
-        self.subscribers.remove(&id);
+        if let Some(w) = self.subscribers.remove(&id).and_then(|s| s.waker) {
+            w.wake();
+        }
     }
 
     /// Number of subscriptions.

@@ -4,7 +4,7 @@
 //! timer (RFC 9000 §13.2). It neither sends nor decides loss; it only answers "what
 //! would the next ACK frame say, and is one due".
 
-use crate::frame::{AckFrame, AckRange, MAX_ACK_RANGES};
+use crate::frame::{AckFrame, AckRange, Frame, MAX_ACK_RANGES, Writer};
 use crate::range_set::RangeSet;
 use crate::time::Instant;
 use core::time::Duration;
@@ -17,16 +17,36 @@ pub struct AckTracker {
     eliciting_unacked: u32,
     deadline: Option<Instant>,
     immediate: bool,
+    /// Ack-eliciting packets still to be acknowledged one by one after a gap.
+    quick_acks: u8,
+    /// When the current round (one smoothed RTT) of arrivals began.
+    round_start: Instant,
+    /// Ack-eliciting packets received in the current round.
+    round_count: u32,
+    /// The last whole round held at least [`LARGE_FLIGHT`] ack-eliciting packets.
+    large_flight: bool,
 }
 
+/// Ack-eliciting packets per RTT from which every second packet is acknowledged;
+/// smaller flights are acknowledged packet by packet, since each ACK then moves a
+/// sender's clock by a large share of its window and costs little.
+const LARGE_FLIGHT: u32 = 32;
+
+/// Packets acknowledged individually after a gap. A sender that just lost a packet has
+/// a small window and every ACK moves its clock; bulk transfers without loss keep the
+/// every-second-packet rhythm.
+const QUICK_ACKS_AFTER_GAP: u8 = 32;
+
 impl AckTracker {
-    /// Records an authenticated packet.
+    /// Records an authenticated packet. `rtt` is the smoothed RTT: an ACK is held back
+    /// at most a quarter of it (at least 1 ms, at most `max_ack_delay`).
     pub fn on_packet(
         &mut self,
         now: Instant,
         pn: u64,
         ack_eliciting: bool,
         threshold: u32,
+        rtt: Duration,
         max_ack_delay: Duration,
     ) {
         let out_of_order = matches!(self.largest, Some((largest, _)) if pn < largest)
@@ -40,11 +60,25 @@ impl AckTracker {
             return;
         }
         self.eliciting_unacked += 1;
-        // Gaps are news the sender needs at once to recover quickly (RFC 9000 §13.2.1).
-        if out_of_order || self.eliciting_unacked >= threshold {
+        if now.saturating_duration_since(self.round_start) >= rtt {
+            self.large_flight = self.round_count >= LARGE_FLIGHT;
+            self.round_start = now;
+            self.round_count = 0;
+        }
+        self.round_count = self.round_count.saturating_add(1);
+        // Gaps are news the sender needs at once to recover quickly (RFC 9000 §13.2.1),
+        // and the packets after one are acknowledged at once too.
+        if out_of_order {
+            self.quick_acks = QUICK_ACKS_AFTER_GAP;
+            self.immediate = true;
+        } else if self.quick_acks > 0 {
+            self.quick_acks -= 1;
+            self.immediate = true;
+        } else if !self.large_flight || self.eliciting_unacked >= threshold {
             self.immediate = true;
         } else if self.deadline.is_none() {
-            self.deadline = Some(now + max_ack_delay);
+            let delay = (rtt / 4).max(Duration::from_millis(1)).min(max_ack_delay);
+            self.deadline = Some(now + delay);
         }
     }
 
@@ -84,6 +118,19 @@ impl AckTracker {
         AckFrame::new(delay.min(crate::frame::varint::MAX), &scratch[..n]).ok()
     }
 
+    /// Writes the ACK frame into `w` if anything was received and it fits, returning
+    /// the largest packet number it acknowledges. The range scratch lives only in this
+    /// call, so packets without an ACK never pay for it.
+    pub fn write_frame(&self, now: Instant, w: &mut Writer<'_>) -> Option<u64> {
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let ack = self.frame(now, &mut scratch)?;
+        Frame::Ack(ack).write(w).ok()?;
+        Some(ack.largest())
+    }
+
     /// The largest packet number received so far.
     pub fn largest(&self) -> Option<u64> {
         self.largest.map(|(pn, _)| pn)
@@ -112,15 +159,68 @@ mod tests {
     use super::*;
 
     const DELAY: Duration = Duration::from_millis(25);
+    const RTT: Duration = Duration::from_millis(400);
+
+    /// A tracker that has seen a large flight, so it acknowledges every second packet.
+    fn bulk() -> AckTracker {
+        AckTracker {
+            large_flight: true,
+            round_start: Instant::ZERO,
+            ..AckTracker::default()
+        }
+    }
 
     #[test]
     fn second_eliciting_packet_acks_at_once() {
-        let mut t = AckTracker::default();
+        let mut t = bulk();
         let now = Instant::ZERO;
-        t.on_packet(now, 0, true, 2, DELAY);
+        t.on_packet(now, 0, true, 2, RTT, DELAY);
         assert!(!t.ack_due(now));
         assert_eq!(t.timeout(), Some(now + DELAY));
-        t.on_packet(now, 1, true, 2, DELAY);
+        t.on_packet(now, 1, true, 2, RTT, DELAY);
+        assert!(t.ack_due(now));
+    }
+
+    #[test]
+    fn small_flights_are_acked_packet_by_packet_until_a_large_round() {
+        let mut t = AckTracker::default();
+        let rtt = Duration::from_millis(20);
+        let mut now = Instant::ZERO;
+        let mut pn = 0;
+        // One round of LARGE_FLIGHT packets, each acknowledged at once.
+        for _ in 0..LARGE_FLIGHT {
+            t.on_packet(now, pn, true, 2, rtt, DELAY);
+            assert!(t.ack_due(now), "packet {pn} of a small flight");
+            t.on_ack_sent();
+            pn += 1;
+            now = now + Duration::from_micros(100);
+        }
+        // The next round starts: the last one was large, so every second packet.
+        now = now + rtt;
+        t.on_packet(now, pn, true, 2, rtt, DELAY);
+        assert!(!t.ack_due(now));
+        assert_eq!(t.timeout(), Some(now + rtt / 4), "held a quarter RTT");
+        t.on_packet(now, pn + 1, true, 2, rtt, DELAY);
+        assert!(t.ack_due(now));
+    }
+
+    #[test]
+    fn packets_after_a_gap_are_acked_one_by_one_then_every_second() {
+        let mut t = bulk();
+        let now = Instant::ZERO;
+        t.on_packet(now, 0, true, 2, RTT, DELAY);
+        t.on_packet(now, 2, true, 2, RTT, DELAY);
+        assert!(t.ack_due(now));
+        t.on_ack_sent();
+        for pn in 3..3 + u64::from(QUICK_ACKS_AFTER_GAP) {
+            t.on_packet(now, pn, true, 2, RTT, DELAY);
+            assert!(t.ack_due(now), "packet {pn} after the gap");
+            t.on_ack_sent();
+        }
+        let next = 3 + u64::from(QUICK_ACKS_AFTER_GAP);
+        t.on_packet(now, next, true, 2, RTT, DELAY);
+        assert!(!t.ack_due(now), "back to every second packet");
+        t.on_packet(now, next + 1, true, 2, RTT, DELAY);
         assert!(t.ack_due(now));
     }
 
@@ -128,8 +228,8 @@ mod tests {
     fn gap_acks_at_once_and_frame_lists_ranges() {
         let mut t = AckTracker::default();
         let now = Instant::ZERO;
-        t.on_packet(now, 0, true, 10, DELAY);
-        t.on_packet(now, 2, true, 10, DELAY);
+        t.on_packet(now, 0, true, 10, RTT, DELAY);
+        t.on_packet(now, 2, true, 10, RTT, DELAY);
         assert!(t.ack_due(now));
         let mut scratch = [AckRange {
             smallest: 0,
@@ -160,7 +260,7 @@ mod tests {
     fn ranges_stay_bounded() {
         let mut t = AckTracker::default();
         for pn in 0..1000 {
-            t.on_packet(Instant::ZERO, pn * 2, false, 2, DELAY);
+            t.on_packet(Instant::ZERO, pn * 2, false, 2, RTT, DELAY);
         }
         let mut scratch = [AckRange {
             smallest: 0,

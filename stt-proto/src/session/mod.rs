@@ -493,7 +493,10 @@ impl Session {
                 tries: 0,
             }));
         }
-        let payload = datagram.freeze().slice(HEADER_LEN..len - TAG_LEN);
+        // Trim in place: no reference-count traffic on the per-packet path.
+        datagram.truncate(len - TAG_LEN);
+        bytes::Buf::advance(&mut datagram, HEADER_LEN);
+        let payload = datagram.freeze();
         let mut eliciting = false;
         for frame in Frames::new(&payload) {
             let frame = match frame {
@@ -519,6 +522,7 @@ impl Session {
                 pn,
                 eliciting,
                 config.transport.ack_eliciting_threshold,
+                conn.rtt.smoothed_rtt(),
                 config.transport.max_ack_delay,
             );
         }

@@ -8,13 +8,8 @@
 use alloc::vec::Vec;
 
 use crate::frame::{
-    AckRange, DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, MAX_ACK_RANGES, PacketType,
-    StreamId, TAG_LEN, Writer,
+    DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, PacketType, StreamId, TAG_LEN, Writer,
 };
-
-/// Worst-case STORAGE_DATA framing (type, three 8-byte varints, a 2-byte length) plus
-/// slack: a storage piece is asked for this much less than the room left.
-const STORAGE_FRAMING: usize = 28;
 use crate::node::PathId;
 use crate::stream::Chunk;
 use crate::time::Instant;
@@ -22,6 +17,10 @@ use crate::time::Instant;
 use super::{Conn, Control, Phase, Session};
 use crate::config::NodeConfig;
 use crate::recovery::SentPacket;
+
+/// Worst-case STORAGE_DATA framing (type, three 8-byte varints, a 2-byte length) plus
+/// slack: a storage piece is asked for this much less than the room left.
+const STORAGE_FRAMING: usize = 28;
 
 /// A data packet with less room left than this is padded to full size.
 const FILL_SLACK: usize = 24;
@@ -222,18 +221,10 @@ impl Session {
     ) -> Option<usize> {
         let conn = self.conn.as_mut()?;
         let end = buf.len().checked_sub(TAG_LEN)?;
-        let mut scratch = [AckRange {
-            smallest: 0,
-            largest: 0,
-        }; MAX_ACK_RANGES];
         let mut info = PacketInfo::default();
         let (written, eliciting) = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
-            if let Some(ack) = conn.acks.frame(now, &mut scratch)
-                && Frame::Ack(ack).write(&mut w).is_ok()
-            {
-                info.largest_ack = Some(ack.largest());
-            }
+            info.largest_ack = conn.acks.write_frame(now, &mut w);
             let mut eliciting = false;
             for f in frames {
                 f.write(&mut w).ok()?;
@@ -288,10 +279,6 @@ impl Session {
             }
             return None;
         }
-        let mut scratch = [AckRange {
-            smallest: 0,
-            largest: 0,
-        }; MAX_ACK_RANGES];
         let mut info = PacketInfo::default();
         let mut eliciting = false;
         let mut stream_id = StreamId::CONTROL;
@@ -304,14 +291,15 @@ impl Session {
                 true => conn.control.front().and_then(|c| c.encoded_len().ok()),
                 false => None,
             };
-            if (ack_due || conn.acks.has_unacked())
-                && let Some(ack) = conn.acks.frame(now, &mut scratch)
-            {
-                let room = w.remaining();
-                let ack_len = Frame::Ack(ack).encoded_len().unwrap_or(room);
-                let crowds = front.is_some_and(|f| f <= room && ack_len + f > room);
-                if !crowds && Frame::Ack(ack).write(&mut w).is_ok() {
-                    info.largest_ack = Some(ack.largest());
+            if ack_due || conn.acks.has_unacked() {
+                let start = w.position();
+                info.largest_ack = conn.acks.write_frame(now, &mut w);
+                let ack_len = w.position() - start;
+                if info.largest_ack.is_some()
+                    && front.is_some_and(|f| f > w.remaining() && f <= w.remaining() + ack_len)
+                {
+                    w.rewind(start);
+                    info.largest_ack = None;
                 }
             }
             if may_elicit {

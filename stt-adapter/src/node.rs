@@ -1,23 +1,26 @@
-//! [`Node`]: one STT identity on tokio. Building it binds the sockets and spawns the
-//! one driver task; `connect`/`connect_ws`/`accept` hand out [`Session`]s; shutdown
-//! finishes streams, closes sessions and stops the driver.
+//! [`Node`]: one STT identity on some [`Runtime`]. Building it binds the sockets and
+//! spawns the one driver task; `connect`/`connect_ws`/`accept` hand out [`Session`]s;
+//! shutdown finishes streams, closes sessions and stops the driver.
 
 use std::future::poll_fn;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{Either, select};
 use stt_proto::config::NodeConfig;
 use stt_proto::driver::ConnectionError;
 use stt_proto::driver::dispatch::register;
 use stt_proto::frame::ErrorCode;
 use stt_proto::{Identity, NetworkKey, NodeId, NodeStats, SessionHandle};
-use tokio::sync::mpsc;
 
 use crate::driver::{Command, Driver};
+use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::shared::{Remote, Shared, State};
 use crate::udp::UdpIo;
@@ -44,14 +47,13 @@ pub enum BindError {
     /// The OS random generator failed.
     #[error("no OS randomness: {0}")]
     Random(getrandom::Error),
-    /// Not called inside a tokio runtime.
-    #[error("no tokio runtime")]
+    /// Not called inside the adapter's async runtime.
+    #[error("not inside the adapter's async runtime")]
     NoRuntime,
 }
 
 /// How to build a [`Node`].
-#[derive(Debug)]
-pub struct Builder {
+pub struct Builder<R: Runtime> {
     identity: Identity,
     network: NetworkKey,
     config: NodeConfig,
@@ -60,9 +62,19 @@ pub struct Builder {
     socket_buffer: usize,
     max_ws_message: usize,
     trace_dir: Option<PathBuf>,
+    runtime: PhantomData<fn() -> R>,
 }
 
-impl Builder {
+impl<R: Runtime> std::fmt::Debug for Builder<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("udp", &self.udp)
+            .field("ws", &self.ws)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> Builder<R> {
     /// Engine configuration (limits, timers, congestion control, crypto provider).
     pub fn config(mut self, config: NodeConfig) -> Self {
         self.config = config;
@@ -99,54 +111,49 @@ impl Builder {
         self
     }
 
-    /// Binds everything and starts the driver task. Must run inside a tokio runtime.
-    pub async fn build(self) -> Result<Node, BindError> {
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| BindError::NoRuntime)?;
+    /// Binds everything and starts the driver task. Must run inside the runtime.
+    pub async fn build(self) -> Result<Node<R>, BindError> {
+        let rt = R::current().ok_or(BindError::NoRuntime)?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(BindError::Random)?;
         let max_packet = self.config.max_packet_size;
         let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed)?;
         let node_id = node.node_id();
         let span = tracing::info_span!("stt_node", id = %node_id);
+        let io_err = |addr: SocketAddr| move |source| BindError::Io { addr, source };
         let mut udp = Vec::new();
         for addr in &self.udp {
-            udp.push(
-                UdpIo::bind(*addr, self.socket_buffer).map_err(|source| BindError::Io {
-                    addr: *addr,
-                    source,
-                })?,
-            );
+            udp.push(UdpIo::bind(&rt, *addr, self.socket_buffer).map_err(io_err(*addr))?);
         }
         let udp_addrs: Vec<SocketAddr> = udp.iter().map(|u| u.local_addr()).collect();
         let mut listeners = Vec::new();
+        let mut ws_addrs = Vec::new();
         for addr in &self.ws {
-            let l = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| BindError::Io {
-                    addr: *addr,
-                    source,
-                })?;
+            let l = std::net::TcpListener::bind(addr).map_err(io_err(*addr))?;
+            l.set_nonblocking(true).map_err(io_err(*addr))?;
+            ws_addrs.push(l.local_addr().map_err(io_err(*addr))?);
             listeners.push(l);
         }
-        let ws_addrs = listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect();
-        let (ws_tx, ws_rx) = mpsc::channel(4096);
+        let (ws_tx, ws_rx) = async_channel::bounded(4096);
         let shared = Shared::new(
             State::new(node, self.trace_dir, span.clone()),
             ws_tx,
             self.max_ws_message,
         );
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let driver = Driver::new(shared.clone(), udp, cmd_rx, ws_rx, max_packet);
+        let mut servers = Vec::new();
+        for (l, addr) in listeners.into_iter().zip(&ws_addrs) {
+            servers.push(rt.serve_ws(l, shared.clone()).map_err(io_err(*addr))?);
+        }
+        let (cmd_tx, cmd_rx) = async_channel::unbounded();
+        let driver = Driver::new(shared.clone(), udp, cmd_rx, ws_rx, rt.timer(), max_packet);
         rt.spawn(driver);
-        for l in listeners {
-            rt.spawn(crate::ws::serve(l, shared.clone()));
+        for server in servers {
+            rt.spawn(server);
         }
         tracing::info!(parent: &span, udp = ?udp_addrs, ws = ?ws_addrs, "node up");
         Ok(Node {
             inner: Arc::new(NodeInner {
+                rt,
                 shared,
                 commands: cmd_tx,
                 node_id,
@@ -158,16 +165,17 @@ impl Builder {
     }
 }
 
-pub(crate) struct NodeInner {
+pub(crate) struct NodeInner<R: Runtime> {
+    pub(crate) rt: R,
     pub(crate) shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: async_channel::Sender<Command<R>>,
     node_id: NodeId,
     udp_addrs: std::sync::Mutex<Vec<SocketAddr>>,
     ws_addrs: Vec<SocketAddr>,
     socket_buffer: usize,
 }
 
-impl Drop for NodeInner {
+impl<R: Runtime> Drop for NodeInner<R> {
     fn drop(&mut self) {
         // The last node handle is gone: sessions still held by the user keep working
         // until they are dropped; then the driver stops.
@@ -177,13 +185,21 @@ impl Drop for NodeInner {
     }
 }
 
-/// One STT node on tokio: an identity, its sockets and its sessions. Cheap to clone.
-#[derive(Clone)]
-pub struct Node {
-    pub(crate) inner: Arc<NodeInner>,
+/// One STT node on runtime `R`: an identity, its sockets and its sessions. Cheap to
+/// clone.
+pub struct Node<R: Runtime> {
+    pub(crate) inner: Arc<NodeInner<R>>,
 }
 
-impl std::fmt::Debug for Node {
+impl<R: Runtime> Clone for Node<R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for Node<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Node")
             .field("id", &self.inner.node_id)
@@ -191,9 +207,9 @@ impl std::fmt::Debug for Node {
     }
 }
 
-impl Node {
+impl<R: Runtime> Node<R> {
     /// Starts building a node from its identity and network key.
-    pub fn builder(identity: Identity, network: NetworkKey) -> Builder {
+    pub fn builder(identity: Identity, network: NetworkKey) -> Builder<R> {
         Builder {
             identity,
             network,
@@ -203,6 +219,7 @@ impl Node {
             socket_buffer: DEFAULT_SOCKET_BUFFER,
             max_ws_message: DEFAULT_MAX_WS_MESSAGE,
             trace_dir: None,
+            runtime: PhantomData,
         }
     }
 
@@ -231,7 +248,7 @@ impl Node {
     }
 
     /// Starts a handshake on `path` and waits for it to complete.
-    pub(crate) async fn connect_path(&self, remote: Remote) -> Result<Session, ConnectionError> {
+    pub(crate) async fn connect_path(&self, remote: Remote) -> Result<Session<R>, ConnectionError> {
         let shared = &self.inner.shared;
         let now = shared.now();
         let handle = {
@@ -274,7 +291,7 @@ impl Node {
     }
 
     /// Connects over UDP to `addr` and completes the handshake.
-    pub async fn connect(&self, addr: SocketAddr) -> Result<Session, ConnectionError> {
+    pub async fn connect(&self, addr: SocketAddr) -> Result<Session<R>, ConnectionError> {
         let has_family = self
             .udp_addrs()
             .iter()
@@ -286,13 +303,13 @@ impl Node {
     }
 
     /// Connects over WebSocket (`ws://host:port/`) and completes the handshake.
-    pub async fn connect_ws(&self, url: &str) -> Result<Session, ConnectionError> {
-        let conn = crate::ws::dial(&self.inner.shared, url).await?;
+    pub async fn connect_ws(&self, url: &str) -> Result<Session<R>, ConnectionError> {
+        let conn = self.inner.rt.dial_ws(&self.inner.shared, url).await?;
         self.connect_path(Remote::Ws(conn)).await
     }
 
     /// Waits for the next inbound session; `None` once the node has shut down.
-    pub async fn accept(&self) -> Option<Session> {
+    pub async fn accept(&self) -> Option<Session<R>> {
         let shared = &self.inner.shared;
         let handle: Option<SessionHandle> = poll_fn(|cx| {
             let mut st = shared.lock();
@@ -337,10 +354,10 @@ impl Node {
         old: SocketAddr,
         new: SocketAddr,
     ) -> Result<SocketAddr, BindError> {
-        let io = UdpIo::bind(new, self.inner.socket_buffer)
+        let io = UdpIo::bind(&self.inner.rt, new, self.inner.socket_buffer)
             .map_err(|source| BindError::Io { addr: new, source })?;
         let local = io.local_addr();
-        let _ = self.inner.commands.send(Command::ReplaceUdp(old, io));
+        let _ = self.inner.commands.try_send(Command::ReplaceUdp(old, io));
         if let Ok(mut a) = self.inner.udp_addrs.lock() {
             a.retain(|x| *x != old);
             a.push(local);
@@ -352,8 +369,8 @@ impl Node {
     /// Moves a session this node initiated to a new WebSocket connection: the engine
     /// keeps its path id, which the adapter now maps to the new connection; the peer
     /// validates the new path and the session continues.
-    pub async fn migrate_ws(&self, session: &Session, url: &str) -> Result<(), ConnectionError> {
-        let conn = crate::ws::dial(&self.inner.shared, url).await?;
+    pub async fn migrate_ws(&self, session: &Session<R>, url: &str) -> Result<(), ConnectionError> {
+        let conn = self.inner.rt.dial_ws(&self.inner.shared, url).await?;
         let mut st = self.inner.shared.lock();
         let h = session.handle();
         let Some(path) = st.node.session(h).map(|mut s| s.path()) else {
@@ -369,7 +386,7 @@ impl Node {
     /// the DISCONNECTs go out, then stops the driver.
     pub async fn shutdown(&self, code: u64, reason: &[u8], timeout: Duration) {
         let shared = &self.inner.shared;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = std::time::Instant::now() + timeout;
         let flushed = poll_fn(|cx| {
             let mut st = shared.lock();
             let mut busy = false;
@@ -392,16 +409,17 @@ impl Node {
             }
         });
         // In-flight bytes drain without an event; poll the condition periodically.
-        let _ = tokio::time::timeout_at(deadline, async {
-            tokio::pin!(flushed);
-            loop {
-                tokio::select! {
-                    _ = &mut flushed => break,
-                    _ = tokio::time::sleep(Duration::from_millis(5)) => {}
-                }
+        let mut flushed = pin!(flushed);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
             }
-        })
-        .await;
+            let tick = pin!(self.inner.rt.sleep(left.min(Duration::from_millis(5))));
+            if let Either::Left(_) = select(flushed.as_mut(), tick).await {
+                break;
+            }
+        }
         {
             let now = shared.now();
             let mut st = shared.lock();
@@ -414,7 +432,7 @@ impl Node {
             st.wake_driver();
         }
         // Give the DISCONNECTs a moment to leave the sockets.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.inner.rt.sleep(Duration::from_millis(20)).await;
         let mut st = shared.lock();
         st.stop = true;
         st.wake_driver();

@@ -1,4 +1,4 @@
-//! Named endpoints on tokio: [`Node::endpoint`] gives an [`EndpointReceiver`], an async
+//! Named endpoints in the async adapters: [`Node::endpoint`] gives an [`EndpointReceiver`], an async
 //! receiver of what peers route to the name; [`Session::route`] (refuse when the
 //! peer's queue is full) and [`Session::route_wait`] (wait for room) send to a peer's
 //! endpoint and complete when the peer has queued the message.
@@ -15,6 +15,7 @@ use stt_proto::{EndpointId, EndpointMessage, RouteId, RouteMode, SessionHandle};
 
 use crate::access::{dead, with};
 use crate::node::Node;
+use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::shared::Shared;
 
@@ -74,7 +75,7 @@ impl std::fmt::Debug for EndpointReceiver {
     }
 }
 
-impl Node {
+impl<R: Runtime> Node<R> {
     /// Serves the endpoint `name` (id SHA3-256(name)) with a queue of 64 messages.
     pub fn endpoint(&self, name: &str) -> Result<EndpointReceiver, EndpointError> {
         self.endpoint_with_capacity(name, DEFAULT_ENDPOINT_QUEUE)
@@ -170,7 +171,7 @@ impl Drop for RouteGuard<'_> {
     }
 }
 
-impl Session {
+impl<R: Runtime> Session<R> {
     /// Sends `payload` to the peer's endpoint `name` and waits until the peer queued
     /// it. A full queue is [`RouteError::QueueFull`]. Waits while this session's own
     /// window of unresolved messages is full.

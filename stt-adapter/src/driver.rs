@@ -1,7 +1,8 @@
 //! The one driver task per node: receive datagrams (UDP via quinn-udp, WebSocket via a
 //! channel) → `handle_datagram`; fire timers; `poll_transmit` → send; drain events →
 //! wake handles. A hand-written future like quinn's endpoint driver, so the lock is
-//! taken in short turns and never held across IO.
+//! taken in short turns and never held across IO. Generic over the [`Runtime`], which
+//! supplies only socket readiness and the timer.
 
 use std::future::Future;
 use std::io::IoSliceMut;
@@ -9,17 +10,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use async_channel::{Receiver, TrySendError};
 use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 use quinn_udp::RecvMeta;
-use tokio::sync::mpsc;
 
+use crate::runtime::{DriverTimer, Runtime};
 use crate::shared::{Remote, Shared};
 use crate::udp::UdpIo;
 
 /// Commands from handles to the driver that change its sockets.
-pub(crate) enum Command {
+pub(crate) enum Command<R: Runtime> {
     /// Replace the socket with this local address by a new one (rebinding).
-    ReplaceUdp(std::net::SocketAddr, UdpIo),
+    ReplaceUdp(std::net::SocketAddr, UdpIo<R>),
 }
 
 /// Receive buffers per batch (each large enough for one GRO super-datagram).
@@ -27,12 +30,12 @@ const RECV_BATCH: usize = 8;
 /// Work per poll before yielding to other tasks.
 const WORK_LIMIT: usize = 64;
 
-pub(crate) struct Driver {
+pub(crate) struct Driver<R: Runtime> {
     shared: Arc<Shared>,
-    udp: Vec<UdpIo>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    ws_in: mpsc::Receiver<(stt_proto::PathId, BytesMut)>,
-    timer: Pin<Box<tokio::time::Sleep>>,
+    udp: Vec<UdpIo<R>>,
+    commands: Pin<Box<Receiver<Command<R>>>>,
+    ws_in: Pin<Box<Receiver<(stt_proto::PathId, BytesMut)>>>,
+    timer: R::Timer,
     timer_at: Option<stt_proto::Instant>,
     send_buf: Vec<u8>,
     /// A transmit that met a full socket: (socket index, destination, len, segment).
@@ -41,20 +44,21 @@ pub(crate) struct Driver {
     max_packet: usize,
 }
 
-impl Driver {
+impl<R: Runtime> Driver<R> {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        udp: Vec<UdpIo>,
-        commands: mpsc::UnboundedReceiver<Command>,
-        ws_in: mpsc::Receiver<(stt_proto::PathId, BytesMut)>,
+        udp: Vec<UdpIo<R>>,
+        commands: Receiver<Command<R>>,
+        ws_in: Receiver<(stt_proto::PathId, BytesMut)>,
+        timer: R::Timer,
         max_packet: usize,
     ) -> Self {
         let mut d = Self {
             shared,
             udp: Vec::new(),
-            commands,
-            ws_in,
-            timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(3600))),
+            commands: Box::pin(commands),
+            ws_in: Box::pin(ws_in),
+            timer,
             timer_at: None,
             send_buf: Vec::new(),
             pending: None,
@@ -70,7 +74,7 @@ impl Driver {
         d
     }
 
-    fn add_udp(&mut self, u: UdpIo) {
+    fn add_udp(&mut self, u: UdpIo<R>) {
         // The send buffer holds one GSO batch of the largest socket.
         let gso = u.max_gso_segments().clamp(1, 64);
         let want = self.max_packet * gso.min(65_535 / self.max_packet).max(1);
@@ -134,7 +138,7 @@ impl Driver {
     fn poll_ws_recv(&mut self, cx: &mut Context<'_>) -> bool {
         let mut worked = false;
         for _ in 0..WORK_LIMIT * 4 {
-            match self.ws_in.poll_recv(cx) {
+            match self.ws_in.as_mut().poll_next(cx) {
                 Poll::Ready(Some((path, data))) => {
                     worked = true;
                     let now = self.shared.now();
@@ -147,7 +151,7 @@ impl Driver {
     }
 
     fn poll_commands(&mut self, cx: &mut Context<'_>) {
-        while let Poll::Ready(Some(cmd)) = self.commands.poll_recv(cx) {
+        while let Poll::Ready(Some(cmd)) = self.commands.as_mut().poll_next(cx) {
             match cmd {
                 Command::ReplaceUdp(old, u) => {
                     self.udp.retain(|s| s.local_addr() != old);
@@ -208,8 +212,8 @@ impl Driver {
                                 Ok(()) => {}
                                 // A full WebSocket queue is a full socket buffer: the
                                 // engine's loss recovery handles the drop.
-                                Err(mpsc::error::TrySendError::Full(_)) => {}
-                                Err(mpsc::error::TrySendError::Closed(_)) => closed = true,
+                                Err(TrySendError::Full(_)) => {}
+                                Err(TrySendError::Closed(_)) => closed = true,
                             }
                         }
                     }
@@ -225,7 +229,7 @@ impl Driver {
     }
 }
 
-impl Future for Driver {
+impl<R: Runtime> Future for Driver<R> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -277,10 +281,9 @@ impl Future for Driver {
                 }
                 if this.timer_at != Some(t) {
                     this.timer_at = Some(t);
-                    let at = this.shared.to_tokio(t);
-                    this.timer.as_mut().reset(at);
+                    this.timer.reset(this.shared.deadline(t));
                 }
-                if this.timer.as_mut().poll(cx).is_ready() {
+                if this.timer.poll_expired(cx).is_ready() {
                     this.timer_at = None;
                     if rounds < 8 {
                         continue;

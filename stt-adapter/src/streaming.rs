@@ -1,4 +1,5 @@
-//! The seed's binary streaming modes on tokio (semantics in docs/PRIMITIVES.md):
+//! The seed's binary streaming modes in the async adapters (semantics in
+//! docs/PRIMITIVES.md):
 //!
 //! * **bounded** — [`Session::send_bytes`] / [`Session::send_reader`] with a known
 //!   length: the receiver learns the total up front ([`Session::recv_progress`]) and
@@ -10,17 +11,19 @@
 //!
 //! `segment_size` is how much the sender reads from its source and writes at once,
 //! and the most a receiver's `read_chunk` yields; packets are cut to the path MTU
-//! independently. Only public session and stream calls are used here.
+//! independently. Built on the session's own stream calls; no protocol logic here.
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_io::AsyncRead;
 use stt_proto::driver::{ConnectionError, StreamIoError};
-use stt_proto::frame::ErrorCode;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use stt_proto::frame::{Dir, ErrorCode, StreamId};
 
 use crate::access::with;
-use crate::session::{RecvStream, Session};
+use crate::runtime::Runtime;
+use crate::session::Session;
+use crate::stream::{RecvStream, SendStream};
 
 /// Default segment size of [`Session::send_reader`]: 64 KiB.
 pub const DEFAULT_SEGMENT_SIZE: usize = 64 * 1024;
@@ -55,10 +58,11 @@ impl From<ConnectionError> for SendError {
 pub const SOURCE_FAILED: u64 = ErrorCode::APPLICATION_MIN;
 
 /// Fills `buf` from `r` as far as the source goes; returns the bytes read.
-async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn fill<Rd: AsyncRead + Unpin>(r: &mut Rd, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        let m = r.read(&mut buf[n..]).await?;
+        let m = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *r).poll_read(cx, &mut buf[n..]))
+            .await?;
         if m == 0 {
             break;
         }
@@ -67,11 +71,21 @@ async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Resul
     Ok(n)
 }
 
-impl Session {
+impl<R: Runtime> Session<R> {
+    /// A new unidirectional stream as the adapter's own send half.
+    async fn open_send(
+        &self,
+        priority: u8,
+        total: Option<u64>,
+    ) -> Result<SendStream, ConnectionError> {
+        let id = self.open(Dir::Uni, priority, total).await?;
+        Ok(SendStream::new(self.inner.clone(), id))
+    }
+
     /// Bounded mode: sends `data` on a new unidirectional stream that announces its
     /// length, and waits until the peer has acknowledged every byte.
     pub async fn send_bytes(&self, data: Bytes) -> Result<(), SendError> {
-        let mut s = self.open_uni_with(0, Some(data.len() as u64)).await?;
+        let mut s = self.open_send(0, Some(data.len() as u64)).await?;
         s.write_all(&data).await?;
         s.finished().await?;
         Ok(())
@@ -80,14 +94,15 @@ impl Session {
     /// Sends everything `reader` yields on a new unidirectional stream, `segment_size`
     /// bytes at a time. With `total` the stream is bounded (the receiver sees the
     /// length up front; a source of another length resets the stream); without, it is
-    /// live. Returns the bytes sent once the peer acknowledged them all.
-    pub async fn send_reader<R: AsyncRead + Unpin>(
+    /// live. Returns the bytes sent once the peer acknowledged them all. The reader is
+    /// a `futures-io` one (tokio users wrap theirs with `stt_tokio::compat_reader`).
+    pub async fn send_reader<Rd: AsyncRead + Unpin>(
         &self,
-        mut reader: R,
+        mut reader: Rd,
         total: Option<u64>,
         segment_size: usize,
     ) -> Result<u64, SendError> {
-        let mut s = self.open_uni_with(0, total).await?;
+        let mut s = self.open_send(0, total).await?;
         let mut buf = vec![0u8; segment_size.max(1)];
         let mut sent = 0u64;
         loop {
@@ -126,17 +141,15 @@ impl Session {
         Ok(sent)
     }
 
-    /// A receiving stream's progress: bytes read so far and, in bounded mode, the
-    /// announced total.
-    pub fn recv_progress(&self, stream: &RecvStream) -> Option<(u64, Option<u64>)> {
+    /// A receiving stream's progress (by its id): bytes read so far and, in bounded
+    /// mode, the announced total.
+    pub fn recv_progress(&self, stream: StreamId) -> Option<(u64, Option<u64>)> {
         let mut st = self.inner.shared.lock();
-        st.node
-            .session(self.inner.handle)?
-            .recv_progress(stream.id())
+        st.node.session(self.inner.handle)?.recv_progress(stream)
     }
 
     /// A sender of live segments, each dropped if not delivered within `deadline`.
-    pub fn live_sender(&self, deadline: Duration) -> LiveSender {
+    pub fn live_sender(&self, deadline: Duration) -> LiveSender<R> {
         LiveSender {
             session: self.clone(),
             deadline,
@@ -147,7 +160,7 @@ impl Session {
 
     /// The receiving side of a peer's [`LiveSender`] on this session (it takes every
     /// unidirectional stream the peer opens).
-    pub fn live_receiver(&self, max_segment: usize) -> LiveReceiver {
+    pub fn live_receiver(&self, max_segment: usize) -> LiveReceiver<R> {
         LiveReceiver {
             session: self.clone(),
             max_segment,
@@ -161,14 +174,14 @@ const SEGMENT_HEADER: usize = 8;
 
 /// Sends live segments, freshest first: each on its own stream with a deadline.
 #[derive(Debug)]
-pub struct LiveSender {
-    session: Session,
+pub struct LiveSender<R: Runtime> {
+    session: Session<R>,
     deadline: Duration,
     priority: u8,
     next_seq: u64,
 }
 
-impl LiveSender {
+impl<R: Runtime> LiveSender<R> {
     /// Sets the priority of later segments' streams (higher sends first).
     pub fn set_priority(&mut self, priority: u8) {
         self.priority = priority;
@@ -181,10 +194,7 @@ impl LiveSender {
         let seq = self.next_seq;
         self.next_seq += 1;
         let total = (SEGMENT_HEADER + data.len()) as u64;
-        let mut s = self
-            .session
-            .open_uni_with(self.priority, Some(total))
-            .await?;
+        let mut s = self.session.open_send(self.priority, Some(total)).await?;
         let (shared, h, id) = (
             &self.session.inner.shared,
             self.session.inner.handle,
@@ -222,13 +232,13 @@ pub struct Segment {
 
 /// Receives live segments in order, skipping those the sender dropped.
 #[derive(Debug)]
-pub struct LiveReceiver {
-    session: Session,
+pub struct LiveReceiver<R: Runtime> {
+    session: Session<R>,
     max_segment: usize,
     skipped: u64,
 }
 
-impl LiveReceiver {
+impl<R: Runtime> LiveReceiver<R> {
     /// Segments dropped by the sender at their deadline so far.
     pub fn skipped(&self) -> u64 {
         self.skipped
@@ -237,7 +247,8 @@ impl LiveReceiver {
     /// The next segment; waits at most until the sender delivers or drops it.
     pub async fn next_segment(&mut self) -> Result<Segment, StreamIoError> {
         loop {
-            let mut r = self.session.accept_uni().await?;
+            let id = self.session.accept(Dir::Uni).await?;
+            let mut r = RecvStream::new(self.session.inner.clone(), id);
             match r.read_to_vec(SEGMENT_HEADER + self.max_segment).await {
                 Ok(buf) if buf.len() >= SEGMENT_HEADER => {
                     let mut seq = [0u8; SEGMENT_HEADER];

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use stt_proto::driver::{Dispatch, PathTable};
-use stt_proto::{Event, Instant, SessionHandle};
-use tokio::sync::mpsc;
+use stt_proto::{Event, Instant, PathId, SessionHandle};
 
 /// Where a path leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,7 +28,7 @@ pub(crate) struct State {
     pub(crate) dispatch: Dispatch,
     pub(crate) paths: PathTable<Remote>,
     pub(crate) driver: Option<Waker>,
-    pub(crate) ws_out: HashMap<u64, mpsc::Sender<Bytes>>,
+    pub(crate) ws_out: HashMap<u64, async_channel::Sender<Bytes>>,
     pub(crate) next_ws: u64,
     pub(crate) node_handles: usize,
     pub(crate) stop: bool,
@@ -120,20 +119,28 @@ fn session_of(e: &Event) -> SessionHandle {
     e.session()
 }
 
-/// The lock and the clock.
-pub(crate) struct Shared {
+/// One node's state as its driver, its handles and its WebSocket tasks share it: the
+/// lock and the clock. Runtimes see it only through [`Shared::is_stopped`],
+/// [`Shared::max_ws_message`] and [`crate::ws::attach`].
+pub struct Shared {
     state: Mutex<State>,
     epoch: std::time::Instant,
     /// Inbound WebSocket packets for the driver.
-    pub(crate) ws_in: mpsc::Sender<(stt_proto::PathId, bytes::BytesMut)>,
+    pub(crate) ws_in: async_channel::Sender<(PathId, BytesMut)>,
     /// Largest WebSocket message accepted.
-    pub(crate) max_ws_message: usize,
+    max_ws_message: usize,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 impl Shared {
     pub(crate) fn new(
         state: State,
-        ws_in: mpsc::Sender<(stt_proto::PathId, bytes::BytesMut)>,
+        ws_in: async_channel::Sender<(PathId, BytesMut)>,
         max_ws_message: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -149,9 +156,19 @@ impl Shared {
         Instant::from_micros(self.epoch.elapsed().as_micros() as u64)
     }
 
-    /// The tokio instant of an engine instant.
-    pub(crate) fn to_tokio(&self, t: Instant) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.epoch + std::time::Duration::from_micros(t.as_micros()))
+    /// The wall-clock instant of an engine instant (for the runtime's timer).
+    pub(crate) fn deadline(&self, t: Instant) -> std::time::Instant {
+        self.epoch + std::time::Duration::from_micros(t.as_micros())
+    }
+
+    /// True once the driver has stopped: accept loops and WebSocket tasks end.
+    pub fn is_stopped(&self) -> bool {
+        self.lock().driver_done
+    }
+
+    /// Largest WebSocket message accepted; larger ones close their connection.
+    pub fn max_ws_message(&self) -> usize {
+        self.max_ws_message
     }
 
     /// Locks the state after draining pending engine events, so a handle never sees

@@ -1,11 +1,13 @@
-//! Storage over sessions on tokio: [`Node::serve_storage`] answers peers' fetches from
-//! an [`FsStore`] (on a blocking thread, never under the node lock), and
-//! [`Session::fetch`] fetches an object by hash, verified by the engine before it is
-//! returned.
+//! Storage over sessions in the async adapters: [`Node::serve_storage`] answers peers'
+//! fetches from an [`FsStore`] (or any source) on a thread of its own, never under the
+//! node lock and never on the runtime's executor; [`Session::fetch`] fetches an object
+//! by hash, verified by the engine before it is returned.
 
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Poll, Wake, Waker};
+use std::thread::Thread;
 
 use bytes::Bytes;
 use stt_proto::driver::{ConnectionError, Pending};
@@ -15,6 +17,7 @@ use stt_proto::{ContentHash, FetchId, SessionHandle};
 use crate::access::{dead, with};
 use crate::fs_store::FsStore;
 use crate::node::Node;
+use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::shared::Shared;
 
@@ -33,11 +36,21 @@ pub enum FetchError {
     Session(#[from] ConnectionError),
 }
 
-/// Serves peers' fetches from a store while it lives; dropping it stops serving
-/// (later requests are answered "not found").
+/// Wakes a parked thread.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Serves peers' fetches while it lives; dropping it stops serving (later requests
+/// are answered "not found").
 pub struct StorageServer {
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    thread: Thread,
 }
 
 impl std::fmt::Debug for StorageServer {
@@ -46,9 +59,9 @@ impl std::fmt::Debug for StorageServer {
     }
 }
 
-impl Node {
+impl<R: Runtime> Node<R> {
     /// Answers every peer's fetch from `store`. A corrupt object is answered "not
-    /// found" (and logged), never sent. Must be called inside a tokio runtime.
+    /// found" (and logged), never sent.
     pub fn serve_storage(&self, store: Arc<FsStore>) -> StorageServer {
         self.serve_storage_with(move |hash| match store.get(&hash) {
             Ok(d) => d,
@@ -59,53 +72,67 @@ impl Node {
         })
     }
 
-    /// Answers every peer's fetch with `source(hash)`, called on a blocking thread
-    /// (`None`: not stored). The requester verifies what it receives against the hash.
+    /// Answers every peer's fetch with `source(hash)` (`None`: not stored), called on
+    /// the server's own thread, so it may block on files. The requester verifies what
+    /// it receives against the hash.
     pub fn serve_storage_with(
         &self,
-        source: impl Fn(ContentHash) -> Option<Bytes> + Send + Sync + 'static,
+        source: impl Fn(ContentHash) -> Option<Bytes> + Send + 'static,
     ) -> StorageServer {
-        let source = Arc::new(source);
         let shared = self.inner.shared.clone();
         shared.lock().node.set_storage_serving(true);
-        let s = shared.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let req = poll_fn(|cx| {
-                    let mut st = s.lock();
-                    if let Some(r) = st.dispatch.apps.serve_queue.pop_front() {
-                        return Poll::Ready(Some(r));
-                    }
-                    if st.driver_done {
-                        return Poll::Ready(None);
-                    }
-                    st.dispatch.apps.wait_serve(cx.waker());
-                    Poll::Pending
-                })
-                .await;
-                let Some(req) = req else {
-                    return;
-                };
-                let src = source.clone();
-                let hash = req.hash;
-                let data = tokio::task::spawn_blocking(move || src(hash))
-                    .await
-                    .unwrap_or(None);
-                with(&s, |st, now| {
-                    if let Some(mut session) = st.node.session(req.session) {
-                        // The request may have been cancelled meanwhile: nothing to do.
-                        let _ = session.serve_object(now, req.request, data);
-                    }
-                });
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, halt) = (shared.clone(), stop.clone());
+        let handle = std::thread::Builder::new()
+            .name("stt-storage".into())
+            .spawn(move || {
+                let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+                while !halt.load(Ordering::Acquire) {
+                    let req = {
+                        let mut st = s.lock();
+                        if st.driver_done {
+                            return;
+                        }
+                        let r = st.dispatch.apps.serve_queue.pop_front();
+                        if r.is_none() {
+                            st.dispatch.apps.wait_serve(&waker);
+                        }
+                        r
+                    };
+                    let Some(req) = req else {
+                        std::thread::park();
+                        continue;
+                    };
+                    let data = source(req.hash);
+                    with(&s, |st, now| {
+                        if let Some(mut session) = st.node.session(req.session) {
+                            // Cancelled or closed meanwhile: nothing to answer.
+                            let _ = session.serve_object(now, req.request, data);
+                        }
+                    });
+                }
+            });
+        let thread = match handle {
+            Ok(h) => h.thread().clone(),
+            Err(e) => {
+                // No thread: serve nothing rather than leave requests unanswered.
+                tracing::warn!("storage server thread: {e}");
+                shared.lock().node.set_storage_serving(false);
+                std::thread::current()
             }
-        });
-        StorageServer { shared, task }
+        };
+        StorageServer {
+            shared,
+            stop,
+            thread,
+        }
     }
 }
 
 impl Drop for StorageServer {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.store(true, Ordering::Release);
+        self.thread.unpark();
         with(&self.shared, |st, now| {
             st.node.set_storage_serving(false);
             for req in std::mem::take(&mut st.dispatch.apps.serve_queue) {
@@ -137,7 +164,7 @@ impl Drop for FetchGuard<'_> {
     }
 }
 
-impl Session {
+impl<R: Runtime> Session<R> {
     /// Fetches the object `hash` from the peer (at most the configured
     /// `max_object_size` bytes) and returns it once every byte has arrived and
     /// hashes to `hash`. Dropping the future cancels the fetch.

@@ -5,8 +5,8 @@
 //! synced, renamed into `objects/` and the directory synced, so a crash at any point
 //! leaves either no object or the whole one; leftovers in `tmp/` are removed when the
 //! store is opened. Every read re-checks the seal and the hash: a damaged file is
-//! reported as corrupt, never returned. Blocking IO; use the `*_async` methods (or
-//! `spawn_blocking`) from async code.
+//! reported as corrupt, never returned. Blocking IO (plain `std::fs`): async code calls
+//! it from a blocking thread, as [`crate::Node::serve_storage`] does.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -148,7 +148,7 @@ impl FsStore {
         let tmp = self
             .dir
             .join("tmp")
-            .join(format!("{hash}.{}.tmp", hex::encode(suffix)));
+            .join(format!("{hash}.{:016x}.tmp", u64::from_le_bytes(suffix)));
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(&sealed)?;
         f.sync_all()?;
@@ -203,32 +203,6 @@ impl FsStore {
         out.sort();
         Ok(out)
     }
-
-    /// [`FsStore::put`] on a blocking thread.
-    pub async fn put_async(
-        self: &std::sync::Arc<Self>,
-        data: Bytes,
-    ) -> Result<ContentHash, FsStoreError> {
-        let s = self.clone();
-        blocking(move || s.put(&data)).await
-    }
-
-    /// [`FsStore::get`] on a blocking thread.
-    pub async fn get_async(
-        self: &std::sync::Arc<Self>,
-        hash: ContentHash,
-    ) -> Result<Option<Bytes>, FsStoreError> {
-        let s = self.clone();
-        blocking(move || s.get(&hash)).await
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, FsStoreError> + Send + 'static,
-) -> Result<T, FsStoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| FsStoreError::Io(io::Error::other(e)))?
 }
 
 /// The shared [`ObjectStore`] interface, for code written against any backend.

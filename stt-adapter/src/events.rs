@@ -10,6 +10,7 @@ use stt_proto::Event;
 use stt_proto::driver::{DEFAULT_SUBSCRIBER_CAPACITY, EventFilter, SubscriberId};
 
 use crate::node::Node;
+use crate::runtime::Runtime;
 use crate::shared::Shared;
 
 /// Why [`EventStream::recv`] returned no event.
@@ -36,7 +37,7 @@ impl std::fmt::Debug for EventStream {
     }
 }
 
-impl Node {
+impl<R: Runtime> Node<R> {
     /// Subscribes to every event from now on, holding up to 1024 unread.
     pub fn events(&self) -> EventStream {
         self.events_with(DEFAULT_SUBSCRIBER_CAPACITY, None)
@@ -52,6 +53,11 @@ impl Node {
 }
 
 impl EventStream {
+    /// The subscription's id on the node's bus.
+    pub(crate) fn id(&self) -> SubscriberId {
+        self.id
+    }
+
     /// Polls for the next event.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Event, RecvError>> {
         let mut st = self.shared.lock();

@@ -1,5 +1,5 @@
-//! Custom frames (types 0x80–0xFF) on tokio: [`Session::send_custom_frame`] and the
-//! seed's [`FrameDispatcher`], which calls one registered handler per frame type.
+//! Custom frames (types 0x80–0xFF) in the async adapters: [`Session::send_custom_frame`]
+//! and the seed's [`FrameDispatcher`], which calls one registered handler per frame type.
 //!
 //! The dispatcher reads a filtered event subscription in its own task, so a slow
 //! handler can never block the driver; if handlers fall more than the subscription's
@@ -13,6 +13,7 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use stt_proto::driver::ConnectionError;
+use stt_proto::driver::SubscriberId;
 use stt_proto::error::CustomFrameError;
 use stt_proto::frame::CUSTOM_MIN;
 use stt_proto::{Event, NodeId, SessionHandle};
@@ -20,7 +21,9 @@ use stt_proto::{Event, NodeId, SessionHandle};
 use crate::access::with;
 use crate::events::RecvError;
 use crate::node::Node;
+use crate::runtime::Runtime;
 use crate::session::Session;
+use crate::shared::Shared;
 
 /// A custom frame handed to a handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +82,8 @@ struct Counters {
 pub struct FrameDispatcher {
     handlers: Arc<Mutex<HashMap<u8, Handler>>>,
     counters: Arc<Counters>,
-    task: tokio::task::JoinHandle<()>,
+    shared: Arc<Shared>,
+    subscription: SubscriberId,
 }
 
 impl std::fmt::Debug for FrameDispatcher {
@@ -96,20 +100,21 @@ fn is_custom(e: &Event) -> bool {
 }
 
 impl FrameDispatcher {
-    /// Starts dispatching `node`'s custom frames; up to 1024 may wait for handlers.
-    /// Must be called inside a tokio runtime.
-    pub fn new(node: &Node) -> Self {
+    /// Starts dispatching `node`'s custom frames on a task of the node's runtime; up to
+    /// 1024 may wait for handlers.
+    pub fn new<R: Runtime>(node: &Node<R>) -> Self {
         Self::with_capacity(node, stt_proto::driver::DEFAULT_SUBSCRIBER_CAPACITY)
     }
 
     /// Like [`FrameDispatcher::new`], with `capacity` frames waiting at most.
-    pub fn with_capacity(node: &Node, capacity: usize) -> Self {
+    pub fn with_capacity<R: Runtime>(node: &Node<R>, capacity: usize) -> Self {
         let handlers: Arc<Mutex<HashMap<u8, Handler>>> = Arc::default();
         let counters: Arc<Counters> = Arc::default();
         let mut events = node.events_with(capacity, Some(is_custom));
+        let subscription = events.id();
         let shared = node.inner.shared.clone();
-        let (h, c) = (handlers.clone(), counters.clone());
-        let task = tokio::spawn(async move {
+        let (h, c, s) = (handlers.clone(), counters.clone(), shared.clone());
+        node.inner.rt.spawn(async move {
             loop {
                 let (session, frame_type, payload) = match events.recv().await {
                     Ok(Event::CustomFrame {
@@ -133,7 +138,7 @@ impl FrameDispatcher {
                     c.unhandled.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let peer = shared.lock().dispatch.get(session).and_then(|s| s.peer);
+                let peer = s.lock().dispatch.get(session).and_then(|s| s.peer);
                 handler(CustomFrame {
                     session,
                     peer,
@@ -146,7 +151,8 @@ impl FrameDispatcher {
         Self {
             handlers,
             counters,
-            task,
+            shared,
+            subscription,
         }
     }
 
@@ -195,14 +201,19 @@ impl FrameDispatcher {
 
 impl Drop for FrameDispatcher {
     fn drop(&mut self) {
-        self.task.abort();
+        // Ending the subscription wakes the task, which then finds it gone and ends.
+        self.shared
+            .lock()
+            .dispatch
+            .bus
+            .unsubscribe(self.subscription);
     }
 }
 
-impl Node {
+impl<R: Runtime> Node<R> {
     /// A handle to a session the application already holds (accepted or connected and
     /// not dropped), e.g. to reply from a [`FrameDispatcher`] handler.
-    pub fn session_by_handle(&self, handle: SessionHandle) -> Option<Session> {
+    pub fn session_by_handle(&self, handle: SessionHandle) -> Option<Session<R>> {
         let shared = &self.inner.shared;
         let (peer, held) = {
             let st = shared.lock();
@@ -215,7 +226,7 @@ impl Node {
     }
 }
 
-impl Session {
+impl<R: Runtime> Session<R> {
     /// Sends a custom frame of type `frame_type` (0x80–0xFF): encrypted, retransmitted
     /// until acknowledged, delivered once. Waits while the session's window of
     /// unacknowledged messages is full.

@@ -1,0 +1,55 @@
+//! The runtime-generic half of STT's async adapters (`stt-tokio`, `stt-smol`): the
+//! node handle and its builder, sessions, stream halves, the driver loop (UDP via
+//! quinn-udp, WebSocket via tungstenite messages), shutdown and the event trace, once;
+//! and the faces of the application primitives (docs/PRIMITIVES.md): event
+//! subscriptions, named endpoints, custom frames and their dispatcher, the file-system
+//! store with serving and fetch by hash, and the streaming helpers.
+//!
+//! A runtime plugs in through [`Runtime`]: spawning, sleeping, registering sockets with
+//! its reactor, one timer, and WebSocket accept/dial with its tungstenite binding. An
+//! adapter crate is that implementation plus type aliases (`Node = Node<Tokio>`) and,
+//! where its users expect other IO traits than `futures-io`'s, stream wrappers.
+//!
+//! Everything here waits on wakers only, so handle futures run on any executor. Every
+//! protocol decision lives in `stt-proto`, and the table-keeping in `stt_proto::driver`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod access;
+mod dispatcher;
+mod driver;
+mod endpoint;
+mod events;
+mod fs_store;
+mod node;
+mod runtime;
+mod session;
+mod shared;
+mod storage;
+mod stream;
+mod streaming;
+mod udp;
+pub mod ws;
+
+pub use dispatcher::{CustomFrame, DispatcherError, FrameDispatcher, SendFrameError};
+pub use endpoint::{DEFAULT_ENDPOINT_QUEUE, EndpointReceiver, ResolveError, RouteError};
+pub use events::{EventStream, RecvError};
+pub use fs_store::{FsStore, FsStoreError};
+pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
+pub use quinn_udp::UdpSockRef;
+pub use runtime::{DriverTimer, Runtime, UdpPoller};
+pub use session::Session;
+pub use shared::Shared;
+pub use storage::{FetchError, StorageServer};
+pub use stream::{RecvStream, SendStream};
+pub use streaming::{
+    DEFAULT_SEGMENT_SIZE, LiveReceiver, LiveSender, SOURCE_FAILED, Segment, SendError,
+};
+pub use stt_proto::config::NodeConfig;
+pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError};
+pub use stt_proto::error::EndpointError;
+pub use stt_proto::session::SessionStats;
+pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};
+pub use stt_proto::{EndpointId, EndpointMessage, Event, RouteMode};
+pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};
+pub use tungstenite;
