@@ -185,7 +185,7 @@ fn note(what: &str, figs: &[Vec<Figures>; 2], key: &str) -> String {
     let list = |i: usize| {
         figs[i]
             .iter()
-            .map(|f| format!("{}", get(f, key)))
+            .map(|f| fmt(get(f, key)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -318,6 +318,11 @@ fn main() {
     if plan.wants('c') {
         let args = [plan.warmup.to_string(), plan.connects.to_string()];
         let figs = runs(&plan, "latency", &args);
+        notes.push(note(
+            "sequential handshakes: CPU µs per handshake (both ends)",
+            &figs,
+            "cpu_us",
+        ));
         for (key, what) in [("mean_ms", "mean"), ("p99_ms", "p99")] {
             lines.push(Line {
                 label: format!("(c) handshake latency {what}, {} sequential", plan.connects),
@@ -335,6 +340,11 @@ fn main() {
         ];
         let figs = runs(&plan, "rate", &args);
         notes.push(note("handshake rate: failed handshakes", &figs, "failed"));
+        notes.push(note(
+            "handshake rate: CPU µs per handshake (both ends)",
+            &figs,
+            "cpu_us",
+        ));
         lines.push(Line {
             label: format!(
                 "(d) handshakes/s, {} concurrent clients, {} s",

@@ -119,11 +119,16 @@ pub async fn messages<C: Contender>(count: usize, size: usize) -> String {
 }
 
 /// (c): `count` sequential handshakes from one client endpoint (after `warmup`
-/// untimed ones), each closed before the next. Reports mean and p99 in ms.
+/// untimed ones), each closed before the next. Reports mean and p99 in ms, and the
+/// process CPU time (both ends) per handshake in µs.
 pub async fn latency<C: Contender>(warmup: usize, count: usize) -> String {
     let (_server, _done, client) = pair::<C>().await;
     let mut samples = Vec::with_capacity(count);
+    let mut cpu0 = cpu_time();
     for i in 0..warmup + count {
+        if i == warmup {
+            cpu0 = cpu_time();
+        }
         let t0 = Instant::now();
         let conn = C::connect(&client).await.expect("connect");
         let dt = t0.elapsed();
@@ -132,12 +137,14 @@ pub async fn latency<C: Contender>(warmup: usize, count: usize) -> String {
             samples.push(dt);
         }
     }
+    let cpu_us = (cpu_time() - cpu0).as_secs_f64() * 1e6 / count.max(1) as f64;
     let (mean, p99) = mean_p99_ms(&samples);
-    format!("mean_ms={mean} p99_ms={p99}")
+    format!("mean_ms={mean} p99_ms={p99} cpu_us={cpu_us}")
 }
 
 /// (d): `clients` client endpoints, each connecting and closing in a loop against one
-/// server for `duration`. Reports completed handshakes per second and failures.
+/// server for `duration`. Reports completed handshakes per second, failures and the
+/// process CPU time (both ends) per completed handshake in µs.
 pub async fn rate<C: Contender>(clients: usize, duration: Duration) -> String {
     let server = Arc::new(C::server(Knobs::default()).await);
     let _done = sink::<C>(server.clone());
@@ -148,6 +155,7 @@ pub async fn rate<C: Contender>(clients: usize, duration: Duration) -> String {
     }
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_time();
     let t0 = Instant::now();
     let deadline = t0 + duration;
     let mut tasks = Vec::with_capacity(clients);
@@ -175,5 +183,9 @@ pub async fn rate<C: Contender>(clients: usize, duration: Duration) -> String {
     let secs = t0.elapsed().as_secs_f64();
     let ok = ok.load(Ordering::Relaxed);
     let failed = failed.load(Ordering::Relaxed);
-    format!("per_sec={} ok={ok} failed={failed}", ok as f64 / secs)
+    let cpu_us = (cpu_time() - cpu0).as_secs_f64() * 1e6 / ok.max(1) as f64;
+    format!(
+        "per_sec={} ok={ok} failed={failed} cpu_us={cpu_us}",
+        ok as f64 / secs
+    )
 }
