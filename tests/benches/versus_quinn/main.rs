@@ -185,7 +185,7 @@ fn note(what: &str, figs: &[Vec<Figures>; 2], key: &str) -> String {
     let list = |i: usize| {
         figs[i]
             .iter()
-            .map(|f| fmt(get(f, key)))
+            .map(|f| format!("{:.0}", get(f, key)))
             .collect::<Vec<_>>()
             .join(", ")
     };
