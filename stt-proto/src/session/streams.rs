@@ -1,7 +1,8 @@
 //! One session's streams: the table, opening rules and limits, stream- and
 //! session-level flow control (with receive-window auto-tuning), which stream sends
-//! next (priority, then round-robin), and live-mode deadlines (a sending side not
-//! delivered by its deadline is reset with `STREAM_EXPIRED`: freshest first).
+//! next (priority, then round-robin in turns of [`TURN_BYTES`]), and live-mode
+//! deadlines (a sending side not delivered by its deadline is reset with
+//! `STREAM_EXPIRED`: freshest first).
 //!
 //! Owns no packets and no keys: the packet builder asks it for the next chunk and
 //! reports acks and losses back; frame handlers feed it peer frames.
@@ -18,6 +19,13 @@ use crate::stream::{Chunk, RecvBuffer, SendBuffer};
 use crate::time::Instant;
 
 use super::control::Control;
+
+/// Bytes a stream sends in one turn before the next ready stream of its priority goes.
+/// Whole turns rather than one packet each keep a stream's packets together, so the
+/// per-stream key cache (PROTOCOL.md §6.2) hits instead of re-deriving a key for every
+/// packet when many streams are ready; a turn is about eleven full packets, so no stream
+/// waits long.
+pub(crate) const TURN_BYTES: usize = 16 << 10;
 
 /// A receive window and its auto-tuning state.
 #[derive(Debug, Clone)]
@@ -94,6 +102,8 @@ struct StreamState {
     send: Option<SendHalf>,
     recv: Option<RecvHalf>,
     priority: u8,
+    /// In the ready queue of its priority.
+    queued: bool,
     /// The peer's STOP_SENDING code, remembered after the send half is gone so writes
     /// keep reporting why.
     stopped: Option<ErrorCode>,
@@ -126,8 +136,11 @@ pub(crate) struct Streams {
     side: Side,
     limits: StreamLimits,
     streams: BTreeMap<StreamId, StreamState>,
-    /// Streams with something to send, in round-robin order.
-    ready: VecDeque<StreamId>,
+    /// Streams with something to send: one round-robin queue per priority, the highest
+    /// served first; a stream is in at most one (`StreamState::queued`).
+    ready: BTreeMap<u8, VecDeque<StreamId>>,
+    /// The stream whose turn it is and the bytes it sent in this turn.
+    turn: Option<(StreamId, usize)>,
     /// Peer-opened streams not yet accepted, per direction.
     incoming: [VecDeque<StreamId>; 2],
     next_local: [u32; 2],
@@ -160,7 +173,8 @@ impl Streams {
             side,
             limits,
             streams: BTreeMap::new(),
-            ready: VecDeque::new(),
+            ready: BTreeMap::new(),
+            turn: None,
             incoming: [VecDeque::new(), VecDeque::new()],
             next_local: [1, 1],
             peer_max_streams: limits.peer_max_streams,
@@ -234,6 +248,7 @@ impl Streams {
                 send: Some(self.new_send(total_len)),
                 recv,
                 priority,
+                queued: false,
                 stopped: None,
             },
         );
@@ -291,6 +306,7 @@ impl Streams {
                     send,
                     recv,
                     priority: 0,
+                    queued: false,
                     stopped: None,
                 },
             );
@@ -315,10 +331,10 @@ impl Streams {
         }
         let newly = u64::from(id.index()) > self.remote_opened[dir_index(id.dir())];
         if let Some(s) = self.remote_stream(id)? {
-            s.priority = priority;
             if let Some(r) = s.recv.as_mut() {
                 r.total_len = total_len;
             }
+            self.change_priority(id, priority);
         }
         // Re-announce the total on the Opened event the implicit open just queued.
         if newly && total_len.is_some() {
@@ -574,9 +590,24 @@ impl Streams {
 
     /// Sets a stream's send priority (higher first).
     pub(crate) fn set_priority(&mut self, id: StreamId, priority: u8) -> Result<(), StreamError> {
-        let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
-        s.priority = priority;
+        if !self.streams.contains_key(&id) {
+            return Err(StreamError::Closed);
+        }
+        self.change_priority(id, priority);
         Ok(())
+    }
+
+    /// Sets a stream's priority, moving it to the new priority's ready queue.
+    fn change_priority(&mut self, id: StreamId, priority: u8) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let (old, queued) = (s.priority, s.queued);
+        s.priority = priority;
+        if queued && old != priority {
+            self.unqueue(id, old);
+            self.enqueue(id, false);
+        }
     }
 
     /// STREAM_CLOSE (reset) from the peer.
@@ -686,8 +717,51 @@ impl Streams {
     }
 
     fn mark_ready(&mut self, id: StreamId) {
-        if !self.ready.contains(&id) {
-            self.ready.push_back(id);
+        self.enqueue(id, false);
+    }
+
+    /// Queues a stream (at the back of its priority's queue, or the front to go on
+    /// with its turn) unless it is queued already.
+    fn enqueue(&mut self, id: StreamId, front: bool) {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if s.queued {
+            return;
+        }
+        s.queued = true;
+        let q = self.ready.entry(s.priority).or_default();
+        if front {
+            q.push_front(id);
+        } else {
+            q.push_back(id);
+        }
+    }
+
+    /// Takes the first stream of the highest-priority queue.
+    fn dequeue(&mut self) -> Option<StreamId> {
+        let mut top = self.ready.last_entry()?;
+        let id = top.get_mut().pop_front();
+        if top.get().is_empty() {
+            top.remove();
+        }
+        let id = id?;
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.queued = false;
+        }
+        Some(id)
+    }
+
+    /// Removes a queued stream from the queue of `priority`.
+    fn unqueue(&mut self, id: StreamId, priority: u8) {
+        if let Some(q) = self.ready.get_mut(&priority) {
+            q.retain(|r| *r != id);
+            if q.is_empty() {
+                self.ready.remove(&priority);
+            }
+        }
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.queued = false;
         }
     }
 
@@ -696,22 +770,15 @@ impl Streams {
         !self.ready.is_empty()
     }
 
-    /// Picks the highest-priority ready stream and takes its next chunk of at most
-    /// `max_len` bytes (new bytes limited by stream and session credit).
+    /// Picks the highest-priority ready stream (the first in round-robin order among
+    /// equals; a stream keeps the front until its turn's [`TURN_BYTES`] are sent) and
+    /// takes its next chunk of at most `max_len` bytes (new bytes limited by stream and
+    /// session credit).
     pub(crate) fn next_chunk(&mut self, max_len: usize) -> Option<(StreamId, Chunk)> {
-        let mut tries = self.ready.len();
+        let mut tries: usize = self.ready.values().map(VecDeque::len).sum();
         while tries > 0 {
             tries -= 1;
-            let best = self
-                .ready
-                .iter()
-                .enumerate()
-                .max_by_key(|(i, id)| {
-                    let p = self.streams.get(id).map_or(0, |s| s.priority);
-                    (p, core::cmp::Reverse(*i))
-                })
-                .map(|(i, _)| i)?;
-            let id = self.ready.remove(best)?;
+            let id = self.dequeue()?;
             let session_room = self.peer_max_data.saturating_sub(self.sent_data);
             let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
                 continue;
@@ -742,8 +809,17 @@ impl Streams {
                 continue;
             };
             self.sent_data += send.buf.unsent_offset() - before;
+            let served = match self.turn {
+                Some((t, n)) if t == id => n,
+                _ => 0,
+            } + chunk.len.max(1);
             if send.buf.has_pending() {
-                self.ready.push_back(id);
+                // Still its turn: it stays first among its priority; else it goes last.
+                let go_on = served < TURN_BYTES;
+                self.turn = go_on.then_some((id, served));
+                self.enqueue(id, go_on);
+            } else {
+                self.turn = None;
             }
             return Some((id, chunk));
         }
@@ -825,16 +901,17 @@ impl Streams {
     }
 
     fn maybe_forget(&mut self, id: StreamId) {
-        let done = self
-            .streams
-            .get(&id)
-            .is_some_and(|s| s.send.is_none() && s.recv.is_none());
-        if !done {
+        let Some(s) = self.streams.get(&id) else {
             return;
+        };
+        if s.send.is_some() || s.recv.is_some() {
+            return;
+        }
+        if s.queued {
+            self.unqueue(id, s.priority);
         }
         self.streams.remove(&id);
         self.deadlines.remove(&id);
-        self.ready.retain(|r| *r != id);
         if !self.is_local(id) {
             // A finished peer stream frees a slot: grant one more.
             let d = dir_index(id.dir());
@@ -847,3 +924,6 @@ impl Streams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

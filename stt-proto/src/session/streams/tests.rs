@@ -1,0 +1,89 @@
+//! The send scheduler: priority first, then round-robin in turns of `TURN_BYTES`.
+
+use super::*;
+use alloc::vec;
+
+fn streams() -> Streams {
+    let big = 1 << 30;
+    Streams::new(
+        Side::Initiator,
+        StreamLimits {
+            local_stream_window: big,
+            max_local_stream_window: big,
+            local_window: big,
+            max_local_window: big,
+            local_max_streams: [16, 16],
+            peer_stream_window: big,
+            peer_max_data: big,
+            peer_max_streams: [16, 16],
+            send_buffer: big,
+        },
+    )
+}
+
+/// Opens `n` unidirectional streams at `priority` with `len` bytes each.
+fn loaded(s: &mut Streams, n: usize, priority: u8, len: usize) -> Vec<StreamId> {
+    (0..n)
+        .map(|_| {
+            let id = s.open(Dir::Uni, priority, None).unwrap();
+            assert_eq!(s.write(id, &vec![7u8; len]).unwrap(), len);
+            id
+        })
+        .collect()
+}
+
+/// The stream of each of the next `packets` chunks of at most `max` bytes.
+fn order(s: &mut Streams, packets: usize, max: usize) -> Vec<StreamId> {
+    (0..packets)
+        .map_while(|_| s.next_chunk(max).map(|(id, _)| id))
+        .collect()
+}
+
+#[test]
+fn equal_priorities_take_turns_of_turn_bytes() {
+    let mut s = streams();
+    let ids = loaded(&mut s, 3, 0, 64 << 10);
+    let per_turn = TURN_BYTES.div_ceil(1000);
+    let got = order(&mut s, 3 * per_turn * 2, 1000);
+    let mut expected = Vec::new();
+    for _ in 0..2 {
+        for id in &ids {
+            expected.extend(core::iter::repeat_n(*id, per_turn));
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_stream_that_runs_dry_ends_its_turn() {
+    let mut s = streams();
+    let ids = loaded(&mut s, 2, 0, 2500);
+    // 1000 + 1000 + 500 from the first, then the second.
+    let got = order(&mut s, 6, 1000);
+    assert_eq!(got, [ids[0], ids[0], ids[0], ids[1], ids[1], ids[1]]);
+    assert!(s.next_chunk(1000).is_none());
+}
+
+#[test]
+fn higher_priority_preempts_a_turn() {
+    let mut s = streams();
+    let ids = loaded(&mut s, 2, 0, 64 << 10);
+    assert_eq!(order(&mut s, 2, 1000), [ids[0], ids[0]]);
+    s.set_priority(ids[1], 9).unwrap();
+    let whole = (64usize << 10).div_ceil(1000);
+    let got = order(&mut s, whole + 1, 1000);
+    assert!(got[..whole].iter().all(|id| *id == ids[1]), "{got:?}");
+    assert_eq!(
+        got[whole], ids[0],
+        "the first resumes once the second is done"
+    );
+}
+
+#[test]
+fn a_new_higher_priority_stream_goes_first() {
+    let mut s = streams();
+    let low = loaded(&mut s, 1, 1, 10_000)[0];
+    assert_eq!(order(&mut s, 1, 1000), [low]);
+    let high = loaded(&mut s, 1, 200, 3000)[0];
+    assert_eq!(order(&mut s, 4, 1000), [high, high, high, low]);
+}
