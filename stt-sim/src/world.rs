@@ -461,6 +461,12 @@ impl World {
                 );
                 break;
             }
+            // A session whose peer ended with an error closes on its own idle timer,
+            // which may be longer than the settle time (its PTO can exceed the peer's):
+            // keep running until it does, bounded by the deadline.
+            if settle_until.is_some_and(|s| at > s) && self.has_half_open() {
+                settle_until = Some(Instant::from_micros(at.as_micros() + settle));
+            }
             if settle_until.is_some_and(|s| at > s) {
                 self.trace.record(
                     self.now.as_micros(),
@@ -1468,6 +1474,15 @@ impl World {
     }
 
     /// End-of-run checks; builds the report.
+    /// True while some session is open although its peer session ended with an error.
+    fn has_half_open(&self) -> bool {
+        (0..self.tracks.len()).any(|t| {
+            self.tracks[t].peer_track.is_some_and(|pt| {
+                self.end_of(t) == End::Open && matches!(self.end_of(pt), End::Error(_))
+            })
+        })
+    }
+
     fn finish(mut self) -> RunReport {
         self.apps_finish();
         // No silent loss: each stream is delivered whole, or both applications heard
