@@ -11,6 +11,8 @@ mod paths;
 mod send;
 mod stats;
 mod streams;
+#[cfg(feature = "fuzzing")]
+mod test_hooks;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
