@@ -41,3 +41,4 @@ pub fn golden_vectors() -> Vec<(String, Vec<u8>)> {
         .map(|(name, bytes)| (name.to_string(), bytes))
         .collect()
 }
+pub mod mem;
