@@ -293,7 +293,7 @@ proptest! {
         SESSIONS_OK.fetch_add(r.sessions_succeeded.into(), Ordering::Relaxed);
         SESSIONS_FAILED.fetch_add(r.sessions_failed.into(), Ordering::Relaxed);
         FAULTS.fetch_add(d.faults.len() as u64, Ordering::Relaxed);
-        if n % 100 == 0 {
+        if n.is_multiple_of(100) {
             println!(
                 "{n} runs: {} stream bytes read and checked, {} sessions completed, {} failed, {} faults",
                 BYTES_READ.load(Ordering::Relaxed),
