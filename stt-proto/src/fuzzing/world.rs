@@ -25,6 +25,9 @@ pub(crate) const LOG_LEN: usize = 64;
 const MAX_IN_FLIGHT: usize = 256;
 /// One-way delay of the simulated links.
 pub(crate) const LATENCY: Duration = Duration::from_millis(5);
+/// A packet held longer than this is lost (no router queue holds one for long); it
+/// also bounds the RTT an adversary can fake, and with it the sessions' lifetimes.
+const MAX_AGE: Duration = Duration::from_secs(2);
 /// Timer firings at one instant before the world calls it a loop.
 const MAX_SPINS: u32 = 1000;
 
@@ -194,9 +197,13 @@ impl World {
         }
     }
 
-    /// Hands `packet` to its receiver now (time moves to its arrival if later).
+    /// Hands `packet` to its receiver now (time moves to its arrival if later); one
+    /// held past [`MAX_AGE`] is lost instead.
     pub fn deliver(&mut self, packet: Packet) {
         self.now = self.now.max(packet.at);
+        if self.now > packet.at + MAX_AGE {
+            return;
+        }
         self.receive(packet.to, packet.path, &packet.bytes);
     }
 
