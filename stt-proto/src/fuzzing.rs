@@ -1,11 +1,30 @@
 //! Oracles for the fuzz targets, the corpus replay test and the codec's proptests: each
 //! function feeds untrusted bytes to every decoder and checks the codec's invariants.
+//! With the `fuzzing` feature, the engine oracles in the submodules play arbitrary
+//! steps against real nodes (`handshake_*`, `session_established`) and against stream
+//! reassembly (`stream_reassembly`).
 //!
 //! A broken invariant panics: that is the failure signal a fuzzer or test runner needs,
 //! so this module is compiled only for tests and with the `fuzzing` feature, and nothing
 //! in the protocol itself calls it.
 
 use alloc::vec;
+
+#[cfg(feature = "fuzzing")]
+mod handshake;
+#[cfg(feature = "fuzzing")]
+mod reassembly;
+#[cfg(feature = "fuzzing")]
+mod session;
+#[cfg(feature = "fuzzing")]
+mod world;
+
+#[cfg(feature = "fuzzing")]
+pub use handshake::{handshake_initiator, handshake_responder};
+#[cfg(feature = "fuzzing")]
+pub use reassembly::stream_reassembly;
+#[cfg(feature = "fuzzing")]
+pub use session::{EstablishedPair, session_established};
 
 use crate::frame::{
     ChallengeBody, CookieBody, DecodeError, EncodeError, Frame, Frames, HEADER_LEN, Header,

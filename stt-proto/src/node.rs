@@ -31,6 +31,9 @@ use crate::session::{Control, Inbound, Phase, Session, SessionStats, TransportPa
 use crate::storage::ServeId;
 use crate::time::Instant;
 
+#[cfg(feature = "fuzzing")]
+mod test_hooks;
+
 /// An adapter-chosen handle for a network path (a UDP peer address, a WebSocket
 /// connection). The core only compares paths; the adapter maps them to sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

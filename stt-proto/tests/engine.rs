@@ -747,3 +747,73 @@ fn one_server_many_clients_and_the_session_limit() {
         }
     }
 }
+
+/// Regression (found by the `session_established` fuzz target): bytes of a stream the
+/// peer reset were charged to the session window but never released, because only
+/// reading releases credit. Two stopped streams used up the session window and a third
+/// stream stalled for good with both sessions up.
+#[test]
+fn reset_streams_release_their_session_credit() {
+    const SESSION_WINDOW: u64 = 8192;
+    let mut config = NodeConfig::default();
+    config.transport.stream_receive_window = 4096;
+    config.transport.max_stream_receive_window = 4096;
+    config.transport.receive_window = SESSION_WINDOW;
+    config.transport.max_receive_window = SESSION_WINDOW;
+    let mut pair = Pair::new(config.clone(), config);
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let mut ids = Vec::new();
+    {
+        let mut s = pair.peers[0].node.session(a).unwrap();
+        for _ in 0..3 {
+            ids.push(s.open_stream(now, Dir::Uni, 0, None).unwrap());
+        }
+        // Two streams fill the session window between them; nobody reads them.
+        for &id in &ids[..2] {
+            assert_eq!(s.write(now, id, &[1u8; 4000]), Ok(4000));
+        }
+    }
+    pair.run_until(Duration::from_secs(2), |_| false);
+    {
+        // The receiver stops both without reading; the sender resets them.
+        let now = pair.now;
+        let mut s = pair.peers[1].node.session(b).unwrap();
+        for &id in &ids[..2] {
+            s.stop(now, id, ErrorCode(0x1_0001)).unwrap();
+        }
+    }
+    pair.run_until(Duration::from_secs(2), |_| false);
+    // The third stream must still get its bytes through.
+    let data = pattern(3, 6000);
+    let mut written = 0;
+    let mut got = Vec::new();
+    let done = pair.run_until(Duration::from_secs(30), |p| {
+        let now = p.now;
+        let mut s = p.peers[0].node.session(a).unwrap();
+        while written < data.len() {
+            match s.write(now, ids[2], &data[written..]) {
+                Ok(n) => written += n,
+                Err(_) => break,
+            }
+        }
+        if written == data.len() {
+            let _ = s.finish(now, ids[2]);
+        }
+        let mut r = p.peers[1].node.session(b).unwrap();
+        while r.accept_stream(Dir::Uni).is_some() {}
+        loop {
+            match r.read(now, ids[2], usize::MAX) {
+                Ok(Some(bytes)) => got.extend_from_slice(&bytes),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(
+        done,
+        "third stream stalled after {} of 6000 bytes",
+        got.len()
+    );
+    assert!(got == data);
+}

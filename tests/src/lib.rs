@@ -43,3 +43,4 @@ pub fn golden_vectors() -> Vec<(String, Vec<u8>)> {
         .map(|(name, bytes)| (name.to_string(), bytes))
         .collect()
 }
+pub mod mem;

@@ -1,6 +1,8 @@
 //! Replays every fuzz target's checked-in corpus through the target's function, so CI
 //! on stable Rust exercises the fuzz invariants without libFuzzer; and keeps the seed
-//! corpus in step with the golden examples of docs/PROTOCOL.md.
+//! corpus in step with the golden examples of docs/PROTOCOL.md. The engine targets'
+//! corpora are inputs the fuzzer found (minimized with `cargo fuzz cmin`) plus crash
+//! regressions (`regression-*`); a few pseudo-random inputs run through each as well.
 //!
 //! Regenerate the seed files after changing the spec or the edge cases below with
 //! `STT_BLESS=1 cargo test -p stt-tests --test fuzz_corpus`.
@@ -212,4 +214,79 @@ fn frame_decode_corpus_replays_without_failure() {
     }
     assert!(failed.is_empty(), "frame_decode failed on {failed:?}");
     println!("replayed {} corpus files through frame_decode", files.len());
+}
+
+/// Runs every corpus file of `target` through `f`, then `random` pseudo-random inputs;
+/// fails naming every input that panicked.
+fn replay(target: &str, min_files: usize, random: usize, f: impl Fn(&[u8])) {
+    let files = corpus(target);
+    let mut failed = Vec::new();
+    for (name, bytes) in &files {
+        if catch_unwind(AssertUnwindSafe(|| f(bytes))).is_err() {
+            failed.push(name.clone());
+        }
+    }
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..random {
+        let len = 64 + (i * 97) % 2048;
+        let input: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        if catch_unwind(AssertUnwindSafe(|| f(&input))).is_err() {
+            failed.push(format!("random input {i}"));
+        }
+    }
+    assert!(failed.is_empty(), "{target} failed on {failed:?}");
+    assert!(
+        files.len() >= min_files,
+        "corpus {target} has only {} files",
+        files.len()
+    );
+    println!(
+        "replayed {} corpus files and {random} random inputs through {target}",
+        files.len()
+    );
+}
+
+#[test]
+fn handshake_responder_corpus_replays_without_failure() {
+    replay(
+        "handshake_responder",
+        10,
+        20,
+        stt_proto::fuzzing::handshake_responder,
+    );
+}
+
+#[test]
+fn handshake_initiator_corpus_replays_without_failure() {
+    replay(
+        "handshake_initiator",
+        10,
+        20,
+        stt_proto::fuzzing::handshake_initiator,
+    );
+}
+
+#[test]
+fn session_established_corpus_replays_without_failure() {
+    let pair = stt_proto::fuzzing::EstablishedPair::new();
+    replay("session_established", 10, 20, |data| {
+        stt_proto::fuzzing::session_established(&pair, data)
+    });
+}
+
+#[test]
+fn stream_reassembly_corpus_replays_without_failure() {
+    replay(
+        "stream_reassembly",
+        10,
+        50,
+        stt_proto::fuzzing::stream_reassembly,
+    );
 }

@@ -13,6 +13,8 @@ mod paths;
 mod send;
 mod stats;
 mod streams;
+#[cfg(feature = "fuzzing")]
+mod test_hooks;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -562,7 +564,11 @@ impl Session {
                 conn.streams
                     .on_stream_open(o.stream_id, o.priority, o.total_len)?
             }
-            Frame::StreamClose(c) => conn.streams.on_reset(c.stream_id, c.code, c.final_size)?,
+            Frame::StreamClose(c) => {
+                let rtt = conn.rtt.smoothed_rtt();
+                conn.streams
+                    .on_reset(c.stream_id, c.code, c.final_size, now, rtt)?
+            }
             Frame::StopSending { stream_id, code } => {
                 conn.streams.on_stop_sending(stream_id, code)?
             }

@@ -610,12 +610,16 @@ impl Streams {
         }
     }
 
-    /// STREAM_CLOSE (reset) from the peer.
+    /// STREAM_CLOSE (reset) from the peer. The stream's unread bytes will never be
+    /// read, so they are released to the session window at once (otherwise reset
+    /// streams would use up the session credit and stall every other stream).
     pub(crate) fn on_reset(
         &mut self,
         id: StreamId,
         code: ErrorCode,
         final_size: u64,
+        now: Instant,
+        rtt: Duration,
     ) -> Result<(), Violation> {
         if !self.live_peer_recv(id)? {
             return Ok(());
@@ -635,6 +639,10 @@ impl Streams {
             return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
         }
         r.reset = Some(code);
+        self.consumed_data += final_size - r.buf.read_offset();
+        if let Some(max) = self.window.update(self.consumed_data, now, rtt) {
+            self.control.push(Control::MaxData(max));
+        }
         self.events.push_back(StreamEvent::Reset { id, code });
         Ok(())
     }
