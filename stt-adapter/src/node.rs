@@ -242,6 +242,12 @@ impl<R: Runtime> Node<R> {
         self.inner.ws_addrs.clone()
     }
 
+    /// Remote paths the adapter currently maps (sessions' paths, live WebSocket
+    /// connections, and a bounded set of recently seen idle sources).
+    pub fn path_count(&self) -> usize {
+        self.inner.shared.lock().paths.len()
+    }
+
     /// Node-wide counters (dropped packets by reason, sessions accepted…).
     pub fn stats(&self) -> NodeStats {
         self.inner.shared.lock().node.stats()
@@ -258,6 +264,7 @@ impl<R: Runtime> Node<R> {
             }
             let path = st.paths.path_for(&remote);
             let h = st.node.connect(now, path)?;
+            st.paths.set_session_path(h, path);
             st.dispatch.insert(h);
             st.wake_driver();
             h
