@@ -28,6 +28,7 @@ mod shared;
 mod storage;
 mod stream;
 mod streaming;
+pub mod tls;
 mod udp;
 pub mod ws;
 
@@ -38,6 +39,8 @@ pub use fs_store::{FsStore, FsStoreError};
 pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
 pub use quinn_udp::UdpSockRef;
 pub use runtime::{DriverTimer, Runtime, UdpPoller};
+/// rustls' certificate and key types, for [`WssIdentity::from_der`] and [`WssTrust::from_der`].
+pub use rustls::pki_types;
 pub use session::Session;
 pub use shared::Shared;
 pub use storage::{FetchError, StorageServer};
@@ -46,10 +49,11 @@ pub use streaming::{
     DEFAULT_SEGMENT_SIZE, LiveReceiver, LiveSender, SOURCE_FAILED, Segment, SendError,
 };
 pub use stt_proto::config::NodeConfig;
-pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError};
+pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError, TlsError};
 pub use stt_proto::error::EndpointError;
 pub use stt_proto::session::SessionStats;
 pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};
 pub use stt_proto::{EndpointId, EndpointMessage, Event, RouteMode};
 pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};
+pub use tls::{TlsConfigError, WssIdentity, WssTrust};
 pub use tungstenite;

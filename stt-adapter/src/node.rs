@@ -23,6 +23,7 @@ use crate::driver::{Command, Driver};
 use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::shared::{Remote, Shared, State};
+use crate::tls::{WssIdentity, WssTrust};
 use crate::udp::UdpIo;
 
 /// Seed default for kernel socket buffers (2 MiB each way).
@@ -59,6 +60,8 @@ pub struct Builder<R: Runtime> {
     config: NodeConfig,
     udp: Vec<SocketAddr>,
     ws: Vec<SocketAddr>,
+    wss: Vec<(SocketAddr, WssIdentity)>,
+    wss_trust: Option<WssTrust>,
     socket_buffer: usize,
     max_ws_message: usize,
     trace_dir: Option<PathBuf>,
@@ -90,6 +93,22 @@ impl<R: Runtime> Builder<R> {
     /// Listens for WebSocket clients on a TCP address (`ws://`).
     pub fn bind_ws(mut self, addr: SocketAddr) -> Self {
         self.ws.push(addr);
+        self
+    }
+
+    /// Listens for WebSocket-over-TLS clients on a TCP address (`wss://`), presenting
+    /// `identity`'s certificate. Only runtimes with TLS support serve it (stt-tokio);
+    /// on others `build` fails with [`BindError::Io`] (`Unsupported`).
+    pub fn bind_wss(mut self, addr: SocketAddr, identity: WssIdentity) -> Self {
+        self.wss.push((addr, identity));
+        self
+    }
+
+    /// The roots [`Node::connect_ws`] verifies `wss://` servers against (without
+    /// them, `wss://` URLs fail with `TlsError::NoTrustRoots`). [`WssTrust::platform`]
+    /// gives the operating system's roots.
+    pub fn wss_trust(mut self, trust: WssTrust) -> Self {
+        self.wss_trust = Some(trust);
         self
     }
 
@@ -127,12 +146,18 @@ impl<R: Runtime> Builder<R> {
         }
         let udp_addrs: Vec<SocketAddr> = udp.iter().map(|u| u.local_addr()).collect();
         let mut listeners = Vec::new();
-        let mut ws_addrs = Vec::new();
-        for addr in &self.ws {
-            let l = std::net::TcpListener::bind(addr).map_err(io_err(*addr))?;
-            l.set_nonblocking(true).map_err(io_err(*addr))?;
-            ws_addrs.push(l.local_addr().map_err(io_err(*addr))?);
-            listeners.push(l);
+        let (mut ws_addrs, mut wss_addrs) = (Vec::new(), Vec::new());
+        let plain = self.ws.iter().map(|a| (*a, None));
+        let secure = self.wss.iter().map(|(a, id)| (*a, Some(id.clone())));
+        for (addr, tls) in plain.chain(secure) {
+            let l = std::net::TcpListener::bind(addr).map_err(io_err(addr))?;
+            l.set_nonblocking(true).map_err(io_err(addr))?;
+            let local = l.local_addr().map_err(io_err(addr))?;
+            match tls {
+                Some(_) => wss_addrs.push(local),
+                None => ws_addrs.push(local),
+            }
+            listeners.push((l, local, tls));
         }
         let (ws_tx, ws_rx) = async_channel::bounded(4096);
         let shared = Shared::new(
@@ -141,8 +166,8 @@ impl<R: Runtime> Builder<R> {
             self.max_ws_message,
         );
         let mut servers = Vec::new();
-        for (l, addr) in listeners.into_iter().zip(&ws_addrs) {
-            servers.push(rt.serve_ws(l, shared.clone()).map_err(io_err(*addr))?);
+        for (l, addr, tls) in listeners {
+            servers.push(rt.serve_ws(l, shared.clone(), tls).map_err(io_err(addr))?);
         }
         let (cmd_tx, cmd_rx) = async_channel::unbounded();
         let driver = Driver::new(shared.clone(), udp, cmd_rx, ws_rx, rt.timer(), max_packet);
@@ -150,7 +175,7 @@ impl<R: Runtime> Builder<R> {
         for server in servers {
             rt.spawn(server);
         }
-        tracing::info!(parent: &span, udp = ?udp_addrs, ws = ?ws_addrs, "node up");
+        tracing::info!(parent: &span, udp = ?udp_addrs, ws = ?ws_addrs, wss = ?wss_addrs, "node up");
         Ok(Node {
             inner: Arc::new(NodeInner {
                 rt,
@@ -159,6 +184,8 @@ impl<R: Runtime> Builder<R> {
                 node_id,
                 udp_addrs: std::sync::Mutex::new(udp_addrs),
                 ws_addrs,
+                wss_addrs,
+                wss_trust: self.wss_trust,
                 socket_buffer: self.socket_buffer,
             }),
         })
@@ -172,6 +199,8 @@ pub(crate) struct NodeInner<R: Runtime> {
     node_id: NodeId,
     udp_addrs: std::sync::Mutex<Vec<SocketAddr>>,
     ws_addrs: Vec<SocketAddr>,
+    wss_addrs: Vec<SocketAddr>,
+    wss_trust: Option<WssTrust>,
     socket_buffer: usize,
 }
 
@@ -216,6 +245,8 @@ impl<R: Runtime> Node<R> {
             config: NodeConfig::default(),
             udp: Vec::new(),
             ws: Vec::new(),
+            wss: Vec::new(),
+            wss_trust: None,
             socket_buffer: DEFAULT_SOCKET_BUFFER,
             max_ws_message: DEFAULT_MAX_WS_MESSAGE,
             trace_dir: None,
@@ -237,9 +268,20 @@ impl<R: Runtime> Node<R> {
             .unwrap_or_default()
     }
 
-    /// The bound WebSocket listener addresses.
+    /// The bound WebSocket listener addresses (`ws://`).
     pub fn ws_addrs(&self) -> Vec<SocketAddr> {
         self.inner.ws_addrs.clone()
+    }
+
+    /// The bound WebSocket-over-TLS listener addresses (`wss://`).
+    pub fn wss_addrs(&self) -> Vec<SocketAddr> {
+        self.inner.wss_addrs.clone()
+    }
+
+    /// Remote paths the adapter currently maps (sessions' paths, live WebSocket
+    /// connections, and a bounded set of recently seen idle sources).
+    pub fn path_count(&self) -> usize {
+        self.inner.shared.lock().paths.len()
     }
 
     /// Node-wide counters (dropped packets by reason, sessions accepted…).
@@ -258,6 +300,7 @@ impl<R: Runtime> Node<R> {
             }
             let path = st.paths.path_for(&remote);
             let h = st.node.connect(now, path)?;
+            st.paths.set_session_path(h, path);
             st.dispatch.insert(h);
             st.wake_driver();
             h
@@ -302,10 +345,17 @@ impl<R: Runtime> Node<R> {
         self.connect_path(Remote::Udp(addr)).await
     }
 
-    /// Connects over WebSocket (`ws://host:port/`) and completes the handshake.
+    /// Connects over WebSocket (`ws://host:port/`, or `wss://host:port/` verified
+    /// against the roots given to [`Builder::wss_trust`]) and completes the handshake.
+    /// A refused certificate is a [`ConnectionError::Tls`].
     pub async fn connect_ws(&self, url: &str) -> Result<Session<R>, ConnectionError> {
-        let conn = self.inner.rt.dial_ws(&self.inner.shared, url).await?;
+        let conn = self.dial_ws(url).await?;
         self.connect_path(Remote::Ws(conn)).await
+    }
+
+    async fn dial_ws(&self, url: &str) -> Result<u64, ConnectionError> {
+        let trust = self.inner.wss_trust.as_ref();
+        self.inner.rt.dial_ws(&self.inner.shared, url, trust).await
     }
 
     /// Waits for the next inbound session; `None` once the node has shut down.
@@ -370,7 +420,7 @@ impl<R: Runtime> Node<R> {
     /// keeps its path id, which the adapter now maps to the new connection; the peer
     /// validates the new path and the session continues.
     pub async fn migrate_ws(&self, session: &Session<R>, url: &str) -> Result<(), ConnectionError> {
-        let conn = self.inner.rt.dial_ws(&self.inner.shared, url).await?;
+        let conn = self.dial_ws(url).await?;
         let mut st = self.inner.shared.lock();
         let h = session.handle();
         let Some(path) = st.node.session(h).map(|mut s| s.path()) else {

@@ -15,6 +15,7 @@ use stt_proto::driver::ConnectionError;
 
 use crate::shared::Shared;
 use crate::stream::{RecvStream, SendStream};
+use crate::tls::{WssIdentity, WssTrust};
 
 /// One async runtime, as the generic adapter needs it. A value is a handle to the
 /// runtime (cheap to clone); the node keeps one and does all its spawning through it.
@@ -44,20 +45,26 @@ pub trait Runtime: Clone + Send + Sync + Sized + 'static {
     fn udp(&self, socket: std::net::UdpSocket) -> io::Result<Self::Udp>;
 
     /// Registers a bound, non-blocking TCP listener and returns the future that accepts
-    /// WebSocket clients on it (handshake, then [`crate::ws::attach`]) until the node
-    /// stops ([`Shared::is_stopped`]). The caller spawns the future.
+    /// WebSocket clients on it (with `tls`, a TLS handshake with its
+    /// [`WssIdentity::server_config`] first; then the WebSocket handshake and
+    /// [`crate::ws::attach`]) until the node stops ([`Shared::is_stopped`]). The caller
+    /// spawns the future. A runtime without TLS support refuses `tls` with
+    /// `io::ErrorKind::Unsupported`.
     fn serve_ws(
         &self,
         listener: std::net::TcpListener,
         shared: Arc<Shared>,
+        tls: Option<WssIdentity>,
     ) -> io::Result<impl Future<Output = ()> + Send + 'static>;
 
-    /// Dials a `ws://` URL, completes the WebSocket handshake and attaches the
+    /// Dials a `ws://` URL (or `wss://`, verified against `trust`'s
+    /// [`WssTrust::client_config`]), completes the WebSocket handshake and attaches the
     /// connection ([`crate::ws::attach`]); returns its connection number.
     fn dial_ws(
         &self,
         shared: &Arc<Shared>,
         url: &str,
+        trust: Option<&WssTrust>,
     ) -> impl Future<Output = Result<u64, ConnectionError>> + Send;
 }
 

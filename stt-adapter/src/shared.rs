@@ -105,6 +105,7 @@ impl State {
                 let _ = writeln!(w, "{}", stt_proto::driver::trace::event_json(now, &event));
             }
             self.dispatch.on_event(&event);
+            self.paths.on_event(&event, &mut self.node);
             if let Event::Closed { session, .. } = &event {
                 self.spans.remove(session);
                 if let Some(mut w) = self.traces.remove(session) {

@@ -42,6 +42,8 @@ where
         let conn = st.next_ws;
         st.next_ws += 1;
         let path = st.paths.path_for(&Remote::Ws(conn));
+        // Held for the connection's lifetime; removed when it ends.
+        st.paths.pin(path);
         st.ws_out.insert(conn, out_tx);
         (conn, path)
     };

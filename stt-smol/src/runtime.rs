@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use smol::{Async, Timer};
-use stt_adapter::{DriverTimer, RecvStream, Runtime, SendStream, Shared};
+use stt_adapter::{DriverTimer, RecvStream, Runtime, SendStream, Shared, WssIdentity, WssTrust};
 use stt_proto::driver::ConnectionError;
 
 use crate::udp::SmolUdp;
@@ -65,11 +65,25 @@ impl Runtime for Smol {
         &self,
         listener: std::net::TcpListener,
         shared: Arc<Shared>,
+        tls: Option<WssIdentity>,
     ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
+        if tls.is_some() {
+            // wss:// is tokio-only for now (stt-tokio wraps TCP in tokio-rustls).
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "wss:// is not supported on smol",
+            ));
+        }
         Ok(crate::ws::serve(Async::new(listener)?, shared))
     }
 
-    async fn dial_ws(&self, shared: &Arc<Shared>, url: &str) -> Result<u64, ConnectionError> {
+    async fn dial_ws(
+        &self,
+        shared: &Arc<Shared>,
+        url: &str,
+        _trust: Option<&WssTrust>,
+    ) -> Result<u64, ConnectionError> {
+        // Only ws:// here: a wss:// URL fails in the WebSocket client (no TLS on smol).
         crate::ws::dial(shared, url).await
     }
 }

@@ -1,5 +1,5 @@
 //! STT on tokio: drives one `stt_proto` node per [`Node`] over UDP (quinn-udp: GSO,
-//! GRO, batched IO) and WebSocket (tokio-tungstenite), with streams as tokio's
+//! GRO, batched IO) and WebSocket (tokio-tungstenite; `wss://` with tokio-rustls), with streams as tokio's
 //! `AsyncRead`/`AsyncWrite`. The adapter is thin: [`Tokio`] implements
 //! `stt_adapter::Runtime` (spawning, timers, socket readiness, WebSocket accept and
 //! dial); the node, sessions and driver loop are `stt-adapter`'s, every protocol
@@ -35,6 +35,7 @@ pub use stream::{RecvStream, SendStream};
 pub use stt_adapter::{
     BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
     NetworkKey, NodeConfig, NodeId, NodeStats, SendDatagramError, SessionStats, StreamIoError,
+    TlsConfigError, TlsError, WssIdentity, WssTrust, pki_types,
 };
 pub use stt_adapter::{
     ContentHash, CustomFrame, DEFAULT_ENDPOINT_QUEUE, DEFAULT_SEGMENT_SIZE, DispatcherError,

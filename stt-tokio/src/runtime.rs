@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use stt_adapter::{DriverTimer, Runtime, Shared};
+use stt_adapter::{DriverTimer, Runtime, Shared, WssIdentity, WssTrust};
 use stt_proto::driver::ConnectionError;
 use tokio::runtime::Handle;
 
@@ -73,13 +73,19 @@ impl Runtime for Tokio {
         &self,
         listener: std::net::TcpListener,
         shared: Arc<Shared>,
+        tls: Option<WssIdentity>,
     ) -> io::Result<impl Future<Output = ()> + Send + 'static> {
         let _guard = self.0.enter();
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        Ok(crate::ws::serve(listener, shared))
+        Ok(crate::ws::serve(listener, shared, tls))
     }
 
-    async fn dial_ws(&self, shared: &Arc<Shared>, url: &str) -> Result<u64, ConnectionError> {
-        crate::ws::dial(shared, url).await
+    async fn dial_ws(
+        &self,
+        shared: &Arc<Shared>,
+        url: &str,
+        trust: Option<&WssTrust>,
+    ) -> Result<u64, ConnectionError> {
+        crate::ws::dial(shared, url, trust).await
     }
 }

@@ -1,5 +1,6 @@
 //! The `stt` binary end to end: keygen and network new write 0600 seed files, a short
-//! seed is a clear error, and `listen` + `send` move a file over loopback UDP intact.
+//! seed is a clear error, and `listen` + `send` move a file over loopback UDP intact,
+//! and over `wss://` with a certificate generated here (an untrusted one is refused).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -130,5 +131,101 @@ fn listen_and_send_move_a_file() {
         .unwrap();
     let digest = line.rsplit(' ').next().unwrap().trim();
     assert!(out.contains(digest), "{out} vs {line}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn listen_and_send_over_wss() {
+    let d = tmp("wss");
+    let net = d.join("net.seed");
+    assert!(
+        Command::new(stt())
+            .args(["network", "new", "--out"])
+            .arg(&net)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let other_pem = d.join("other.pem");
+    std::fs::write(&other_pem, other.cert.pem()).unwrap();
+    let file = d.join("wss.bin");
+    let body: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let outdir = d.join("out");
+    std::fs::create_dir_all(&outdir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut listener = Command::new(stt())
+        .args(["listen", "--bind", "127.0.0.1:0", "--ws"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--ws-cert")
+        .arg(&cert)
+        .arg("--ws-key")
+        .arg(&key)
+        .arg("--network")
+        .arg(&net)
+        .arg("--out")
+        .arg(&outdir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let url = format!("wss://localhost:{port}/");
+    // Trusting another certificate: refused with a TLS error, no panic.
+    let refused = Command::new(stt())
+        .arg("send")
+        .arg(&file)
+        .args(["--ws", &url, "--ws-ca"])
+        .arg(&other_pem)
+        .arg("--network")
+        .arg(&net)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(err.contains("not trusted"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let sent = Command::new(stt())
+        .arg("send")
+        .arg(&file)
+        .args(["--ws", &url, "--ws-ca"])
+        .arg(&cert)
+        .arg("--network")
+        .arg(&net)
+        .output()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = listener.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = listener.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "listener did not finish"
+    );
+    assert!(
+        std::fs::read(outdir.join("wss.bin")).unwrap() == body,
+        "file differs"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -29,6 +29,31 @@ pub enum ConnectionError {
     /// A transport error (socket, WebSocket handshake) before the session existed.
     #[error("transport: {0}")]
     Transport(String),
+    /// The TLS layer of a `wss://` connection refused the server or failed.
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// Why the TLS layer of a `wss://` connection failed. The adapter maps its TLS
+/// library's errors onto these; the text is that library's description.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    /// No trust roots are configured, so no server certificate can be verified.
+    #[error("no trust roots configured for wss://")]
+    NoTrustRoots,
+    /// The URL's host is not a valid TLS server name.
+    #[error("invalid server name {0:?}")]
+    InvalidServerName(String),
+    /// The server's certificate does not chain to a trusted root.
+    #[error("server certificate not trusted: {0}")]
+    UntrustedCertificate(String),
+    /// The certificate chains to a trusted root but is unusable here (wrong name,
+    /// expired, not yet valid, revoked, wrong purpose).
+    #[error("server certificate invalid: {0}")]
+    InvalidCertificate(String),
+    /// The TLS handshake failed otherwise (an alert from the peer, not TLS at all).
+    #[error("handshake failed: {0}")]
+    Handshake(String),
 }
 
 /// Errors of stream reads and writes, carried inside `std::io::Error`.

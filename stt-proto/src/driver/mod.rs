@@ -14,5 +14,5 @@ pub mod trace;
 pub use apps::{AppWaiters, Pending, ServeRequest};
 pub use bus::{DEFAULT_SUBSCRIBER_CAPACITY, EventBus, EventFilter, Lagged, SubscriberId};
 pub use dispatch::{Dispatch, SessionState, StreamState};
-pub use error::{ConnectionError, SendDatagramError, StreamIoError};
+pub use error::{ConnectionError, SendDatagramError, StreamIoError, TlsError};
 pub use paths::PathTable;

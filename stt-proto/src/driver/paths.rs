@@ -1,84 +1,84 @@
 //! The adapter's map between the opaque [`PathId`]s the engine sees and the remote
-//! endpoints (UDP socket addresses, WebSocket connections) the adapter sends to.
+//! endpoints (UDP socket addresses, WebSocket connections) the adapter sends to, and
+//! the rule that keeps it bounded.
 //!
 //! One id per remote; ids are never reused, so a late packet cannot reach a new owner.
+//! Any datagram from a new source address makes a path before the engine has looked at
+//! it, so unauthenticated traffic must not make the table grow without bound: a path is
+//! *pinned* while something needs it (a session's current path, a live WebSocket
+//! connection) and *idle* otherwise. Idle paths are kept in least-recently-used order
+//! and the oldest are forgotten beyond [`PathTable::idle_limit`]. Forgetting an idle
+//! path is harmless: a later datagram from that remote simply gets a fresh id.
+//! No IO and no protocol decisions here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::vec::Vec;
 
-use crate::node::PathId;
+use crate::event::Event;
+use crate::node::{Node, PathId, SessionHandle};
 
-/// A bidirectional PathId ⇄ remote table.
+/// Idle (unpinned) paths kept by default. Handshakes, probes of a migrating peer and
+/// recently closed sessions live here; a flood of new source addresses evicts the
+/// least recently used first.
+pub const DEFAULT_IDLE_PATHS: usize = 4096;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: PathId,
+    /// Holders that need this path (sessions on it, a live connection).
+    pins: u32,
+    /// Last use, in table ticks; the key in `idle` while `pins == 0`.
+    used: u64,
+}
+
+/// A bidirectional PathId ⇄ remote table with bounded idle entries.
 #[derive(Debug, Clone)]
 pub struct PathTable<A> {
-    by_addr: HashMap<A, PathId>,
+    by_addr: HashMap<A, Entry>,
     by_id: HashMap<PathId, A>,
+    /// Unpinned paths by last use, oldest first.
+    idle: BTreeMap<u64, PathId>,
+    /// The path each session pins (its current one).
+    sessions: HashMap<SessionHandle, PathId>,
     next: u64,
+    tick: u64,
+    idle_limit: usize,
 }
 
 impl<A> Default for PathTable<A> {
     fn default() -> Self {
-        Self {
-            by_addr: HashMap::new(),
-            by_id: HashMap::new(),
-            next: 1,
-        }
+        Self::new(DEFAULT_IDLE_PATHS)
     }
 }
 
-impl<A: Eq + Hash + Clone> PathTable<A> {
-    /// The id of `addr`, allocating a fresh one the first time it is seen.
-    pub fn path_for(&mut self, addr: &A) -> PathId {
-        if let Some(id) = self.by_addr.get(addr) {
-            return *id;
-        }
-        let id = PathId(self.next);
-        self.next += 1;
-        self.by_addr.insert(addr.clone(), id);
-        self.by_id.insert(id, addr.clone());
-        id
-    }
-
-    /// The id of `addr`, if it has one.
-    pub fn get(&self, addr: &A) -> Option<PathId> {
-        self.by_addr.get(addr).copied()
-    }
-
-    /// Where packets for `id` go.
-    pub fn addr(&self, id: PathId) -> Option<&A> {
-        self.by_id.get(&id)
-    }
-
-    /// Points an existing id at another remote (the local side of a migration: the
-    /// engine keeps sending on `id`, the adapter now delivers it elsewhere).
-    pub fn repoint(&mut self, id: PathId, addr: A) {
-        if let Some(old) = self.by_id.insert(id, addr.clone()) {
-            self.by_addr.remove(&old);
-        }
-        if let Some(prev) = self.by_addr.insert(addr, id)
-            && prev != id
-        {
-            self.by_id.remove(&prev);
+impl<A> PathTable<A> {
+    /// An empty table keeping at most `idle_limit` unpinned paths (at least 1).
+    pub fn new(idle_limit: usize) -> Self {
+        Self {
+            by_addr: HashMap::new(),
+            by_id: HashMap::new(),
+            idle: BTreeMap::new(),
+            sessions: HashMap::new(),
+            next: 1,
+            tick: 0,
+            idle_limit: idle_limit.max(1),
         }
     }
 
-    /// Forgets `id` (its remote went away).
-    pub fn remove(&mut self, id: PathId) -> Option<A> {
-        let addr = self.by_id.remove(&id)?;
-        self.by_addr.remove(&addr);
-        Some(addr)
+    /// Most unpinned paths kept.
+    pub fn idle_limit(&self) -> usize {
+        self.idle_limit
     }
 
-    /// Keeps only the ids for which `keep` returns true.
-    pub fn retain(&mut self, mut keep: impl FnMut(PathId, &A) -> bool) {
-        self.by_id.retain(|id, a| keep(*id, a));
-        let by_id = &self.by_id;
-        self.by_addr.retain(|_, id| by_id.contains_key(id));
-    }
-
-    /// Number of known paths.
+    /// Number of known paths (pinned and idle).
     pub fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// Number of idle (unpinned) paths.
+    pub fn idle_len(&self) -> usize {
+        self.idle.len()
     }
 
     /// True when no path is known.
@@ -87,9 +87,228 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
     }
 }
 
+impl<A: Eq + Hash + Clone> PathTable<A> {
+    fn next_tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+
+    /// The id of `addr`, allocating a fresh (idle) one the first time it is seen.
+    /// Marks an idle path as recently used; may forget the oldest idle path.
+    pub fn path_for(&mut self, addr: &A) -> PathId {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(e) = self.by_addr.get_mut(addr) {
+            if e.pins == 0 {
+                self.idle.remove(&e.used);
+                self.idle.insert(tick, e.id);
+                e.used = tick;
+            }
+            return e.id;
+        }
+        let id = PathId(self.next);
+        self.next += 1;
+        self.by_addr.insert(
+            addr.clone(),
+            Entry {
+                id,
+                pins: 0,
+                used: tick,
+            },
+        );
+        self.by_id.insert(id, addr.clone());
+        self.idle.insert(tick, id);
+        self.evict();
+        id
+    }
+
+    /// The id of `addr`, if it has one.
+    pub fn get(&self, addr: &A) -> Option<PathId> {
+        self.by_addr.get(addr).map(|e| e.id)
+    }
+
+    /// Where packets for `id` go.
+    pub fn addr(&self, id: PathId) -> Option<&A> {
+        self.by_id.get(&id)
+    }
+
+    /// True when `id` is known and pinned.
+    pub fn is_pinned(&self, id: PathId) -> bool {
+        self.entry(id).is_some_and(|e| e.pins > 0)
+    }
+
+    fn entry(&self, id: PathId) -> Option<&Entry> {
+        self.by_id.get(&id).and_then(|a| self.by_addr.get(a))
+    }
+
+    fn entry_mut(&mut self, id: PathId) -> Option<&mut Entry> {
+        let a = self.by_id.get(&id)?;
+        self.by_addr.get_mut(a)
+    }
+
+    /// Keeps `id` from being forgotten until a matching [`PathTable::unpin`].
+    /// Unknown ids are ignored.
+    pub fn pin(&mut self, id: PathId) {
+        let Some(e) = self.entry_mut(id) else {
+            return;
+        };
+        e.pins += 1;
+        if e.pins == 1 {
+            let used = e.used;
+            self.idle.remove(&used);
+        }
+    }
+
+    /// Drops one pin of `id`; with none left it becomes idle (most recently used).
+    /// Unknown or unpinned ids are ignored.
+    pub fn unpin(&mut self, id: PathId) {
+        let tick = self.next_tick();
+        let Some(e) = self.entry_mut(id) else {
+            return;
+        };
+        if e.pins == 0 {
+            return;
+        }
+        e.pins -= 1;
+        if e.pins == 0 {
+            e.used = tick;
+            self.idle.insert(tick, id);
+            self.evict();
+        }
+    }
+
+    /// Makes `path` the one `session` pins, releasing the one it pinned before.
+    pub fn set_session_path(&mut self, session: SessionHandle, path: PathId) {
+        match self.sessions.insert(session, path) {
+            Some(old) if old == path => {}
+            Some(old) => {
+                self.pin(path);
+                self.unpin(old);
+            }
+            None => self.pin(path),
+        }
+    }
+
+    /// Releases whatever `session` pinned (it closed).
+    pub fn release_session(&mut self, session: SessionHandle) {
+        if let Some(old) = self.sessions.remove(&session) {
+            self.unpin(old);
+        }
+    }
+
+    /// Follows the engine: a connected session pins its path, a path change moves the
+    /// pin, a closed session releases it. Call for every event `node` emits.
+    pub fn on_event(&mut self, event: &Event, node: &mut Node) {
+        match event {
+            Event::Connected { session, .. } => {
+                if let Some(path) = node.session(*session).map(|mut s| s.path()) {
+                    self.set_session_path(*session, path);
+                }
+            }
+            Event::PathChanged { session, path } => self.set_session_path(*session, *path),
+            Event::Closed { session, .. } => self.release_session(*session),
+            _ => {}
+        }
+    }
+
+    /// Points an existing id at another remote (the local side of a migration: the
+    /// engine keeps sending on `id`, the adapter now delivers it elsewhere). A different
+    /// id that `addr` had is forgotten. Unknown ids are ignored.
+    pub fn repoint(&mut self, id: PathId, addr: A) {
+        let Some(old) = self.by_id.get(&id).cloned() else {
+            return;
+        };
+        if old == addr {
+            return;
+        }
+        if let Some(prev) = self.get(&addr) {
+            self.remove(prev);
+        }
+        let Some(entry) = self.by_addr.remove(&old) else {
+            return;
+        };
+        self.by_addr.insert(addr.clone(), entry);
+        self.by_id.insert(id, addr);
+    }
+
+    /// Forgets `id` (its remote went away), pinned or not.
+    pub fn remove(&mut self, id: PathId) -> Option<A> {
+        let addr = self.by_id.remove(&id)?;
+        if let Some(e) = self.by_addr.remove(&addr)
+            && e.pins == 0
+        {
+            self.idle.remove(&e.used);
+        }
+        Some(addr)
+    }
+
+    /// Keeps only the ids for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(PathId, &A) -> bool) {
+        let gone: Vec<PathId> = self
+            .by_id
+            .iter()
+            .filter(|(id, a)| !keep(**id, a))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
+    /// Forgets the least recently used idle paths beyond the limit.
+    fn evict(&mut self) {
+        while self.idle.len() > self.idle_limit {
+            let Some((_, id)) = self.idle.pop_first() else {
+                return;
+            };
+            if let Some(addr) = self.by_id.remove(&id) {
+                self.by_addr.remove(&addr);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Eight real handles (initiated sessions of a throwaway engine).
+    fn handles() -> std::vec::Vec<SessionHandle> {
+        use crate::{Identity, Instant, NetworkKey, config::NodeConfig};
+        let mut node = Node::new(
+            std::sync::Arc::new(NodeConfig::default()),
+            Identity::from_node_seed(&[1; 32]).unwrap(),
+            NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
+            [3; 32],
+        )
+        .unwrap();
+        (0..8)
+            .map(|i| node.connect(Instant::from_micros(1), PathId(i)).unwrap())
+            .collect()
+    }
+
+    fn handle(i: u32) -> SessionHandle {
+        std::thread_local! {
+            static HANDLES: std::vec::Vec<SessionHandle> = handles();
+        }
+        HANDLES.with(|h| h[i as usize % h.len()])
+    }
+
+    /// Every id maps to an address that maps back to it; idle holds exactly the
+    /// unpinned entries under their last-use tick; the idle bound holds.
+    fn check<A: Eq + Hash + Clone + std::fmt::Debug>(t: &PathTable<A>) {
+        assert_eq!(t.by_id.len(), t.by_addr.len());
+        for (id, a) in &t.by_id {
+            let e = t.by_addr.get(a).expect("address without entry");
+            assert_eq!(e.id, *id);
+            if e.pins == 0 {
+                assert_eq!(t.idle.get(&e.used), Some(id));
+            }
+        }
+        let unpinned = t.by_addr.values().filter(|e| e.pins == 0).count();
+        assert_eq!(t.idle.len(), unpinned);
+        assert!(t.idle.len() <= t.idle_limit);
+    }
 
     #[test]
     fn ids_are_stable_and_repointable() {
@@ -102,9 +321,166 @@ mod tests {
         assert_eq!(t.addr(a), Some(&"c"));
         assert_eq!(t.get(&"a"), None);
         assert_eq!(t.get(&"c"), Some(a));
-        t.retain(|id, _| id != b);
-        assert_eq!(t.len(), 1);
-        assert_eq!(t.remove(a), Some("c"));
+        // Repointing onto an address that had its own id forgets that id.
+        t.repoint(a, "b");
+        assert_eq!(t.addr(b), None);
+        assert_eq!(t.get(&"b"), Some(a));
+        check(&t);
+        t.retain(|id, _| id != a);
         assert!(t.is_empty());
+        let c = t.path_for(&"c");
+        assert_eq!(t.remove(c), Some("c"));
+        assert!(t.is_empty());
+        check(&t);
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_stays_bounded_and_spares_pinned_paths() {
+        let mut t = PathTable::new(64);
+        let live = t.path_for(&0u32);
+        t.set_session_path(handle(1), live);
+        let conn = t.path_for(&1u32);
+        t.pin(conn);
+        for a in 2..100_000u32 {
+            t.path_for(&a);
+            assert!(t.len() <= 64 + 2);
+        }
+        check(&t);
+        assert_eq!(t.len(), 66);
+        assert_eq!(t.addr(live), Some(&0));
+        assert_eq!(t.path_for(&0), live);
+        assert_eq!(t.addr(conn), Some(&1));
+        // The flood's newest sources are the ones kept.
+        assert!(t.get(&99_999).is_some());
+        assert!(t.get(&2).is_none());
+    }
+
+    #[test]
+    fn recently_used_idle_paths_outlive_older_ones() {
+        let mut t = PathTable::new(4);
+        let probe = t.path_for(&"probe");
+        for a in ["a", "b", "c"] {
+            t.path_for(&a);
+        }
+        // The probe keeps receiving: it is the most recent, "a" is the oldest.
+        assert_eq!(t.path_for(&"probe"), probe);
+        t.path_for(&"d");
+        assert_eq!(t.get(&"a"), None);
+        assert_eq!(t.get(&"probe"), Some(probe));
+        check(&t);
+    }
+
+    #[test]
+    fn sessions_move_and_release_their_pins() {
+        let mut t = PathTable::new(2);
+        let p1 = t.path_for(&"p1");
+        let p2 = t.path_for(&"p2");
+        // Two sessions on one path (same peer address), one migrates away.
+        t.set_session_path(handle(1), p1);
+        t.set_session_path(handle(2), p1);
+        t.set_session_path(handle(2), p1);
+        assert!(t.is_pinned(p1));
+        t.set_session_path(handle(2), p2);
+        assert!(t.is_pinned(p1) && t.is_pinned(p2));
+        t.release_session(handle(1));
+        assert!(!t.is_pinned(p1));
+        assert!(t.is_pinned(p2));
+        check(&t);
+        // p1 is idle now and can be evicted by newer idle paths; p2 cannot.
+        for a in ["x", "y", "z"] {
+            t.path_for(&a);
+        }
+        assert_eq!(t.addr(p1), None);
+        assert_eq!(t.addr(p2), Some(&"p2"));
+        t.release_session(handle(2));
+        t.release_session(handle(2));
+        check(&t);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn unknown_ids_are_ignored() {
+        let mut t: PathTable<u8> = PathTable::new(0);
+        assert_eq!(t.idle_limit(), 1);
+        t.pin(PathId(9));
+        t.unpin(PathId(9));
+        t.repoint(PathId(9), 1);
+        t.set_session_path(handle(1), PathId(9));
+        t.release_session(handle(1));
+        assert!(t.is_empty());
+        let a = t.path_for(&1);
+        t.unpin(a);
+        assert!(!t.is_pinned(a));
+        check(&t);
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            See(u8),
+            Pin(u8),
+            Unpin(u8),
+            Session(u8, u8),
+            Release(u8),
+            Repoint(u8, u8),
+            Remove(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => any::<u8>().prop_map(Op::See),
+                1 => any::<u8>().prop_map(Op::Pin),
+                1 => any::<u8>().prop_map(Op::Unpin),
+                2 => (0u8..8, any::<u8>()).prop_map(|(s, p)| Op::Session(s, p)),
+                1 => (0u8..8).prop_map(Op::Release),
+                1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Repoint(a, b)),
+                1 => any::<u8>().prop_map(Op::Remove),
+            ]
+        }
+
+        proptest! {
+            /// Any sequence of operations keeps the two maps and the idle order
+            /// consistent, and never exceeds the idle bound; a session's current path
+            /// is never evicted while the session holds it.
+            #[test]
+            fn table_invariants(limit in 1usize..16, ops in proptest::collection::vec(op(), 0..300)) {
+                let mut t = PathTable::new(limit);
+                // Explicit pins the test holds, as a connection would.
+                let mut held: Vec<PathId> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::See(a) => { t.path_for(&a); }
+                        Op::Pin(a) => {
+                            let p = t.path_for(&a);
+                            t.pin(p);
+                            held.push(p);
+                        }
+                        Op::Unpin(i) => {
+                            if !held.is_empty() {
+                                let p = held.swap_remove(i as usize % held.len());
+                                t.unpin(p);
+                            }
+                        }
+                        Op::Session(s, a) => {
+                            let p = t.path_for(&a);
+                            t.set_session_path(handle(s as u32), p);
+                        }
+                        Op::Release(s) => t.release_session(handle(s as u32)),
+                        Op::Repoint(i, a) => t.repoint(PathId(i as u64), a),
+                        Op::Remove(i) => { t.remove(PathId(i as u64)); }
+                    }
+                    check(&t);
+                    for p in t.sessions.values().chain(&held) {
+                        // Removed explicitly (a closed connection) or still pinned.
+                        if t.addr(*p).is_some() {
+                            prop_assert!(t.is_pinned(*p), "{p:?} lost its pin");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use sha3::{Digest, Sha3_256};
 use stt_tokio::seed::{SeedFileError, random_seed, read_identity, read_network, write_seed};
-use stt_tokio::{Identity, NetworkKey, Node, Session};
+use stt_tokio::{Identity, NetworkKey, Node, Session, WssIdentity, WssTrust};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod demo;
@@ -61,9 +61,16 @@ enum Command {
         /// UDP address to listen on.
         #[arg(long, default_value = "0.0.0.0:4433")]
         bind: SocketAddr,
-        /// Also accept WebSocket clients on this TCP address.
+        /// Also accept WebSocket clients on this TCP address (ws://, or wss:// with
+        /// --ws-cert and --ws-key).
         #[arg(long)]
         ws: Option<SocketAddr>,
+        /// Serve wss:// on --ws with this PEM certificate chain (leaf first).
+        #[arg(long, value_name = "FILE", requires_all = ["ws", "ws_key"])]
+        ws_cert: Option<PathBuf>,
+        /// The PEM private key of --ws-cert (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE", requires = "ws_cert")]
+        ws_key: Option<PathBuf>,
         /// Directory to store received files in.
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -80,9 +87,13 @@ enum Command {
         /// The listener's UDP address (HOST:PORT).
         #[arg(long, conflicts_with = "ws", required_unless_present = "ws")]
         to: Option<String>,
-        /// The listener's WebSocket URL (ws://HOST:PORT/).
+        /// The listener's WebSocket URL (ws://HOST:PORT/ or wss://HOST:PORT/).
         #[arg(long)]
         ws: Option<String>,
+        /// Trust the certificates in this PEM file for wss:// (a private CA or the
+        /// listener's self-signed certificate) instead of the system's root store.
+        #[arg(long, value_name = "FILE", requires = "ws")]
+        ws_ca: Option<PathBuf>,
     },
     /// Pipe stdin to a peer and the peer's data to stdout, like netcat.
     Cat {
@@ -129,6 +140,8 @@ enum CliError {
     Random(getrandom::Error),
     #[error(transparent)]
     Bind(#[from] stt_tokio::BindError),
+    #[error("tls: {0}")]
+    Tls(#[from] stt_tokio::TlsConfigError),
     #[error(transparent)]
     Connection(#[from] stt_tokio::ConnectionError),
     #[error(transparent)]
@@ -222,15 +235,21 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             seeds,
             bind,
             ws,
+            ws_cert,
+            ws_key,
             out,
             count,
-        } => listen(seeds, bind, ws, out, count).await,
+        } => {
+            let tls = ws_cert.zip(ws_key);
+            listen(seeds, bind, ws, tls, out, count).await
+        }
         Command::Send {
             seeds,
             file,
             to,
             ws,
-        } => send(seeds, file, to, ws).await,
+            ws_ca,
+        } => send(seeds, file, to, ws, ws_ca).await,
         Command::Cat { seeds, to, listen } => cat(seeds, to, listen).await,
         Command::Demo { .. } => Ok(()),
     }
@@ -289,6 +308,7 @@ async fn send(
     file: PathBuf,
     to: Option<String>,
     ws: Option<String>,
+    ws_ca: Option<PathBuf>,
 ) -> Result<(), CliError> {
     let (identity, network) = load(&seeds)?;
     let meta = tokio::fs::metadata(&file).await?;
@@ -307,7 +327,14 @@ async fn send(
             (node, s)
         }
         (None, Some(url)) => {
-            let node = Node::builder(identity, network).build().await?;
+            let mut b = Node::builder(identity, network);
+            if url.starts_with("wss://") {
+                b = b.wss_trust(match ws_ca {
+                    Some(file) => WssTrust::from_pem_file(file)?,
+                    None => WssTrust::platform()?,
+                });
+            }
+            let node = b.build().await?;
             let s = node.connect_ws(&url).await?;
             (node, s)
         }
@@ -401,20 +428,26 @@ async fn listen(
     seeds: Seeds,
     bind: SocketAddr,
     ws: Option<SocketAddr>,
+    tls: Option<(PathBuf, PathBuf)>,
     out: PathBuf,
     count: u64,
 ) -> Result<(), CliError> {
     let (identity, network) = load(&seeds)?;
     let mut b = Node::builder(identity, network).bind_udp(bind);
-    if let Some(ws) = ws {
-        b = b.bind_ws(ws);
+    match (ws, tls) {
+        (Some(ws), Some((cert, key))) => {
+            b = b.bind_wss(ws, WssIdentity::from_pem_files(cert, key)?);
+        }
+        (Some(ws), None) => b = b.bind_ws(ws),
+        (None, _) => {}
     }
     let node = b.build().await?;
     eprintln!(
-        "listening as {} on udp {:?} ws {:?}",
+        "listening as {} on udp {:?} ws {:?} wss {:?}",
         node.node_id(),
         node.udp_addrs(),
-        node.ws_addrs()
+        node.ws_addrs(),
+        node.wss_addrs()
     );
     let mut done = 0;
     while let Some(session) = node.accept().await {
