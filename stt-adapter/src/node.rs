@@ -416,17 +416,24 @@ impl<R: Runtime> Node<R> {
         Ok(local)
     }
 
-    /// Moves a session this node initiated to a new WebSocket connection: the engine
-    /// keeps its path id, which the adapter now maps to the new connection; the peer
-    /// validates the new path and the session continues.
+    /// Moves a session to a new WebSocket connection to `url`: the engine sends on the
+    /// connection's path from now on, the peer validates it when the first packets
+    /// arrive, and packets still in flight on the old path do not pull the session back.
     pub async fn migrate_ws(&self, session: &Session<R>, url: &str) -> Result<(), ConnectionError> {
         let conn = self.dial_ws(url).await?;
-        let mut st = self.inner.shared.lock();
-        let h = session.handle();
-        let Some(path) = st.node.session(h).map(|mut s| s.path()) else {
-            return Err(ConnectionError::NodeShutDown);
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let mut st = shared.lock();
+        let Some(path) = st.paths.get(&Remote::Ws(conn)) else {
+            // The connection ended before the move.
+            return Err(ConnectionError::Transport("WebSocket closed".into()));
         };
-        st.paths.repoint(path, Remote::Ws(conn));
+        let moved = match st.node.session(session.handle()) {
+            Some(mut s) => s.migrate(now, path),
+            None => return Err(ConnectionError::Closing),
+        };
+        moved.map_err(|_| ConnectionError::Closing)?;
+        st.drain_events(now);
         st.wake_driver();
         Ok(())
     }

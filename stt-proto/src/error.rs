@@ -135,6 +135,14 @@ pub enum DatagramError {
     NotConnected,
 }
 
+/// Why a session could not move to another path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MigrateError {
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+}
+
 /// Why a custom frame was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CustomFrameError {

@@ -17,7 +17,7 @@ use crate::config::{ConfigError, NodeConfig};
 use crate::crypto::AeadSet;
 use crate::endpoint::{EndpointMessage, Offer, Registry};
 use crate::error::{
-    ConnectError, DatagramError, OpenStreamError, ReadError, StreamError, WriteError,
+    ConnectError, DatagramError, MigrateError, OpenStreamError, ReadError, StreamError, WriteError,
 };
 use crate::event::{EndpointEvent, Event, StorageEvent};
 use crate::frame::{
@@ -847,6 +847,15 @@ impl SessionRef<'_> {
     /// The path the session currently sends on.
     pub fn path(&mut self) -> PathId {
         self.session().path.id
+    }
+
+    /// Moves the session to `path` by this side's choice (a new socket or WebSocket
+    /// the application opened); the peer validates the new path when packets arrive on
+    /// it, and late packets on the old path do not pull the session back. Emits
+    /// [`Event::PathChanged`].
+    pub fn migrate(&mut self, now: Instant, path: PathId) -> Result<(), MigrateError> {
+        let r = self.session().migrate(path);
+        self.done(now, r)
     }
 
     /// Statistics.

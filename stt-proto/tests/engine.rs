@@ -458,6 +458,45 @@ fn migration_to_a_new_path_is_validated() {
 }
 
 #[test]
+fn local_migration_moves_both_sides_and_late_packets_do_not_pull_it_back() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    // Node 1 has packets in flight towards node 0's old path when node 0 moves.
+    let now = pair.now;
+    {
+        let mut s = pair.peers[1].node.session(b).unwrap();
+        let id = s.open_stream(now, Dir::Uni, 0, None).unwrap();
+        s.write(now, id, &pattern(7, 200_000)).unwrap();
+    }
+    pair.step();
+    // Node 0 moves to a new path (say a WebSocket it opened): it sends on 20, node 1
+    // sees that as path 10, and node 1's answers on 10 reach node 0 on 20.
+    pair.routes.push((0, PathId(20), PathId(10)));
+    pair.routes.push((1, PathId(10), PathId(20)));
+    let now = pair.now;
+    pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .migrate(now, PathId(20))
+        .unwrap();
+    assert_eq!(pair.peers[0].node.session(a).unwrap().path(), PathId(20));
+    let moved = pair.run_until(Duration::from_secs(5), |p| {
+        p.peers[1]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PathChanged { path, .. } if *path == PathId(10)))
+    });
+    assert!(moved, "node 1 never validated the new path");
+    pair.run_until(Duration::from_secs(1), |_| false);
+    // Node 1's late packets on the old path had newer packet numbers; node 0 stays.
+    assert_eq!(pair.peers[0].node.session(a).unwrap().path(), PathId(20));
+    assert_eq!(pair.peers[1].node.session(b).unwrap().path(), PathId(10));
+    transfer(&mut pair, a, b, 1, 100_000);
+    assert_eq!(pair.peers[0].node.session(a).unwrap().path(), PathId(20));
+}
+
+#[test]
 fn same_seeds_same_datagrams() {
     fn run() -> Vec<u8> {
         let mut pair = Pair::default_pair();

@@ -167,11 +167,12 @@ async fn udp_to_websocket_migration_keeps_data_intact() {
         let (len, digest) = rx.await.unwrap();
         assert_eq!(len, LEN);
         assert_eq!(digest, Sha3_256::digest(&d).to_vec());
-        // Which transport the session ends on is not asserted: server packets still in
-        // flight on UDP after the move carry newer packet numbers, so the client may
-        // validate the UDP path again and move back (a known issue of `migrate_ws`,
-        // see the session-2 note). The same session carried the data across the move.
+        // The same session carried the data across the move and stays on the
+        // WebSocket: server packets still in flight on UDP (newer packet numbers) do
+        // not pull it back.
         assert_eq!(server.stats().sessions_accepted, 1, "no second session");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(s.remote_udp_addr(), None, "session back on UDP");
     })
     .await
     .expect("test timed out");

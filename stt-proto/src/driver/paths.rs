@@ -211,26 +211,6 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
         }
     }
 
-    /// Points an existing id at another remote (the local side of a migration: the
-    /// engine keeps sending on `id`, the adapter now delivers it elsewhere). A different
-    /// id that `addr` had is forgotten. Unknown ids are ignored.
-    pub fn repoint(&mut self, id: PathId, addr: A) {
-        let Some(old) = self.by_id.get(&id).cloned() else {
-            return;
-        };
-        if old == addr {
-            return;
-        }
-        if let Some(prev) = self.get(&addr) {
-            self.remove(prev);
-        }
-        let Some(entry) = self.by_addr.remove(&old) else {
-            return;
-        };
-        self.by_addr.insert(addr.clone(), entry);
-        self.by_id.insert(id, addr);
-    }
-
     /// Forgets `id` (its remote went away), pinned or not.
     pub fn remove(&mut self, id: PathId) -> Option<A> {
         let addr = self.by_id.remove(&id)?;
@@ -311,22 +291,16 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_stable_and_repointable() {
+    fn ids_are_stable() {
         let mut t = PathTable::default();
         let a = t.path_for(&"a");
         assert_eq!(t.path_for(&"a"), a);
         let b = t.path_for(&"b");
         assert_ne!(a, b);
-        t.repoint(a, "c");
-        assert_eq!(t.addr(a), Some(&"c"));
-        assert_eq!(t.get(&"a"), None);
-        assert_eq!(t.get(&"c"), Some(a));
-        // Repointing onto an address that had its own id forgets that id.
-        t.repoint(a, "b");
-        assert_eq!(t.addr(b), None);
-        assert_eq!(t.get(&"b"), Some(a));
+        assert_eq!(t.addr(a), Some(&"a"));
+        assert_eq!(t.get(&"b"), Some(b));
         check(&t);
-        t.retain(|id, _| id != a);
+        t.retain(|id, _| id != a && id != b);
         assert!(t.is_empty());
         let c = t.path_for(&"c");
         assert_eq!(t.remove(c), Some("c"));
@@ -404,7 +378,6 @@ mod tests {
         assert_eq!(t.idle_limit(), 1);
         t.pin(PathId(9));
         t.unpin(PathId(9));
-        t.repoint(PathId(9), 1);
         t.set_session_path(handle(1), PathId(9));
         t.release_session(handle(1));
         assert!(t.is_empty());
@@ -425,7 +398,6 @@ mod tests {
             Unpin(u8),
             Session(u8, u8),
             Release(u8),
-            Repoint(u8, u8),
             Remove(u8),
         }
 
@@ -436,7 +408,6 @@ mod tests {
                 1 => any::<u8>().prop_map(Op::Unpin),
                 2 => (0u8..8, any::<u8>()).prop_map(|(s, p)| Op::Session(s, p)),
                 1 => (0u8..8).prop_map(Op::Release),
-                1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Op::Repoint(a, b)),
                 1 => any::<u8>().prop_map(Op::Remove),
             ]
         }
@@ -469,7 +440,6 @@ mod tests {
                             t.set_session_path(handle(s as u32), p);
                         }
                         Op::Release(s) => t.release_session(handle(s as u32)),
-                        Op::Repoint(i, a) => t.repoint(PathId(i as u64), a),
                         Op::Remove(i) => { t.remove(PathId(i as u64)); }
                     }
                     check(&t);

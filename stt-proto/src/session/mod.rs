@@ -133,6 +133,9 @@ pub(crate) struct Session {
     /// Boxed: a path is validated rarely, and idle sessions should stay small.
     pub probe: Option<Box<Probe>>,
     pub path_response: Option<(PathId, [u8; 8])>,
+    /// The path this side moved away from by its own choice ([`Session::migrate`]):
+    /// late packets arriving on it are processed but never pull the session back.
+    pub left_path: Option<PathId>,
     pub handshake: Option<HandshakeProgress>,
     pub conn: Option<Box<Conn>>,
     pub stats: SessionStats,
@@ -158,6 +161,7 @@ impl Session {
             path: PathState::new(path, true),
             probe: None,
             path_response: None,
+            left_path: None,
             handshake: Some(HandshakeProgress {
                 initiator: Box::new(initiator),
                 deadline: now + config.handshake_timeout,
@@ -188,6 +192,7 @@ impl Session {
             path: PathState::new(path, true),
             probe: None,
             path_response: None,
+            left_path: None,
             handshake: None,
             conn: None,
             stats: SessionStats::default(),
@@ -483,7 +488,7 @@ impl Session {
             self.path.received += len as u64;
         } else if let Some(p) = self.probe.as_mut().filter(|p| p.path.id == path) {
             p.path.received += len as u64;
-        } else if newest {
+        } else if newest && self.left_path != Some(path) {
             let mut challenge = [0u8; 8];
             rng.fill(&mut challenge);
             let mut state = PathState::new(path, false);

@@ -51,3 +51,31 @@ pub(crate) struct Probe {
 
 /// Challenges sent before giving up on a candidate path.
 pub(crate) const MAX_PROBE_TRIES: u8 = 5;
+
+impl super::Session {
+    /// Moves the session to `path` on this side's initiative (the application opened
+    /// another socket or WebSocket): packets go out there at once, with a PING so the
+    /// peer sees the new path and validates it. Packets still arriving on the path left
+    /// behind are processed but never start a validation that would pull the session
+    /// back. The new path needs no anti-amplification budget: this side chose it.
+    pub(crate) fn migrate(&mut self, path: PathId) -> Result<(), crate::error::MigrateError> {
+        if !self.is_established() {
+            return Err(crate::error::MigrateError::NotConnected);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(crate::error::MigrateError::NotConnected);
+        };
+        if path == self.path.id {
+            return Ok(());
+        }
+        conn.keepalive_pending = true;
+        self.left_path = Some(self.path.id);
+        self.path = PathState::new(path, true);
+        self.probe = None;
+        self.events.push_back(crate::event::Event::PathChanged {
+            session: self.handle,
+            path,
+        });
+        Ok(())
+    }
+}

@@ -41,6 +41,9 @@ pub struct Pair {
     pub hook: Option<Hook>,
     pub sent: [u64; 2],
     pub delivered: u64,
+    /// Extra paths: (sending peer, path it sends on, path the receiver sees). Packets
+    /// on any other path arrive on the receiver's `path_to_other`.
+    pub routes: Vec<(usize, PathId, PathId)>,
     buf: Vec<u8>,
 }
 
@@ -90,6 +93,7 @@ impl Pair {
             hook: None,
             sent: [0, 0],
             delivered: 0,
+            routes: Vec::new(),
             buf: vec![0u8; 65536],
         }
     }
@@ -130,8 +134,13 @@ impl Pair {
                     off = end;
                     self.sent[i] += 1;
                     let to = 1 - i;
-                    // The receiver sees packets from node i on its own path to node i.
-                    let path = self.peers[to].path_to_other;
+                    // The receiver sees packets from node i on its own path to node i,
+                    // unless a route says otherwise.
+                    let path = self
+                        .routes
+                        .iter()
+                        .find(|r| r.0 == i && r.1 == t.path)
+                        .map_or(self.peers[to].path_to_other, |r| r.2);
                     let fate = match self.hook.as_mut() {
                         Some(h) => h(i, self.sent[i], &data),
                         None => Fate::Deliver,
