@@ -64,28 +64,74 @@ fn config() -> Arc<NodeConfig> {
     Arc::new(c)
 }
 
+/// One GSO batch: 16 full-size packets.
+const BATCH: usize = 16 * 1472;
+/// One region of the link's receive memory.
+const REGION: usize = 64 * BATCH;
+
+/// The in-memory link's receive memory, reused the way a socket's receive buffer is:
+/// packets are written straight into it and the receiver takes ownership of slices of
+/// it, so nothing is copied between the two nodes. A region whose slices the receiver
+/// has all dropped is written over again without being cleared first (as the kernel
+/// overwrites a receive ring); a new region is allocated only while every region still
+/// has live slices.
+#[derive(Default)]
+struct Pool {
+    /// Regions, each with the address of its allocation.
+    regions: Vec<(BytesMut, usize)>,
+    current: usize,
+}
+
+impl Pool {
+    /// A buffer with room for at least one batch.
+    fn room(&mut self) -> &mut BytesMut {
+        if self
+            .regions
+            .get(self.current)
+            .is_none_or(|r| r.0.len() < BATCH)
+        {
+            self.next_region();
+        }
+        &mut self.regions[self.current].0
+    }
+
+    fn next_region(&mut self) {
+        let n = self.regions.len();
+        for i in 1..=n {
+            let j = (self.current + i) % n;
+            let (region, base) = &mut self.regions[j];
+            region.clear();
+            // `try_reclaim` succeeds only when this handle is the last one on the
+            // allocation, and then moves the view back to the allocation's start.
+            if region.try_reclaim(REGION) && region.as_ptr() as usize == *base {
+                // SAFETY: the view now starts at the allocation's first byte with a
+                // capacity of at least REGION (both checked above). All REGION bytes of
+                // that allocation were initialised when it was created by
+                // `BytesMut::zeroed(REGION)`, the allocation stayed alive since (this
+                // handle kept it), and every later write (packets, in-place decryption)
+                // stored initialised bytes; so the first REGION bytes are initialised.
+                unsafe { region.set_len(REGION) };
+                self.current = j;
+                return;
+            }
+        }
+        let region = BytesMut::zeroed(REGION);
+        let base = region.as_ptr() as usize;
+        self.regions.push((region, base));
+        self.current = self.regions.len() - 1;
+    }
+}
+
 /// Passes up to [`LINK_BATCHES`] GSO batches from one node to the other (the link's
-/// capacity per 10 µs round); true if anything moved. `pool` plays the socket's receive
-/// buffer: packets are written straight into it and the receiver takes ownership of
-/// slices of it, so nothing is copied between the two nodes; a region is freed once
-/// every slice of it has been dropped.
-fn pump(from: &mut Node, to: &mut Node, now: Instant, pool: &mut BytesMut) -> bool {
-    // 16 packets per GSO batch. Only the bytes handed to the receiver are replaced
-    // (zeroed) before the next call, as a socket's receive ring would be refilled; a
-    // fresh region is taken when the current one is used up.
-    const BATCH: usize = 16 * 1472;
+/// capacity per 10 µs round); true if anything moved.
+fn pump(from: &mut Node, to: &mut Node, now: Instant, pool: &mut Pool) -> bool {
     let mut moved = false;
     for _ in 0..LINK_BATCHES {
-        if pool.capacity() < BATCH {
-            *pool = BytesMut::with_capacity(64 * BATCH);
-        }
-        if pool.len() < BATCH {
-            pool.resize(BATCH, 0);
-        }
-        let Some(t) = from.poll_transmit(now, &mut pool[..]) else {
+        let room = pool.room();
+        let Some(t) = from.poll_transmit(now, &mut room[..BATCH]) else {
             break;
         };
-        let mut batch = pool.split_to(t.len);
+        let mut batch = room.split_to(t.len);
         let seg = t.segment_size.unwrap_or(t.len);
         while !batch.is_empty() {
             let d = batch.split_to(seg.min(batch.len()));
@@ -101,7 +147,7 @@ fn connect(
     b: &mut Node,
     now: &mut Instant,
 ) -> (stt_proto::SessionHandle, stt_proto::SessionHandle) {
-    let mut buf = BytesMut::new();
+    let mut buf = Pool::default();
     let sa = a.connect(*now, PathId(1)).unwrap();
     let mut sb = None;
     let mut up = false;
@@ -133,7 +179,7 @@ fn transfer_once(config: &Arc<NodeConfig>) -> usize {
         .unwrap()
         .open_stream(now, Dir::Uni, 0, None)
         .unwrap();
-    let mut buf = BytesMut::new();
+    let mut buf = Pool::default();
     let (mut written, mut read) = (0usize, 0usize);
     let mut rid = None;
     while read < TOTAL {

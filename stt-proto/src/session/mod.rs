@@ -1013,10 +1013,13 @@ impl Session {
                     event,
                 });
             }
-            for c in conn.streams.control.drain(..) {
-                conn.control.push_back(c);
+            // Called for every packet: skip the drains when there is nothing to move.
+            if !conn.streams.control.is_empty() {
+                conn.control.extend(conn.streams.control.drain(..));
             }
-            if let Some(apps) = conn.apps.as_mut() {
+            if let Some(apps) = conn.apps.as_mut()
+                && !apps.events.is_empty()
+            {
                 self.events.extend(apps.events.drain(..));
             }
         }

@@ -748,12 +748,14 @@ impl Streams {
 
     /// Takes the first stream of the highest-priority queue.
     fn dequeue(&mut self) -> Option<StreamId> {
-        let mut top = self.ready.last_entry()?;
-        let id = top.get_mut().pop_front();
-        if top.get().is_empty() {
-            top.remove();
-        }
-        let id = id?;
+        // A queue that runs empty stays in the map (one per priority in use) so that a
+        // stream going on with its turn costs no map update and no allocation;
+        // `next_chunk` prunes empty queues once nothing is left to send.
+        let id = self
+            .ready
+            .values_mut()
+            .rev()
+            .find_map(VecDeque::pop_front)?;
         if let Some(s) = self.streams.get_mut(&id) {
             s.queued = false;
         }
@@ -775,7 +777,7 @@ impl Streams {
 
     /// True if some stream has bytes (or a FIN) to send now.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.ready.is_empty()
+        self.ready.values().any(|q| !q.is_empty())
     }
 
     /// Picks the highest-priority ready stream (the first in round-robin order among
@@ -786,7 +788,9 @@ impl Streams {
         let mut tries: usize = self.ready.values().map(VecDeque::len).sum();
         while tries > 0 {
             tries -= 1;
-            let id = self.dequeue()?;
+            let Some(id) = self.dequeue() else {
+                break;
+            };
             let session_room = self.peer_max_data.saturating_sub(self.sent_data);
             let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
                 continue;
@@ -831,6 +835,7 @@ impl Streams {
             }
             return Some((id, chunk));
         }
+        self.ready.retain(|_, q| !q.is_empty());
         None
     }
 
