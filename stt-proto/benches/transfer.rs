@@ -67,7 +67,7 @@ fn config() -> Arc<NodeConfig> {
 /// One GSO batch: 16 full-size packets.
 const BATCH: usize = 16 * 1472;
 /// One region of the link's receive memory.
-const REGION: usize = 64 * BATCH;
+const REGION: usize = 16 * BATCH;
 
 /// The in-memory link's receive memory, reused the way a socket's receive buffer is:
 /// packets are written straight into it and the receiver takes ownership of slices of
