@@ -94,6 +94,13 @@ impl Fetches {
         );
     }
 
+    /// Bytes of reassembly buffer held for fetch `request_id` (the fuzz oracle's
+    /// memory bound: never more than the fetch's `max_len`).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn buffer_len(&self, request_id: u64) -> Option<usize> {
+        self.fetches.get(&request_id).map(|f| f.buf.capacity())
+    }
+
     /// Drops a fetch (cancelled by the application); its hash if it existed.
     pub(crate) fn cancel(&mut self, request_id: u64) -> Option<ContentHash> {
         self.fetches.remove(&request_id).map(|f| f.hash)
@@ -185,6 +192,12 @@ impl Fetches {
     /// Peer requests being answered (awaiting the application or sending).
     pub(crate) fn serving(&self) -> usize {
         self.serves.len()
+    }
+
+    /// True while peer request `request_id` is awaiting an answer or being sent.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn is_serving(&self, request_id: u64) -> bool {
+        self.serves.contains_key(&request_id)
     }
 
     /// A peer request the application must answer.
