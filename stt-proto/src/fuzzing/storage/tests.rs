@@ -180,3 +180,4 @@ fn every_seed_and_pseudo_random_input_passes() {
         storage_read(&input);
     }
 }
+
