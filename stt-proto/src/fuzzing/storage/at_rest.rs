@@ -28,6 +28,8 @@ struct Record {
     content: Bytes,
     /// Records that open to `content`: the original and any valid reseal.
     valid: Vec<Vec<u8>>,
+    /// Records of `content` sealed under the other node's key.
+    foreign: Vec<Vec<u8>>,
 }
 
 /// The store, its model and the catalog.
@@ -118,12 +120,7 @@ impl AtRest {
             }
             Op::GetWrongKey { object } => {
                 if let Some(h) = self.stored(*object) {
-                    let sealed = self.store.sealed(&h).unwrap_or_default();
-                    assert_eq!(
-                        self.other_key.open(&h, sealed),
-                        Err(StorageError::Corrupt(h)),
-                        "a record opened under another node's key"
-                    );
+                    self.get_wrong_key(h);
                 }
             }
             Op::GetUnknown { hash } => self.get(ContentHash(*hash)),
@@ -195,6 +192,7 @@ impl AtRest {
                     Record {
                         content,
                         valid: vec![sealed],
+                        foreign: Vec::new(),
                     },
                 );
             }
@@ -224,6 +222,22 @@ impl AtRest {
                 "a damaged record of {h}"
             );
             self.stats.corrupt_reads += 1;
+        }
+    }
+
+    /// Another node's key opens only records that node sealed (`Damage::ForeignKey`).
+    fn get_wrong_key(&self, h: ContentHash) {
+        let sealed = self.store.sealed(&h).unwrap_or_default();
+        let got = self.other_key.open(&h, sealed);
+        match self.model.get(&h) {
+            Some(r) if r.foreign.iter().any(|f| f == sealed) => {
+                assert_eq!(got, Ok(r.content.to_vec()), "a foreign record of {h}");
+            }
+            _ => assert_eq!(
+                got,
+                Err(StorageError::Corrupt(h)),
+                "a record opened under another node's key"
+            ),
         }
     }
 
@@ -271,6 +285,7 @@ impl AtRest {
             }
             Damage::ForeignKey { nonce } => {
                 *s = self.other_key.seal(&h, [*nonce; NONCE_LEN], &r.content);
+                r.foreign.push(s.clone());
             }
             Damage::Restore => {
                 if let Some(v) = r.valid.first() {

@@ -180,4 +180,3 @@ fn every_seed_and_pseudo_random_input_passes() {
         storage_read(&input);
     }
 }
-
