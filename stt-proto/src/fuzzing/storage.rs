@@ -22,6 +22,7 @@
 //! [`ContentHash`]: crate::storage::ContentHash
 
 mod at_rest;
+mod encode;
 mod exchange;
 mod requester;
 mod seeds;

@@ -4,257 +4,19 @@
 //! exchanges instead of noise: valid sealed records, whole fetch exchanges over a
 //! lossy network, lies, refusals, then truncated and mutated copies of them.
 //!
-//! `tests.rs` decodes every seed back and compares it with the steps written here.
+//! The byte layout is `encode.rs`'s; `tests.rs` decodes every seed back and compares
+//! it with the steps written here.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use super::encode::{Step, encode};
 use super::{Damage, Op};
 use crate::frame::{ErrorCode, Frame, StorageData, StorageGet, StorageRefuse};
 use crate::storage::seal::NONCE_LEN;
 use crate::storage::{ContentHash, StorageKey};
 
 use super::at_rest::pattern;
-
-/// Number of `Op` variants (the derive's tag divisor).
-const OPS: u32 = 25;
-/// Number of `Damage` variants.
-const DAMAGES: u32 = 9;
-
-/// Writes values as `arbitrary` reads them.
-#[derive(Default)]
-struct Enc(Vec<u8>);
-
-impl Enc {
-    fn tag(&mut self, i: u32, n: u32) {
-        // The smallest tag t with (t × n) >> 32 == i.
-        let t = ((u64::from(i) << 32) + u64::from(n) - 1) / u64::from(n);
-        self.0.extend_from_slice(&(t as u32).to_le_bytes());
-    }
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn bool(&mut self, v: bool) {
-        self.0.push(u8::from(v));
-    }
-    fn bytes(&mut self, v: &[u8]) {
-        self.0.extend_from_slice(v);
-    }
-
-    fn damage(&mut self, d: &Damage) {
-        match d {
-            Damage::FlipBit { at, bit } => {
-                self.tag(0, DAMAGES);
-                self.u16(*at);
-                self.u8(*bit);
-            }
-            Damage::Truncate { to } => {
-                self.tag(1, DAMAGES);
-                self.u16(*to);
-            }
-            Damage::Extend { byte, count } => {
-                self.tag(2, DAMAGES);
-                self.u8(*byte);
-                self.u8(*count);
-            }
-            Damage::Version(v) => {
-                self.tag(3, DAMAGES);
-                self.u8(*v);
-            }
-            Damage::SwapWith(o) => {
-                self.tag(4, DAMAGES);
-                self.u8(*o);
-            }
-            Damage::Reseal { nonce } => {
-                self.tag(5, DAMAGES);
-                self.u8(*nonce);
-            }
-            Damage::ResealWrong { nonce } => {
-                self.tag(6, DAMAGES);
-                self.u8(*nonce);
-            }
-            Damage::ForeignKey { nonce } => {
-                self.tag(7, DAMAGES);
-                self.u8(*nonce);
-            }
-            Damage::Restore => self.tag(8, DAMAGES),
-        }
-    }
-
-    /// Writes `op`; its payload (if it takes one) must follow.
-    fn op(&mut self, op: &Op) {
-        match op {
-            Op::Put { len } => {
-                self.tag(0, OPS);
-                self.u16(*len);
-            }
-            Op::PutPattern { seed, len } => {
-                self.tag(1, OPS);
-                self.u8(*seed);
-                self.u16(*len);
-            }
-            Op::Get { object } => {
-                self.tag(2, OPS);
-                self.u8(*object);
-            }
-            Op::GetWrongKey { object } => {
-                self.tag(3, OPS);
-                self.u8(*object);
-            }
-            Op::GetUnknown { hash } => {
-                self.tag(4, OPS);
-                self.bytes(hash);
-            }
-            Op::Damage { object, damage } => {
-                self.tag(5, OPS);
-                self.u8(*object);
-                self.damage(damage);
-            }
-            Op::Delete { object } => {
-                self.tag(6, OPS);
-                self.u8(*object);
-            }
-            Op::OpenRaw { target, len } => {
-                self.tag(7, OPS);
-                self.u8(*target);
-                self.u16(*len);
-            }
-            Op::ParseHash { len } => {
-                self.tag(8, OPS);
-                self.u8(*len);
-            }
-            Op::Fetch {
-                id,
-                object,
-                max_len,
-            } => {
-                self.tag(9, OPS);
-                self.u8(*id);
-                self.u8(*object);
-                self.u16(*max_len);
-            }
-            Op::FetchUnknown { id, hash, max_len } => {
-                self.tag(10, OPS);
-                self.u8(*id);
-                self.bytes(hash);
-                self.u16(*max_len);
-            }
-            Op::Piece {
-                id,
-                offset,
-                len,
-                flip_at,
-                flip,
-            } => {
-                self.tag(11, OPS);
-                self.u8(*id);
-                self.u16(*offset);
-                self.u16(*len);
-                self.u16(*flip_at);
-                self.u8(*flip);
-            }
-            Op::Lie {
-                id,
-                total,
-                offset,
-                len,
-                fill,
-            } => {
-                self.tag(12, OPS);
-                self.u8(*id);
-                self.u32(*total);
-                self.u32(*offset);
-                self.u16(*len);
-                self.u8(*fill);
-            }
-            Op::Frames { len } => {
-                self.tag(13, OPS);
-                self.u16(*len);
-            }
-            Op::Refuse { id, code } => {
-                self.tag(14, OPS);
-                self.u8(*id);
-                self.u8(*code);
-            }
-            Op::CancelFetch { id } => {
-                self.tag(15, OPS);
-                self.u8(*id);
-            }
-            Op::Request {
-                id,
-                object,
-                max_len,
-            } => {
-                self.tag(16, OPS);
-                self.u8(*id);
-                self.u8(*object);
-                self.u16(*max_len);
-            }
-            Op::Serve { id, found } => {
-                self.tag(17, OPS);
-                self.u8(*id);
-                self.bool(*found);
-            }
-            Op::Send { max_len, room } => {
-                self.tag(18, OPS);
-                self.u16(*max_len);
-                self.u16(*room);
-            }
-            Op::ReadRange {
-                id,
-                offset,
-                len,
-                room,
-            } => {
-                self.tag(19, OPS);
-                self.u8(*id);
-                self.u64(*offset);
-                self.u32(*len);
-                self.u16(*room);
-            }
-            Op::Deliver { sent } => {
-                self.tag(20, OPS);
-                self.u8(*sent);
-            }
-            Op::Ack { sent } => {
-                self.tag(21, OPS);
-                self.u8(*sent);
-            }
-            Op::Lost { sent } => {
-                self.tag(22, OPS);
-                self.u8(*sent);
-            }
-            Op::AckRange {
-                id,
-                offset,
-                len,
-                fin,
-            } => {
-                self.tag(23, OPS);
-                self.u8(*id);
-                self.u16(*offset);
-                self.u16(*len);
-                self.bool(*fin);
-            }
-            Op::PeerCancel { id } => {
-                self.tag(24, OPS);
-                self.u8(*id);
-            }
-        }
-    }
-}
-
-/// A step and its payload.
-pub(super) type Step = (Op, Vec<u8>);
 
 fn plain(op: Op) -> Step {
     (op, Vec::new())
@@ -266,14 +28,63 @@ fn with(payload: Vec<u8>, make: impl FnOnce(u16) -> Op) -> Step {
     (make(len), payload)
 }
 
-/// The bytes that make `storage_read` run `steps`.
-pub(super) fn encode(steps: &[Step]) -> Vec<u8> {
-    let mut e = Enc::default();
-    for (op, payload) in steps {
-        e.op(op);
-        e.bytes(payload);
-    }
-    e.0
+/// Short forms of the steps the scenarios use most.
+fn put_pattern(seed: u8, len: u16) -> Step {
+    plain(Op::PutPattern { seed, len })
+}
+fn fetch(id: u8, object: u8, max_len: u16) -> Step {
+    plain(Op::Fetch {
+        id,
+        object,
+        max_len,
+    })
+}
+fn request(id: u8, object: u8, max_len: u16) -> Step {
+    plain(Op::Request {
+        id,
+        object,
+        max_len,
+    })
+}
+fn serve(id: u8, found: bool) -> Step {
+    plain(Op::Serve { id, found })
+}
+fn piece(id: u8, offset: u16, len: u16, flip_at: u16, flip: u8) -> Step {
+    plain(Op::Piece {
+        id,
+        offset,
+        len,
+        flip_at,
+        flip,
+    })
+}
+fn lie(id: u8, total: u32, offset: u32, len: u16, fill: u8) -> Step {
+    plain(Op::Lie {
+        id,
+        total,
+        offset,
+        len,
+        fill,
+    })
+}
+fn send(max_len: u16, room: u16) -> Step {
+    plain(Op::Send { max_len, room })
+}
+fn read_range(id: u8, offset: u64, len: u32, room: u16) -> Step {
+    plain(Op::ReadRange {
+        id,
+        offset,
+        len,
+        room,
+    })
+}
+fn ack_range(id: u8, offset: u16, len: u16, fin: bool) -> Step {
+    plain(Op::AckRange {
+        id,
+        offset,
+        len,
+        fin,
+    })
 }
 
 fn frame_bytes(frames: &[Frame<'_>]) -> Vec<u8> {
@@ -299,10 +110,7 @@ fn sealed(content: &[u8], nonce: u8) -> Vec<u8> {
 fn clean_transfer(pieces: u8) -> Vec<Step> {
     let mut steps = Vec::new();
     for _ in 0..pieces {
-        steps.push(plain(Op::Send {
-            max_len: 1200,
-            room: 1400,
-        }));
+        steps.push(send(1200, 1400));
     }
     for i in 0..pieces {
         steps.push(plain(Op::Deliver { sent: i }));
@@ -323,10 +131,7 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
         "sealed-roundtrip",
         alloc::vec![
             with(small.clone(), |len| Op::Put { len }),
-            plain(Op::PutPattern {
-                seed: 7,
-                len: big_len
-            }),
+            put_pattern(7, big_len),
             plain(Op::Get { object: 0 }),
             plain(Op::Get { object: 1 }),
             plain(Op::GetWrongKey { object: 0 }),
@@ -350,7 +155,7 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     ];
     let mut steps = alloc::vec![
         with(small.clone(), |len| Op::Put { len }),
-        plain(Op::PutPattern { seed: 3, len: 100 }),
+        put_pattern(3, 100),
     ];
     for d in damages {
         steps.push(plain(Op::Damage {
@@ -370,31 +175,13 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     out.push((
         "store-limits",
         alloc::vec![
-            plain(Op::PutPattern {
-                seed: 1,
-                len: 13_000
-            }),
-            plain(Op::PutPattern {
-                seed: 2,
-                len: 11_000
-            }),
-            plain(Op::PutPattern {
-                seed: 3,
-                len: 11_000
-            }),
-            plain(Op::PutPattern {
-                seed: 4,
-                len: 11_000
-            }),
-            plain(Op::PutPattern {
-                seed: 5,
-                len: 11_000
-            }),
+            put_pattern(1, 13_000),
+            put_pattern(2, 11_000),
+            put_pattern(3, 11_000),
+            put_pattern(4, 11_000),
+            put_pattern(5, 11_000),
             plain(Op::Delete { object: 1 }),
-            plain(Op::PutPattern {
-                seed: 5,
-                len: 11_000
-            }),
+            put_pattern(5, 11_000),
             plain(Op::Get { object: 2 }),
         ],
     ));
@@ -445,52 +232,24 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
 
     // A whole fetch over a clean network: 5000 bytes in five pieces.
     let mut steps = alloc::vec![
-        plain(Op::PutPattern {
-            seed: 7,
-            len: big_len
-        }),
-        plain(Op::Fetch {
-            id: 1,
-            object: 0,
-            max_len: 60_000
-        }),
-        plain(Op::Request {
-            id: 1,
-            object: 0,
-            max_len: 0
-        }),
-        plain(Op::Serve { id: 1, found: true }),
+        put_pattern(7, big_len),
+        fetch(1, 0, 60_000),
+        request(1, 0, 0),
+        serve(1, true),
     ];
     steps.extend(clean_transfer(5));
     out.push(("fetch-clean", steps));
 
     // The same over a bad network: tiny packets, losses, reordering, duplicates.
     let mut steps = alloc::vec![
-        plain(Op::PutPattern {
-            seed: 7,
-            len: big_len
-        }),
-        plain(Op::Fetch {
-            id: 2,
-            object: 0,
-            max_len: 60_000
-        }),
-        plain(Op::Request {
-            id: 2,
-            object: 0,
-            max_len: 0
-        }),
-        plain(Op::Serve { id: 2, found: true }),
-        plain(Op::Send {
-            max_len: 1200,
-            room: 20
-        }),
+        put_pattern(7, big_len),
+        fetch(2, 0, 60_000),
+        request(2, 0, 0),
+        serve(2, true),
+        send(1200, 20),
     ];
     for _ in 0..6 {
-        steps.push(plain(Op::Send {
-            max_len: 1000,
-            room: 1400,
-        }));
+        steps.push(send(1000, 1400));
     }
     for (op, i) in [
         (0, 2),
@@ -519,105 +278,26 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     out.push((
         "fetch-pieces",
         alloc::vec![
-            plain(Op::PutPattern {
-                seed: 7,
-                len: big_len
-            }),
-            plain(Op::Fetch {
-                id: 3,
-                object: 0,
-                max_len: 60_000
-            }),
-            plain(Op::Piece {
-                id: 3,
-                offset: 2000,
-                len: 3000,
-                flip_at: 0,
-                flip: 0
-            }),
-            plain(Op::Piece {
-                id: 3,
-                offset: 1000,
-                len: 1500,
-                flip_at: 0,
-                flip: 0
-            }),
-            plain(Op::Piece {
-                id: 3,
-                offset: 0,
-                len: 1000,
-                flip_at: 0,
-                flip: 0
-            }),
-            plain(Op::Fetch {
-                id: 4,
-                object: 0,
-                max_len: 60_000
-            }),
-            plain(Op::Piece {
-                id: 4,
-                offset: 0,
-                len: 4000,
-                flip_at: 17,
-                flip: 1
-            }),
-            plain(Op::Piece {
-                id: 4,
-                offset: 0,
-                len: 5000,
-                flip_at: 0,
-                flip: 0
-            }),
-            plain(Op::Fetch {
-                id: 5,
-                object: 0,
-                max_len: 100
-            }),
-            plain(Op::Piece {
-                id: 5,
-                offset: 0,
-                len: 10,
-                flip_at: 0,
-                flip: 0
-            }),
-            plain(Op::Fetch {
-                id: 6,
-                object: 0,
-                max_len: 60_000
-            }),
-            plain(Op::Lie {
-                id: 6,
-                total: 9,
-                offset: 0,
-                len: 4,
-                fill: 1
-            }),
-            plain(Op::Lie {
-                id: 6,
-                total: 10,
-                offset: 0,
-                len: 4,
-                fill: 1
-            }),
-            plain(Op::Lie {
-                id: 7,
-                total: 9,
-                offset: 8,
-                len: 4,
-                fill: 1
-            }),
+            put_pattern(7, big_len),
+            fetch(3, 0, 60_000),
+            piece(3, 2000, 3000, 0, 0),
+            piece(3, 1000, 1500, 0, 0),
+            piece(3, 0, 1000, 0, 0),
+            fetch(4, 0, 60_000),
+            piece(4, 0, 4000, 17, 1),
+            piece(4, 0, 5000, 0, 0),
+            fetch(5, 0, 100),
+            piece(5, 0, 10, 0, 0),
+            fetch(6, 0, 60_000),
+            lie(6, 9, 0, 4, 1),
+            lie(6, 10, 0, 4, 1),
+            lie(7, 9, 8, 4, 1),
             plain(Op::FetchUnknown {
                 id: 8,
                 hash: [0x11; 32],
                 max_len: 0
             }),
-            plain(Op::Lie {
-                id: 8,
-                total: 0,
-                offset: 0,
-                len: 0,
-                fill: 0
-            }),
+            lie(8, 0, 0, 0, 0),
         ],
     ));
 
@@ -628,80 +308,31 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
         "fetch-refused",
         alloc::vec![
             with(small.clone(), |len| Op::Put { len }),
-            plain(Op::PutPattern {
-                seed: 7,
-                len: big_len
-            }),
+            put_pattern(7, big_len),
             plain(Op::Damage {
                 object: big_at,
                 damage: Damage::FlipBit { at: 50, bit: 0 }
             }),
-            plain(Op::Fetch {
-                id: 1,
-                object: 1,
-                max_len: 60_000
-            }),
-            plain(Op::Request {
-                id: 1,
-                object: 0,
-                max_len: 0
-            }),
-            plain(Op::Serve { id: 1, found: true }),
-            plain(Op::Fetch {
-                id: 2,
-                object: 1,
-                max_len: 60_000
-            }),
-            plain(Op::Request {
-                id: 2,
-                object: 0,
-                max_len: 0
-            }),
-            plain(Op::Serve {
-                id: 2,
-                found: false
-            }),
-            plain(Op::Fetch {
-                id: 3,
-                object: 0,
-                max_len: 10
-            }),
-            plain(Op::Request {
-                id: 3,
-                object: 0,
-                max_len: 0
-            }),
-            plain(Op::Serve { id: 3, found: true }),
-            plain(Op::Fetch {
-                id: 4,
-                object: 0,
-                max_len: 60_000
-            }),
+            fetch(1, 1, 60_000),
+            request(1, 0, 0),
+            serve(1, true),
+            fetch(2, 1, 60_000),
+            request(2, 0, 0),
+            serve(2, false),
+            fetch(3, 0, 10),
+            request(3, 0, 0),
+            serve(3, true),
+            fetch(4, 0, 60_000),
             plain(Op::Refuse { id: 4, code: 2 }),
-            plain(Op::Fetch {
-                id: 5,
-                object: 0,
-                max_len: 60_000
-            }),
+            fetch(5, 0, 60_000),
             plain(Op::Refuse { id: 5, code: 7 }),
-            plain(Op::Fetch {
-                id: 6,
-                object: 0,
-                max_len: 60_000
-            }),
-            plain(Op::Request {
-                id: 6,
-                object: 0,
-                max_len: 0
-            }),
-            plain(Op::Serve { id: 6, found: true }),
-            plain(Op::Send {
-                max_len: 1200,
-                room: 1400
-            }),
+            fetch(6, 0, 60_000),
+            request(6, 0, 0),
+            serve(6, true),
+            send(1200, 1400),
             plain(Op::CancelFetch { id: 6 }),
             plain(Op::Deliver { sent: 0 }),
-            plain(Op::Serve { id: 6, found: true }),
+            serve(6, true),
             plain(Op::PeerCancel { id: 9 }),
         ],
     ));
@@ -742,22 +373,10 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     out.push((
         "frames-wire",
         alloc::vec![
-            plain(Op::PutPattern { seed: 7, len: 300 }),
-            plain(Op::Fetch {
-                id: 1,
-                object: 0,
-                max_len: 1000
-            }),
-            plain(Op::Fetch {
-                id: 2,
-                object: 0,
-                max_len: 1000
-            }),
-            plain(Op::Fetch {
-                id: 3,
-                object: 0,
-                max_len: 1000
-            }),
+            put_pattern(7, 300),
+            fetch(1, 0, 1000),
+            fetch(2, 0, 1000),
+            fetch(3, 0, 1000),
             with(wire.clone(), |len| Op::Frames { len }),
             with(wire[..wire.len() - 3].to_vec(), |len| Op::Frames { len }),
         ],
@@ -767,80 +386,20 @@ pub(super) fn scenarios() -> Vec<(&'static str, Vec<Step>)> {
     out.push((
         "read-ranges",
         alloc::vec![
-            plain(Op::PutPattern {
-                seed: 7,
-                len: big_len
-            }),
-            plain(Op::Request {
-                id: 1,
-                object: 0,
-                max_len: 60_000
-            }),
-            plain(Op::Serve { id: 1, found: true }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: 0,
-                len: 100,
-                room: 200
-            }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: 4900,
-                len: 100,
-                room: 200
-            }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: 4950,
-                len: 100,
-                room: 200
-            }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: u64::MAX - 10,
-                len: 20,
-                room: 200
-            }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: 0,
-                len: u32::MAX,
-                room: 200
-            }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: 0,
-                len: 1000,
-                room: 100
-            }),
-            plain(Op::ReadRange {
-                id: 2,
-                offset: 0,
-                len: 10,
-                room: 200
-            }),
-            plain(Op::Send {
-                max_len: 2000,
-                room: 2100
-            }),
-            plain(Op::AckRange {
-                id: 1,
-                offset: 0,
-                len: 3000,
-                fin: false
-            }),
-            plain(Op::ReadRange {
-                id: 1,
-                offset: 10,
-                len: 10,
-                room: 200
-            }),
-            plain(Op::AckRange {
-                id: 1,
-                offset: 0,
-                len: 60_000,
-                fin: true
-            }),
+            put_pattern(7, big_len),
+            request(1, 0, 60_000),
+            serve(1, true),
+            read_range(1, 0, 100, 200),
+            read_range(1, 4900, 100, 200),
+            read_range(1, 4950, 100, 200),
+            read_range(1, u64::MAX - 10, 20, 200),
+            read_range(1, 0, u32::MAX, 200),
+            read_range(1, 0, 1000, 100),
+            read_range(2, 0, 10, 200),
+            send(2000, 2100),
+            ack_range(1, 0, 3000, false),
+            read_range(1, 10, 10, 200),
+            ack_range(1, 0, 60_000, true),
         ],
     ));
 

@@ -3,7 +3,8 @@
 
 use alloc::vec;
 
-use super::seeds::{Step, encode, scenarios};
+use super::encode::{Step, encode};
+use super::seeds::scenarios;
 use super::{Damage, Op, decode_steps, storage_read, storage_read_seeds, storage_read_stats};
 
 /// One step of every kind, each field away from zero.
