@@ -297,7 +297,7 @@ impl AtRest {
 
     fn open_raw(&mut self, target: u8, raw: &[u8]) {
         let h = match self.known(target) {
-            Some(c) if target % 2 == 0 => ContentHash::of(c),
+            Some(c) if target.is_multiple_of(2) => ContentHash::of(c),
             _ => ContentHash::of(raw),
         };
         match self.key.open(&h, raw) {

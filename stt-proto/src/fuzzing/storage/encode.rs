@@ -19,7 +19,7 @@ struct Enc(Vec<u8>);
 impl Enc {
     fn tag(&mut self, i: u32, n: u32) {
         // The smallest tag t with (t × n) >> 32 == i.
-        let t = ((u64::from(i) << 32) + u64::from(n) - 1) / u64::from(n);
+        let t = (u64::from(i) << 32).div_ceil(u64::from(n));
         self.0.extend_from_slice(&(t as u32).to_le_bytes());
     }
     fn u8(&mut self, v: u8) {
