@@ -68,7 +68,8 @@ fn id(i: u8) -> u64 {
     u64::from(i % ID_SPACE)
 }
 
-/// Encodes `frame` and decodes it back, as the wire would; `None` if either refuses.
+/// Encodes `frame` into `buf`, as the sender would; false if the encoder refuses it
+/// (the receiver then decodes `buf`).
 fn over_the_wire(frame: &Frame<'_>, buf: &mut Vec<u8>) -> bool {
     let Ok(len) = frame.encoded_len() else {
         return false;
