@@ -1,8 +1,9 @@
 //! Oracles for the fuzz targets, the corpus replay test and the codec's proptests: each
 //! function feeds untrusted bytes to every decoder and checks the codec's invariants.
 //! With the `fuzzing` feature, the engine oracles in the submodules play arbitrary
-//! steps against real nodes (`handshake_*`, `session_established`) and against stream
-//! reassembly (`stream_reassembly`).
+//! steps against real nodes (`handshake_*`, `session_established`), against stream
+//! reassembly (`stream_reassembly`) and against storage reads and fetches
+//! (`storage_read`).
 //!
 //! A broken invariant panics: that is the failure signal a fuzzer or test runner needs,
 //! so this module is compiled only for tests and with the `fuzzing` feature, and nothing
@@ -17,6 +18,8 @@ mod reassembly;
 #[cfg(feature = "fuzzing")]
 mod session;
 #[cfg(feature = "fuzzing")]
+mod storage;
+#[cfg(feature = "fuzzing")]
 mod world;
 
 #[cfg(feature = "fuzzing")]
@@ -25,6 +28,8 @@ pub use handshake::{handshake_initiator, handshake_responder};
 pub use reassembly::stream_reassembly;
 #[cfg(feature = "fuzzing")]
 pub use session::{EstablishedPair, session_established};
+#[cfg(feature = "fuzzing")]
+pub use storage::{StorageStats, storage_read, storage_read_seeds, storage_read_stats};
 
 use crate::frame::{
     ChallengeBody, CookieBody, DecodeError, EncodeError, Frame, Frames, HEADER_LEN, Header,

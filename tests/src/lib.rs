@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 pub mod adapters;
+pub mod flood;
+pub mod loopback;
 
 /// The checked-in fuzz corpus directory for `target` (`fuzz/corpus/<target>`).
 pub fn corpus_dir(target: &str) -> PathBuf {

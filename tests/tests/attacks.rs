@@ -4,7 +4,9 @@
 //! breaks the rules (streams past the limit, data past the window, ACKs of packets never
 //! sent). Each test asserts the defence and prints the counters the attack moved
 //! (`cargo test -p stt-tests --test attacks -- --nocapture`).
-//! The socket-level attacks (UDP floods, WebSocket garbage) are in attacks_sockets.rs.
+//! The socket-level attacks (UDP floods, WebSocket garbage) are in attacks_sockets.rs;
+//! the flood, tampering and amplification helpers shared by these tests are
+//! `stt_tests::flood`.
 
 use std::time::Duration;
 
@@ -15,7 +17,8 @@ use stt_proto::frame::{
     SessionId, Side, StreamId, StreamOpen, TAG_LEN,
 };
 use stt_proto::{Event, PathId, SessionHandle};
-use stt_tests::mem::{Pair, XorShift, counters_moved, node, path_of};
+use stt_tests::flood::{assert_amplification_within, flood, forged, tamper_node0};
+use stt_tests::mem::{Pair, counters_moved, node, path_of};
 
 /// Established pair, plus a 64 KiB stream from node 0 to node 1 that both read.
 fn transfer(p: &mut Pair, a: SessionHandle, b: SessionHandle, len: usize) -> Vec<u8> {
@@ -96,16 +99,16 @@ fn forged_packets_with_a_valid_session_id_are_dropped() {
     transfer(&mut p, a, b, 16 << 10);
     let header = header_to_b(&p);
     let before = p.stats()[1];
-    let mut rng = XorShift(0x1234_5678);
     const N: u64 = 2000;
-    for i in 0..N {
+    flood(&mut p, 1, N, 0x1234_5678, |i, rng| {
         let mut h = header;
         h.sequence = rng.next_u64() as u32;
         h.stream_id = StreamId(rng.below(64) as u32);
-        let mut bytes = h.to_bytes().to_vec();
-        bytes.extend(rng.bytes(TAG_LEN + 1 + (i as usize * 7) % 1400));
-        p.inject(1, path_of(0), &bytes);
-    }
+        (
+            path_of(0),
+            forged(h, rng, TAG_LEN + 1 + (i as usize * 7) % 1400),
+        )
+    });
     let moved = counters_moved("forged (valid session id)", &before, &p.stats()[1]);
     assert_eq!(moved, vec![("dropped_unauthenticated", N)]);
     assert!(is_up(&mut p, 1, b) && is_up(&mut p, 0, a));
@@ -117,23 +120,16 @@ fn bit_flipped_packets_are_dropped_and_data_stays_intact() {
     let (mut p, a, b) = established();
     // On the path: every packet from node 0 arrives first as three copies with one bit
     // flipped each, then intact. A forgery must neither deliver nor burn a packet number.
-    let mut rng = XorShift(99);
-    let injected = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let count = injected.clone();
-    p.tamper = Some(Box::new(move |from, bytes| {
-        let mut out = Vec::new();
-        if from == 0 {
-            for _ in 0..3 {
+    let injected = tamper_node0(&mut p, 99, |bytes, rng| {
+        (0..3)
+            .map(|_| {
                 let mut b2 = bytes.to_vec();
                 let bit = rng.below(b2.len() as u64 * 8) as usize;
                 b2[bit / 8] ^= 1 << (bit % 8);
-                out.push(b2);
-                count.set(count.get() + 1);
-            }
-        }
-        out.push(bytes.to_vec());
-        out
-    }));
+                b2
+            })
+            .collect()
+    });
     let before = p.stats()[1];
     transfer(&mut p, a, b, 64 << 10);
     let after = p.stats()[1];
@@ -226,12 +222,7 @@ fn a_replayed_handshake_creates_no_second_session() {
         "half-open state outlived its timeout"
     );
     // Each replayed INIT may get one CHALLENGE, never more bytes than it carried.
-    for (&(node, path), &sent) in &p.sent_to {
-        if node == 1 && path >= 50 {
-            let got = p.received_from[&(1, path)];
-            assert!(sent <= got, "path {path}: sent {sent} for {got} received");
-        }
-    }
+    assert_amplification_within(&p, 1, 50, 1);
 }
 
 /// A malicious member makes fresh INITs (each with a new ephemeral key).
@@ -265,20 +256,17 @@ fn init_flood_from_spoofed_addresses_engages_cookies_and_stays_bounded() {
     let before = p.stats()[1];
     // Garbage INITs (no network key) and genuine ones from a member, each from its own
     // spoofed address.
-    let mut rng = XorShift(5);
-    for i in 0..2000u64 {
-        let mut bytes = Header {
+    flood(&mut p, 1, 2000, 5, |i, rng| {
+        let h = Header {
             packet_type: PacketType::Init,
             session_id: SessionId(rng.next_u64()),
             stream_id: StreamId::CONTROL,
             sequence: 0,
             flags: Flags::new(false),
-        }
-        .to_bytes()
-        .to_vec();
-        bytes.extend(rng.bytes(stt_proto::handshake::INIT_LEN - HEADER_LEN));
-        p.inject(1, PathId(10_000 + i), &bytes);
-    }
+        };
+        let body = stt_proto::handshake::INIT_LEN - HEADER_LEN;
+        (PathId(10_000 + i), forged(h, rng, body))
+    });
     assert_eq!(p.nodes[1].half_open_count(), 0, "garbage INITs made state");
     let garbage = counters_moved("INIT flood, garbage", &before, &p.stats()[1]);
     assert_eq!(garbage, vec![("dropped_handshake", 2000)]);
@@ -299,11 +287,7 @@ fn init_flood_from_spoofed_addresses_engages_cookies_and_stays_bounded() {
         "state past the cookie threshold"
     );
     // Amplification: nothing sent to a spoofed address exceeds what it sent.
-    for (&(node, path), &sent) in &p.sent_to {
-        if node == 1 && path >= 10_000 {
-            assert!(sent <= p.received_from[&(1, path)]);
-        }
-    }
+    assert_amplification_within(&p, 1, 10_000, 1);
     // A legitimate peer still connects (through the cookie round).
     let (a, b) = p.connect();
     assert!(is_up(&mut p, 0, a) && is_up(&mut p, 1, b));
@@ -349,14 +333,7 @@ fn amplification_to_unvalidated_addresses_stays_within_3x() {
         p.flush();
     }
     counters_moved("source rewritten to victims", &before, &p.stats()[1]);
-    let mut probed = 0;
-    for (&(node, path), &sent) in &p.sent_to {
-        if node == 1 && path >= 500 {
-            let got = p.received_from[&(1, path)];
-            assert!(sent <= 3 * got, "path {path}: sent {sent} > 3 x {got}");
-            probed += 1;
-        }
-    }
+    let probed = assert_amplification_within(&p, 1, 500, 3);
     println!("ATTACK amplification: {probed} victim addresses probed, each within 3x");
     // INITs from spoofed addresses: one reply each, never larger than the INIT.
     let mut q = Pair::new(NodeConfig::default(), NodeConfig::default());
@@ -380,21 +357,12 @@ fn oversized_and_truncated_datagrams_are_dropped() {
     let (mut p, a, b) = established();
     // On the path: each packet from node 0 first arrives truncated (to a length drawn
     // for it) and padded past the limits, then intact.
-    let mut rng = XorShift(3);
-    let injected = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let count = injected.clone();
-    p.tamper = Some(Box::new(move |from, bytes| {
-        let mut out = Vec::new();
-        if from == 0 {
-            out.push(bytes[..rng.below(bytes.len() as u64) as usize].to_vec());
-            let mut big = bytes.to_vec();
-            big.resize([1473, 9000, 65_535, 1 << 20][rng.below(4) as usize], 0xab);
-            out.push(big);
-            count.set(count.get() + 2);
-        }
-        out.push(bytes.to_vec());
-        out
-    }));
+    let injected = tamper_node0(&mut p, 3, |bytes, rng| {
+        let cut = bytes[..rng.below(bytes.len() as u64) as usize].to_vec();
+        let mut big = bytes.to_vec();
+        big.resize([1473, 9000, 65_535, 1 << 20][rng.below(4) as usize], 0xab);
+        vec![cut, big]
+    });
     let before = p.stats()[1];
     transfer(&mut p, a, b, 32 << 10);
     let moved = counters_moved("oversized and truncated", &before, &p.stats()[1]);
@@ -561,25 +529,21 @@ fn guessed_session_ids_find_nothing_and_get_no_answer() {
     transfer(&mut p, a, b, 4 << 10);
     let real = header_to_b(&p).session_id;
     let before = p.stats()[1];
-    let mut rng = XorShift(77);
     const N: u64 = 20_000;
     let mut hits = 0;
-    for i in 0..N {
+    flood(&mut p, 1, N, 77, |i, rng| {
         let sid = SessionId(rng.next_u64());
         hits += u64::from(sid == real);
         let kind = [PacketType::Data, PacketType::Confirm, PacketType::Challenge][i as usize % 3];
-        let mut bytes = Header {
+        let h = Header {
             packet_type: kind,
             session_id: sid,
             stream_id: StreamId(4),
             sequence: i as u32,
             flags: Flags::new(false),
-        }
-        .to_bytes()
-        .to_vec();
-        bytes.extend(rng.bytes(64));
-        p.inject(1, PathId(3_000 + i % 100), &bytes);
-    }
+        };
+        (PathId(3_000 + i % 100), forged(h, rng, 64))
+    });
     let moved = counters_moved("session-id guessing", &before, &p.stats()[1]);
     assert_eq!(hits, 0);
     assert_eq!(moved, vec![("dropped_unknown_session", N)]);

@@ -1,6 +1,7 @@
 //! Replays every fuzz target's checked-in corpus through the target's function, so CI
 //! on stable Rust exercises the fuzz invariants without libFuzzer; and keeps the seed
-//! corpus in step with the golden examples of docs/PROTOCOL.md. The engine targets'
+//! corpora in step with their sources: the golden examples of docs/PROTOCOL.md for
+//! `frame_decode`, `stt_proto::fuzzing::storage_read_seeds` for `storage_read`. The engine targets'
 //! corpora are inputs the fuzzer found (minimized with `cargo fuzz cmin`) plus crash
 //! regressions (`regression-*`); a few pseudo-random inputs run through each as well.
 //!
@@ -289,4 +290,29 @@ fn stream_reassembly_corpus_replays_without_failure() {
         50,
         stt_proto::fuzzing::stream_reassembly,
     );
+}
+
+#[test]
+fn storage_read_seeds_are_checked_in() {
+    let dir = corpus_dir("storage_read");
+    let seeds = stt_proto::fuzzing::storage_read_seeds();
+    if std::env::var_os("STT_BLESS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    let on_disk: BTreeMap<String, Vec<u8>> = corpus("storage_read").into_iter().collect();
+    for (name, bytes) in &seeds {
+        assert_eq!(
+            on_disk.get(name),
+            Some(bytes),
+            "seed {name} missing or stale; run STT_BLESS=1 cargo test -p stt-tests --test fuzz_corpus"
+        );
+    }
+}
+
+#[test]
+fn storage_read_corpus_replays_without_failure() {
+    replay("storage_read", 30, 50, stt_proto::fuzzing::storage_read);
 }

@@ -94,6 +94,13 @@ impl Fetches {
         );
     }
 
+    /// Bytes of reassembly buffer held for fetch `request_id` (the fuzz oracle's
+    /// memory bound: never more than the fetch's `max_len`).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn buffer_len(&self, request_id: u64) -> Option<usize> {
+        self.fetches.get(&request_id).map(|f| f.buf.capacity())
+    }
+
     /// Drops a fetch (cancelled by the application); its hash if it existed.
     pub(crate) fn cancel(&mut self, request_id: u64) -> Option<ContentHash> {
         self.fetches.remove(&request_id).map(|f| f.hash)
@@ -187,6 +194,12 @@ impl Fetches {
         self.serves.len()
     }
 
+    /// True while peer request `request_id` is awaiting an answer or being sent.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn is_serving(&self, request_id: u64) -> bool {
+        self.serves.contains_key(&request_id)
+    }
+
     /// A peer request the application must answer.
     pub(crate) fn await_answer(&mut self, request_id: u64, hash: ContentHash, max_len: u64) {
         self.serves
@@ -244,6 +257,11 @@ impl Fetches {
                 continue;
             };
             let Some(chunk) = buf.next_chunk(max_len, u64::MAX) else {
+                // Nothing fits this time (`max_len` too small): stay queued if bytes
+                // remain, or the answer is never sent again.
+                if buf.has_pending() {
+                    self.ready.push_back(id);
+                }
                 continue;
             };
             if buf.has_pending() {
@@ -429,6 +447,21 @@ mod tests {
         assert_eq!(f.serving(), 1);
         f.on_chunk_acked(9, &again);
         assert_eq!(f.serving(), 0, "finished answers are forgotten");
+    }
+
+    #[test]
+    fn a_piece_too_small_for_any_byte_keeps_the_answer_queued() {
+        // Found by the `storage_read` fuzz target (regression-next-chunk-zero-room):
+        // asking for a zero-byte piece dropped the answer from the send queue for good.
+        let obj = Bytes::from(vec![3u8; 50]);
+        let mut f = Fetches::default();
+        f.await_answer(1, ContentHash::of(&obj), 100);
+        assert_eq!(f.answer(1, Some(obj)).map(|a| a.1), Some(Answer::Send));
+        assert_eq!(f.next_chunk(0), None, "no byte fits");
+        assert!(f.has_pending(), "the answer is still queued");
+        let (id, total, c) = f.next_chunk(1000).unwrap();
+        assert_eq!((id, total, c.offset, c.len, c.fin), (1, 50, 0, 50, true));
+        assert!(!f.has_pending());
     }
 
     #[test]

@@ -42,12 +42,14 @@ pub use apps::MESSAGE_WINDOW;
 pub(crate) use apps::{Apps, Inbound};
 pub(crate) use control::Control;
 pub(crate) use fetch::Answer;
+#[cfg(feature = "fuzzing")]
+pub(crate) use fetch::Fetches;
 pub use params::{MAX_PARAMS_LEN, TransportParams};
 pub(crate) use paths::{PathState, Probe};
 pub use stats::SessionStats;
 pub(crate) use streams::{StreamLimits, Streams};
 
-use fetch::DataOutcome;
+pub(crate) use fetch::DataOutcome;
 use send::PacketInfo;
 pub(crate) use send::max_datagram_payload;
 

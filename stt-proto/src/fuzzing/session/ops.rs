@@ -1,97 +1,23 @@
-//! Fuzz oracle for an established session: arbitrary sequences of application calls
-//! on both sides, adversary moves on the wire (loss, duplication, reordering, replay,
-//! bit flips, truncation, spoofed and rebound addresses, forged packets with a valid
-//! session id) and timer firings, plus an authenticated but malicious peer that seals
-//! arbitrary frame bytes.
-//!
-//! After every step: the world's invariants, and every byte an application read is the
-//! byte written at that offset of that stream. At the end a clean network runs until
-//! quiet: if both sessions are still up, every finished stream arrived whole.
-//! Streams the malicious peer touched, and completeness after a forged ACK, are not
-//! checked (an authenticated peer can lie about what it received).
+//! The steps of the established-session oracle: application calls on either side,
+//! adversary moves on the in-memory network, timer advances, and an authenticated but
+//! malicious peer sealing arbitrary frames. Each step only acts; what it must leave
+//! true is checked by `invariants.rs`.
 
-use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 use bytes::Bytes;
 
-use super::world::{World, node};
-use crate::config::NodeConfig;
-use crate::error::ReadError;
+use super::{Run, pattern, side};
+use crate::PathId;
 use crate::frame::{Dir, ErrorCode, Frame, Frames, HEADER_LEN, StreamId};
-use crate::{Event, PathId, SessionHandle};
+use crate::fuzzing::world::World;
 
-/// Most steps per input.
-const MAX_STEPS: usize = 128;
-
-/// Two nodes with an established session, built once and cloned per input.
-#[derive(Clone)]
-pub struct EstablishedPair {
-    world: World,
-    handles: [SessionHandle; 2],
-}
-
-fn config() -> Arc<NodeConfig> {
-    let mut c = NodeConfig::default();
-    let t = &mut c.transport;
-    t.idle_timeout = Duration::from_secs(5);
-    t.keepalive_interval = Some(Duration::from_secs(1));
-    t.max_streams_bidi = 4;
-    t.max_streams_uni = 4;
-    t.stream_receive_window = 4096;
-    t.max_stream_receive_window = 16_384;
-    t.receive_window = 8192;
-    t.max_receive_window = 32_768;
-    t.send_buffer = 8192;
-    t.datagram_receive_buffer = 4096;
-    Arc::new(c)
-}
-
-impl EstablishedPair {
-    /// Node 0 connects to node 1 over a clean in-memory network.
-    pub fn new() -> Self {
-        let c = config();
-        let mut world = World::new(vec![node(1, 7, &c), node(2, 7, &c)]);
-        let now = world.now;
-        let a = match world.nodes[0].connect(now, World::path_to(1)) {
-            Ok(h) => h,
-            Err(e) => panic!("connect: {e}"),
-        };
-        world.prove(0, World::path_to(1));
-        let until = now + Duration::from_secs(5);
-        let mut b = None;
-        world.run_clean(until, |w| {
-            for e in w.events[1].drain(..) {
-                if let Event::Connected { session, .. } = e {
-                    b = Some(session);
-                }
-            }
-        });
-        let Some(b) = b else {
-            panic!("the template handshake did not complete");
-        };
-        for events in &mut world.events {
-            events.clear();
-        }
-        Self {
-            world,
-            handles: [a, b],
-        }
-    }
-}
-
-impl Default for EstablishedPair {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
+/// One step of an input.
 #[derive(Debug, Arbitrary)]
-enum Step {
+pub(super) enum Step {
     Open {
         side: bool,
         bidi: bool,
@@ -173,55 +99,13 @@ enum Step {
     },
 }
 
-/// What one side wrote on one stream.
-#[derive(Default)]
-struct Tx {
-    written: Vec<u8>,
-    finished: bool,
-    /// Reset by the writer or stopped by the reader: completeness not required.
-    abandoned: bool,
-}
-
-/// What one side read on one stream.
-#[derive(Default)]
-struct Rx {
-    read: u64,
-    fin: bool,
-}
-
-struct Run {
-    w: World,
-    h: [SessionHandle; 2],
-    /// Streams each side knows (opened or accepted), in order.
-    streams: [Vec<StreamId>; 2],
-    /// (writer side, stream) → written.
-    tx: BTreeMap<(usize, StreamId), Tx>,
-    /// (reader side, stream) → read.
-    rx: BTreeMap<(usize, StreamId), Rx>,
-    /// (reader side, stream) the malicious peer touched.
-    tainted: BTreeSet<(usize, StreamId)>,
-    /// A side sealed an ACK frame: the other side may believe lies about delivery.
-    forged_ack: bool,
-    buf: Vec<u8>,
-}
-
-/// The byte at `offset` of `side`'s stream `id`.
-fn pattern(side: usize, id: StreamId, offset: u64) -> u8 {
-    let x = offset.wrapping_mul(0x9e37_79b9) ^ u64::from(id.0) << 8 ^ side as u64;
-    (x ^ (x >> 13)) as u8
-}
-
-fn side(b: bool) -> usize {
-    usize::from(b)
-}
-
 impl Run {
     fn pick(&self, s: usize, i: u8) -> Option<StreamId> {
         let v = &self.streams[s];
         (!v.is_empty()).then(|| v[usize::from(i) % v.len()])
     }
 
-    fn step(&mut self, step: Step) {
+    pub(super) fn step(&mut self, step: Step) {
         let now = self.w.now;
         match step {
             Step::Open {
@@ -443,145 +327,4 @@ impl Run {
         }
         self.buf = buf;
     }
-
-    /// Reads stream `id` on side `s` and checks every byte against what was written.
-    fn read(&mut self, s: usize, id: StreamId, max: usize) {
-        let now = self.w.now;
-        let writer = 1 - s;
-        loop {
-            let Some(mut sr) = self.w.nodes[s].session(self.h[s]) else {
-                return;
-            };
-            let got = sr.read(now, id, max.max(1));
-            let tainted = self.tainted.contains(&(s, id));
-            let rx = self.rx.entry((s, id)).or_default();
-            match got {
-                Ok(Some(bytes)) => {
-                    if !tainted {
-                        let tx = self.tx.get(&(writer, id));
-                        let written = tx.map_or(&[][..], |t| &t.written[..]);
-                        let from = rx.read as usize;
-                        assert!(
-                            from + bytes.len() <= written.len(),
-                            "side {s} stream {id}: read past what was written"
-                        );
-                        assert!(
-                            written[from..from + bytes.len()] == bytes[..],
-                            "side {s} stream {id}: wrong bytes at {from}"
-                        );
-                    }
-                    rx.read += bytes.len() as u64;
-                }
-                Ok(None) => {
-                    if !tainted && !rx.fin {
-                        let tx = self.tx.get(&(writer, id));
-                        assert!(
-                            tx.is_some_and(|t| t.finished && t.written.len() as u64 == rx.read),
-                            "side {s} stream {id}: FIN after {} bytes that the writer did not send",
-                            rx.read
-                        );
-                    }
-                    rx.fin = true;
-                    return;
-                }
-                Err(ReadError::Blocked) => return,
-                Err(_) => return,
-            }
-            if max < usize::MAX {
-                return;
-            }
-        }
-    }
-
-    /// Accepts and reads everything on both sides (the application during settling).
-    fn drain(&mut self) {
-        for s in 0..2 {
-            loop {
-                let accepted = self.w.nodes[s].session(self.h[s]).and_then(|mut sr| {
-                    sr.accept_stream(Dir::Uni)
-                        .or_else(|| sr.accept_stream(Dir::Bi))
-                });
-                let Some(id) = accepted else {
-                    break;
-                };
-                if !self.streams[s].contains(&id) {
-                    self.streams[s].push(id);
-                }
-            }
-            for id in self.streams[s].clone() {
-                self.read(s, id, usize::MAX);
-            }
-            if let Some(mut sr) = self.w.nodes[s].session(self.h[s]) {
-                while sr.recv_datagram().is_some() {}
-            }
-        }
-        for events in &mut self.w.events {
-            events.clear();
-        }
-    }
-
-    /// A clean network until quiet; then, with both sessions up, no silent loss.
-    fn settle(&mut self) {
-        let until = self.w.now + Duration::from_secs(30);
-        self.drain();
-        while self.w.clean_step(until) {
-            self.drain();
-        }
-        self.drain();
-        self.w.check();
-        let up = (0..2).all(|s| {
-            self.w.nodes[s]
-                .session(self.h[s])
-                .is_some_and(|mut sr| sr.is_established())
-        });
-        if !up || self.forged_ack {
-            return;
-        }
-        for (&(writer, id), tx) in &self.tx {
-            if !tx.finished || tx.abandoned || self.tainted.contains(&(1 - writer, id)) {
-                continue;
-            }
-            let rx = self.rx.get(&(1 - writer, id));
-            assert!(
-                rx.is_some_and(|r| r.fin && r.read == tx.written.len() as u64),
-                "stream {id} from side {writer}: {} bytes written and finished, {:?} read",
-                tx.written.len(),
-                rx.map(|r| (r.read, r.fin))
-            );
-        }
-    }
-}
-
-/// Runs arbitrary steps against a clone of `pair`.
-pub fn session_established(pair: &EstablishedPair, data: &[u8]) {
-    let mut u = Unstructured::new(data);
-    let mut run = Run {
-        w: pair.world.clone(),
-        h: pair.handles,
-        streams: [Vec::new(), Vec::new()],
-        tx: BTreeMap::new(),
-        rx: BTreeMap::new(),
-        tainted: BTreeSet::new(),
-        forged_ack: false,
-        buf: vec![0u8; 65_536],
-    };
-    for _ in 0..MAX_STEPS {
-        let Ok(step) = u.arbitrary::<Step>() else {
-            break;
-        };
-        run.step(step);
-        // Streams the peer opened become known to the application as it accepts them.
-        for s in 0..2 {
-            while let Some(id) = run.w.nodes[s].session(run.h[s]).and_then(|mut sr| {
-                sr.accept_stream(Dir::Uni)
-                    .or_else(|| sr.accept_stream(Dir::Bi))
-            }) {
-                if !run.streams[s].contains(&id) {
-                    run.streams[s].push(id);
-                }
-            }
-        }
-        run.w.check();
-    }
-    run.settle();
 }

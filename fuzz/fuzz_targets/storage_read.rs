@@ -1,0 +1,10 @@
+//! Fuzz target: `stt_proto::fuzzing::storage_read` (see its docs for the steps and the
+//! invariants). The corpus replay test (`tests/tests/fuzz_corpus.rs`) runs the same
+//! function over the checked-in corpus on stable Rust.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    stt_proto::fuzzing::storage_read(data);
+});
