@@ -75,6 +75,11 @@ pub struct TransportConfig {
     pub max_receive_window: u64,
     /// Bytes a stream buffers for sending before `write` reports it is blocked.
     pub send_buffer: u64,
+    /// Bytes all of a session's streams together buffer for sending (written and not
+    /// yet acknowledged) before `write` reports it is blocked; at least `send_buffer`.
+    /// Bounds a session's send memory however many streams it opens, and with it how
+    /// much one session can put in flight at once.
+    pub session_send_buffer: u64,
     /// How long a receiver may hold back an ACK for ack-eliciting packets.
     pub max_ack_delay: Duration,
     /// Ack-eliciting packets received before an ACK is sent at once.
@@ -122,6 +127,7 @@ impl Default for TransportConfig {
             receive_window: 4 << 20,
             max_receive_window: 64 << 20,
             send_buffer: 1 << 20,
+            session_send_buffer: 4 << 20,
             max_ack_delay: Duration::from_millis(25),
             ack_eliciting_threshold: 2,
             initial_rtt: Duration::from_millis(333),
@@ -151,6 +157,7 @@ impl fmt::Debug for TransportConfig {
             .field("stream_receive_window", &self.stream_receive_window)
             .field("receive_window", &self.receive_window)
             .field("send_buffer", &self.send_buffer)
+            .field("session_send_buffer", &self.session_send_buffer)
             .field("congestion", &self.congestion)
             .field("pacing", &self.pacing)
             .field("max_messages_in_flight", &self.max_messages_in_flight)
@@ -188,6 +195,12 @@ impl TransportConfig {
             1 << 40,
         )?;
         check("send_buffer", self.send_buffer, 1024, 1 << 32)?;
+        check(
+            "session_send_buffer",
+            self.session_send_buffer,
+            self.send_buffer,
+            1 << 40,
+        )?;
         check("max_ack_delay_ms", ms(self.max_ack_delay), 0, 16_383)?;
         check(
             "ack_eliciting_threshold",

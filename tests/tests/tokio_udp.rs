@@ -1,6 +1,7 @@
 //! stt-tokio over real loopback UDP sockets: handshake, streams both ways, datagrams,
-//! broadcast, a 64 MiB byte-exact transfer, 50 concurrent sessions, a wrong network
-//! seed refused. Every test is bounded by a timeout.
+//! broadcast, a 64 MiB byte-exact transfer, many writers sharing a small session send
+//! buffer, 50 concurrent sessions, a wrong network seed refused. Every test is bounded
+//! by a timeout.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -148,6 +149,67 @@ async fn transfer_64_mib_byte_exact() {
         let (n, digest) = srv.await.unwrap();
         assert_eq!(n, LEN);
         assert_eq!(digest, h.finalize().to_vec());
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Sixteen streams written at once by sixteen tasks through a session send buffer of
+/// two streams' worth: writers wait for session room and are woken as acks free it, and
+/// every stream arrives whole and byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_writers_share_a_small_session_send_buffer() {
+    const STREAMS: usize = 16;
+    const LEN: usize = 256 << 10;
+    tokio::time::timeout(LIMIT, async {
+        let server = node(1, 9, NodeConfig::default()).await;
+        let mut config = NodeConfig::default();
+        config.transport.send_buffer = 32 << 10;
+        config.transport.session_send_buffer = 64 << 10;
+        let client = node(2, 9, config).await;
+        let addr = server.udp_addrs()[0];
+        let srv = tokio::spawn(async move {
+            let s = server.accept().await.unwrap();
+            let mut readers = Vec::new();
+            for _ in 0..STREAMS {
+                let mut r = s.accept_uni().await.unwrap();
+                readers.push(tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    r.read_to_end(&mut got).await.unwrap();
+                    got
+                }));
+            }
+            let mut seen = Vec::new();
+            for r in readers {
+                let got = r.await.unwrap();
+                assert_eq!(got.len(), LEN);
+                let k = got[0];
+                assert!(
+                    got.iter().enumerate().all(|(i, b)| *b == pattern(i) ^ k),
+                    "stream {k} is byte-exact"
+                );
+                seen.push(k);
+            }
+            seen.sort_unstable();
+            seen
+        });
+        let s = client.connect(addr).await.unwrap();
+        let mut writers = Vec::new();
+        for k in 0..STREAMS as u8 {
+            let mut w = s.open_uni().await.unwrap();
+            writers.push(tokio::spawn(async move {
+                let data: Vec<u8> = (0..LEN).map(|i| pattern(i) ^ k).collect();
+                for piece in data.chunks(20_000) {
+                    w.write_all(piece).await.unwrap();
+                }
+                w.shutdown().await.unwrap();
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let seen = srv.await.unwrap();
+        assert_eq!(seen, (0..STREAMS as u8).collect::<Vec<_>>());
     })
     .await
     .expect("test timed out");

@@ -229,6 +229,7 @@ impl Session {
             peer_max_data: peer_params.max_data,
             peer_max_streams: [peer_params.max_streams_bidi, peer_params.max_streams_uni],
             send_buffer: t.send_buffer,
+            session_send_buffer: t.session_send_buffer,
         };
         let mtu = u16::try_from(config.max_packet_size).unwrap_or(u16::MAX);
         let max_datagram_out = send::max_datagram_payload(config.max_packet_size)

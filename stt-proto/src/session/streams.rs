@@ -121,6 +121,7 @@ pub(crate) struct StreamLimits {
     pub peer_max_data: u64,
     pub peer_max_streams: [u64; 2],
     pub send_buffer: u64,
+    pub session_send_buffer: u64,
 }
 
 fn dir_index(dir: Dir) -> usize {
@@ -150,6 +151,11 @@ pub(crate) struct Streams {
     /// Limit we advertised for peer-opened streams, per direction.
     remote_limit: [u64; 2],
     remote_closed: [u64; 2],
+    /// Bytes held by all sending sides together (written, not yet acknowledged),
+    /// bounded by `StreamLimits::session_send_buffer`.
+    send_held: u64,
+    /// Streams whose writer waits for session-wide send room (each listed once).
+    session_blocked: Vec<StreamId>,
     /// Session-level send accounting.
     sent_data: u64,
     peer_max_data: u64,
@@ -181,6 +187,8 @@ impl Streams {
             remote_opened: [0, 0],
             remote_limit: limits.local_max_streams,
             remote_closed: [0, 0],
+            send_held: 0,
+            session_blocked: Vec::new(),
             sent_data: 0,
             peer_max_data: limits.peer_max_data,
             data_blocked_reported: None,
@@ -474,9 +482,17 @@ impl Streams {
                 return Err(WriteError::TooLong);
             }
         }
-        let room = (len as u64).min(limit.saturating_sub(send.buf.unacked()));
+        let session_room = self
+            .limits
+            .session_send_buffer
+            .saturating_sub(self.send_held);
+        let stream_room = limit.saturating_sub(send.buf.unacked());
+        let room = (len as u64).min(stream_room).min(session_room);
         if room == 0 && len > 0 {
             send.want_writable = true;
+            if session_room == 0 && !self.session_blocked.contains(&id) {
+                self.session_blocked.push(id);
+            }
             return Err(WriteError::Blocked);
         }
         Ok(room as usize)
@@ -502,6 +518,7 @@ impl Streams {
             .and_then(|s| s.send.as_mut())
             .ok_or(WriteError::Closed)?;
         send.buf.write(data).map_err(|_| WriteError::Closed)?;
+        self.send_held += len as u64;
         self.mark_ready(id);
         Ok(len)
     }
@@ -530,8 +547,10 @@ impl Streams {
             return Err(StreamError::Closed);
         }
         let final_size = send.buf.unsent_offset();
+        let held = send.buf.unacked();
         send.buf.reset();
         send.state = SendState::Reset { code, acked: false };
+        self.release_held(held);
         self.control.push(Control::StreamClose {
             id,
             code,
@@ -853,18 +872,54 @@ impl Streams {
         let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
             return;
         };
+        let held = send.buf.unacked();
         send.buf.on_ack(chunk.offset, chunk.len, chunk.fin);
-        if send.want_writable && send.buf.unacked() < limit {
-            send.want_writable = false;
-            self.events.push_back(StreamEvent::Writable(id));
-        }
-        if send.buf.is_fully_acked() && !send.finished_reported {
+        let freed = held.saturating_sub(send.buf.unacked());
+        let fully_acked = send.buf.is_fully_acked() && !send.finished_reported;
+        if fully_acked {
             send.finished_reported = true;
+        }
+        // Wakes the writers waiting for session room, this one included if listed.
+        self.release_held(freed);
+        let session_full = self.send_held >= self.limits.session_send_buffer;
+        if let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut())
+            && send.want_writable
+            && send.buf.unacked() < limit
+        {
+            if !session_full {
+                send.want_writable = false;
+                self.events.push_back(StreamEvent::Writable(id));
+            } else if !self.session_blocked.contains(&id) {
+                // Its own room is back but the session's is not: wait with the others.
+                self.session_blocked.push(id);
+            }
+        }
+        if fully_acked {
             self.events.push_back(StreamEvent::Finished(id));
             if let Some(s) = self.streams.get_mut(&id) {
                 s.send = None;
             }
             self.maybe_forget(id);
+        }
+    }
+
+    /// `bytes` of held send data were acknowledged or dropped. Once the session is
+    /// below its send buffer again, every writer waiting for session room is told it
+    /// may write (those still short of stream room keep waiting for their own acks).
+    fn release_held(&mut self, bytes: u64) {
+        self.send_held = self.send_held.saturating_sub(bytes);
+        if self.session_blocked.is_empty() || self.send_held >= self.limits.session_send_buffer {
+            return;
+        }
+        let limit = self.limits.send_buffer;
+        for id in core::mem::take(&mut self.session_blocked) {
+            let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
+                continue;
+            };
+            if send.want_writable && send.buf.unacked() < limit {
+                send.want_writable = false;
+                self.events.push_back(StreamEvent::Writable(id));
+            }
         }
     }
 

@@ -52,6 +52,10 @@ pub trait Contender: 'static {
     fn close(conn: Self::Conn);
     /// Packets the session declared lost so far.
     fn lost_packets(conn: &Self::Conn) -> u64;
+    /// More of the session's own counters, as ` key=value` pairs for the notes.
+    fn details(_conn: &Self::Conn) -> String {
+        String::new()
+    }
     /// Opens a unidirectional stream, waiting for stream credit.
     fn open_uni(conn: &Self::Conn) -> impl Future<Output = Self::Send> + Send;
     /// The peer's next unidirectional stream; `None` once the session ended.

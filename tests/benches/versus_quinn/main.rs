@@ -10,7 +10,10 @@
 //! Every measurement runs in a fresh child process of this binary (`--child ROW STACK
 //! ARGS…`, also handy under `perf record`), STT and quinn alternating, each child a
 //! 2-worker tokio runtime holding both ends. The parent prints a Markdown table with
-//! the ratio STT/quinn per row.
+//! the ratio STT/quinn per row. `--only b` runs just the many-streams row; a child's
+//! `RESULT` line of a transfer row also carries the session's own counters (packets
+//! sent, RTT, congestion window; for STT also retransmitted bytes and probe timeouts),
+//! shown in the progress lines on stderr.
 
 mod contender;
 mod measure;

@@ -123,6 +123,16 @@ impl Contender for Quinn {
         conn.stats().path.lost_packets
     }
 
+    fn details(conn: &Connection) -> String {
+        let s = conn.stats();
+        format!(
+            " sent={} rtt_us={} cwnd={}",
+            s.path.sent_packets,
+            s.path.rtt.as_micros(),
+            s.path.cwnd
+        )
+    }
+
     async fn open_uni(conn: &Connection) -> SendStream {
         conn.open_uni().await.expect("open a quinn stream")
     }

@@ -83,8 +83,9 @@ pub async fn bulk<C: Contender>(bytes: u64) -> String {
     let cpu = (cpu_time() - cpu0).as_secs_f64();
     assert_eq!(got, bytes, "{}: the server read every byte", C::NAME);
     let lost = C::lost_packets(&conn);
+    let details = C::details(&conn);
     C::close(conn);
-    format!("secs={secs} cpu={cpu} lost={lost}")
+    format!("secs={secs} cpu={cpu} lost={lost}{details}")
 }
 
 /// (b): `count` messages of `size` bytes, each on its own stream, opened one after
@@ -114,8 +115,9 @@ pub async fn messages<C: Contender>(count: usize, size: usize) -> String {
     let cpu = (cpu_time() - cpu0).as_secs_f64();
     writer.await.expect("writer task");
     let lost = C::lost_packets(&conn);
+    let details = C::details(&conn);
     C::close(conn);
-    format!("secs={secs} cpu={cpu} lost={lost}")
+    format!("secs={secs} cpu={cpu} lost={lost}{details}")
 }
 
 /// (c): `count` sequential handshakes from one client endpoint (after `warmup`

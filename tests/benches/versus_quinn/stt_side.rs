@@ -106,6 +106,19 @@ impl Contender for Stt {
         conn.stats().map_or(0, |s| s.packets_lost)
     }
 
+    fn details(conn: &Session) -> String {
+        conn.stats().map_or_else(String::new, |s| {
+            format!(
+                " sent={} retx_bytes={} pto={} rtt_us={} cwnd={}",
+                s.packets_sent,
+                s.bytes_retransmitted,
+                s.pto_count,
+                s.rtt.as_micros(),
+                s.cwnd
+            )
+        })
+    }
+
     async fn open_uni(conn: &Session) -> SendStream {
         conn.open_uni().await.expect("open an STT stream")
     }

@@ -17,6 +17,7 @@ fn streams() -> Streams {
             peer_max_data: big,
             peer_max_streams: [16, 16],
             send_buffer: big,
+            session_send_buffer: big,
         },
     )
 }
@@ -86,4 +87,121 @@ fn a_new_higher_priority_stream_goes_first() {
     assert_eq!(order(&mut s, 1, 1000), [low]);
     let high = loaded(&mut s, 1, 200, 3000)[0];
     assert_eq!(order(&mut s, 4, 1000), [high, high, high, low]);
+}
+
+/// Streams with a 2,000-byte stream send buffer and a 3,000-byte session one.
+fn small_buffers() -> Streams {
+    let big = 1 << 30;
+    Streams::new(
+        Side::Initiator,
+        StreamLimits {
+            local_stream_window: big,
+            max_local_stream_window: big,
+            local_window: big,
+            max_local_window: big,
+            local_max_streams: [16, 16],
+            peer_stream_window: big,
+            peer_max_data: big,
+            peer_max_streams: [16, 16],
+            send_buffer: 2000,
+            session_send_buffer: 3000,
+        },
+    )
+}
+
+/// Sends and acknowledges everything pending on `s`.
+fn send_and_ack_all(s: &mut Streams) {
+    while let Some((id, chunk)) = s.next_chunk(1000) {
+        s.on_chunk_acked(id, &chunk);
+    }
+}
+
+fn writable(s: &mut Streams) -> Vec<StreamId> {
+    s.events
+        .drain(..)
+        .filter_map(|e| match e {
+            StreamEvent::Writable(id) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_session_send_buffer_bounds_all_streams_together() {
+    let mut s = small_buffers();
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    let b = s.open(Dir::Uni, 0, None).unwrap();
+    let c = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(
+        s.write(a, &[1; 2500]).unwrap(),
+        2000,
+        "the stream's own limit"
+    );
+    assert_eq!(
+        s.write(b, &[2; 2500]).unwrap(),
+        1000,
+        "the session's room left"
+    );
+    assert_eq!(s.write(c, &[3; 10]), Err(WriteError::Blocked));
+    assert_eq!(s.write(b, &[2; 10]), Err(WriteError::Blocked));
+    assert!(writable(&mut s).is_empty());
+    // Acknowledging a's bytes frees session room: both waiting writers are told.
+    while let Some((id, chunk)) = s.next_chunk(1000) {
+        if id == a {
+            s.on_chunk_acked(id, &chunk);
+        }
+    }
+    let mut woken = writable(&mut s);
+    woken.sort();
+    assert_eq!(woken, vec![b, c]);
+    assert_eq!(s.write(c, &[3; 2500]).unwrap(), 2000);
+}
+
+#[test]
+fn a_writer_is_woken_only_when_both_its_stream_and_the_session_have_room() {
+    let mut s = small_buffers();
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    let b = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 2000]).unwrap(), 2000);
+    assert_eq!(s.write(b, &[2; 1000]).unwrap(), 1000);
+    assert_eq!(
+        s.write(a, &[1; 10]),
+        Err(WriteError::Blocked),
+        "a: both full"
+    );
+    assert_eq!(
+        s.write(b, &[2; 10]),
+        Err(WriteError::Blocked),
+        "b: the session"
+    );
+    // b's bytes acknowledged: session room again, but a's own buffer is still full.
+    let chunks: Vec<_> = core::iter::from_fn(|| s.next_chunk(1000)).collect();
+    for (id, chunk) in chunks.iter().filter(|(id, _)| *id == b) {
+        s.on_chunk_acked(*id, chunk);
+    }
+    assert_eq!(s.send_held, 2000);
+    assert_eq!(writable(&mut s), vec![b]);
+    assert_eq!(s.write(a, &[1; 10]), Err(WriteError::Blocked));
+    for (id, chunk) in chunks.iter().filter(|(id, _)| *id == a) {
+        s.on_chunk_acked(*id, chunk);
+    }
+    assert_eq!(s.send_held, 0);
+    assert_eq!(writable(&mut s), vec![a]);
+    assert_eq!(s.write(a, &[1; 2500]).unwrap(), 2000);
+    send_and_ack_all(&mut s);
+    assert_eq!(s.send_held, 0);
+}
+
+#[test]
+fn a_reset_releases_its_bytes_to_the_session() {
+    let mut s = small_buffers();
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    let b = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 2000]).unwrap(), 2000);
+    assert_eq!(s.write(b, &[2; 2000]).unwrap(), 1000);
+    assert_eq!(s.write(b, &[2; 10]), Err(WriteError::Blocked));
+    s.reset(a, ErrorCode(7)).unwrap();
+    assert_eq!(s.send_held, 1000);
+    assert_eq!(writable(&mut s), vec![b]);
+    assert_eq!(s.write(b, &[2; 2000]).unwrap(), 1000, "b's own limit now");
 }
