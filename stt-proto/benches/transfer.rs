@@ -61,6 +61,7 @@ fn config() -> Arc<NodeConfig> {
     c.transport.receive_window = 64 << 20;
     c.transport.stream_receive_window = 16 << 20;
     c.transport.send_buffer = 8 << 20;
+    c.transport.session_send_buffer = 8 << 20;
     Arc::new(c)
 }
 
