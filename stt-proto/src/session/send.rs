@@ -249,7 +249,11 @@ impl Session {
         let mtu = u16::try_from(buf.len()).unwrap_or(u16::MAX);
         let in_flight = conn.sent.bytes_in_flight();
         let probing = conn.probes_pending > 0;
-        let cwnd_open = probing || in_flight + u64::from(mtu) <= conn.cc.window();
+        // RFC 9002 §7.3.2: one packet may go out on entering recovery, before the reduced
+        // window applies, so the lost data is on its way again without waiting for the
+        // flight to drain below the new window.
+        let cwnd_open =
+            probing || conn.recovery_send || in_flight + u64::from(mtu) <= conn.cc.window();
         let mut may_elicit = cwnd_open;
         conn.pacer_next = None;
         if may_elicit && config.transport.pacing && !probing {
@@ -384,6 +388,7 @@ impl Session {
         if eliciting {
             conn.keepalive_pending = false;
             conn.probes_pending = conn.probes_pending.saturating_sub(1);
+            conn.recovery_send = false;
         }
         let path = self.path.id;
         let len = self.seal(now, buf, stream_id, written, eliciting, info)?;
