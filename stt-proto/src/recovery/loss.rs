@@ -1,7 +1,8 @@
 //! Send-side packet tracking and loss detection (RFC 9002 §6 as the guide).
 //!
 //! Owns the packets in flight, keyed by packet number in a ring, the largest
-//! acknowledged number, the loss timer and the probe-timeout backoff. It does not know
+//! acknowledged number, the loss timer, the probe-timeout backoff and the reordering
+//! thresholds, which grow when a packet declared lost is acknowledged after all. It does not know
 //! what a packet carried beyond an opaque `info` value the session attaches, and it
 //! never touches congestion state: the session feeds outcomes to the controller.
 
