@@ -231,13 +231,13 @@ mod tests {
         assert_eq!(cc.ssthresh(), 6_000);
         // More losses of packets sent before the period began: same congestion, no cut.
         cc.on_congestion_event(at(2_000), at(900), false, 1200);
-        cc.on_congestion_event(at(3_000), at(1_000), false, 1200);
+        cc.on_congestion_event(at(3_000), at(999), false, 1200);
         assert_eq!(cc.window(), 6_000);
         // ACKs of packets from before the period do not grow the window either.
         cc.on_ack(at(3_000), at(800), 1200, false, &rtt);
         assert_eq!(cc.window(), 6_000);
-        // A loss of a packet sent after the period began is new congestion.
-        cc.on_congestion_event(at(4_000), at(1_001), false, 1200);
+        // A loss of a packet sent once the period began is new congestion.
+        cc.on_congestion_event(at(4_000), at(1_000), false, 1200);
         assert_eq!(cc.window(), 3_000);
         cc.on_congestion_event(at(5_000), at(4_001), false, 1200);
         assert_eq!(cc.window(), 2_400, "bounded by the minimum window");
