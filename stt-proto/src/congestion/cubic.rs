@@ -286,7 +286,7 @@ mod tests {
         assert_eq!(cc.window(), 84_000);
         assert_eq!(cc.ssthresh(), 84_000);
         assert_eq!(cc.w_max, 120_000.0);
-        cc.on_congestion_event(at(2_000), at(1_000), false, 1_200);
+        cc.on_congestion_event(at(2_000), at(999), false, 1_200);
         assert_eq!(cc.window(), 84_000);
         cc.on_ack(at(2_000), at(500), 1_200, false, &RttEstimator::default());
         assert_eq!(cc.window(), 84_000);

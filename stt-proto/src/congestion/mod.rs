@@ -79,10 +79,12 @@ pub use pacing::Pacer;
 /// [`Instant`]; controllers must tolerate time standing still or going backwards.
 ///
 /// **Recovery period** (RFC 9002 §7.3.2): a congestion event reduces the window once and
-/// starts a recovery period at `now`. Further congestion events for packets sent at or
-/// before the start of the current recovery period are ignored, because they report the
-/// same congestion; likewise ACKs for such packets do not grow the window. The period ends
-/// when a packet sent after its start is acknowledged. Persistent congestion is reported
+/// starts a recovery period at `now`. Further congestion events for packets sent before
+/// the start of the current recovery period are ignored, because they report the same
+/// congestion; likewise ACKs for such packets do not grow the window. The period ends
+/// when a packet sent at or after its start is acknowledged: the packet the session sends
+/// at the instant of the cut (RFC 9002 §7.3.2) already counts as sent in recovery, so
+/// recovery lasts one round trip rather than until the flight drains below the new window. Persistent congestion is reported
 /// even inside a recovery period and always collapses the window.
 pub trait Controller: Send + core::fmt::Debug {
     /// A packet of `bytes` was sent at `now`; `in_flight` includes it.
@@ -175,7 +177,7 @@ impl RecoveryPeriod {
     /// Whether a packet sent at `sent` belongs to the current recovery period (its loss
     /// or its ACK reports congestion already responded to).
     pub(crate) fn covers(&self, sent: Instant) -> bool {
-        self.start.is_some_and(|start| sent <= start)
+        self.start.is_some_and(|start| sent < start)
     }
 
     /// Starts a new recovery period at `now`.
@@ -243,12 +245,14 @@ mod tests {
     }
 
     #[test]
-    fn recovery_period_covers_packets_sent_up_to_its_start() {
+    fn recovery_period_covers_packets_sent_before_its_start() {
         let mut rp = RecoveryPeriod::default();
         assert!(!rp.covers(Instant::ZERO));
         rp.enter(Instant::from_micros(100));
         assert!(rp.covers(Instant::from_micros(99)));
-        assert!(rp.covers(Instant::from_micros(100)));
+        // A packet sent at the very instant recovery began went out after the window was
+        // cut (the one packet RFC 9002 §7.3.2 allows on entry): it is sent in recovery.
+        assert!(!rp.covers(Instant::from_micros(100)));
         assert!(!rp.covers(Instant::from_micros(101)));
         rp.clear();
         assert!(!rp.covers(Instant::from_micros(1)));

@@ -1,7 +1,7 @@
 //! NewReno congestion control as specified by RFC 9002 §7 and its Appendix B.
 //!
 //! Slow start doubles the window every round trip until the first loss; congestion
-//! avoidance then adds one datagram per window acknowledged. This file owns only that
+//! avoidance then adds `mtu · acked / window` per ACK, about one datagram per window. This file owns only that
 //! arithmetic: it does not detect loss or decide persistent congestion.
 
 use alloc::boxed::Box;
@@ -58,8 +58,9 @@ pub struct NewReno {
     mtu: u16,
     window: u64,
     ssthresh: u64,
-    /// Bytes acknowledged in congestion avoidance since the window last grew by one MTU.
-    bytes_acked: u64,
+    /// Congestion-avoidance growth not yet a whole byte of window, as a numerator over the
+    /// window (`mtu · acked` accumulates here; each `window` of it is one byte).
+    growth_carry: u64,
     recovery: RecoveryPeriod,
 }
 
@@ -71,7 +72,7 @@ impl NewReno {
             mtu,
             window: 0,
             ssthresh: u64::MAX,
-            bytes_acked: 0,
+            growth_carry: 0,
             recovery: RecoveryPeriod::default(),
         };
         me.window = me.initial_window();
@@ -108,12 +109,18 @@ impl Controller for NewReno {
             // Slow start: one byte of window per byte acknowledged doubles it per RTT.
             self.window = self.window.saturating_add(bytes);
         } else {
-            // Congestion avoidance: one MTU per full window acknowledged.
-            self.bytes_acked = self.bytes_acked.saturating_add(bytes);
-            if self.bytes_acked >= self.window {
-                self.bytes_acked -= self.window;
-                self.window = self.window.saturating_add(u64::from(self.mtu));
-            }
+            // Congestion avoidance (RFC 9002 B.5): `mtu · acked / window` per ACK, so the
+            // window grows by about one MTU per window acknowledged and does so smoothly:
+            // a window just short of one more datagram reaches it after a fraction of a
+            // round trip instead of only once the whole window has been acknowledged.
+            let num = u128::from(self.mtu)
+                .saturating_mul(u128::from(bytes))
+                .saturating_add(u128::from(self.growth_carry));
+            let window = u128::from(self.window.max(1));
+            let inc = u64::try_from(num / window).unwrap_or(u64::MAX);
+            // The remainder is below `window`, which is a u64.
+            self.growth_carry = u64::try_from(num % window).unwrap_or(0);
+            self.window = self.window.saturating_add(inc);
         }
     }
 
@@ -129,12 +136,12 @@ impl Controller for NewReno {
             let reduced = scale(self.window, self.config.loss_reduction_factor);
             self.window = reduced.max(self.minimum_window());
             self.ssthresh = self.window;
-            self.bytes_acked = 0;
+            self.growth_carry = 0;
         }
         if is_persistent_congestion {
             // RFC 9002 §7.6.2: collapse and leave recovery so slow start can probe again.
             self.window = self.minimum_window();
-            self.bytes_acked = 0;
+            self.growth_carry = 0;
             self.recovery.clear();
         }
     }
@@ -224,13 +231,13 @@ mod tests {
         assert_eq!(cc.ssthresh(), 6_000);
         // More losses of packets sent before the period began: same congestion, no cut.
         cc.on_congestion_event(at(2_000), at(900), false, 1200);
-        cc.on_congestion_event(at(3_000), at(1_000), false, 1200);
+        cc.on_congestion_event(at(3_000), at(999), false, 1200);
         assert_eq!(cc.window(), 6_000);
         // ACKs of packets from before the period do not grow the window either.
         cc.on_ack(at(3_000), at(800), 1200, false, &rtt);
         assert_eq!(cc.window(), 6_000);
-        // A loss of a packet sent after the period began is new congestion.
-        cc.on_congestion_event(at(4_000), at(1_001), false, 1200);
+        // A loss of a packet sent once the period began is new congestion.
+        cc.on_congestion_event(at(4_000), at(1_000), false, 1200);
         assert_eq!(cc.window(), 3_000);
         cc.on_congestion_event(at(5_000), at(4_001), false, 1200);
         assert_eq!(cc.window(), 2_400, "bounded by the minimum window");
@@ -246,16 +253,34 @@ mod tests {
     }
 
     #[test]
-    fn congestion_avoidance_adds_one_mtu_per_window() {
+    fn congestion_avoidance_adds_about_one_mtu_per_window() {
         let mut cc = reno();
         let rtt = RttEstimator::default();
         cc.on_congestion_event(at(1_000), at(500), false, 1200);
         assert_eq!(cc.window(), 6_000);
         let mut now = at(2_000);
-        for round in 1..=3 {
+        let mut expected = 6_000;
+        for _ in 1..=3 {
             now = run_round(&mut cc, now, 100_000, MTU, &rtt);
-            assert_eq!(cc.window(), 6_000 + round * 1_200);
+            // Per-ACK growth over a window that grows meanwhile: just under one MTU.
+            let grown = cc.window() - expected;
+            assert!((1_100..=1_200).contains(&grown), "grew {grown}");
+            expected = cc.window();
         }
+    }
+
+    #[test]
+    fn congestion_avoidance_grows_per_ack_not_per_window() {
+        // 2.5 datagrams of window after a loss: only two fit in flight. Their ACKs must
+        // already make room for a third (RFC 9002 B.5), not wait for 2.5 datagrams of ACKs.
+        let mut cc = NewReno::new(NewRenoConfig::default().initial_window(6_000), MTU);
+        let rtt = RttEstimator::default();
+        cc.on_congestion_event(at(1_000), at(500), false, 1200);
+        assert_eq!(cc.window(), 3_000);
+        cc.on_ack(at(2_000), at(1_500), 1_200, false, &rtt);
+        assert_eq!(cc.window(), 3_480, "1200 · 1200 / 3000");
+        cc.on_ack(at(2_000), at(1_500), 1_200, false, &rtt);
+        assert!(cc.window() >= 3 * u64::from(MTU), "window {}", cc.window());
     }
 
     #[test]

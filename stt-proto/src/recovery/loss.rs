@@ -1,7 +1,8 @@
 //! Send-side packet tracking and loss detection (RFC 9002 §6 as the guide).
 //!
 //! Owns the packets in flight, keyed by packet number in a ring, the largest
-//! acknowledged number, the loss timer and the probe-timeout backoff. It does not know
+//! acknowledged number, the loss timer, the probe-timeout backoff and the reordering
+//! thresholds, which grow when a packet declared lost is acknowledged after all. It does not know
 //! what a packet carried beyond an opaque `info` value the session attaches, and it
 //! never touches congestion state: the session feeds outcomes to the controller.
 
@@ -12,8 +13,20 @@ use core::time::Duration;
 use super::RttEstimator;
 use crate::time::Instant;
 
-/// Reordering threshold in packets before an unacknowledged packet counts as lost.
+/// Reordering threshold in packets before an unacknowledged packet counts as lost, until
+/// reordering is seen (RFC 9002 §6.1.1 `kPacketThreshold`).
 pub const PACKET_THRESHOLD: u64 = 3;
+
+/// The packet threshold never grows past this, so a hostile or broken path cannot stop
+/// packet-threshold loss detection altogether (the time threshold still applies).
+pub const MAX_PACKET_THRESHOLD: u64 = 32;
+
+/// The time threshold in eighths of an RTT: 9/8 as RFC 9002 §6.1.2 starts, up to 2 RTTs
+/// after repeated spurious losses (RACK's growing reordering window, RFC 8985 §6.2).
+const TIME_THRESHOLD_EIGHTHS: (u32, u32) = (9, 16);
+
+/// How many recently declared-lost packets are remembered to spot a spurious loss.
+const RECENT_LOST: usize = 8;
 
 /// One packet in flight.
 #[derive(Debug, Clone)]
@@ -48,6 +61,15 @@ pub struct SentPackets<I> {
     last_ack_eliciting: Option<Instant>,
     loss_time: Option<Instant>,
     pto_count: u32,
+    /// Current packet threshold; raised when a packet declared lost is acknowledged.
+    packet_threshold: u64,
+    /// Current time threshold, eighths of an RTT.
+    time_eighths: u32,
+    /// Recently declared-lost packets: (packet number, largest acknowledged then).
+    recent_lost: [(u64, u64); RECENT_LOST],
+    recent_len: usize,
+    /// Packets declared lost and later acknowledged (spurious losses), in total.
+    spurious: u64,
 }
 
 impl<I> Default for SentPackets<I> {
@@ -62,6 +84,11 @@ impl<I> Default for SentPackets<I> {
             last_ack_eliciting: None,
             loss_time: None,
             pto_count: 0,
+            packet_threshold: PACKET_THRESHOLD,
+            time_eighths: TIME_THRESHOLD_EIGHTHS.0,
+            recent_lost: [(0, 0); RECENT_LOST],
+            recent_len: 0,
+            spurious: 0,
         }
     }
 }
@@ -146,7 +173,9 @@ impl<I> SentPackets<I> {
         if let Some((_, largest)) = ranges.clone().find(|&(_, largest)| largest >= self.next) {
             return Err(UnsentPacketAcked(largest));
         }
+        let mut spurious = false;
         for (smallest, largest) in ranges {
+            spurious |= self.note_spurious(smallest, largest);
             let lo = smallest.max(self.base);
             let hi = largest.min(self.next.saturating_sub(1));
             if lo > hi || self.ring.is_empty() {
@@ -163,11 +192,69 @@ impl<I> SentPackets<I> {
         {
             self.largest_acked = Some(largest);
         }
-        if !acked.is_empty() {
+        if !acked.is_empty() || spurious {
             self.pto_count = 0;
         }
         self.trim();
         Ok(())
+    }
+
+    /// Checks one acknowledged range against the recently lost packets. A packet declared
+    /// lost and acknowledged after all was only reordered (or its ACK was late): the
+    /// thresholds grow so the same reordering is not taken for loss again (RFC 8985 §6.2;
+    /// Linux and quinn adapt the same way). True if any was found.
+    fn note_spurious(&mut self, smallest: u64, largest: u64) -> bool {
+        let mut found = false;
+        let mut i = 0;
+        while i < self.recent_len {
+            let (pn, largest_then) = self.recent_lost[i];
+            if pn >= smallest && pn <= largest {
+                found = true;
+                self.spurious = self.spurious.saturating_add(1);
+                let distance = largest_then.saturating_sub(pn).saturating_add(1);
+                self.packet_threshold = self
+                    .packet_threshold
+                    .max(distance)
+                    .min(MAX_PACKET_THRESHOLD);
+                self.time_eighths = (self.time_eighths + 1).min(TIME_THRESHOLD_EIGHTHS.1);
+                self.recent_len -= 1;
+                self.recent_lost[i] = self.recent_lost[self.recent_len];
+            } else {
+                i += 1;
+            }
+        }
+        found
+    }
+
+    fn remember_lost(&mut self, pn: u64, largest: u64) {
+        if self.recent_len == RECENT_LOST {
+            // Forget the oldest (smallest packet number) to make room.
+            let oldest = (0..RECENT_LOST)
+                .min_by_key(|&i| self.recent_lost[i].0)
+                .unwrap_or(0);
+            self.recent_lost[oldest] = (pn, largest);
+        } else {
+            self.recent_lost[self.recent_len] = (pn, largest);
+            self.recent_len += 1;
+        }
+    }
+
+    /// The current packet threshold (starts at [`PACKET_THRESHOLD`], grows on reordering).
+    pub fn packet_threshold(&self) -> u64 {
+        self.packet_threshold
+    }
+
+    /// Packets declared lost that the peer acknowledged later (spurious losses).
+    pub fn spurious_losses(&self) -> u64 {
+        self.spurious
+    }
+
+    /// `max(smoothed, latest) · time threshold`, at least the timer granularity.
+    fn loss_delay(&self, rtt: &RttEstimator) -> Duration {
+        let base = rtt.smoothed_rtt().max(rtt.latest_rtt());
+        (base / 8)
+            .saturating_mul(self.time_eighths)
+            .max(RttEstimator::GRANULARITY)
     }
 
     /// Declares lost every packet below the largest acknowledged that is past the
@@ -182,14 +269,24 @@ impl<I> SentPackets<I> {
         let Some(largest) = self.largest_acked else {
             return;
         };
-        let delay = rtt.loss_delay();
+        let delay = self.loss_delay(rtt);
         let end = largest.min(self.next.saturating_sub(1));
+        // Early retransmit (RFC 5827, as RACK does it): when everything sent after a packet
+        // has been acknowledged, no later ACK can ever reach the packet threshold, so with
+        // no reordering seen on this path the gap is a loss now, not after the timer.
+        let all_later_acked = self.spurious == 0
+            && largest.saturating_add(1) >= self.next
+            && self.ack_eliciting_in_flight < PACKET_THRESHOLD + 1;
         let mut pn = self.base;
         while pn < end.saturating_add(1) && pn <= largest {
             let idx = (pn - self.base) as usize;
             if let Some(Some(p)) = self.ring.get(idx) {
-                if pn + PACKET_THRESHOLD <= largest || p.time_sent + delay <= now {
+                if pn.saturating_add(self.packet_threshold) <= largest
+                    || p.time_sent + delay <= now
+                    || (all_later_acked && pn < largest)
+                {
                     if let Some(p) = self.take(pn) {
+                        self.remember_lost(pn, largest);
                         lost.push((pn, p));
                     }
                 } else {
@@ -300,6 +397,8 @@ mod tests {
         let mut s = SentPackets::default();
         s.on_sent(0, packet(0));
         s.on_sent(1, packet(1_000));
+        // Still in flight, so early retransmit does not apply to packet 0.
+        s.on_sent(2, packet(1_500));
         let mut acked = Vec::new();
         s.on_ack([(1u64, 1u64)].into_iter(), &mut acked).unwrap();
         let rtt = RttEstimator::new(Duration::from_millis(100));
@@ -309,5 +408,93 @@ mod tests {
         let t = s.loss_time().unwrap();
         s.detect_lost(t, &rtt, &mut lost);
         assert_eq!(lost.len(), 1);
+    }
+
+    #[test]
+    fn spurious_loss_raises_the_packet_threshold() {
+        let mut s = SentPackets::default();
+        for pn in 0..20 {
+            s.on_sent(pn, packet(pn));
+        }
+        let rtt = RttEstimator::new(Duration::from_millis(100));
+        let mut acked = Vec::new();
+        let mut lost = Vec::new();
+        // 0 is reordered: 1..=5 are acknowledged first and 0 is declared lost...
+        s.on_ack([(1u64, 5u64)].into_iter(), &mut acked).unwrap();
+        s.detect_lost(Instant(10), &rtt, &mut lost);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(s.packet_threshold(), PACKET_THRESHOLD);
+        // ...then acknowledged after all: a reordering of 6 packets, not a loss.
+        s.on_ack([(0u64, 0u64)].into_iter(), &mut acked).unwrap();
+        assert_eq!(s.spurious_losses(), 1);
+        assert_eq!(s.packet_threshold(), 6);
+        // The same reordering again (7 held back, 8..=12 acked) is no longer a loss.
+        lost.clear();
+        s.on_ack([(6u64, 6u64), (8, 12)].into_iter(), &mut acked)
+            .unwrap();
+        s.detect_lost(Instant(20), &rtt, &mut lost);
+        assert!(
+            lost.is_empty(),
+            "{:?}",
+            lost.iter().map(|(pn, _)| *pn).collect::<Vec<_>>()
+        );
+        // Far past the threshold it still is.
+        s.on_ack([(13u64, 19u64)].into_iter(), &mut acked).unwrap();
+        s.detect_lost(Instant(30), &rtt, &mut lost);
+        assert_eq!(lost.iter().map(|(pn, _)| *pn).collect::<Vec<_>>(), [7]);
+    }
+
+    #[test]
+    fn spurious_loss_widens_the_time_threshold() {
+        let mut s = SentPackets::default();
+        let rtt = RttEstimator::new(Duration::from_millis(80));
+        for pn in 0..4 {
+            s.on_sent(pn, packet(0));
+        }
+        let mut acked = Vec::new();
+        let mut lost = Vec::new();
+        s.on_ack([(2u64, 2u64)].into_iter(), &mut acked).unwrap();
+        s.detect_lost(Instant(0), &rtt, &mut lost);
+        // 9/8 · 80 ms.
+        assert_eq!(s.loss_time(), Some(Instant(90_000)));
+        s.detect_lost(Instant(90_000), &rtt, &mut lost);
+        assert_eq!(lost.len(), 2);
+        s.on_ack([(0u64, 1u64), (3, 3)].into_iter(), &mut acked)
+            .unwrap();
+        assert_eq!(s.spurious_losses(), 2);
+        s.on_sent(4, packet(100_000));
+        s.on_sent(5, packet(100_000));
+        s.on_ack([(5u64, 5u64)].into_iter(), &mut acked).unwrap();
+        s.detect_lost(Instant(100_000), &rtt, &mut lost);
+        // Two spurious losses: 11/8 · 80 ms.
+        assert_eq!(s.loss_time(), Some(Instant(210_000)));
+    }
+
+    #[test]
+    fn early_retransmit_when_everything_later_is_acked() {
+        // Three packets, the first lost: only two later ACKs can ever come, too few for
+        // the packet threshold; the gap is a loss as soon as the last one is acknowledged.
+        let mut s = SentPackets::default();
+        for pn in 0..3 {
+            s.on_sent(pn, packet(pn));
+        }
+        let rtt = RttEstimator::new(Duration::from_millis(100));
+        let mut acked = Vec::new();
+        let mut lost = Vec::new();
+        s.on_ack([(1u64, 1u64)].into_iter(), &mut acked).unwrap();
+        s.detect_lost(Instant(10), &rtt, &mut lost);
+        assert!(lost.is_empty(), "packet 2 may still come");
+        s.on_ack([(2u64, 2u64)].into_iter(), &mut acked).unwrap();
+        s.detect_lost(Instant(20), &rtt, &mut lost);
+        assert_eq!(lost.len(), 1);
+        // Once reordering has been seen, the timer decides instead.
+        s.on_ack([(0u64, 0u64)].into_iter(), &mut acked).unwrap();
+        for pn in 3..6 {
+            s.on_sent(pn, packet(pn));
+        }
+        s.on_ack([(4u64, 5u64)].into_iter(), &mut acked).unwrap();
+        lost.clear();
+        s.detect_lost(Instant(30), &rtt, &mut lost);
+        assert!(lost.is_empty());
     }
 }

@@ -7,5 +7,7 @@ mod loss;
 mod rtt;
 
 pub use ack::AckTracker;
-pub use loss::{PACKET_THRESHOLD, SentPacket, SentPackets, UnsentPacketAcked};
+pub use loss::{
+    MAX_PACKET_THRESHOLD, PACKET_THRESHOLD, SentPacket, SentPackets, UnsentPacketAcked,
+};
 pub use rtt::RttEstimator;

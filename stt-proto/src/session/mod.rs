@@ -113,6 +113,8 @@ pub(crate) struct Conn {
     pub eliciting_since_recv: bool,
     pub last_eliciting_sent: Instant,
     pub probes_pending: u8,
+    /// A congestion event just cut the window: one packet may still go (RFC 9002 §7.3.2).
+    pub recovery_send: bool,
     pub keepalive_pending: bool,
     /// Application messages and storage fetches; created on first use.
     pub apps: Option<Box<Apps>>,
@@ -271,6 +273,7 @@ impl Session {
             eliciting_since_recv: false,
             last_eliciting_sent: now,
             probes_pending: 0,
+            recovery_send: false,
             // The responder confirms at once with an ack-eliciting CONFIRM packet.
             keepalive_pending: self.side == Side::Responder,
             apps: None,
@@ -780,8 +783,10 @@ impl Session {
             let persistent =
                 first_sent.is_some_and(|f| last_sent.saturating_duration_since(f) > pto * 3);
             if lost_bytes > 0 {
+                let before = conn.cc.window();
                 conn.cc
                     .on_congestion_event(now, last_sent, persistent, lost_bytes);
+                conn.recovery_send |= conn.cc.window() < before;
             }
             self.stats.packets_lost += lost.len() as u64;
             for (_, p) in lost.drain(..) {

@@ -249,7 +249,11 @@ impl Session {
         let mtu = u16::try_from(buf.len()).unwrap_or(u16::MAX);
         let in_flight = conn.sent.bytes_in_flight();
         let probing = conn.probes_pending > 0;
-        let cwnd_open = probing || in_flight + u64::from(mtu) <= conn.cc.window();
+        // RFC 9002 §7.3.2: one packet may go out on entering recovery, before the reduced
+        // window applies, so the lost data is on its way again without waiting for the
+        // flight to drain below the new window.
+        let cwnd_open =
+            probing || window_allows(in_flight, mtu, conn.cc.window(), conn.recovery_send);
         let mut may_elicit = cwnd_open;
         conn.pacer_next = None;
         if may_elicit && config.transport.pacing && !probing {
@@ -384,6 +388,7 @@ impl Session {
         if eliciting {
             conn.keepalive_pending = false;
             conn.probes_pending = conn.probes_pending.saturating_sub(1);
+            conn.recovery_send = false;
         }
         let path = self.path.id;
         let len = self.seal(now, buf, stream_id, written, eliciting, info)?;
@@ -448,6 +453,12 @@ impl Session {
     }
 }
 
+/// Whether a full `mtu`-sized ack-eliciting packet may go with `in_flight` bytes out under
+/// `window`; `recovery_send` is the one packet allowed on entering recovery.
+fn window_allows(in_flight: u64, mtu: u16, window: u64, recovery_send: bool) -> bool {
+    recovery_send || in_flight.saturating_add(u64::from(mtu)) <= window
+}
+
 /// Writes one piece of a storage answer into the room left; true if it did.
 fn fill_storage(w: &mut Writer<'_>, conn: &mut Conn, info: &mut PacketInfo) -> bool {
     let room = w.remaining();
@@ -506,5 +517,19 @@ impl Conn {
         let dst = buf.get_mut(..bytes.len())?;
         dst.copy_from_slice(bytes);
         Some(bytes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window_allows;
+
+    #[test]
+    fn entering_recovery_allows_one_packet_beyond_the_window() {
+        assert!(window_allows(2_400, 1_200, 3_600, false));
+        assert!(!window_allows(3_000, 1_200, 3_600, false));
+        // Just cut from 7 200 to 3 600 with 6 000 still in flight: one packet may go.
+        assert!(window_allows(6_000, 1_200, 3_600, true));
+        assert!(!window_allows(u64::MAX, 1_200, 3_600, false));
     }
 }
