@@ -1,6 +1,6 @@
 //! The one driver task per node: receive datagrams (UDP via quinn-udp, WebSocket via a
 //! channel) → `handle_datagram`; fire timers; `poll_transmit` → send; drain events →
-//! wake handles. A hand-written future like quinn's endpoint driver, so the lock is
+//! wake handles; when idle, `prepare_idle` (ephemeral keys for the next handshakes). A hand-written future like quinn's endpoint driver, so the lock is
 //! taken in short turns and never held across IO. Generic over the [`Runtime`], which
 //! supplies only socket readiness and the timer.
 
@@ -293,6 +293,9 @@ impl<R: Runtime> Future for Driver<R> {
                 }
             }
             if !worked {
+                // Idle: prepare the next handshakes' ephemeral keys now, off their path.
+                // Cheap once they are ready (nothing to do until a handshake uses one).
+                this.shared.lock().node.prepare_idle();
                 return Poll::Pending;
             }
             if rounds >= 8 {

@@ -1,18 +1,18 @@
 //! Long-term identities from the two user seeds (PROTOCOL.md §5.7.2).
 //!
-//! `node_seed` becomes the node's static X25519 key pair, its [`NodeId`] and its
-//! stateless-reset key; `shared_seed` becomes the network PSK and the cookie-reply key. Secret
+//! `node_seed` becomes the node's static X25519 key pair (prepared by a crypto provider's
+//! X25519 backend), its [`NodeId`] and its stateless-reset key; `shared_seed` becomes the network PSK and the cookie-reply key. Secret
 //! material is zeroized on drop and never printed by `Debug`. Nothing here touches packets.
 
+use alloc::sync::Arc;
 use core::fmt;
 use core::str::FromStr;
 
 use sha2::Sha256;
 use sha3::{Digest, Sha3_256};
-use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::crypto::hmac_sha256;
+use crate::crypto::{CryptoProvider, DhError, DhKey, default_provider, hmac_sha256};
 use crate::frame::SessionId;
 use crate::rng::hkdf_expand;
 
@@ -41,6 +41,9 @@ pub enum SeedError {
         /// Minimum length.
         min: usize,
     },
+    /// The crypto provider refused the derived X25519 key.
+    #[error("X25519 backend: {0}")]
+    Dh(DhError),
 }
 
 fn check_seed(seed: &[u8]) -> Result<(), SeedError> {
@@ -121,14 +124,17 @@ impl FromStr for NodeId {
 /// A node's long-term secrets, derived from its `node_seed`.
 #[derive(Clone)]
 pub struct Identity {
-    secret: StaticSecret,
-    public: PublicKey,
+    /// The static secret's bytes, kept to prepare it for another provider.
+    secret: SecretBytes,
+    /// The static key as prepared by a provider (shared by clones).
+    static_key: Arc<dyn DhKey>,
+    public: [u8; 32],
     node_id: NodeId,
-    reset_key: ResetKey,
+    reset_key: SecretBytes,
 }
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-struct ResetKey([u8; 32]);
+struct SecretBytes([u8; 32]);
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,15 +145,22 @@ impl fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// Derives the static key pair and reset key from `node_seed` (≥ 32 bytes).
+    /// Derives the static key pair and reset key from `node_seed` (≥ 32 bytes), the key
+    /// prepared by [`default_provider`].
     pub fn from_node_seed(node_seed: &[u8]) -> Result<Self, SeedError> {
         check_seed(node_seed)?;
-        let mut sk = [0u8; 32];
-        hkdf_expand(labels::STATIC_SALT, node_seed, labels::STATIC_INFO, &mut sk);
-        let secret = StaticSecret::from(sk);
-        sk.zeroize();
-        let public = PublicKey::from(&secret);
-        let mut reset = ResetKey([0u8; 32]);
+        let mut secret = SecretBytes([0u8; 32]);
+        hkdf_expand(
+            labels::STATIC_SALT,
+            node_seed,
+            labels::STATIC_INFO,
+            &mut secret.0,
+        );
+        let static_key = default_provider()
+            .x25519_key(&secret.0)
+            .map_err(SeedError::Dh)?;
+        let public = static_key.public_key();
+        let mut reset = SecretBytes([0u8; 32]);
         hkdf_expand(
             labels::RESET_SALT,
             node_seed,
@@ -155,10 +168,25 @@ impl Identity {
             &mut reset.0,
         );
         Ok(Self {
-            node_id: NodeId::from_public_key(public.as_bytes()),
+            node_id: NodeId::from_public_key(&public),
             secret,
+            static_key,
             public,
             reset_key: reset,
+        })
+    }
+
+    /// The same identity with its static key prepared by `provider`'s X25519 backend (a
+    /// node does this with its configured provider). Every backend derives the same public
+    /// key; a backend that disagrees is refused.
+    pub fn with_provider(&self, provider: &dyn CryptoProvider) -> Result<Self, DhError> {
+        let static_key = provider.x25519_key(&self.secret.0)?;
+        if static_key.public_key() != self.public {
+            return Err(DhError::Backend);
+        }
+        Ok(Self {
+            static_key,
+            ..self.clone()
         })
     }
 
@@ -169,11 +197,18 @@ impl Identity {
 
     /// The static public key (sent encrypted in the handshake).
     pub fn public_key(&self) -> [u8; 32] {
-        self.public.to_bytes()
+        self.public
     }
 
-    pub(crate) fn secret(&self) -> &StaticSecret {
-        &self.secret
+    /// The prepared static key (`s` in Noise).
+    pub(crate) fn static_key(&self) -> &dyn DhKey {
+        &*self.static_key
+    }
+
+    /// The static secret's bytes (tests cross-check against other Noise implementations).
+    #[cfg(test)]
+    pub(crate) fn secret_bytes(&self) -> [u8; 32] {
+        self.secret.0
     }
 
     /// The stateless-reset token of one of this node's receive session ids:
@@ -258,7 +293,7 @@ mod tests {
         let id = Identity::from_node_seed(&seed).unwrap();
         let nk = NetworkKey::from_shared_seed(&seed).unwrap();
         let d = format!("{id:?} {nk:?}");
-        assert!(!d.contains(&hex::encode(id.secret().to_bytes())));
+        assert!(!d.contains(&hex::encode(id.secret_bytes())));
         assert!(!d.contains(&hex::encode(nk.psk())));
         assert!(!d.contains(&hex::encode(nk.cookie_key())));
         assert!(d.contains("redacted"));
@@ -269,7 +304,7 @@ mod tests {
         let seed = [9u8; 32];
         let nk = NetworkKey::from_shared_seed(&seed).unwrap();
         let id = Identity::from_node_seed(&seed).unwrap();
-        assert_ne!(nk.psk(), &id.secret().to_bytes());
+        assert_ne!(nk.psk(), &id.secret_bytes());
         assert_ne!(nk.psk(), nk.cookie_key());
         assert_ne!(id.reset_token(SessionId(1)), id.reset_token(SessionId(2)));
     }

@@ -15,6 +15,7 @@ use core::cmp::Reverse;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::crypto::AeadSet;
+use crate::crypto::DhKey;
 use crate::endpoint::{EndpointMessage, Offer, Registry};
 use crate::error::{
     ConnectError, DatagramError, MigrateError, OpenStreamError, ReadError, StreamError, WriteError,
@@ -24,6 +25,7 @@ use crate::frame::{
     DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, ResolveKind, SessionId,
     StreamId, TAG_LEN,
 };
+use crate::handshake::initiator::generate_ephemeral;
 use crate::handshake::{DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
@@ -31,6 +33,8 @@ use crate::session::{Control, Inbound, Phase, Session, SessionStats, TransportPa
 use crate::storage::ServeId;
 use crate::time::Instant;
 
+#[cfg(test)]
+mod prepare_tests;
 #[cfg(feature = "fuzzing")]
 mod test_hooks;
 
@@ -127,6 +131,8 @@ pub struct Node {
     rng_secret: Rng,
     rng_public: Rng,
     responder: Responder,
+    /// The next `connect`'s ephemeral key, prepared by [`Node::prepare_idle`].
+    spare_ephemeral: Option<Arc<dyn DhKey>>,
     pub(crate) slots: Vec<Slot>,
     free: Vec<u32>,
     by_local_id: BTreeMap<SessionId, u32>,
@@ -155,6 +161,9 @@ impl Node {
         rng_seed: [u8; 32],
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        // The static key on the configured provider's X25519 backend; should it refuse the
+        // key, the default backend computes the very same X25519.
+        let identity = identity.with_provider(config.crypto).unwrap_or(identity);
         let root = Rng::from_seed(rng_seed);
         let rng_secret = root.fork(b"stt node secret");
         let rng_public = root.fork(b"stt node public");
@@ -184,6 +193,7 @@ impl Node {
             rng_secret,
             rng_public,
             responder,
+            spare_ephemeral: None,
             slots: Vec::new(),
             free: Vec::new(),
             by_local_id: BTreeMap::new(),
@@ -263,6 +273,29 @@ impl Node {
         }
     }
 
+    /// Idle-time work, for the adapter to call when it has nothing else to do (no datagram,
+    /// transmit or due timer waiting): prepares the ephemeral X25519 keys of the next
+    /// `connect` and of the next CHALLENGE, drawn from the secret stream in that order, so
+    /// key generation is off the handshake's critical path. Each prepared key serves one
+    /// handshake only. Returns whether it did any work (false once both are ready).
+    /// Optional: without it each handshake generates its key when it starts.
+    pub fn prepare_idle(&mut self) -> bool {
+        let mut worked = false;
+        if self.spare_ephemeral.is_none()
+            && let Ok(k) = generate_ephemeral(self.config.crypto, &mut self.rng_secret)
+        {
+            self.spare_ephemeral = Some(k);
+            worked = true;
+        }
+        if self.config.accept_incoming {
+            worked |= self
+                .responder
+                .prepare_ephemeral(&mut self.rng_secret)
+                .unwrap_or(false);
+        }
+        worked
+    }
+
     /// Starts a handshake with the node at `path`. The session is usable once
     /// [`Event::Connected`] reports it.
     pub fn connect(&mut self, now: Instant, path: PathId) -> Result<SessionHandle, ConnectError> {
@@ -270,13 +303,18 @@ impl Node {
             return Err(ConnectError::TooManySessions);
         }
         let local_id = self.fresh_session_id();
-        let initiator = Initiator::new(
+        let ephemeral = match self.spare_ephemeral.take() {
+            Some(k) => k,
+            None => generate_ephemeral(self.config.crypto, &mut self.rng_secret)
+                .map_err(|_| ConnectError::Internal)?,
+        };
+        let initiator = Initiator::with_ephemeral(
             &self.identity,
             &self.network,
             local_id,
             AeadSet::preferred(self.config.crypto),
             &self.params,
-            &mut self.rng_secret,
+            ephemeral,
         )
         .map_err(|_| ConnectError::Internal)?
         .with_provider(self.config.crypto);

@@ -1,16 +1,21 @@
 //! Record-layer cryptography: the AEAD provider boundary, key schedule, replay window and
 //! packet protection (PROTOCOL.md §6).
 //!
-//! Protocol code names no AEAD crate: it asks a [`CryptoProvider`] for a [`PacketKey`]
-//! (rustls's `CryptoProvider` idea, kept small). The handshake always runs on RustCrypto;
-//! only the bulk transport AEAD is pluggable. No primitive is implemented here.
+//! Protocol code names no AEAD or X25519 crate: it asks a [`CryptoProvider`] for a
+//! [`PacketKey`] and for prepared X25519 keys ([`DhKey`]) (rustls's `CryptoProvider` idea,
+//! kept small). The Noise hash, HKDF and handshake AEAD stay on RustCrypto; the bulk
+//! transport AEAD and X25519 are pluggable. No primitive is implemented here.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use core::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+#[cfg(feature = "aws-lc")]
+pub mod aws_lc;
+pub mod dh;
 pub mod keys;
 pub mod record;
 pub mod replay;
@@ -18,8 +23,11 @@ pub mod replay;
 pub mod ring;
 pub mod rustcrypto;
 
+#[cfg(feature = "aws-lc")]
+pub use self::aws_lc::{AWS_LC, AwsLcProvider};
 #[cfg(feature = "ring")]
 pub use self::ring::{RING, RingProvider};
+pub use dh::{DhError, DhKey, X25519_LEN};
 pub use keys::{DirectionKeys, STREAM_KEY_CACHE};
 pub use record::{Opened, PacketProtection, RecordError, RecordLimits, Sealed};
 pub use replay::{REPLAY_WINDOW, ReplayError, ReplayWindow};
@@ -196,7 +204,8 @@ impl fmt::Debug for dyn PacketKey {
     }
 }
 
-/// A source of transport AEAD keys (the rustls `CryptoProvider` idea, kept small).
+/// A source of transport AEAD keys and X25519 keys (the rustls `CryptoProvider` idea, kept
+/// small).
 pub trait CryptoProvider: Send + Sync + fmt::Debug {
     /// A short name for logs and benches.
     fn name(&self) -> &'static str;
@@ -214,15 +223,26 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
         aead: Aead,
         key: &[u8; KEY_LEN],
     ) -> Result<Box<dyn PacketKey>, CryptoError>;
+
+    /// Prepares the X25519 private key `secret` (clamped on use, RFC 7748) for its public
+    /// key and any number of agreements. Default: x25519-dalek. The caller zeroizes its copy.
+    fn x25519_key(&self, secret: &[u8; X25519_LEN]) -> Result<Arc<dyn DhKey>, DhError> {
+        Ok(dh::dalek_key(secret))
+    }
 }
 
-/// The fastest provider this build has: ring with the `ring` feature, else RustCrypto.
+/// The fastest provider this build has: aws-lc with the `aws-lc` feature, else ring with
+/// the `ring` feature, else RustCrypto.
 pub fn default_provider() -> &'static dyn CryptoProvider {
-    #[cfg(feature = "ring")]
+    #[cfg(feature = "aws-lc")]
+    {
+        &AWS_LC
+    }
+    #[cfg(all(feature = "ring", not(feature = "aws-lc")))]
     {
         &RING
     }
-    #[cfg(not(feature = "ring"))]
+    #[cfg(not(any(feature = "ring", feature = "aws-lc")))]
     {
         &RUST_CRYPTO
     }

@@ -17,6 +17,8 @@ fn providers() -> Vec<&'static dyn CryptoProvider> {
     let mut v: Vec<&'static dyn CryptoProvider> = vec![&RUST_CRYPTO];
     #[cfg(feature = "ring")]
     v.push(&RING);
+    #[cfg(feature = "aws-lc")]
+    v.push(&AWS_LC);
     v
 }
 
@@ -82,22 +84,85 @@ fn aes_gcm_providers_agree() {
     assert!(outs.windows(2).all(|w| w[0] == w[1]));
 }
 
+fn key32(s: &str) -> [u8; 32] {
+    h(s).try_into().unwrap()
+}
+
 #[test]
-fn rfc7748_x25519_kat() {
-    // RFC 7748 §6.1, through the handshake's DH helper.
-    let a: [u8; 32] = h("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-        .try_into()
-        .unwrap();
-    let b_pub: [u8; 32] = h("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
-        .try_into()
-        .unwrap();
-    let s = crate::handshake::noise::dh(&x25519_dalek::StaticSecret::from(a), &b_pub).unwrap();
-    assert_eq!(
-        hex::encode(s),
-        "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
-    );
-    // A low-order point is refused.
-    assert!(crate::handshake::noise::dh(&x25519_dalek::StaticSecret::from(a), &[0; 32]).is_err());
+fn rfc7748_x25519_kat_on_every_backend() {
+    // RFC 7748 §6.1: both public keys and the shared secret, through each provider's
+    // X25519 backend and the handshake's DH helper.
+    let a = key32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+    let b = key32("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+    let a_pub = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+    let b_pub = key32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+    let shared = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+    for p in providers() {
+        let ka = p.x25519_key(&a).unwrap();
+        let kb = p.x25519_key(&b).unwrap();
+        assert_eq!(hex::encode(ka.public_key()), a_pub, "{}", p.name());
+        assert_eq!(kb.public_key(), b_pub, "{}", p.name());
+        let s = crate::handshake::noise::dh(&*ka, &b_pub).unwrap();
+        assert_eq!(hex::encode(s), shared, "{}", p.name());
+        // A prepared key is reusable: the same agreement twice, and the other way round.
+        assert_eq!(
+            hex::encode(ka.agree(&b_pub).unwrap()),
+            shared,
+            "{}",
+            p.name()
+        );
+        assert_eq!(kb.agree(&ka.public_key()).unwrap(), s, "{}", p.name());
+    }
+}
+
+#[test]
+fn low_order_points_are_refused_on_every_backend() {
+    // Points of small order (RFC 7748 §6.1's check; list as in libsodium's blocklist):
+    // each gives the all-zero shared secret, which every backend must refuse.
+    let low_order = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ];
+    let a = key32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+    for p in providers() {
+        let k = p.x25519_key(&a).unwrap();
+        for point in low_order {
+            assert_eq!(
+                k.agree(&key32(point)),
+                Err(DhError::NonContributory),
+                "{} accepted {point}",
+                p.name()
+            );
+            assert_eq!(
+                crate::handshake::noise::dh(&*k, &key32(point)),
+                Err(crate::handshake::HandshakeError::LowOrderPoint)
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every backend computes the same X25519: public keys and shared secrets agree
+    /// whichever backend each side uses (the handshake's interoperability rests on it).
+    #[test]
+    fn x25519_backends_agree(a in any::<[u8; 32]>(), b in any::<[u8; 32]>()) {
+        let ps = providers();
+        let reference_a = ps[0].x25519_key(&a).unwrap();
+        let reference_b = ps[0].x25519_key(&b).unwrap();
+        let shared = reference_a.agree(&reference_b.public_key()).ok();
+        for p in &ps {
+            let ka = p.x25519_key(&a).unwrap();
+            let kb = p.x25519_key(&b).unwrap();
+            prop_assert_eq!(ka.public_key(), reference_a.public_key());
+            prop_assert_eq!(ka.agree(&reference_b.public_key()).ok(), shared);
+            prop_assert_eq!(kb.agree(&reference_a.public_key()).ok(), shared);
+        }
+    }
 }
 
 #[test]

@@ -6,9 +6,9 @@
 //! the give-up timeout are the engine's.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroize;
 
 use super::cookie::{self, COOKIE_LEN};
@@ -18,10 +18,22 @@ use super::{
     AllowList, DH_LEN, Established, HandshakeError, INIT_LEN, MAC2_LEN, MAX_RESPONSE_LEN,
     NOISE_TAG_LEN,
 };
-use crate::crypto::{AeadSet, CryptoProvider, PacketProtection, default_provider};
+use crate::crypto::{AeadSet, CryptoProvider, DhKey, PacketProtection, default_provider};
 use crate::frame::{CookieBody, Flags, HEADER_LEN, Header, PacketType, SessionId, Side, StreamId};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
+
+/// Draws a fresh ephemeral secret from `rng` (a secret stream) and prepares it with
+/// `provider`'s X25519 backend. Each key must serve one handshake only.
+pub fn generate_ephemeral(
+    provider: &dyn CryptoProvider,
+    rng: &mut Rng,
+) -> Result<Arc<dyn DhKey>, HandshakeError> {
+    let mut e = rng.array32();
+    let key = provider.x25519_key(&e);
+    e.zeroize();
+    key.map_err(|_| HandshakeError::Internal)
+}
 
 /// Builds the header of an unprotected handshake packet.
 pub(crate) fn handshake_header(packet_type: PacketType, session: SessionId) -> [u8; HEADER_LEN] {
@@ -67,7 +79,7 @@ pub struct Initiator {
     params: Vec<u8>,
     provider: &'static dyn CryptoProvider,
     allow: Option<AllowList>,
-    ephemeral: StaticSecret,
+    ephemeral: Arc<dyn DhKey>,
     /// Noise state after message 1.
     state: SymmetricState,
     /// The INIT packet, `mac2` included.
@@ -100,11 +112,23 @@ impl Initiator {
         params: &[u8],
         rng: &mut Rng,
     ) -> Result<Self, HandshakeError> {
+        let ephemeral = generate_ephemeral(default_provider(), rng)?;
+        Self::with_ephemeral(identity, network, local_session, offered, params, ephemeral)
+    }
+
+    /// Like [`Initiator::new`] with an ephemeral key prepared earlier (off the critical
+    /// path, see [`generate_ephemeral`]). The key must be fresh and is used for this
+    /// handshake only.
+    pub fn with_ephemeral(
+        identity: &Identity,
+        network: &NetworkKey,
+        local_session: SessionId,
+        offered: AeadSet,
+        params: &[u8],
+        ephemeral: Arc<dyn DhKey>,
+    ) -> Result<Self, HandshakeError> {
         payload::check_params(params)?;
-        let mut e = rng.array32();
-        let ephemeral = StaticSecret::from(e);
-        e.zeroize();
-        let e_pub = PublicKey::from(&ephemeral).to_bytes();
+        let e_pub = ephemeral.public_key();
         let offered = offered.with(crate::crypto::Aead::ChaCha20Poly1305);
 
         // Message 1: psk, e, payload.
@@ -210,12 +234,12 @@ impl Initiator {
         re.copy_from_slice(&body[..DH_LEN]);
         st.mix_hash(&re);
         st.mix_key(&re);
-        let mut ee = dh(&self.ephemeral, &re)?;
+        let mut ee = dh(&*self.ephemeral, &re)?;
         st.mix_key(&ee);
         ee.zeroize();
         let mut rs = [0u8; 32];
         st.decrypt_and_hash(&body[DH_LEN..2 * DH_LEN + NOISE_TAG_LEN], &mut rs)?;
-        let mut es = dh(&self.ephemeral, &rs)?;
+        let mut es = dh(&*self.ephemeral, &rs)?;
         st.mix_key(&es);
         es.zeroize();
         let sealed = &body[2 * DH_LEN + NOISE_TAG_LEN..];
@@ -237,7 +261,7 @@ impl Initiator {
         response[..HEADER_LEN].copy_from_slice(&handshake_header(PacketType::Response, ch.session));
         let mut pos = HEADER_LEN;
         pos += st.encrypt_and_hash(&self.identity.public_key(), &mut response[pos..])?;
-        let mut se = dh(self.identity.secret(), &re)?;
+        let mut se = dh(self.identity.static_key(), &re)?;
         st.mix_key(&se);
         se.zeroize();
         let token = self.identity.reset_token(self.local_session);

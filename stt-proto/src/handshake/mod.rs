@@ -18,7 +18,7 @@ pub mod noise;
 pub mod payload;
 pub mod responder;
 
-pub use initiator::Initiator;
+pub use initiator::{Initiator, generate_ephemeral};
 pub use noise::{PROLOGUE, PROTOCOL_NAME};
 pub use payload::MAX_PARAMS_LEN;
 pub use responder::{DropReason, InitOutcome, Responder, ResponderConfig, ResponderStats};

@@ -2,14 +2,16 @@
 //!
 //! CipherState and SymmetricState are merged into one value: chaining key `ck`, handshake
 //! hash `h`, and the optional key `k` with its counter `n`. It composes SHA-256, HKDF and
-//! ChaCha20-Poly1305 from RustCrypto; the message sequencing lives in the initiator and
+//! ChaCha20-Poly1305 from RustCrypto (X25519 comes from the provider's [`DhKey`]); the
+//! message sequencing lives in the initiator and
 //! responder modules. Everything secret is zeroized on drop.
 
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
-use x25519_dalek::{PublicKey, StaticSecret};
+
+use crate::crypto::{DhError, DhKey};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::HandshakeError;
@@ -181,10 +183,9 @@ impl SymmetricState {
 }
 
 /// X25519 with the all-zero (non-contributory) result refused.
-pub(crate) fn dh(secret: &StaticSecret, public: &[u8; 32]) -> Result<[u8; 32], HandshakeError> {
-    let shared = secret.diffie_hellman(&PublicKey::from(*public));
-    if !shared.was_contributory() {
-        return Err(HandshakeError::LowOrderPoint);
-    }
-    Ok(shared.to_bytes())
+pub(crate) fn dh(key: &dyn DhKey, public: &[u8; 32]) -> Result<[u8; 32], HandshakeError> {
+    key.agree(public).map_err(|e| match e {
+        DhError::NonContributory => HandshakeError::LowOrderPoint,
+        DhError::Backend => HandshakeError::Internal,
+    })
 }

@@ -7,16 +7,16 @@
 //! Nothing here counts bytes per address or runs timers: the engine does.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroize;
 
 use super::cookie::{self, CookieSecrets};
-use super::initiator::{check_header, handshake_header};
+use super::initiator::{check_header, generate_ephemeral, handshake_header};
 use super::noise::{SymmetricState, dh};
 use super::payload;
 use super::{
@@ -24,7 +24,7 @@ use super::{
     MAX_CHALLENGE_LEN, NOISE_TAG_LEN,
 };
 use crate::Instant;
-use crate::crypto::{Aead, AeadSet, CryptoProvider, PacketProtection, default_provider};
+use crate::crypto::{Aead, AeadSet, CryptoProvider, DhKey, PacketProtection, default_provider};
 use crate::frame::{CookieBody, HEADER_LEN, Header, PacketType, SessionId, Side};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
@@ -142,7 +142,7 @@ pub struct ResponderStats {
 struct HalfOpen {
     e_i: [u8; 32],
     init_digest: [u8; 32],
-    ephemeral: StaticSecret,
+    ephemeral: Arc<dyn DhKey>,
     state: SymmetricState,
     challenge: Vec<u8>,
     peer_session: SessionId,
@@ -159,6 +159,9 @@ pub struct Responder {
     cookies: CookieSecrets,
     under_load_until: Option<Instant>,
     stats: ResponderStats,
+    /// An ephemeral key prepared while idle ([`Responder::prepare_ephemeral`]), used by
+    /// the next CHALLENGE and then dropped.
+    spare_ephemeral: Option<Arc<dyn DhKey>>,
 }
 
 impl core::fmt::Debug for Responder {
@@ -180,7 +183,24 @@ impl Responder {
             cookies: CookieSecrets::new(),
             under_load_until: None,
             stats: ResponderStats::default(),
+            spare_ephemeral: None,
         }
+    }
+
+    /// Idle-time work: unless one is ready, draws the next CHALLENGE's ephemeral key from
+    /// `rng` now, so that key generation is off the path of the next INIT. Returns whether
+    /// it generated a key. Without it each CHALLENGE draws its key from `handle_init`'s rng.
+    pub fn prepare_ephemeral(&mut self, rng: &mut Rng) -> Result<bool, HandshakeError> {
+        if self.spare_ephemeral.is_some() {
+            return Ok(false);
+        }
+        self.spare_ephemeral = Some(generate_ephemeral(self.config.provider, rng)?);
+        Ok(true)
+    }
+
+    /// Whether an ephemeral key prepared by [`Responder::prepare_ephemeral`] is waiting.
+    pub fn has_spare_ephemeral(&self) -> bool {
+        self.spare_ephemeral.is_some()
     }
 
     /// The configuration.
@@ -367,10 +387,12 @@ impl Responder {
         let aead = AeadSet::choose(offer, self.config.aeads);
         let token = identity.reset_token(local_session);
         let plain = payload::encode_challenge(local_session, aead, &token, params)?;
-        let mut e = rng.array32();
-        let ephemeral = StaticSecret::from(e);
-        e.zeroize();
-        let e_pub = PublicKey::from(&ephemeral).to_bytes();
+        // A spare key is taken (never reused), whatever happens to this INIT next.
+        let ephemeral = match self.spare_ephemeral.take() {
+            Some(k) => k,
+            None => generate_ephemeral(self.config.provider, rng)?,
+        };
+        let e_pub = ephemeral.public_key();
 
         // Message 2: e, ee, s, es, payload.
         out[..HEADER_LEN].copy_from_slice(&handshake_header(PacketType::Challenge, peer_session));
@@ -380,12 +402,12 @@ impl Responder {
         st.mix_hash(&e_pub);
         st.mix_key(&e_pub);
         self.stats.dh_ops += 1;
-        let mut ee = dh(&ephemeral, e_i)?;
+        let mut ee = dh(&*ephemeral, e_i)?;
         st.mix_key(&ee);
         ee.zeroize();
         pos += st.encrypt_and_hash(&identity.public_key(), &mut out[pos..])?;
         self.stats.dh_ops += 1;
-        let mut es = dh(identity.secret(), e_i)?;
+        let mut es = dh(identity.static_key(), e_i)?;
         st.mix_key(&es);
         es.zeroize();
         pos += st.encrypt_and_hash(&plain, &mut out[pos..])?;
@@ -471,7 +493,7 @@ impl Responder {
         st.decrypt_and_hash(&body[..DH_LEN + NOISE_TAG_LEN], &mut rs)
             .map_err(|_| DropReason::AuthFail)?;
         self.stats.dh_ops += 1;
-        let mut se = dh(&h.ephemeral, &rs).map_err(|_| DropReason::LowOrderPoint)?;
+        let mut se = dh(&*h.ephemeral, &rs).map_err(|_| DropReason::LowOrderPoint)?;
         st.mix_key(&se);
         se.zeroize();
         let mut plain = [0u8; payload::RESPONSE_FIXED + payload::MAX_PARAMS_LEN];

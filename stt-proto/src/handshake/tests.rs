@@ -191,7 +191,7 @@ fn our_initiator_against_snow_responder() {
     let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
     let id_r = Identity::from_node_seed(&SEED_R).unwrap();
     let mut i = initiator(RNG_I, &SHARED);
-    let r_static = id_r.secret().to_bytes();
+    let r_static = id_r.secret_bytes();
     let mut snow_r = snow::Builder::new(snow_params())
         .local_private_key(&r_static)
         .unwrap()
@@ -248,7 +248,7 @@ fn our_initiator_against_snow_responder() {
 fn our_responder_against_snow_initiator() {
     let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
     let id_i = Identity::from_node_seed(&SEED_I).unwrap();
-    let i_static = id_i.secret().to_bytes();
+    let i_static = id_i.secret_bytes();
     let mut snow_i = snow::Builder::new(snow_params())
         .local_private_key(&i_static)
         .unwrap()
@@ -633,4 +633,133 @@ fn aead_negotiation_prefers_aes_only_when_both_list_it() {
         let ei = i.finish().unwrap();
         assert_eq!((ei.aead, er.aead), (want, want));
     }
+}
+
+/// One handshake with the initiator's X25519 on `pi` and the responder's on `pr`; returns
+/// the three packets and both sides' results.
+fn run_on_backends(
+    pi: &'static dyn crate::crypto::CryptoProvider,
+    pr: &'static dyn crate::crypto::CryptoProvider,
+) -> (Vec<Vec<u8>>, Established, Established) {
+    let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
+    let id_i = Identity::from_node_seed(&SEED_I)
+        .unwrap()
+        .with_provider(pi)
+        .unwrap();
+    let id_r = Identity::from_node_seed(&SEED_R)
+        .unwrap()
+        .with_provider(pr)
+        .unwrap();
+    let e = initiator::generate_ephemeral(pi, &mut Rng::from_seed(RNG_I)).unwrap();
+    assert_eq!(e.backend(), pi.x25519_key(&[1; 32]).unwrap().backend());
+    let mut i = Initiator::with_ephemeral(&id_i, &nk, SID_I, AeadSet::CHACHA, PARAMS_I, e)
+        .unwrap()
+        .with_provider(pi);
+    let mut r = Responder::new(ResponderConfig {
+        provider: pr,
+        ..config()
+    });
+    let init = init_bytes(&i);
+    let mut challenge = vec![0u8; 2048];
+    let o = r.handle_init(
+        T0,
+        &id_r,
+        &nk,
+        PATH,
+        &init,
+        SID_R,
+        PARAMS_R,
+        &mut Rng::from_seed(RNG_R),
+        &mut challenge,
+    );
+    let InitOutcome::Challenge { len, .. } = o else {
+        panic!("{o:?}")
+    };
+    challenge.truncate(len);
+    assert_eq!(i.handle_challenge(&challenge).unwrap(), id_r.node_id());
+    let mut response = vec![0u8; 512];
+    let n = i.write_response(&mut response).unwrap();
+    response.truncate(n);
+    let er = r.handle_response(T0, &response).unwrap();
+    (vec![init, challenge, response], i.finish().unwrap(), er)
+}
+
+#[test]
+fn x25519_backends_interoperate_byte_for_byte() {
+    // Every pairing of backends (dalek ↔ dalek, and dalek ↔ aws-lc both ways where built)
+    // completes, and with the same randomness puts the very same bytes on the wire.
+    let dalek: &'static dyn crate::crypto::CryptoProvider = &RUST_CRYPTO;
+    #[allow(unused_mut)]
+    let mut backends = vec![dalek];
+    #[cfg(feature = "aws-lc")]
+    backends.push(&crate::crypto::AWS_LC);
+    let (reference, ref_i, _) = run_on_backends(dalek, dalek);
+    for &pi in &backends {
+        for &pr in &backends {
+            let (packets, ei, mut er) = run_on_backends(pi, pr);
+            let pair = alloc::format!("{} → {}", pi.name(), pr.name());
+            assert_eq!(packets, reference, "{pair}");
+            assert_eq!(ei.handshake_hash, er.handshake_hash, "{pair}");
+            assert_eq!(ei.handshake_hash, ref_i.handshake_hash, "{pair}");
+            assert_eq!(
+                ei.record.send_keys().material().0,
+                er.record.recv_keys().material().0,
+                "{pair}"
+            );
+            // And the keys work: a packet sealed by the initiator opens at the responder.
+            let mut buf = vec![0u8; 64];
+            buf[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(b"data");
+            let mut ei = ei;
+            let s = ei
+                .record
+                .seal(PacketType::Data, SID_R, StreamId(4), &mut buf, 4)
+                .unwrap();
+            let o = er.record.open(T0, &mut buf[..s.len]).unwrap();
+            assert_eq!(o.payload, b"data", "{pair}");
+        }
+    }
+}
+
+#[test]
+fn a_prepared_responder_ephemeral_serves_one_challenge_only() {
+    let mut r = Responder::new(config());
+    assert!(!r.has_spare_ephemeral());
+    assert!(r.prepare_ephemeral(&mut Rng::from_seed([7; 32])).unwrap());
+    // Idempotent until used: no second key is drawn.
+    assert!(!r.prepare_ephemeral(&mut Rng::from_seed([8; 32])).unwrap());
+    assert!(r.has_spare_ephemeral());
+    let expected = initiator::generate_ephemeral(&RUST_CRYPTO, &mut Rng::from_seed([7; 32]))
+        .unwrap()
+        .public_key();
+    // The CHALLENGE carries the prepared key, not one drawn from handle_init's rng.
+    let (o, c1) = respond(&mut r, &init_bytes(&initiator(RNG_I, &SHARED)), RNG_R, PATH);
+    assert!(matches!(o, InitOutcome::Challenge { resent: false, .. }));
+    assert_eq!(&c1[HEADER_LEN..HEADER_LEN + DH_LEN], &expected[..]);
+    assert!(!r.has_spare_ephemeral());
+    // The next INIT (another initiator) gets a fresh key from the rng: never the spare again.
+    let id = Identity::from_node_seed(&SEED_R).unwrap();
+    let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
+    let mut c2 = vec![0u8; 2048];
+    let o = r.handle_init(
+        T0,
+        &id,
+        &nk,
+        PATH,
+        &init_bytes(&initiator([9; 32], &SHARED)),
+        SessionId(77),
+        PARAMS_R,
+        &mut Rng::from_seed(RNG_R),
+        &mut c2,
+    );
+    let InitOutcome::Challenge { resent: false, .. } = o else {
+        panic!("{o:?}")
+    };
+    assert_ne!(
+        &c2[HEADER_LEN..HEADER_LEN + DH_LEN],
+        &c1[HEADER_LEN..HEADER_LEN + DH_LEN]
+    );
+    let fresh = initiator::generate_ephemeral(&RUST_CRYPTO, &mut Rng::from_seed(RNG_R))
+        .unwrap()
+        .public_key();
+    assert_eq!(&c2[HEADER_LEN..HEADER_LEN + DH_LEN], &fresh[..]);
 }

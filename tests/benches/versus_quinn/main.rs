@@ -1,4 +1,4 @@
-//! Head-to-head: STT (stt-tokio, ring AES-256-GCM) against quinn (rustls, ring) on
+//! Head-to-head: STT (stt-tokio, aws-lc X25519 and AES-256-GCM) against quinn (rustls, ring) on
 //! 127.0.0.1, in one command:
 //!
 //! ```sh
@@ -423,12 +423,12 @@ fn main() {
     }
 }
 
-/// The AEAD STT negotiates here (both nodes use the ring provider).
+/// The AEAD STT negotiates here (both nodes use the aws-lc provider).
 fn stt_aead() -> &'static str {
-    use stt_proto::crypto::{Aead, AeadSet, RING};
-    if AeadSet::preferred(&RING).contains(Aead::Aes256Gcm) {
-        "AES-256-GCM (ring)"
+    use stt_proto::crypto::{AWS_LC, Aead, AeadSet};
+    if AeadSet::preferred(&AWS_LC).contains(Aead::Aes256Gcm) {
+        "AES-256-GCM and X25519 (aws-lc)"
     } else {
-        "ChaCha20-Poly1305 (ring; no hardware AES)"
+        "ChaCha20-Poly1305 and X25519 (aws-lc; no hardware AES)"
     }
 }

@@ -1,11 +1,11 @@
-//! STT as a [`Contender`]: stt-tokio nodes over UDP on 127.0.0.1 with the ring
-//! provider (AES-256-GCM where the CPU has AES instructions, as here) and the default
-//! congestion control. The only departure from `NodeConfig::default()` is a session
+//! STT as a [`Contender`]: stt-tokio nodes over UDP on 127.0.0.1 with the aws-lc
+//! provider (stt-tokio's default: X25519 and AES-256-GCM where the CPU has AES
+//! instructions, as here) and the default congestion control. The only departure from `NodeConfig::default()` is a session
 //! limit above the 10,000 the memory row needs (and its idle timeout).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use stt_proto::crypto::RING;
+use stt_proto::crypto::AWS_LC;
 use stt_tokio::{Identity, NetworkKey, Node, NodeConfig, RecvStream, SendStream, Session};
 
 use crate::contender::{Contender, Knobs, Ticket};
@@ -33,7 +33,7 @@ fn next_identity() -> Identity {
 fn config(knobs: Knobs) -> NodeConfig {
     let mut c = NodeConfig {
         max_sessions: MAX_SESSIONS,
-        crypto: &RING,
+        crypto: &AWS_LC,
         ..NodeConfig::default()
     };
     if let Some(t) = knobs.idle_timeout {
