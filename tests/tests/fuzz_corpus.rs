@@ -182,24 +182,30 @@ fn seed_files() -> BTreeMap<String, Vec<u8>> {
     files
 }
 
-#[test]
-fn seed_corpus_matches_the_spec_and_edge_cases() {
-    let dir = corpus_dir("frame_decode");
-    let seeds = seed_files();
+/// Checks that every generated seed of `target` is on disk byte for byte
+/// (`STT_BLESS=1` writes them first).
+fn check_seeds(target: &str, seeds: &[(String, Vec<u8>)]) {
+    let dir = corpus_dir(target);
     if std::env::var_os("STT_BLESS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, bytes) in &seeds {
+        for (name, bytes) in seeds {
             std::fs::write(dir.join(name), bytes).unwrap();
         }
     }
-    let on_disk: BTreeMap<String, Vec<u8>> = corpus("frame_decode").into_iter().collect();
-    for (name, bytes) in &seeds {
+    let on_disk: BTreeMap<String, Vec<u8>> = corpus(target).into_iter().collect();
+    for (name, bytes) in seeds {
         assert_eq!(
             on_disk.get(name),
             Some(bytes),
             "seed {name} missing or stale; run STT_BLESS=1 cargo test -p stt-tests --test fuzz_corpus"
         );
     }
+}
+
+#[test]
+fn seed_corpus_matches_the_spec_and_edge_cases() {
+    let seeds: Vec<(String, Vec<u8>)> = seed_files().into_iter().collect();
+    check_seeds("frame_decode", &seeds);
 }
 
 #[test]
@@ -294,22 +300,7 @@ fn stream_reassembly_corpus_replays_without_failure() {
 
 #[test]
 fn storage_read_seeds_are_checked_in() {
-    let dir = corpus_dir("storage_read");
-    let seeds = stt_proto::fuzzing::storage_read_seeds();
-    if std::env::var_os("STT_BLESS").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, bytes) in &seeds {
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
-    }
-    let on_disk: BTreeMap<String, Vec<u8>> = corpus("storage_read").into_iter().collect();
-    for (name, bytes) in &seeds {
-        assert_eq!(
-            on_disk.get(name),
-            Some(bytes),
-            "seed {name} missing or stale; run STT_BLESS=1 cargo test -p stt-tests --test fuzz_corpus"
-        );
-    }
+    check_seeds("storage_read", &stt_proto::fuzzing::storage_read_seeds());
 }
 
 #[test]

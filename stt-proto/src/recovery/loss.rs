@@ -249,14 +249,6 @@ impl<I> SentPackets<I> {
         self.spurious
     }
 
-    /// `max(smoothed, latest) · time threshold`, at least the timer granularity.
-    fn loss_delay(&self, rtt: &RttEstimator) -> Duration {
-        let base = rtt.smoothed_rtt().max(rtt.latest_rtt());
-        (base / 8)
-            .saturating_mul(self.time_eighths)
-            .max(RttEstimator::GRANULARITY)
-    }
-
     /// Declares lost every packet below the largest acknowledged that is past the
     /// packet or time threshold, appending them to `lost`, and re-arms the loss timer.
     pub fn detect_lost(
@@ -269,7 +261,7 @@ impl<I> SentPackets<I> {
         let Some(largest) = self.largest_acked else {
             return;
         };
-        let delay = self.loss_delay(rtt);
+        let delay = rtt.loss_delay(self.time_eighths);
         let end = largest.min(self.next.saturating_sub(1));
         // Early retransmit (RFC 5827, as RACK does it): when everything sent after a packet
         // has been acknowledged, no later ACK can ever reach the packet threshold, so with

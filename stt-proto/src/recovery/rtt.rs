@@ -125,10 +125,11 @@ impl RttEstimator {
     }
 
     /// The time threshold for declaring a packet lost (RFC 9002 §6.1.2):
-    /// `9/8 · max(smoothed_rtt, latest_rtt)`, at least `kGranularity`.
-    pub fn loss_delay(&self) -> Duration {
+    /// `eighths/8 · max(smoothed_rtt, latest_rtt)`, at least `kGranularity`. RFC 9002's
+    /// threshold is 9 eighths; loss detection widens it after spurious losses.
+    pub fn loss_delay(&self, eighths: u32) -> Duration {
         let base = self.smoothed.max(self.latest);
-        base.saturating_add(base / 8).max(Self::GRANULARITY)
+        (base / 8).saturating_mul(eighths).max(Self::GRANULARITY)
     }
 }
 
@@ -159,7 +160,7 @@ mod tests {
         assert_eq!(rtt.rttvar(), us(166_500));
         // RFC 9002 §6.2.2: the first PTO is 3 × the initial RTT (333 + 4 · 166.5 ms).
         assert_eq!(rtt.pto_base(), ms(999));
-        assert_eq!(rtt.loss_delay(), us(374_625));
+        assert_eq!(rtt.loss_delay(9), us(374_625));
     }
 
     #[test]
@@ -247,16 +248,16 @@ mod tests {
         rtt.update(Duration::ZERO, ms(80));
         rtt.update(Duration::ZERO, ms(160));
         // smoothed = 70 + 20 = 90 ms < latest = 160 ms → 9/8 · 160 = 180 ms.
-        assert_eq!(rtt.loss_delay(), ms(180));
+        assert_eq!(rtt.loss_delay(9), ms(180));
     }
 
     #[test]
     fn loss_delay_floored_at_granularity() {
         let mut rtt = RttEstimator::default();
         rtt.update(Duration::ZERO, us(100));
-        assert_eq!(rtt.loss_delay(), RttEstimator::GRANULARITY);
+        assert_eq!(rtt.loss_delay(9), RttEstimator::GRANULARITY);
         rtt.update(Duration::ZERO, Duration::ZERO);
-        assert_eq!(rtt.loss_delay(), RttEstimator::GRANULARITY);
+        assert_eq!(rtt.loss_delay(9), RttEstimator::GRANULARITY);
     }
 
     #[test]
@@ -266,7 +267,7 @@ mod tests {
         rtt.update(Duration::ZERO, Duration::MAX);
         rtt.update(Duration::MAX, Duration::ZERO);
         rtt.update(Duration::MAX, Duration::MAX);
-        let _ = (rtt.pto_base(), rtt.loss_delay());
+        let _ = (rtt.pto_base(), rtt.loss_delay(9));
         assert_eq!(rtt.min_rtt(), Duration::ZERO);
     }
 }
