@@ -4,6 +4,11 @@ use super::*;
 use alloc::vec;
 
 fn streams() -> Streams {
+    with_send_buffers(1 << 30, 1 << 30)
+}
+
+/// Streams with large windows and the given stream and session send buffers.
+fn with_send_buffers(send_buffer: u64, session_send_buffer: u64) -> Streams {
     let big = 1 << 30;
     Streams::new(
         Side::Initiator,
@@ -16,8 +21,8 @@ fn streams() -> Streams {
             peer_stream_window: big,
             peer_max_data: big,
             peer_max_streams: [16, 16],
-            send_buffer: big,
-            session_send_buffer: big,
+            send_buffer,
+            session_send_buffer,
         },
     )
 }
@@ -91,22 +96,7 @@ fn a_new_higher_priority_stream_goes_first() {
 
 /// Streams with a 2,000-byte stream send buffer and a 3,000-byte session one.
 fn small_buffers() -> Streams {
-    let big = 1 << 30;
-    Streams::new(
-        Side::Initiator,
-        StreamLimits {
-            local_stream_window: big,
-            max_local_stream_window: big,
-            local_window: big,
-            max_local_window: big,
-            local_max_streams: [16, 16],
-            peer_stream_window: big,
-            peer_max_data: big,
-            peer_max_streams: [16, 16],
-            send_buffer: 2000,
-            session_send_buffer: 3000,
-        },
-    )
+    with_send_buffers(2000, 3000)
 }
 
 /// Sends and acknowledges everything pending on `s`.
