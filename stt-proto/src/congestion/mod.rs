@@ -56,9 +56,11 @@
 //! assert_eq!(cc.clone().name(), "fixed");
 //! ```
 //!
-//! The session then holds the `Box<dyn Controller>` and never sends more than
-//! [`Controller::window`] bytes in flight. Window growth and loss response are entirely the
-//! controller's; only the recovery-period rule below is expected of every implementation.
+//! The session then holds the `Box<dyn Controller>` and sends an ack-eliciting packet only
+//! while fewer than [`Controller::window`] bytes are in flight, so the flight exceeds the
+//! window by less than one datagram (as Chromium's and msquic's senders allow). Window
+//! growth and loss response are entirely the controller's; only the recovery-period rule
+//! below is expected of every implementation.
 
 use alloc::boxed::Box;
 
@@ -131,7 +133,7 @@ pub trait Controller: Send + core::fmt::Debug {
     /// The path's maximum datagram size changed to `new_mtu` bytes.
     fn on_mtu_update(&mut self, new_mtu: u16);
 
-    /// Bytes that may be in flight now.
+    /// Bytes that may be in flight now; the session sends while less than this is in flight.
     fn window(&self) -> u64;
 
     /// The window a fresh session starts with.

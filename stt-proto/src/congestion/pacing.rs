@@ -128,11 +128,15 @@ impl Pacer {
     }
 }
 
-/// Bucket size: ten datagrams, no more than the window, and at least one datagram so a
-/// full-sized packet can always eventually be sent.
+/// Bucket size: ten datagrams, no more than the window rounded up to whole datagrams (the
+/// session sends while any of the window is unused, so a window of 4.5 datagrams holds
+/// five), and at least one datagram so a full-sized packet can always eventually be sent.
 fn burst_capacity(window: u64, mtu: u16) -> u64 {
     let mtu = u64::from(mtu.max(1));
-    mtu.saturating_mul(MAX_BURST_PACKETS).min(window).max(mtu)
+    let whole_window = window.div_ceil(mtu).saturating_mul(mtu);
+    mtu.saturating_mul(MAX_BURST_PACKETS)
+        .min(whole_window)
+        .max(mtu)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -178,6 +182,21 @@ mod tests {
         pacer2.delay(RTT, 1200, MTU, window, at(0));
         assert_eq!(pacer2.tokens(), 3_600);
         pacer.on_transmit(3_600);
+        assert!(pacer.delay(RTT, 1200, MTU, window, at(0)).is_some());
+    }
+
+    #[test]
+    fn burst_holds_a_fractional_window_rounded_up() {
+        // 4.5 datagrams of window: the session keeps five in flight (it sends while any
+        // window is unused), so the bucket must let five leave together after a quiet
+        // spell, not hold the fifth back for half a datagram of tokens.
+        let window = 5_400;
+        let mut pacer = Pacer::new(RTT, window, MTU, at(0));
+        assert_eq!(pacer.capacity(), 6_000);
+        for _ in 0..5 {
+            assert_eq!(pacer.delay(RTT, 1200, MTU, window, at(0)), None);
+            pacer.on_transmit(1200);
+        }
         assert!(pacer.delay(RTT, 1200, MTU, window, at(0)).is_some());
     }
 

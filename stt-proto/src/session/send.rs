@@ -252,8 +252,7 @@ impl Session {
         // RFC 9002 §7.3.2: one packet may go out on entering recovery, before the reduced
         // window applies, so the lost data is on its way again without waiting for the
         // flight to drain below the new window.
-        let cwnd_open =
-            probing || window_allows(in_flight, mtu, conn.cc.window(), conn.recovery_send);
+        let cwnd_open = probing || window_allows(in_flight, conn.cc.window(), conn.recovery_send);
         let mut may_elicit = cwnd_open;
         conn.pacer_next = None;
         if may_elicit && config.transport.pacing && !probing {
@@ -453,10 +452,13 @@ impl Session {
     }
 }
 
-/// Whether a full `mtu`-sized ack-eliciting packet may go with `in_flight` bytes out under
-/// `window`; `recovery_send` is the one packet allowed on entering recovery.
-fn window_allows(in_flight: u64, mtu: u16, window: u64, recovery_send: bool) -> bool {
-    recovery_send || in_flight.saturating_add(u64::from(mtu)) <= window
+/// Whether an ack-eliciting packet may go with `in_flight` bytes out under `window`:
+/// while any of the window is unused, as Chromium's and msquic's QUIC senders decide, so
+/// a window of 4.9 datagrams keeps five in flight rather than four (the window then
+/// overshoots by less than one datagram, never more). `recovery_send` is the one packet
+/// allowed on entering recovery.
+fn window_allows(in_flight: u64, window: u64, recovery_send: bool) -> bool {
+    recovery_send || in_flight < window
 }
 
 /// Writes one piece of a storage answer into the room left; true if it did.
@@ -526,10 +528,19 @@ mod tests {
 
     #[test]
     fn entering_recovery_allows_one_packet_beyond_the_window() {
-        assert!(window_allows(2_400, 1_200, 3_600, false));
-        assert!(!window_allows(3_000, 1_200, 3_600, false));
+        assert!(!window_allows(3_600, 3_600, false));
         // Just cut from 7 200 to 3 600 with 6 000 still in flight: one packet may go.
-        assert!(window_allows(6_000, 1_200, 3_600, true));
-        assert!(!window_allows(u64::MAX, 1_200, 3_600, false));
+        assert!(window_allows(6_000, 3_600, true));
+        assert!(!window_allows(u64::MAX, 3_600, false));
+    }
+
+    #[test]
+    fn a_partly_used_window_takes_one_more_packet() {
+        // 3.5 datagrams of 1 200: three are out and half a datagram of window is left.
+        // A whole packet may still go (four in flight), or a fractional window would
+        // waste half a datagram every round trip.
+        assert!(window_allows(3_600, 4_200, false));
+        assert!(window_allows(0, 1, false));
+        assert!(!window_allows(4_800, 4_200, false));
     }
 }
