@@ -321,12 +321,10 @@ impl<'a> Frame<'a> {
         }
         Ok(match FrameType::from_u8(ty)? {
             FrameType::Padding => {
-                let mut len = 1;
-                while r.rest().first() == Some(&0) {
-                    r.u8()?;
-                    len += 1;
-                }
-                Frame::Padding { len }
+                let rest = r.rest();
+                let run = rest.iter().position(|&b| b != 0).unwrap_or(rest.len());
+                r.bytes(run)?;
+                Frame::Padding { len: run + 1 }
             }
             FrameType::Data => Frame::Data(DataFrame::decode_body(r)?),
             FrameType::StreamOpen => Frame::StreamOpen(StreamOpen::decode_body(r)?),
@@ -396,10 +394,7 @@ impl<'a> Frame<'a> {
     pub fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         match self {
             Frame::Padding { len } => {
-                w.reserve(*len)?;
-                for _ in 0..*len {
-                    w.u8(0)?;
-                }
+                w.claim(*len)?.fill(0);
                 Ok(())
             }
             Frame::Data(f) => f.write(w),
