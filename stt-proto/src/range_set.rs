@@ -63,7 +63,8 @@ impl RangeSet {
 
     /// Removes every value of `r`, splitting a range that straddles it.
     pub fn remove(&mut self, r: Range<u64>) {
-        if r.start >= r.end {
+        // Empty sets are the common case (nothing to retransmit): skip the tree walks.
+        if r.start >= r.end || self.map.is_empty() {
             return;
         }
         // A predecessor that starts below r.start and reaches into r is cut short,
