@@ -53,6 +53,8 @@ fn config() -> Arc<NodeConfig> {
     t.receive_window = 8192;
     t.max_receive_window = 32_768;
     t.send_buffer = 8192;
+    // Below four streams' worth, so writers also meet the session-wide limit.
+    t.session_send_buffer = 12_288;
     t.datagram_receive_buffer = 4096;
     Arc::new(c)
 }
