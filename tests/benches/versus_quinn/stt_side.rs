@@ -109,8 +109,9 @@ impl Contender for Stt {
     fn details(conn: &Session) -> String {
         conn.stats().map_or_else(String::new, |s| {
             format!(
-                " sent={} retx_bytes={} pto={} rtt_us={} cwnd={}",
+                " sent={} received={} retx_bytes={} pto={} rtt_us={} cwnd={}",
                 s.packets_sent,
+                s.packets_received,
                 s.bytes_retransmitted,
                 s.pto_count,
                 s.rtt.as_micros(),
