@@ -174,8 +174,22 @@ impl Session {
             && rp != self.path.id
         {
             self.path_response = None;
-            let len = self.transmit_frames(now, &mut buf[..max], &[Frame::PathResponse(data)])?;
-            return Some((rp, len));
+            // Only the path under validation is accounted, so only it gets an answer, and
+            // only within its anti-amplification budget; otherwise the challenge goes
+            // unanswered (its sender tries again) and this call goes on to other data.
+            let allowed = self
+                .probe
+                .as_ref()
+                .is_some_and(|p| p.path.id == rp && p.path.budget() >= PROBE_LEN as u64);
+            if allowed {
+                let room = PROBE_LEN.min(max);
+                let len =
+                    self.transmit_frames(now, &mut buf[..room], &[Frame::PathResponse(data)])?;
+                if let Some(p) = self.probe.as_mut() {
+                    p.path.sent += len as u64;
+                }
+                return Some((rp, len));
+            }
         }
         let budget = self.path.budget();
         if budget < max as u64 {
