@@ -856,3 +856,41 @@ fn reset_streams_release_their_session_credit() {
     );
     assert!(got == data);
 }
+
+#[test]
+fn a_trickling_writer_does_not_inflate_the_window() {
+    // A writer that never fills its window (RFC 9002 §7.8): hundreds of small writes,
+    // each acknowledged before the next, prove nothing about capacity. Without the
+    // app-limited rule every ACK would grow the slow-start window by its bytes.
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    let now = pair.now;
+    let id = pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .open_stream(now, Dir::Uni, 0, None)
+        .unwrap();
+    let initial = pair.peers[0].node.session(a).unwrap().stats().cwnd;
+    let (mut writes, mut got) = (0, 0);
+    pair.run_until(Duration::from_secs(60), |p| {
+        let now = p.now;
+        if writes < 1000 {
+            let mut s = p.peers[0].node.session(a).unwrap();
+            assert_eq!(s.write(now, id, &[7u8; 200]), Ok(200));
+            writes += 1;
+        }
+        let mut r = p.peers[1].node.session(b).unwrap();
+        r.accept_stream(Dir::Uni);
+        while let Ok(Some(bytes)) = r.read(now, id, usize::MAX) {
+            got += bytes.len();
+        }
+        got == 200 * 1000
+    });
+    assert_eq!(got, 200 * 1000, "the trickle must arrive");
+    let cwnd = pair.peers[0].node.session(a).unwrap().stats().cwnd;
+    assert!(
+        cwnd <= 2 * initial,
+        "window grew from {initial} to {cwnd} on an application-limited flight"
+    );
+}

@@ -115,6 +115,9 @@ pub(crate) struct Conn {
     pub probes_pending: u8,
     /// A congestion event just cut the window: one packet may still go (RFC 9002 §7.3.2).
     pub recovery_send: bool,
+    /// The last transmit found nothing to send while under half the window was in use
+    /// (RFC 9002 §7.8): ACKs then must not grow the window.
+    pub app_limited: bool,
     pub keepalive_pending: bool,
     /// Application messages and storage fetches; created on first use.
     pub apps: Option<Box<Apps>>,
@@ -274,6 +277,7 @@ impl Session {
             last_eliciting_sent: now,
             probes_pending: 0,
             recovery_send: false,
+            app_limited: false,
             // The responder confirms at once with an ack-eliciting CONFIRM packet.
             keepalive_pending: self.side == Side::Responder,
             apps: None,
@@ -745,16 +749,25 @@ impl Session {
         for (pn, p) in acked.drain(..) {
             conn.record.on_packet_acked(pn);
             if p.ack_eliciting {
-                conn.cc
-                    .on_ack(now, p.time_sent, u64::from(p.size), false, &conn.rtt);
+                conn.cc.on_ack(
+                    now,
+                    p.time_sent,
+                    u64::from(p.size),
+                    conn.app_limited,
+                    &conn.rtt,
+                );
             }
             if self.side == Side::Responder {
                 conn.confirm_acked = true;
             }
             p.info.on_acked(conn);
         }
-        conn.cc
-            .on_end_acks(now, conn.sent.bytes_in_flight(), false, Some(largest));
+        conn.cc.on_end_acks(
+            now,
+            conn.sent.bytes_in_flight(),
+            conn.app_limited,
+            Some(largest),
+        );
         conn.scratch = acked;
         self.detect_lost(now, config);
         Ok(())

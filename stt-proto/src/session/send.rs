@@ -287,7 +287,15 @@ impl Session {
             || !conn.datagrams_out.is_empty()
             || conn.streams.has_pending()
             || storage_pending;
+        let pacing_limited = conn.pacer_next.is_some();
         if !(ack_due || may_elicit && wants_eliciting) {
+            conn.app_limited = app_limited(
+                wants_eliciting,
+                cwnd_open,
+                pacing_limited,
+                in_flight,
+                conn.cc.window(),
+            );
             // Congestion-limited datagrams are dropped, not queued without bound.
             if !cwnd_open && !conn.datagrams_out.is_empty() {
                 self.stats.datagrams_dropped += conn.datagrams_out.len() as u64;
@@ -392,6 +400,14 @@ impl Session {
             }
             w.position()
         };
+        // Judged on what went out: data held back by flow control counts as none.
+        conn.app_limited = app_limited(
+            eliciting,
+            cwnd_open,
+            pacing_limited,
+            in_flight,
+            conn.cc.window(),
+        );
         if written == 0 {
             return None;
         }
@@ -475,6 +491,25 @@ fn window_allows(in_flight: u64, window: u64, recovery_send: bool) -> bool {
     recovery_send || in_flight < window
 }
 
+/// Whether the sender is application-limited (RFC 9002 §7.8): it sends nothing
+/// ack-eliciting (`sending` false: no data, or data held back by flow control) although
+/// neither the window nor the pacer holds it back, and under half the window is in
+/// flight. ACKs of such a flight prove nothing about spare capacity, so they must not
+/// grow the window; without this rule a sender held back by flow control (or a slow
+/// writer) would inflate its window without bound and, once the limit lifts, burst it
+/// all at once. Half, not all, as Linux judges slow start: a sender that uses at least
+/// half its window still grows it, so the window stays within about twice the flight
+/// the sender actually keeps.
+fn app_limited(
+    sending: bool,
+    cwnd_open: bool,
+    pacing_limited: bool,
+    in_flight: u64,
+    window: u64,
+) -> bool {
+    !sending && cwnd_open && !pacing_limited && in_flight < window / 2
+}
+
 /// Writes one piece of a storage answer into the room left; true if it did.
 fn fill_storage(w: &mut Writer<'_>, conn: &mut Conn, info: &mut PacketInfo) -> bool {
     let room = w.remaining();
@@ -538,7 +573,19 @@ impl Conn {
 
 #[cfg(test)]
 mod tests {
-    use super::window_allows;
+    use super::{app_limited, window_allows};
+
+    #[test]
+    fn an_idle_sender_under_half_its_window_is_app_limited() {
+        // Nothing to send, window open, a quarter of it in use.
+        assert!(app_limited(false, true, false, 2_500, 10_000));
+        // Data waiting, the window full, or the pacer holding it back: not app-limited.
+        assert!(!app_limited(true, true, false, 2_500, 10_000));
+        assert!(!app_limited(false, false, false, 2_500, 10_000));
+        assert!(!app_limited(false, true, true, 2_500, 10_000));
+        // Using at least half the window still counts as using it.
+        assert!(!app_limited(false, true, false, 5_000, 10_000));
+    }
 
     #[test]
     fn entering_recovery_allows_one_packet_beyond_the_window() {
