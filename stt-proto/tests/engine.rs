@@ -27,6 +27,17 @@ fn pattern(stream: usize, len: usize) -> Vec<u8> {
 }
 
 /// Moves `streams` × `len` bytes from node 0 to node 1 and checks them byte for byte.
+/// Opens a unidirectional stream on peer 0's session `s`.
+fn open_uni(pair: &mut Pair, s: SessionHandle) -> StreamId {
+    let now = pair.now;
+    pair.peers[0]
+        .node
+        .session(s)
+        .unwrap()
+        .open_stream(now, Dir::Uni, 0, None)
+        .unwrap()
+}
+
 fn transfer(pair: &mut Pair, a: SessionHandle, b: SessionHandle, streams: usize, len: usize) {
     let now = pair.now;
     let mut out: Vec<(StreamId, Vec<u8>, usize, bool)> = (0..streams)
@@ -333,14 +344,8 @@ fn flow_control_blocks_and_resumes() {
     config.transport.send_buffer = WINDOW as u64;
     let mut pair = Pair::new(config.clone(), config);
     let (a, b) = pair.connect();
-    let now = pair.now;
     let data = pattern(0, TOTAL);
-    let id = pair.peers[0]
-        .node
-        .session(a)
-        .unwrap()
-        .open_stream(now, Dir::Uni, 0, None)
-        .unwrap();
+    let id = open_uni(&mut pair, a);
     let mut written = 0;
     let write = |p: &mut Pair, written: &mut usize| {
         let now = p.now;
@@ -864,13 +869,7 @@ fn a_trickling_writer_does_not_inflate_the_window() {
     // app-limited rule every ACK would grow the slow-start window by its bytes.
     let mut pair = Pair::default_pair();
     let (a, b) = pair.connect();
-    let now = pair.now;
-    let id = pair.peers[0]
-        .node
-        .session(a)
-        .unwrap()
-        .open_stream(now, Dir::Uni, 0, None)
-        .unwrap();
+    let id = open_uni(&mut pair, a);
     let initial = pair.peers[0].node.session(a).unwrap().stats().cwnd;
     let (mut writes, mut got) = (0, 0);
     pair.run_until(Duration::from_secs(60), |p| {
