@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use quinn_udp::RecvMeta;
 
+use crate::packet_pool::{POOL_SLOTS, PacketPool};
 use crate::runtime::{DriverTimer, Runtime};
 use crate::send_batch::SendBatch;
 use crate::shared::{Remote, Shared};
@@ -43,6 +44,8 @@ pub(crate) struct Driver<R: Runtime> {
     /// most two: a batch and the transmit after it that could not join it.
     pending: Vec<SendBatch>,
     recv_bufs: Vec<Vec<u8>>,
+    /// One recycled buffer per received datagram, handed to the engine.
+    packets: PacketPool,
     max_packet: usize,
 }
 
@@ -65,6 +68,10 @@ impl<R: Runtime> Driver<R> {
             send_buf: Vec::new(),
             pending: Vec::new(),
             recv_bufs: Vec::new(),
+            packets: PacketPool::new(
+                max_packet.max(stt_proto::frame::DEFAULT_MAX_PACKET),
+                POOL_SLOTS,
+            ),
             max_packet,
         };
         for u in udp {
@@ -129,7 +136,7 @@ impl<R: Runtime> Driver<R> {
                     let data = &buf[..m.len.min(buf.len())];
                     let stride = if m.stride == 0 { data.len() } else { m.stride };
                     for d in data.chunks(stride.max(1)) {
-                        st.node.handle_datagram(now, path, BytesMut::from(d));
+                        st.node.handle_datagram(now, path, self.packets.take(d));
                     }
                 }
             }

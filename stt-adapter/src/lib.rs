@@ -22,6 +22,7 @@ mod endpoint;
 mod events;
 mod fs_store;
 mod node;
+mod packet_pool;
 mod runtime;
 mod send_batch;
 mod session;
