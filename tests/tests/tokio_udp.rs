@@ -1,6 +1,7 @@
 //! stt-tokio over real loopback UDP sockets: handshake, streams both ways, datagrams,
 //! broadcast, a 64 MiB byte-exact transfer, many writers sharing a small session send
-//! buffer, many messages on separate streams, 50 concurrent sessions, a wrong network seed refused. Every test is bounded
+//! buffer, many messages on separate streams, small reads of read-ahead data, 50
+//! concurrent sessions, a wrong network seed refused. Every test is bounded
 //! by a timeout.
 
 use std::net::SocketAddr;
@@ -255,6 +256,48 @@ async fn many_messages_on_separate_streams_arrive_byte_exact() {
             drop(w);
         }
         assert!(srv.await.unwrap(), "every message arrived");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// A read takes up to 64 KiB ahead from the engine and hands it out in pieces: reads
+/// through a 100-byte buffer and reads of chunks capped at 1,000 bytes both see every
+/// byte in order, then the end of the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_reads_see_read_ahead_data_in_order() {
+    const LEN: usize = 300 << 10;
+    tokio::time::timeout(LIMIT, async {
+        let (server, client, addr) = pair().await;
+        let srv = tokio::spawn(async move {
+            let s = server.accept().await.unwrap();
+            let mut r = s.accept_uni().await.unwrap();
+            let mut buf = [0u8; 100];
+            let mut n = 0;
+            while n < LEN / 2 {
+                let k = r.read(&mut buf).await.unwrap();
+                assert!(k > 0, "the stream ended early at {n}");
+                assert!(
+                    buf[..k]
+                        .iter()
+                        .enumerate()
+                        .all(|(i, b)| *b == pattern(n + i))
+                );
+                n += k;
+            }
+            while let Some(chunk) = r.read_chunk(1000).await.unwrap() {
+                assert!(chunk.len() <= 1000);
+                assert!(chunk.iter().enumerate().all(|(i, b)| *b == pattern(n + i)));
+                n += chunk.len();
+            }
+            n
+        });
+        let s = client.connect(addr).await.unwrap();
+        let data: Vec<u8> = (0..LEN).map(pattern).collect();
+        let mut w = s.open_uni().await.unwrap();
+        w.write_all(&data).await.unwrap();
+        w.shutdown().await.unwrap();
+        assert_eq!(srv.await.unwrap(), LEN);
     })
     .await
     .expect("test timed out");
