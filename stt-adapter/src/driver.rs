@@ -15,7 +15,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use quinn_udp::RecvMeta;
 
+use crate::packet_pool::{POOL_SLOTS, PacketPool};
 use crate::runtime::{DriverTimer, Runtime};
+use crate::send_batch::SendBatch;
 use crate::shared::{Remote, Shared};
 use crate::udp::UdpIo;
 
@@ -38,9 +40,12 @@ pub(crate) struct Driver<R: Runtime> {
     timer: R::Timer,
     timer_at: Option<stt_proto::Instant>,
     send_buf: Vec<u8>,
-    /// A transmit that met a full socket: (socket index, destination, len, segment).
-    pending: Option<(usize, std::net::SocketAddr, usize, Option<usize>)>,
+    /// Batches gathered and not yet sent (a full socket met them), oldest first; at
+    /// most two: a batch and the transmit after it that could not join it.
+    pending: Vec<SendBatch>,
     recv_bufs: Vec<Vec<u8>>,
+    /// One recycled buffer per received datagram, handed to the engine.
+    packets: PacketPool,
     max_packet: usize,
 }
 
@@ -61,8 +66,12 @@ impl<R: Runtime> Driver<R> {
             timer,
             timer_at: None,
             send_buf: Vec::new(),
-            pending: None,
+            pending: Vec::new(),
             recv_bufs: Vec::new(),
+            packets: PacketPool::new(
+                max_packet.max(stt_proto::frame::DEFAULT_MAX_PACKET),
+                POOL_SLOTS,
+            ),
             max_packet,
         };
         for u in udp {
@@ -127,7 +136,7 @@ impl<R: Runtime> Driver<R> {
                     let data = &buf[..m.len.min(buf.len())];
                     let stride = if m.stride == 0 { data.len() } else { m.stride };
                     for d in data.chunks(stride.max(1)) {
-                        st.node.handle_datagram(now, path, BytesMut::from(d));
+                        st.node.handle_datagram(now, path, self.packets.take(d));
                     }
                 }
             }
@@ -155,9 +164,9 @@ impl<R: Runtime> Driver<R> {
             match cmd {
                 Command::ReplaceUdp(old, u) => {
                     self.udp.retain(|s| s.local_addr() != old);
-                    if matches!(self.pending, Some((i, ..)) if i >= self.udp.len()) {
-                        self.pending = None;
-                    }
+                    // Pending batches name sockets by index, which just moved: drop
+                    // them (loss recovery resends what they carried).
+                    self.pending.clear();
                     self.add_udp(u);
                 }
             }
@@ -168,46 +177,94 @@ impl<R: Runtime> Driver<R> {
     fn poll_transmit(&mut self, cx: &mut Context<'_>) -> (bool, bool) {
         let mut worked = false;
         for _ in 0..WORK_LIMIT {
-            if let Some((i, dst, len, seg)) = self.pending {
+            while let Some(b) = self.pending.first().copied() {
                 let t = quinn_udp::Transmit {
-                    destination: dst,
+                    destination: b.dst,
                     ecn: None,
-                    contents: &self.send_buf[..len],
-                    segment_size: seg,
+                    contents: &self.send_buf[b.start..b.end()],
+                    segment_size: b.segment_size(),
                     src_ip: None,
                 };
-                match self.udp[i].try_send(&t) {
-                    Ok(()) => self.pending = None,
+                match self.udp[b.socket].try_send(&t) {
+                    Ok(()) => {
+                        self.pending.remove(0);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        match self.udp[i].poll_writable(cx) {
+                        match self.udp[b.socket].poll_writable(cx) {
                             Poll::Ready(_) => continue,
                             Poll::Pending => return (worked, true),
                         }
                     }
                     Err(e) => {
                         tracing::trace!("udp send: {e}");
-                        self.pending = None;
+                        self.pending.remove(0);
                     }
                 }
             }
-            let now = self.shared.now();
-            let mut st = self.shared.lock();
-            let Some(t) = st.node.poll_transmit(now, &mut self.send_buf) else {
+            let (gathered, engine_done) = self.gather();
+            worked |= gathered;
+            if engine_done && self.pending.is_empty() {
                 return (worked, false);
+            }
+        }
+        cx.waker().wake_by_ref();
+        (worked, false)
+    }
+
+    /// Takes transmits from the engine into the send buffer while they join one UDP
+    /// batch ([`SendBatch`]), and queues it in `pending` (with the transmit that
+    /// ended it, if any). WebSocket transmits go out at once. Returns (took any,
+    /// the engine had nothing more).
+    fn gather(&mut self) -> (bool, bool) {
+        let mut st = self.shared.lock();
+        let mut took = false;
+        let mut batch: Option<SendBatch> = None;
+        let mut at = 0;
+        // While there is room for at least one more full packet.
+        while let Some(buf) = self
+            .send_buf
+            .get_mut(at..)
+            .filter(|b| at == 0 || b.len() >= self.max_packet)
+        {
+            // A fresh time for each call: the pacer lets more go as time passes.
+            let Some(t) = st.node.poll_transmit(self.shared.now(), buf) else {
+                if let Some(b) = batch {
+                    self.pending.push(b);
+                }
+                return (took, true);
             };
-            worked = true;
+            took = true;
             match st.paths.addr(t.path).copied() {
                 Some(Remote::Udp(dst)) => {
-                    drop(st);
-                    if let Some(i) = self.socket_for(dst) {
-                        self.pending = Some((i, dst, t.len, t.segment_size));
+                    if let Some(b) = &mut batch
+                        && b.try_join(dst, t.len, t.segment_size)
+                    {
+                        at = b.end();
+                        continue;
+                    }
+                    let Some(socket) = self.socket_for(dst) else {
+                        // No socket of that family: the transmit is dropped.
+                        continue;
+                    };
+                    let next = SendBatch::new(socket, dst, at, t.len, t.segment_size);
+                    match batch {
+                        // It cannot join: the batch and it go out in turn.
+                        Some(b) => {
+                            self.pending.push(b);
+                            self.pending.push(next);
+                            return (took, false);
+                        }
+                        None => {
+                            at = next.end();
+                            batch = Some(next);
+                        }
                     }
                 }
                 Some(Remote::Ws(conn)) => {
                     let seg = t.segment_size.unwrap_or(t.len).max(1);
                     let mut closed = false;
                     if let Some(tx) = st.ws_out.get(&conn) {
-                        for d in self.send_buf[..t.len].chunks(seg) {
+                        for d in self.send_buf[at..at + t.len].chunks(seg) {
                             match tx.try_send(Bytes::copy_from_slice(d)) {
                                 Ok(()) => {}
                                 // A full WebSocket queue is a full socket buffer: the
@@ -224,8 +281,10 @@ impl<R: Runtime> Driver<R> {
                 None => {}
             }
         }
-        cx.waker().wake_by_ref();
-        (worked, false)
+        if let Some(b) = batch {
+            self.pending.push(b);
+        }
+        (took, false)
     }
 }
 

@@ -1,8 +1,11 @@
 //! The two halves of a stream, runtime-free: [`SendStream`] and [`RecvStream`], with
 //! `futures-io`'s `AsyncWrite`/`AsyncRead`. A runtime whose users expect other IO
 //! traits wraps them (see [`crate::Runtime::SendStream`]). Each call locks the node,
-//! calls the engine, records a waker if it must wait and wakes the driver.
+//! calls the engine, records a waker if it must wait and wakes the driver. A read
+//! takes up to [`READ_AHEAD`] bytes more than it returns, so the reads after it are
+//! served without the lock until they run out.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
@@ -11,11 +14,11 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use stt_proto::SessionHandle;
 use stt_proto::driver::StreamIoError;
 use stt_proto::driver::dispatch::register;
 use stt_proto::error::{ReadError, WriteError};
 use stt_proto::frame::{ErrorCode, StreamId};
+use stt_proto::{SessionHandle, SessionRef};
 
 use crate::session::{SessionInner, gone};
 use crate::shared::State;
@@ -193,12 +196,23 @@ impl AsyncWrite for SendStream {
     }
 }
 
+/// Bytes a read takes from the engine at once, beyond its first chunk: one lock then
+/// serves a run of reads (a 64 KiB message is about 47 chunks) instead of each taking
+/// the node's lock, draining events and waking the driver. Bounds what a stream holds
+/// outside the engine's receive window.
+pub(crate) const READ_AHEAD: usize = 64 << 10;
+
 /// The receiving half of a stream. Implements [`AsyncRead`]; end of stream is the
 /// peer's finish. Dropping it before the end asks the peer to stop sending.
 pub struct RecvStream {
     session: Arc<SessionInner>,
     id: StreamId,
     eof: bool,
+    /// Chunks taken from the engine and not yet returned, in order.
+    ahead: VecDeque<Bytes>,
+    /// How the engine's stream ended while taking `ahead`, reported once it is empty:
+    /// `None` the peer's finish, `Some(code)` its reset.
+    ended: Option<Option<ErrorCode>>,
 }
 
 impl std::fmt::Debug for RecvStream {
@@ -207,12 +221,47 @@ impl std::fmt::Debug for RecvStream {
     }
 }
 
+/// The first `max` bytes of `chunk`; the rest goes back to the front of `ahead`.
+fn cut(ahead: &mut VecDeque<Bytes>, mut chunk: Bytes, max: usize) -> Bytes {
+    if chunk.len() > max {
+        ahead.push_front(chunk.split_off(max));
+    }
+    chunk
+}
+
+/// Takes what the engine holds ready for stream `id` after a first chunk, up to
+/// [`READ_AHEAD`] bytes, into `ahead`; returns how the stream ended if that was met on
+/// the way (`Some(None)` finished, `Some(Some(code))` reset). An error other than a
+/// reset is left for the next read to meet again.
+fn read_ahead(
+    s: &mut SessionRef<'_>,
+    now: stt_proto::Instant,
+    id: StreamId,
+    ahead: &mut VecDeque<Bytes>,
+) -> Option<Option<ErrorCode>> {
+    let mut room = READ_AHEAD;
+    while room > 0 {
+        match s.read(now, id, room) {
+            Ok(Some(b)) => {
+                room = room.saturating_sub(b.len());
+                ahead.push_back(b);
+            }
+            Ok(None) | Err(ReadError::Closed) => return Some(None),
+            Err(ReadError::Reset(code)) => return Some(Some(code)),
+            Err(ReadError::Blocked | ReadError::SessionClosed) => return None,
+        }
+    }
+    None
+}
+
 impl RecvStream {
     pub(crate) fn new(session: Arc<SessionInner>, id: StreamId) -> Self {
         Self {
             session,
             id,
             eof: false,
+            ahead: VecDeque::new(),
+            ended: None,
         }
     }
 
@@ -227,13 +276,33 @@ impl RecvStream {
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<Result<Option<Bytes>, StreamIoError>> {
-        if self.eof {
+        if self.eof || max == 0 {
             return Poll::Ready(Ok(None));
+        }
+        if let Some(chunk) = self.ahead.pop_front() {
+            return Poll::Ready(Ok(Some(cut(&mut self.ahead, chunk, max))));
+        }
+        match self.ended {
+            Some(None) => {
+                self.eof = true;
+                return Poll::Ready(Ok(None));
+            }
+            Some(Some(code)) => {
+                self.eof = true;
+                return Poll::Ready(Err(StreamIoError::Reset(code)));
+            }
+            None => {}
         }
         let h = self.session.handle;
         let (mut st, now) = self.session.shared.lock_now();
         let r = match st.node.session(h) {
-            Some(mut s) => s.read(now, self.id, max),
+            Some(mut s) => {
+                let r = s.read(now, self.id, max);
+                if let Ok(Some(_)) = &r {
+                    self.ended = read_ahead(&mut s, now, self.id, &mut self.ahead);
+                }
+                r
+            }
             None => return Poll::Ready(Err(StreamIoError::Session(gone(&st, h)))),
         };
         st.drain_events(now);
@@ -277,9 +346,12 @@ impl RecvStream {
     pub fn stop(&mut self, code: u64) {
         let h = self.session.handle;
         let (mut st, now) = self.session.shared.lock_now();
-        if let Some(mut s) = st.node.session(h) {
+        if self.ended.is_none()
+            && let Some(mut s) = st.node.session(h)
+        {
             let _ = s.stop(now, self.id, ErrorCode(code));
         }
+        self.ahead.clear();
         self.eof = true;
         st.drain_events(now);
         st.wake_driver();

@@ -1,6 +1,7 @@
 //! stt-tokio over real loopback UDP sockets: handshake, streams both ways, datagrams,
 //! broadcast, a 64 MiB byte-exact transfer, many writers sharing a small session send
-//! buffer, 50 concurrent sessions, a wrong network seed refused. Every test is bounded
+//! buffer, many messages on separate streams, small reads of read-ahead data, 50
+//! concurrent sessions, a wrong network seed refused. Every test is bounded
 //! by a timeout.
 
 use std::net::SocketAddr;
@@ -210,6 +211,93 @@ async fn many_writers_share_a_small_session_send_buffer() {
         }
         let seen = srv.await.unwrap();
         assert_eq!(seen, (0..STREAMS as u8).collect::<Vec<_>>());
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Row (b) of the head-to-head in small: 300 messages of 64 KiB, each on its own
+/// stream, written back to back by one task. The driver joins the engine's transmits
+/// into large GSO sends across stream boundaries (a stream's last packet is short);
+/// every message still arrives whole and byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_messages_on_separate_streams_arrive_byte_exact() {
+    const MESSAGES: usize = 300;
+    const LEN: usize = 64 << 10;
+    tokio::time::timeout(LIMIT, async {
+        let (server, client, addr) = pair().await;
+        let srv = tokio::spawn(async move {
+            let s = server.accept().await.unwrap();
+            let mut seen = vec![false; MESSAGES];
+            for _ in 0..MESSAGES {
+                let mut r = s.accept_uni().await.unwrap();
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.unwrap();
+                assert_eq!(got.len(), LEN);
+                let k = usize::from(got[0]) | usize::from(got[1]) << 8;
+                assert!(k < MESSAGES && !seen[k], "message {k} arrives once");
+                assert!(
+                    got[2..]
+                        .iter()
+                        .enumerate()
+                        .all(|(i, b)| *b == pattern(i + k)),
+                    "message {k} is byte-exact"
+                );
+                seen[k] = true;
+            }
+            seen.iter().all(|s| *s)
+        });
+        let s = client.connect(addr).await.unwrap();
+        for k in 0..MESSAGES {
+            let mut data = vec![k as u8, (k >> 8) as u8];
+            data.extend((0..LEN - 2).map(|i| pattern(i + k)));
+            let mut w = s.open_uni().await.unwrap();
+            w.write_all(&data).await.unwrap();
+            drop(w);
+        }
+        assert!(srv.await.unwrap(), "every message arrived");
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// A read takes up to 64 KiB ahead from the engine and hands it out in pieces: reads
+/// through a 100-byte buffer and reads of chunks capped at 1,000 bytes both see every
+/// byte in order, then the end of the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_reads_see_read_ahead_data_in_order() {
+    const LEN: usize = 300 << 10;
+    tokio::time::timeout(LIMIT, async {
+        let (server, client, addr) = pair().await;
+        let srv = tokio::spawn(async move {
+            let s = server.accept().await.unwrap();
+            let mut r = s.accept_uni().await.unwrap();
+            let mut buf = [0u8; 100];
+            let mut n = 0;
+            while n < LEN / 2 {
+                let k = r.read(&mut buf).await.unwrap();
+                assert!(k > 0, "the stream ended early at {n}");
+                assert!(
+                    buf[..k]
+                        .iter()
+                        .enumerate()
+                        .all(|(i, b)| *b == pattern(n + i))
+                );
+                n += k;
+            }
+            while let Some(chunk) = r.read_chunk(1000).await.unwrap() {
+                assert!(chunk.len() <= 1000);
+                assert!(chunk.iter().enumerate().all(|(i, b)| *b == pattern(n + i)));
+                n += chunk.len();
+            }
+            n
+        });
+        let s = client.connect(addr).await.unwrap();
+        let data: Vec<u8> = (0..LEN).map(pattern).collect();
+        let mut w = s.open_uni().await.unwrap();
+        w.write_all(&data).await.unwrap();
+        w.shutdown().await.unwrap();
+        assert_eq!(srv.await.unwrap(), LEN);
     })
     .await
     .expect("test timed out");
