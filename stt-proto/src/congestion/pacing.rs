@@ -1,7 +1,7 @@
 //! Pacing: spreads a congestion window over the round trip instead of sending it at once.
 //!
-//! A token bucket refilled at `1.25 · window / smoothed_rtt` and holding at most about ten
-//! datagrams. It only answers "when may the next datagram go"; it never decides how much
+//! A token bucket refilled at `1.25 · window / smoothed_rtt` and holding about 2 ms of
+//! that rate (10 to 256 datagrams). It only answers "when may the next datagram go"; it never decides how much
 //! may be in flight (the [`Controller`](super::Controller) does) and never reads a clock.
 //! All arithmetic is saturating, so zero RTTs, huge windows and time running backwards
 //! cannot make it panic.
@@ -10,10 +10,19 @@ use core::time::Duration;
 
 use crate::Instant;
 
-/// How many full-sized datagrams may leave back to back; bounded by the window too. Ten
-/// keeps the burst small enough for shallow router queues yet lets a sender amortise
-/// timer wake-ups.
-const MAX_BURST_PACKETS: u64 = 10;
+/// How long a burst may last at the pacing rate: about 2 ms of sending may leave back to
+/// back (quinn sizes its bucket the same way). On long paths that is a small share of the
+/// window; on short, fast ones (a LAN, loopback) it lets the sender hand the kernel one
+/// large GSO batch per timer wake-up instead of ten packets, since timers there are
+/// coarser than the gaps between packets.
+const BURST_INTERVAL_US: u128 = 2_000;
+
+/// Fewest full-sized datagrams a burst may hold (bounded by the window too): small enough
+/// for shallow router queues, large enough to amortise a wake-up.
+const MIN_BURST_PACKETS: u64 = 10;
+
+/// Most full-sized datagrams a burst may hold, however fast the path.
+const MAX_BURST_PACKETS: u64 = 256;
 
 /// Token-bucket pacer; one per path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +44,7 @@ pub struct Pacer {
 impl Pacer {
     /// A pacer for a path starting at `now`, with a full bucket.
     pub fn new(smoothed_rtt: Duration, window: u64, mtu: u16, now: Instant) -> Self {
-        let capacity = burst_capacity(window, mtu);
+        let capacity = burst_capacity(window, mtu, micros(smoothed_rtt));
         Self {
             capacity,
             tokens: capacity,
@@ -63,16 +72,13 @@ impl Pacer {
         now: Instant,
     ) -> Option<Instant> {
         let window = window.max(1);
-        if window != self.last_window || mtu != self.last_mtu {
-            self.capacity = burst_capacity(window, mtu);
-            // A shrinking window must not leave a burst larger than the new bucket.
+        let rtt_us = micros(smoothed_rtt);
+        if window != self.last_window || mtu != self.last_mtu || rtt_us != self.last_rtt_us {
+            self.capacity = burst_capacity(window, mtu, rtt_us);
+            // A shrinking bucket must not leave a burst larger than itself.
             self.tokens = self.tokens.min(self.capacity);
             self.last_window = window;
             self.last_mtu = mtu;
-            self.carry = 0;
-        }
-        let rtt_us = micros(smoothed_rtt);
-        if rtt_us != self.last_rtt_us {
             self.last_rtt_us = rtt_us;
             self.carry = 0;
         }
@@ -128,13 +134,24 @@ impl Pacer {
     }
 }
 
-/// Bucket size: ten datagrams, no more than the window rounded up to whole datagrams (the
-/// session sends while any of the window is unused, so a window of 4.5 datagrams holds
-/// five), and at least one datagram so a full-sized packet can always eventually be sent.
-fn burst_capacity(window: u64, mtu: u16) -> u64 {
+/// Bucket size: [`BURST_INTERVAL_US`] of the pacing rate, between [`MIN_BURST_PACKETS`]
+/// and [`MAX_BURST_PACKETS`] datagrams; no more than the window rounded up to whole
+/// datagrams (the session sends while any of the window is unused, so a window of 4.5
+/// datagrams holds five), and at least one datagram so a full-sized packet can always
+/// eventually be sent. Without an RTT estimate the rate is unknown: the largest burst.
+fn burst_capacity(window: u64, mtu: u16, rtt_us: u64) -> u64 {
     let mtu = u64::from(mtu.max(1));
+    let by_time = match rtt_us {
+        0 => u64::MAX,
+        rtt => u64::try_from(u128::from(window) * 5 * BURST_INTERVAL_US / (4 * u128::from(rtt)))
+            .unwrap_or(u64::MAX),
+    };
     let whole_window = window.div_ceil(mtu).saturating_mul(mtu);
-    mtu.saturating_mul(MAX_BURST_PACKETS)
+    by_time
+        .clamp(
+            mtu.saturating_mul(MIN_BURST_PACKETS),
+            mtu.saturating_mul(MAX_BURST_PACKETS),
+        )
         .min(whole_window)
         .max(mtu)
 }
@@ -170,6 +187,26 @@ mod tests {
         assert_eq!(pacer.delay(RTT, 1200, MTU, window, at(0)), Some(at(800)));
         assert_eq!(pacer.delay(RTT, 1200, MTU, window, at(799)), Some(at(800)));
         assert_eq!(pacer.delay(RTT, 1200, MTU, window, at(800)), None);
+    }
+
+    #[test]
+    fn burst_lasts_about_two_milliseconds_of_the_rate() {
+        // 20 ms path, 200-datagram window: 1.25 · 240 000 B / 20 ms · 2 ms = 30 000 B.
+        let window = 200 * 1200;
+        let rtt = Duration::from_millis(20);
+        assert_eq!(Pacer::new(rtt, window, MTU, at(0)).capacity(), 30_000);
+        // A fast, short path: capped at 256 datagrams.
+        let lan = Duration::from_micros(200);
+        assert_eq!(
+            Pacer::new(lan, 10_000 * 1200, MTU, at(0)).capacity(),
+            256 * 1200
+        );
+        // A long path with a modest window: never under ten datagrams.
+        assert_eq!(Pacer::new(RTT, window, MTU, at(0)).capacity(), 10 * 1200);
+        // The RTT moving resizes the bucket.
+        let mut pacer = Pacer::new(rtt, window, MTU, at(0));
+        pacer.delay(Duration::from_millis(10), 1200, MTU, window, at(0));
+        assert_eq!(pacer.capacity(), 60_000);
     }
 
     #[test]
