@@ -276,8 +276,12 @@ impl RecvStream {
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<Result<Option<Bytes>, StreamIoError>> {
-        if self.eof || max == 0 {
+        if self.eof {
             return Poll::Ready(Ok(None));
+        }
+        if max == 0 {
+            // Nothing asked for is not the end of the stream.
+            return Poll::Ready(Ok(Some(Bytes::new())));
         }
         if let Some(chunk) = self.ahead.pop_front() {
             return Poll::Ready(Ok(Some(cut(&mut self.ahead, chunk, max))));

@@ -285,6 +285,8 @@ async fn small_reads_see_read_ahead_data_in_order() {
                 );
                 n += k;
             }
+            // Asking for nothing is not the end of the stream.
+            assert_eq!(r.read_chunk(0).await.unwrap().map(|c| c.len()), Some(0));
             while let Some(chunk) = r.read_chunk(1000).await.unwrap() {
                 assert!(chunk.len() <= 1000);
                 assert!(chunk.iter().enumerate().all(|(i, b)| *b == pattern(n + i)));
