@@ -37,6 +37,8 @@ pub(crate) struct State {
     traces: HashMap<SessionHandle, std::io::BufWriter<std::fs::File>>,
     pub(crate) spans: HashMap<SessionHandle, tracing::Span>,
     pub(crate) node_span: tracing::Span,
+    /// [`wake_driver`](Self::wake_driver) was called under the current lock.
+    wake_pending: bool,
 }
 
 impl State {
@@ -59,14 +61,15 @@ impl State {
             traces: HashMap::new(),
             spans: HashMap::new(),
             node_span,
+            wake_pending: false,
         }
     }
 
-    /// Wakes the driver so it transmits what an application call queued.
+    /// Wakes the driver so it transmits what an application call queued. The wake
+    /// happens when the lock is released ([`Locked`]'s drop): woken under the lock, the
+    /// driver's thread would only run into it and sleep again.
     pub(crate) fn wake_driver(&mut self) {
-        if let Some(w) = self.driver.take() {
-            w.wake();
-        }
+        self.wake_pending = true;
     }
 
     /// Drains engine events into the dispatch table, the tracing spans and the trace
@@ -174,7 +177,7 @@ impl Shared {
 
     /// Locks the state after draining pending engine events, so a handle never sees
     /// a freed session before its `Closed` reason; returns the current time too.
-    pub(crate) fn lock_now(&self) -> (MutexGuard<'_, State>, Instant) {
+    pub(crate) fn lock_now(&self) -> (Locked<'_>, Instant) {
         let now = self.now();
         let mut st = self.lock();
         st.drain_events(now);
@@ -183,7 +186,96 @@ impl Shared {
 
     /// Locks the state. A panic while locked cannot leave the engine half-updated in
     /// a way later calls could observe unsafely, so poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        Locked(Some(self.state.lock().unwrap_or_else(|p| p.into_inner())))
+    }
+}
+
+/// The locked state; wakes the driver, if a call asked for it, after unlocking.
+pub(crate) struct Locked<'a>(Option<MutexGuard<'a, State>>);
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        match &self.0 {
+            Some(g) => g,
+            None => unreachable!("the guard is only taken in drop"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        match &mut self.0 {
+            Some(g) => g,
+            None => unreachable!("the guard is only taken in drop"),
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let Some(mut guard) = self.0.take() else {
+            return;
+        };
+        let waker = if std::mem::take(&mut guard.wake_pending) {
+            guard.driver.take()
+        } else {
+            None
+        };
+        drop(guard);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn shared() -> Arc<Shared> {
+        let node = stt_proto::Node::new(
+            Arc::new(stt_proto::config::NodeConfig::default()),
+            stt_proto::Identity::from_node_seed(&[1; 32]).unwrap(),
+            stt_proto::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
+            [3; 32],
+        )
+        .unwrap();
+        let (ws_in, _) = async_channel::bounded(1);
+        Shared::new(
+            State::new(node, None, tracing::Span::none()),
+            ws_in,
+            1 << 16,
+        )
+    }
+
+    #[test]
+    fn the_driver_is_woken_after_the_lock_is_released() {
+        let shared = shared();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        shared.lock().driver = Some(Waker::from(count.clone()));
+        {
+            let mut st = shared.lock();
+            st.wake_driver();
+            assert_eq!(count.0.load(Ordering::SeqCst), 0, "woken under the lock");
+        }
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        // The waker was used up; a lock without a wake request wakes nobody.
+        drop(shared.lock());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(shared.lock().driver.is_none());
     }
 }
