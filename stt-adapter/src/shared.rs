@@ -65,9 +65,8 @@ impl State {
         }
     }
 
-    /// Wakes the driver so it transmits what an application call queued. The wake
-    /// happens when the lock is released ([`Locked`]'s drop): woken under the lock, the
-    /// driver's thread would only run into it and sleep again.
+    /// Wakes the driver so it transmits what an application call queued, once the
+    /// lock is released ([`Locked`]).
     pub(crate) fn wake_driver(&mut self) {
         self.wake_pending = true;
     }
@@ -191,7 +190,9 @@ impl Shared {
     }
 }
 
-/// The locked state; wakes the driver, if a call asked for it, after unlocking.
+/// The locked state. After unlocking it wakes the handles the engine's events concern
+/// and the driver, if a call asked for it: woken under the lock, their threads would
+/// only run into it and sleep again.
 pub(crate) struct Locked<'a>(Option<MutexGuard<'a, State>>);
 
 impl std::ops::Deref for Locked<'_> {
@@ -219,15 +220,14 @@ impl Drop for Locked<'_> {
         let Some(mut guard) = self.0.take() else {
             return;
         };
-        let waker = if std::mem::take(&mut guard.wake_pending) {
+        let driver = if std::mem::take(&mut guard.wake_pending) {
             guard.driver.take()
         } else {
             None
         };
+        let woken = guard.dispatch.take_woken();
         drop(guard);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        woken.into_iter().chain(driver).for_each(Waker::wake);
     }
 }
 

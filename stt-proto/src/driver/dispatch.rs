@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::task::Waker;
+use std::vec::Vec;
 
 use crate::error::SessionError;
 use crate::event::{Event, StreamEvent};
@@ -14,10 +15,10 @@ use crate::frame::{Dir, ErrorCode, StreamId};
 use crate::identity::NodeId;
 use crate::node::{PathId, SessionHandle};
 
-fn wake(slot: &mut Option<Waker>) {
-    if let Some(w) = slot.take() {
-        w.wake();
-    }
+/// Moves the waker in `slot`, if any, to `woken`: the caller wakes them once it has
+/// released its lock, so a woken task does not run straight into it.
+fn wake(woken: &mut Vec<Waker>, slot: &mut Option<Waker>) {
+    woken.extend(slot.take());
 }
 
 /// Stores `waker` in `slot` unless an equivalent one is already there.
@@ -82,15 +83,15 @@ pub struct SessionState {
 }
 
 impl SessionState {
-    fn wake_all(&mut self) {
-        wake(&mut self.connect);
-        self.accept.iter_mut().for_each(wake);
-        self.open.iter_mut().for_each(wake);
-        wake(&mut self.datagram);
-        wake(&mut self.closed_waiter);
+    fn wake_all(&mut self, woken: &mut Vec<Waker>) {
+        wake(woken, &mut self.connect);
+        self.accept.iter_mut().for_each(|slot| wake(woken, slot));
+        self.open.iter_mut().for_each(|slot| wake(woken, slot));
+        wake(woken, &mut self.datagram);
+        wake(woken, &mut self.closed_waiter);
         for s in self.streams.values_mut() {
-            wake(&mut s.read);
-            wake(&mut s.write);
+            wake(woken, &mut s.read);
+            wake(woken, &mut s.write);
         }
     }
 
@@ -143,6 +144,9 @@ pub struct Dispatch {
     pub bus: super::EventBus,
     /// Waiters of the application primitives.
     pub apps: super::AppWaiters,
+    /// Wakers of the handles the events since the last [`take_woken`](Self::take_woken)
+    /// concern, to be woken by the caller after it releases its lock.
+    woken: Vec<Waker>,
 }
 
 impl Dispatch {
@@ -214,7 +218,14 @@ impl Dispatch {
         true
     }
 
-    /// Applies one engine event: updates remembered state and wakes whoever waits.
+    /// The wakers the events applied since the last call concern: wake them after
+    /// releasing the lock this table is under.
+    pub fn take_woken(&mut self) -> Vec<Waker> {
+        core::mem::take(&mut self.woken)
+    }
+
+    /// Applies one engine event: updates remembered state and queues the wakers of
+    /// whoever waits for [`take_woken`](Self::take_woken).
     pub fn on_event(&mut self, event: &Event) {
         self.bus.publish(event);
         self.apps.on_event(event);
@@ -227,17 +238,17 @@ impl Dispatch {
                 let s = self.sessions.entry(*session).or_default();
                 s.connected = true;
                 s.peer = Some(*peer);
-                wake(&mut s.connect);
+                wake(&mut self.woken, &mut s.connect);
                 if !initiator {
                     self.incoming.push_back(*session);
-                    wake(&mut self.accept);
+                    wake(&mut self.woken, &mut self.accept);
                 }
             }
             Event::Closed { session, reason } => {
                 let forget = match self.sessions.get_mut(session) {
                     Some(s) => {
                         s.closed = Some(reason.clone());
-                        s.wake_all();
+                        s.wake_all(&mut self.woken);
                         s.handles == 0 && !self.incoming.contains(session)
                     }
                     None => false,
@@ -245,60 +256,62 @@ impl Dispatch {
                 if forget {
                     self.sessions.remove(session);
                 }
-                wake(&mut self.idle);
+                wake(&mut self.woken, &mut self.idle);
             }
             Event::Stream { session, event } => {
                 let Some(s) = self.sessions.get_mut(session) else {
                     return;
                 };
                 match event {
-                    StreamEvent::Opened { id, .. } => wake(s.accept_slot(id.dir())),
-                    StreamEvent::Available(dir) => wake(s.open_slot(*dir)),
+                    StreamEvent::Opened { id, .. } => {
+                        wake(&mut self.woken, s.accept_slot(id.dir()))
+                    }
+                    StreamEvent::Available(dir) => wake(&mut self.woken, s.open_slot(*dir)),
                     StreamEvent::Readable(id) | StreamEvent::Reset { id, .. } => {
                         if let Some(st) = s.streams.get_mut(id) {
-                            wake(&mut st.read);
+                            wake(&mut self.woken, &mut st.read);
                         }
                     }
                     StreamEvent::Writable(id) => {
                         if let Some(st) = s.streams.get_mut(id) {
-                            wake(&mut st.write);
+                            wake(&mut self.woken, &mut st.write);
                         }
                     }
                     StreamEvent::Finished(id) => {
                         if let Some(st) = s.streams.get_mut(id) {
                             st.finished = true;
                             st.finishing = false;
-                            wake(&mut st.write);
+                            wake(&mut self.woken, &mut st.write);
                         }
-                        wake(&mut self.idle);
+                        wake(&mut self.woken, &mut self.idle);
                     }
                     StreamEvent::Expired(id) => {
                         if let Some(st) = s.streams.get_mut(id) {
                             st.stopped = Some(ErrorCode::STREAM_EXPIRED);
                             st.finishing = false;
-                            wake(&mut st.write);
+                            wake(&mut self.woken, &mut st.write);
                         }
-                        wake(&mut self.idle);
+                        wake(&mut self.woken, &mut self.idle);
                     }
                     StreamEvent::Stopped { id, code } => {
                         if let Some(st) = s.streams.get_mut(id) {
                             st.stopped = Some(*code);
                             st.finishing = false;
-                            wake(&mut st.write);
+                            wake(&mut self.woken, &mut st.write);
                         }
-                        wake(&mut self.idle);
+                        wake(&mut self.woken, &mut self.idle);
                     }
                 }
             }
             Event::DatagramReceived { session } => {
                 if let Some(s) = self.sessions.get_mut(session) {
-                    wake(&mut s.datagram);
+                    wake(&mut self.woken, &mut s.datagram);
                 }
             }
             Event::PathChanged { session, path } => {
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.path = Some(*path);
-                    wake(&mut s.closed_waiter);
+                    wake(&mut self.woken, &mut s.closed_waiter);
                 }
             }
             Event::CustomFrame { .. }
@@ -307,5 +320,45 @@ impl Dispatch {
             | Event::Storage { .. }
             | Event::MessagesWritable { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+    use crate::frame::Side;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn events_queue_wakers_for_the_caller_to_wake_after_unlocking() {
+        let mut d = Dispatch::default();
+        let h = SessionHandle::test(1);
+        let id = StreamId::new(Side::Initiator, Dir::Uni, 0).unwrap();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        register(
+            &mut d.insert(h).stream(id).read,
+            &Waker::from(count.clone()),
+        );
+        d.on_event(&Event::Stream {
+            session: h,
+            event: StreamEvent::Readable(id),
+        });
+        assert_eq!(count.0.load(Ordering::SeqCst), 0, "woken inside on_event");
+        let woken = d.take_woken();
+        assert_eq!(woken.len(), 1);
+        woken.into_iter().for_each(Waker::wake);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(d.take_woken().is_empty(), "handed out once");
     }
 }
