@@ -48,7 +48,7 @@ fn order(s: &mut Streams, packets: usize, max: usize) -> Vec<StreamId> {
 #[test]
 fn equal_priorities_take_turns_of_turn_bytes() {
     let mut s = streams();
-    let ids = loaded(&mut s, 3, 0, 64 << 10);
+    let ids = loaded(&mut s, 3, 0, 3 * TURN_BYTES);
     let per_turn = TURN_BYTES.div_ceil(1000);
     let got = order(&mut s, 3 * per_turn * 2, 1000);
     let mut expected = Vec::new();
