@@ -31,6 +31,10 @@ pub(crate) enum Command<R: Runtime> {
 const RECV_BATCH: usize = 8;
 /// Work per poll before yielding to other tasks.
 const WORK_LIMIT: usize = 64;
+/// Datagrams one poll hands to the engine before it yields: the tasks reading what
+/// they carried get to run before the next batch arrives, so the receive pool's
+/// regions come free again (one unbounded poll once held every region of the pool).
+const RECV_BUDGET: usize = 256;
 
 pub(crate) struct Driver<R: Runtime> {
     shared: Arc<Shared>,
@@ -47,6 +51,8 @@ pub(crate) struct Driver<R: Runtime> {
     /// One recycled buffer per received datagram, handed to the engine.
     packets: PacketPool,
     max_packet: usize,
+    /// Datagrams handed to the engine during the current poll.
+    received: usize,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -73,6 +79,7 @@ impl<R: Runtime> Driver<R> {
                 POOL_SLOTS,
             ),
             max_packet,
+            received: 0,
         };
         for u in udp {
             d.add_udp(u);
@@ -111,6 +118,9 @@ impl<R: Runtime> Driver<R> {
         let mut meta = [RecvMeta::default(); RECV_BATCH];
         for i in 0..self.udp.len() {
             for _ in 0..WORK_LIMIT / 4 {
+                if self.received >= RECV_BUDGET {
+                    return worked;
+                }
                 let n = {
                     let mut slices: Vec<IoSliceMut<'_>> = self
                         .recv_bufs
@@ -136,6 +146,7 @@ impl<R: Runtime> Driver<R> {
                     let data = &buf[..m.len.min(buf.len())];
                     let stride = if m.stride == 0 { data.len() } else { m.stride };
                     for d in data.chunks(stride.max(1)) {
+                        self.received += 1;
                         st.node.handle_datagram(now, path, self.packets.take(d));
                     }
                 }
@@ -309,6 +320,7 @@ impl<R: Runtime> Future for Driver<R> {
         let span = this.shared.lock().node_span.clone();
         let _enter = span.enter();
         let mut rounds = 0;
+        this.received = 0;
         loop {
             rounds += 1;
             this.poll_commands(cx);
@@ -357,7 +369,7 @@ impl<R: Runtime> Future for Driver<R> {
                 this.shared.lock().node.prepare_idle();
                 return Poll::Pending;
             }
-            if rounds >= 8 {
+            if rounds >= 8 || this.received >= RECV_BUDGET {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
