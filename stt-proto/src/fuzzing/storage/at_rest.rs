@@ -179,9 +179,13 @@ impl AtRest {
                 );
             } else {
                 let sealed = self.store.sealed(&h).unwrap_or_default().to_vec();
+                // Only the ciphertext and tag may not hold the plaintext: the version
+                // byte and the random nonce before them are stored in the clear, and
+                // an input may copy the nonce the seeded generator will draw.
+                let body = sealed.get(1 + NONCE_LEN..).unwrap_or_default();
                 if data.len() >= 16 {
                     assert!(
-                        !sealed.windows(data.len()).any(|w| w == data),
+                        !body.windows(data.len()).any(|w| w == data),
                         "plaintext at rest"
                     );
                 }
