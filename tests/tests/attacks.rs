@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use bytes::BytesMut;
+
 use stt_proto::config::NodeConfig;
 use stt_proto::error::{ReadError, SessionError, WriteError};
 use stt_proto::frame::{
@@ -495,6 +497,65 @@ fn a_peer_that_never_reads_is_held_by_flow_control() {
             ErrorCode::FLOW_CONTROL_VIOLATION
         ))
     );
+}
+
+/// A peer feeding a byte per packet, padded out to full size, must not make the
+/// receiver hold a whole packet buffer per byte: a piece under half its packet is
+/// copied out, a larger one is kept as a slice of the packet buffer (zero-copy). The
+/// receiver handles a DATA frame followed only by padding on a path of its own; this
+/// checks both sides of the rule on it, and that the bytes arrive intact.
+#[test]
+fn tiny_data_in_padded_packets_is_copied_out_of_the_packet_buffer() {
+    let (mut p, a, b) = established();
+    let id = p.nodes[0]
+        .session(a)
+        .unwrap()
+        .open_stream(p.now, Dir::Uni, 0, None)
+        .unwrap();
+    let mut rid = None;
+    let mut offset = 0u64;
+    for (len, kept) in [(1usize, false), (1000, true), (3, false)] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8 ^ len as u8).collect();
+        let frames = [
+            Frame::Data(DataFrame {
+                offset,
+                fin: false,
+                data: &data,
+            }),
+            Frame::Padding { len: 1200 - len },
+        ];
+        let mut payload = vec![0u8; 1400];
+        let mut at = 0;
+        for f in &frames {
+            at += f.encode(&mut payload[at..]).unwrap();
+        }
+        let mut buf = vec![0u8; 2048];
+        let now = p.now;
+        let n = p.nodes[0]
+            .session(a)
+            .unwrap()
+            .seal_raw_frames(now, id, &payload[..at], &mut buf)
+            .expect("sealed");
+        let datagram = BytesMut::from(&buf[..n]);
+        let packet = datagram.as_ptr() as usize..datagram.as_ptr() as usize + n;
+        p.nodes[1].handle_datagram(now, path_of(0), datagram);
+        let mut r = p.nodes[1].session(b).unwrap();
+        if rid.is_none() {
+            rid = r.accept_stream(Dir::Uni);
+        }
+        let got = r
+            .read(now, rid.expect("stream opened by its data"), usize::MAX)
+            .expect("readable")
+            .expect("data, not the end");
+        assert_eq!(&got[..], &data[..], "{len} bytes at {offset}");
+        assert_eq!(
+            packet.contains(&(got.as_ptr() as usize)),
+            kept,
+            "{len} bytes in a padded packet: kept in the packet buffer?"
+        );
+        offset += len as u64;
+    }
+    assert!(is_up(&mut p, 1, b));
 }
 
 #[test]

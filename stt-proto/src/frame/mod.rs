@@ -524,6 +524,19 @@ impl<'a> Frames<'a> {
             failed: false,
         }
     }
+
+    /// Offset in the payload of the next frame to decode.
+    pub fn position(&self) -> usize {
+        self.reader.position()
+    }
+
+    /// True if nothing but padding is left: later frames, if any, have no effect.
+    pub fn only_padding_left(&self) -> bool {
+        self.reader
+            .rest()
+            .iter()
+            .all(|&b| b == FrameType::Padding as u8)
+    }
 }
 
 impl<'a> Iterator for Frames<'a> {

@@ -6,6 +6,7 @@
 //! limit in) or congestion control.
 
 use alloc::collections::VecDeque;
+use core::cell::Cell;
 
 use bytes::{Buf, Bytes};
 
@@ -73,6 +74,10 @@ pub struct SendBuffer {
     /// The front segment always starts at `acked_prefix`: acknowledged prefix bytes
     /// are trimmed off it and whole segments are dropped, freeing their memory.
     segments: VecDeque<(u64, Bytes)>,
+    /// Index of the segment the last lookup found: a bulk sender reads the stream in
+    /// order, so the next lookup almost always lands there or in the one after. Only a
+    /// hint; every use checks it.
+    last_segment: Cell<usize>,
     /// Every byte below this offset is acknowledged and no longer held.
     acked_prefix: u64,
     /// Total bytes written: the stream's end offset.
@@ -222,11 +227,24 @@ impl SendBuffer {
 
     /// Index of the segment holding `offset`, which must be in `[acked_prefix, written)`.
     fn segment_index(&self, offset: u64) -> usize {
+        let hint = self.last_segment.get();
+        for i in [hint, hint + 1] {
+            if let Some((start, seg)) = self.segments.get(i)
+                && *start <= offset
+                && offset < *start + seg.len() as u64
+            {
+                self.last_segment.set(i);
+                return i;
+            }
+        }
         // Segments are contiguous and sorted by start; the holder is the last one
         // starting at or below `offset`.
-        self.segments
+        let i = self
+            .segments
             .partition_point(|(start, _)| *start <= offset)
-            .saturating_sub(1)
+            .saturating_sub(1);
+        self.last_segment.set(i);
+        i
     }
 
     fn check_held(&self, offset: u64, len: usize) -> Result<(), SendBufferError> {
@@ -334,6 +352,8 @@ impl SendBuffer {
             let end = *start + seg.len() as u64;
             if end <= to {
                 self.segments.pop_front();
+                self.last_segment
+                    .set(self.last_segment.get().saturating_sub(1));
             } else {
                 if *start < to {
                     // Cheap pointer bump; the allocation is freed with the segment.

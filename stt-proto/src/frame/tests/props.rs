@@ -366,8 +366,25 @@ fn round_trip(owned: &Owned) -> Result<(), TestCaseError> {
     let decoded: Vec<_> = Frames::new(&packet).collect::<Result<_, _>>().unwrap();
     prop_assert_eq!(
         decoded,
-        alloc::vec![Frame::Keepalive, frame, Frame::Keepalive]
+        alloc::vec![Frame::Keepalive, frame.clone(), Frame::Keepalive]
     );
+    // Followed by padding (or nothing), the frame is the packet's last one that counts;
+    // followed by the KEEPALIVE above, it is not.
+    if !matches!(frame, Frame::Padding { .. }) {
+        for pad in [0, 1, 17] {
+            let mut padded = buf.clone();
+            padded.resize(len + pad, FrameType::Padding as u8);
+            let mut frames = Frames::new(&padded);
+            prop_assert_eq!(frames.next(), Some(Ok(frame.clone())));
+            prop_assert!(frames.only_padding_left());
+            prop_assert_eq!(frames.position(), len);
+        }
+        let mut frames = Frames::new(&packet);
+        prop_assert_eq!(frames.next(), Some(Ok(Frame::Keepalive)));
+        prop_assert!(!frames.only_padding_left());
+        prop_assert_eq!(frames.next(), Some(Ok(frame)));
+        prop_assert!(!frames.only_padding_left());
+    }
     Ok(())
 }
 
