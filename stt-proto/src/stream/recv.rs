@@ -7,7 +7,7 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::frame::varint;
 
@@ -91,7 +91,9 @@ impl RecvBuffer {
         let mut cursor = offset.max(run_end);
         if offset <= run_end && end > run_end {
             // Extends the in-order run: append, then pull in pieces that now follow on.
-            let piece = data.slice((run_end - offset) as usize..);
+            // Trimmed in place, not sliced: no reference-count traffic per packet.
+            let mut piece = data;
+            piece.advance((run_end - offset) as usize);
             let mut added = piece.len() as u64;
             self.push_ready(piece);
             while let Some(entry) = self.segments.first_entry() {
@@ -100,10 +102,11 @@ impl RecvBuffer {
                 if start > run_end {
                     break;
                 }
-                let seg = entry.remove();
+                let mut seg = entry.remove();
                 let seg_end = start + seg.len() as u64;
                 if seg_end > run_end {
-                    let tail = seg.slice((run_end - start) as usize..);
+                    seg.advance((run_end - start) as usize);
+                    let tail = seg;
                     // Bytes of `seg` below `run_end` were counted when stored and are
                     // now duplicates of what this piece brought.
                     added -= run_end - start;
