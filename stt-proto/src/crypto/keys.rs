@@ -81,10 +81,18 @@ impl DirectionKeys {
 
     /// The nonce of packet number `pn`: `iv ⊕ (0³² ‖ u64be(pn))`.
     pub fn nonce(&self, pn: u64) -> [u8; NONCE_LEN] {
-        let mut n = self.iv;
-        for (b, p) in n[4..].iter_mut().zip(pn.to_be_bytes()) {
-            *b ^= p;
-        }
+        // Built as an 8-byte and a 4-byte word, the way AEADs read a nonce back, so the
+        // read is forwarded from these stores instead of stalling on a split (a per-packet
+        // cost). Bytes 4..8 take the high half of `pn`, bytes 8..12 the low half.
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.iv[..8]);
+        let mut tail = [0u8; 4];
+        tail.copy_from_slice(&self.iv[8..]);
+        let head = u64::from_be_bytes(head) ^ (pn >> 32);
+        let tail = u32::from_be_bytes(tail) ^ pn as u32;
+        let mut n = [0u8; NONCE_LEN];
+        n[..8].copy_from_slice(&head.to_be_bytes());
+        n[8..].copy_from_slice(&tail.to_be_bytes());
         n
     }
 

@@ -492,3 +492,18 @@ proptest! {
         prop_assert_eq!(decode_pn(None, pn as u32), pn);
     }
 }
+
+proptest! {
+    /// The nonce of packet `pn` is `iv ⊕ (0³² ‖ u64be(pn))` (PROTOCOL.md §6.2), whatever
+    /// the word-wise way it is computed.
+    #[test]
+    fn nonce_is_iv_xor_packet_number(secret in any::<[u8; 32]>(), pn in any::<u64>()) {
+        let k = DirectionKeys::new(&RUST_CRYPTO, Aead::ChaCha20Poly1305, &secret).unwrap();
+        let (_, _, iv) = k.material();
+        let mut want = iv;
+        for (b, p) in want[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *b ^= p;
+        }
+        prop_assert_eq!(k.nonce(pn), want);
+    }
+}

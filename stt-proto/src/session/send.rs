@@ -369,12 +369,15 @@ impl Session {
                     let start = w.position();
                     let overhead = DataFrame::overhead(chunk.offset, chunk.len).unwrap_or(16);
                     chunk.len = chunk.len.min(room.saturating_sub(overhead));
+                    // Recorded before the copy, not after: building the record from a
+                    // chunk stored just before stalls on store forwarding.
+                    info.stream = Some((id, chunk));
                     if write_data(&mut w, conn, id, &chunk).is_ok() {
                         stream_id = id;
-                        info.stream = Some((id, chunk));
                         eliciting = true;
                     } else {
                         // Could not copy: give the chunk back for a later packet.
+                        info.stream = None;
                         conn.streams.on_chunk_lost(id, &chunk);
                         debug_assert_eq!(w.position(), start);
                     }
