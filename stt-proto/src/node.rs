@@ -14,8 +14,8 @@ use bytes::{Bytes, BytesMut};
 use core::cmp::Reverse;
 
 use crate::config::{ConfigError, NodeConfig};
-use crate::crypto::AeadSet;
 use crate::crypto::DhKey;
+use crate::crypto::{AEAD_BLOCK, AeadSet};
 use crate::endpoint::{EndpointMessage, Offer, Registry};
 use crate::error::{
     ConnectError, DatagramError, MigrateError, OpenStreamError, ReadError, StreamError, WriteError,
@@ -585,14 +585,17 @@ impl Node {
             };
             let mut total = len;
             let mut segments = 1;
-            // Batch more full-size packets from the same session on the same path.
-            if len == max {
-                while total + max <= buf.len() {
-                    match s.poll_transmit(now, &mut buf[total..total + max], config) {
+            // Batch more full packets from the same session on the same path. A full
+            // data packet ends on an AEAD block, so it may be up to 15 bytes short of
+            // `max`; the first one sets the segment size and later ones get no more
+            // room than that, so only the last of a batch can be shorter (GSO's rule).
+            if len + AEAD_BLOCK > max {
+                while total + len <= buf.len() && s.head_fits(len) {
+                    match s.poll_transmit(now, &mut buf[total..total + len], config) {
                         Some((p, l)) if p == path => {
                             total += l;
                             segments += 1;
-                            if l != max {
+                            if l != len {
                                 break;
                             }
                         }
@@ -607,7 +610,7 @@ impl Node {
             return Some(Transmit {
                 path,
                 len: total,
-                segment_size: (segments > 1).then_some(max),
+                segment_size: (segments > 1).then_some(len),
             });
         }
         None

@@ -182,6 +182,15 @@ impl<'a> Writer<'a> {
         Ok(&mut self.buf[start..start + n])
     }
 
+    /// Ends the buffer at `len` bytes from its start (no-op unless `len` lies between
+    /// the cursor and the current end): later writes get less room.
+    pub fn shorten(&mut self, len: usize) {
+        if len >= self.pos && len < self.buf.len() {
+            let buf = core::mem::take(&mut self.buf);
+            self.buf = &mut buf[..len];
+        }
+    }
+
     /// Moves the cursor back to `pos` (no-op if `pos` is ahead), dropping what was
     /// written after it.
     pub fn rewind(&mut self, pos: usize) {

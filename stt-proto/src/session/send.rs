@@ -16,14 +16,22 @@ use crate::time::Instant;
 
 use super::{Conn, Control, Phase, Session};
 use crate::config::NodeConfig;
+use crate::crypto::AEAD_BLOCK;
 use crate::recovery::SentPacket;
 
 /// Worst-case STORAGE_DATA framing (type, three 8-byte varints, a 2-byte length) plus
 /// slack: a storage piece is asked for this much less than the room left.
 const STORAGE_FRAMING: usize = 28;
 
-/// A data packet with less room left than this is padded to full size.
+/// A data packet with less room left than this is padded to full size (see [`full_payload`]).
 const FILL_SLACK: usize = 24;
+
+/// Payload bytes a full data packet of `room` payload bytes at most fills: a whole
+/// number of AEAD blocks, so sealing and opening it skips the partial-block step
+/// ([`AEAD_BLOCK`]); at most 15 bytes of room go unused.
+fn full_payload(room: usize) -> usize {
+    room - room % AEAD_BLOCK
+}
 
 /// Largest DATAGRAM payload a packet of `max_packet` bytes can carry.
 pub(crate) fn max_datagram_payload(max_packet: usize) -> usize {
@@ -198,6 +206,24 @@ impl Session {
         self.transmit_established(now, &mut buf[..max], config)
     }
 
+    /// Whether the frame at the head of the control or datagram queue fits a packet of
+    /// `size` bytes. The node asks before adding a packet to a GSO batch of `size`-byte
+    /// segments: a frame that needs a larger packet ends the batch and goes first in
+    /// the next one, instead of waiting behind bulk data.
+    pub(crate) fn head_fits(&self, size: usize) -> bool {
+        let Some(conn) = self.conn.as_ref() else {
+            return true;
+        };
+        let need = match conn.control.front() {
+            Some(c) => c.encoded_len().ok(),
+            None => conn
+                .datagrams_out
+                .front()
+                .and_then(|d| Frame::Datagram(Datagram { data: d }).encoded_len().ok()),
+        };
+        need.is_none_or(|n| HEADER_LEN + n + TAG_LEN <= size)
+    }
+
     fn transmit_init(&mut self, now: Instant, buf: &mut [u8]) -> Option<(PathId, usize)> {
         let hs = self.handshake.as_mut()?;
         if now < hs.next_send {
@@ -309,11 +335,19 @@ impl Session {
         let mut stream_id = StreamId::CONTROL;
         let written = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
-            // A large control frame (a routed message, a custom frame) must fit beside
-            // the ACK; when it would not, the ACK goes in the next packet instead of
-            // leaving the frame stuck at the head of the queue.
-            let front = match may_elicit {
-                true => conn.control.front().and_then(|c| c.encoded_len().ok()),
+            // A large control frame (a routed message, a custom frame) or datagram
+            // must fit beside the ACK; when it would not, the ACK (repeated in every
+            // packet until acknowledged) goes in the next packet instead of leaving the
+            // frame stuck at the head of its queue. An ACK that is due goes first: the
+            // frame then follows in the next packet.
+            let front = match may_elicit && !ack_due {
+                true => match conn.control.front() {
+                    Some(c) => c.encoded_len().ok(),
+                    None => conn
+                        .datagrams_out
+                        .front()
+                        .and_then(|d| Frame::Datagram(Datagram { data: d }).encoded_len().ok()),
+                },
                 false => None,
             };
             if ack_due || conn.acks.has_unacked() {
@@ -357,7 +391,9 @@ impl Session {
                     }
                     eliciting = true;
                 }
-                // Stream data and storage answers fill the rest, taking turns.
+                // Stream data and storage answers fill the rest, taking turns, up to a
+                // whole number of AEAD blocks (unless a large frame is already past it).
+                w.shorten(full_payload(end.saturating_sub(HEADER_LEN)));
                 if storage_pending && (conn.storage_turn || !conn.streams.has_pending()) {
                     conn.storage_turn = false;
                     eliciting |= fill_storage(&mut w, conn, &mut info);
@@ -394,8 +430,9 @@ impl Session {
                 {
                     eliciting = true;
                 }
-                // A data packet that is nearly full is padded to exactly full, so bulk
-                // packets share one size and the adapter can batch them (GSO).
+                // A data packet that is nearly full is padded to exactly full (a whole
+                // number of AEAD blocks), so bulk packets share one size and the adapter
+                // can batch them (GSO).
                 if (info.stream.is_some() || info.storage.is_some()) && w.remaining() < FILL_SLACK {
                     let pad = w.remaining();
                     let _ = Frame::Padding { len: pad }.write(&mut w);
