@@ -86,11 +86,18 @@ impl Run {
         }
     }
 
-    /// A clean network until quiet; then, with both sessions up, no silent loss.
+    /// A clean network until every finished stream arrived or the network is quiet;
+    /// then, with both sessions up, no silent loss.
+    ///
+    /// The bound is long because the adversary's delays (packets held across waits of
+    /// up to a minute) enter the RTT estimate, and RFC 9002's probe timeout
+    /// (srtt + 4·rttvar, doubled per probe) with it: a session that lost its last
+    /// packets may take tens of seconds to probe once the network is clean. A 30 s
+    /// bound once failed an input whose probe was due 33 s in (srtt 3.9 s).
     pub(super) fn settle(&mut self) {
-        let until = self.w.now + Duration::from_secs(30);
+        let until = self.w.now + Duration::from_secs(300);
         self.drain();
-        while self.w.clean_step(until) {
+        while self.first_incomplete().is_some() && self.w.clean_step(until) {
             self.drain();
         }
         self.drain();
@@ -103,17 +110,26 @@ impl Run {
         if !up || self.forged_ack {
             return;
         }
-        for (&(writer, id), tx) in &self.tx {
-            if !tx.finished || tx.abandoned || self.tainted.contains(&(1 - writer, id)) {
-                continue;
-            }
+        if let Some((writer, id)) = self.first_incomplete() {
+            let written = self.tx.get(&(writer, id)).map(|t| t.written.len());
             let rx = self.rx.get(&(1 - writer, id));
-            assert!(
-                rx.is_some_and(|r| r.fin && r.read == tx.written.len() as u64),
-                "stream {id} from side {writer}: {} bytes written and finished, {:?} read",
-                tx.written.len(),
+            panic!(
+                "stream {id} from side {writer}: {written:?} bytes written and finished, {:?} read",
                 rx.map(|r| (r.read, r.fin))
             );
         }
+    }
+
+    /// The first stream that was finished (not reset, stopped or touched by the
+    /// malicious peer) but has not been read whole with its FIN.
+    fn first_incomplete(&self) -> Option<(usize, StreamId)> {
+        self.tx.iter().find_map(|(&(writer, id), tx)| {
+            let exempt = !tx.finished || tx.abandoned || self.tainted.contains(&(1 - writer, id));
+            let done = self
+                .rx
+                .get(&(1 - writer, id))
+                .is_some_and(|r| r.fin && r.read == tx.written.len() as u64);
+            (!exempt && !done).then_some((writer, id))
+        })
     }
 }
