@@ -530,10 +530,14 @@ impl Session {
                 }
             };
             eliciting |= frame.is_ack_eliciting();
+            // The frame borrows from `payload`, so its offset there is a pointer
+            // difference; checked all the same, and handled in line if it is not.
             if let Frame::Data(d) = &frame
                 && frames.only_padding_left()
+                && let Some(start) = (d.data.as_ptr() as usize)
+                    .checked_sub(payload.as_ptr() as usize)
+                    .filter(|s| s + d.data.len() <= payload.len())
             {
-                let start = d.data.as_ptr() as usize - payload.as_ptr() as usize;
                 last_data = Some((d.offset, d.fin, start..start + d.data.len()));
                 break;
             }
