@@ -376,6 +376,17 @@ fn oversized_and_truncated_datagrams_are_dropped() {
 
 /// Node 0 turns malicious: it seals `frames` with its session keys for node 1.
 fn malicious(p: &mut Pair, a: SessionHandle, stream: StreamId, frames: &[Frame<'_>]) {
+    let packet = sealed_by_node0(p, a, stream, frames);
+    p.inject(1, path_of(0), &packet);
+}
+
+/// The datagram node 0's session `a` makes of exactly `frames` on `stream`.
+fn sealed_by_node0(
+    p: &mut Pair,
+    a: SessionHandle,
+    stream: StreamId,
+    frames: &[Frame<'_>],
+) -> Vec<u8> {
     let mut payload = vec![0u8; 1400];
     let mut at = 0;
     for f in frames {
@@ -388,7 +399,8 @@ fn malicious(p: &mut Pair, a: SessionHandle, stream: StreamId, frames: &[Frame<'
         .unwrap()
         .seal_raw_frames(now, stream, &payload[..at], &mut buf)
         .expect("sealed");
-    p.inject(1, path_of(0), &buf[..len]);
+    buf.truncate(len);
+    buf
 }
 
 /// The session stops carrying data at once; returns the reason of its `Closed` event,
@@ -524,19 +536,9 @@ fn tiny_data_in_padded_packets_is_copied_out_of_the_packet_buffer() {
             }),
             Frame::Padding { len: 1200 - len },
         ];
-        let mut payload = vec![0u8; 1400];
-        let mut at = 0;
-        for f in &frames {
-            at += f.encode(&mut payload[at..]).unwrap();
-        }
-        let mut buf = vec![0u8; 2048];
         let now = p.now;
-        let n = p.nodes[0]
-            .session(a)
-            .unwrap()
-            .seal_raw_frames(now, id, &payload[..at], &mut buf)
-            .expect("sealed");
-        let datagram = BytesMut::from(&buf[..n]);
+        let datagram = BytesMut::from(&sealed_by_node0(&mut p, a, id, &frames)[..]);
+        let n = datagram.len();
         let packet = datagram.as_ptr() as usize..datagram.as_ptr() as usize + n;
         p.nodes[1].handle_datagram(now, path_of(0), datagram);
         let mut r = p.nodes[1].session(b).unwrap();
