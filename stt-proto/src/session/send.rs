@@ -211,17 +211,10 @@ impl Session {
     /// segments: a frame that needs a larger packet ends the batch and goes first in
     /// the next one, instead of waiting behind bulk data.
     pub(crate) fn head_fits(&self, size: usize) -> bool {
-        let Some(conn) = self.conn.as_ref() else {
-            return true;
-        };
-        let need = match conn.control.front() {
-            Some(c) => c.encoded_len().ok(),
-            None => conn
-                .datagrams_out
-                .front()
-                .and_then(|d| Frame::Datagram(Datagram { data: d }).encoded_len().ok()),
-        };
-        need.is_none_or(|n| HEADER_LEN + n + TAG_LEN <= size)
+        self.conn
+            .as_ref()
+            .and_then(|c| c.head_frame_len())
+            .is_none_or(|n| HEADER_LEN + n + TAG_LEN <= size)
     }
 
     fn transmit_init(&mut self, now: Instant, buf: &mut [u8]) -> Option<(PathId, usize)> {
@@ -341,13 +334,7 @@ impl Session {
             // frame stuck at the head of its queue. An ACK that is due goes first: the
             // frame then follows in the next packet.
             let front = match may_elicit && !ack_due {
-                true => match conn.control.front() {
-                    Some(c) => c.encoded_len().ok(),
-                    None => conn
-                        .datagrams_out
-                        .front()
-                        .and_then(|d| Frame::Datagram(Datagram { data: d }).encoded_len().ok()),
-                },
+                true => conn.head_frame_len(),
                 false => None,
             };
             if ack_due || conn.acks.has_unacked() {
@@ -600,6 +587,18 @@ fn write_data(
 }
 
 impl Conn {
+    /// Encoded length of the frame that leads the next packet: the first queued control
+    /// frame, else the first queued datagram.
+    fn head_frame_len(&self) -> Option<usize> {
+        match self.control.front() {
+            Some(c) => c.encoded_len().ok(),
+            None => self
+                .datagrams_out
+                .front()
+                .and_then(|d| Frame::Datagram(Datagram { data: d }).encoded_len().ok()),
+        }
+    }
+
     /// Writes RESPONSE again (initiator, unconfirmed).
     fn record_response(&mut self, buf: &mut [u8]) -> Option<usize> {
         // The handshake object is consumed on establishment; the RESPONSE bytes are
