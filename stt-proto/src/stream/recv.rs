@@ -106,11 +106,10 @@ impl RecvBuffer {
                 let seg_end = start + seg.len() as u64;
                 if seg_end > run_end {
                     seg.advance((run_end - start) as usize);
-                    let tail = seg;
                     // Bytes of `seg` below `run_end` were counted when stored and are
                     // now duplicates of what this piece brought.
                     added -= run_end - start;
-                    self.push_ready(tail);
+                    self.push_ready(seg);
                 } else {
                     added -= seg.len() as u64;
                 }
