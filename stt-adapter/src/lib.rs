@@ -23,6 +23,7 @@ mod events;
 mod fs_store;
 mod node;
 mod packet_pool;
+mod rejections;
 mod runtime;
 mod send_batch;
 mod session;

@@ -13,6 +13,8 @@ use bytes::{Bytes, BytesMut};
 use stt_proto::driver::{Dispatch, PathTable};
 use stt_proto::{Event, Instant, PathId, SessionHandle};
 
+use crate::rejections::RejectionLog;
+
 /// Where a path leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Remote {
@@ -39,6 +41,7 @@ pub(crate) struct State {
     pub(crate) node_span: tracing::Span,
     /// [`wake_driver`](Self::wake_driver) was called under the current lock.
     wake_pending: bool,
+    rejections: RejectionLog,
 }
 
 impl State {
@@ -62,6 +65,7 @@ impl State {
             spans: HashMap::new(),
             node_span,
             wake_pending: false,
+            rejections: RejectionLog::default(),
         }
     }
 
@@ -74,6 +78,11 @@ impl State {
     /// Drains engine events into the dispatch table, the tracing spans and the trace
     /// files. Called by the driver and after every application call.
     pub(crate) fn drain_events(&mut self, now: Instant) {
+        while let Some(r) = self.node.poll_rejected_handshake() {
+            let remote = self.paths.addr(r.path).copied();
+            self.rejections
+                .record(remote, r.cause, std::time::Instant::now());
+        }
         while let Some(event) = self.node.poll_event() {
             let session = session_of(&event);
             if let Event::Connected { session, peer, .. } = &event {

@@ -114,7 +114,9 @@ pub use endpoint::{EndpointMessage, RouteId, RouteMode};
 pub use event::{EndpointEvent, Event, StorageEvent, StreamEvent};
 pub use frame::EndpointId;
 pub use identity::{Identity, NetworkKey, NodeId};
-pub use node::{Node, NodeStats, PathId, SessionHandle, SessionRef, Transmit};
+pub use node::{
+    Node, NodeStats, PathId, RejectCause, RejectedHandshake, SessionHandle, SessionRef, Transmit,
+};
 pub use rng::Rng;
 pub use storage::{ContentHash, FetchId, ServeId};
 pub use time::Instant;

@@ -107,7 +107,33 @@ pub struct NodeStats {
     pub routes_refused_full: u64,
     /// Routed messages refused because no such endpoint is served here.
     pub routes_refused_unknown: u64,
+    /// Handshakes that failed authentication (also counted in `dropped_handshake`):
+    /// an INIT sealed with another network's key, or a RESPONSE that did not verify.
+    pub handshakes_failed_auth: u64,
 }
+
+/// Why a handshake was refused as unauthenticated ([`Node::poll_rejected_handshake`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectCause {
+    /// An INIT whose first AEAD failed: the sender holds another network seed.
+    WrongNetwork,
+    /// A RESPONSE that did not authenticate.
+    AuthFailed,
+}
+
+/// A handshake refused because it failed authentication, and the path it came on,
+/// so an adapter can tell its user where such attempts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RejectedHandshake {
+    /// The path the packet arrived on.
+    pub path: PathId,
+    /// What failed.
+    pub cause: RejectCause,
+}
+
+/// Rejected handshakes kept for [`Node::poll_rejected_handshake`]; beyond this only
+/// the counter grows (a flood must not grow memory).
+const REJECTED_LIMIT: usize = 16;
 
 #[derive(Clone)]
 pub(crate) struct Slot {
@@ -143,6 +169,7 @@ pub struct Node {
     stale_timers: Vec<u32>,
     outbox: VecDeque<(PathId, Vec<u8>)>,
     events: VecDeque<Event>,
+    rejected: VecDeque<RejectedHandshake>,
     stats: NodeStats,
     params: Vec<u8>,
     /// Named endpoints this node serves.
@@ -202,6 +229,7 @@ impl Node {
             stale_timers: Vec::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
+            rejected: VecDeque::new(),
             stats: NodeStats::default(),
             params,
             endpoints: Registry::default(),
@@ -459,6 +487,9 @@ impl Node {
                     self.stats.dropped_over_limit += 1;
                 } else {
                     self.stats.dropped_handshake += 1;
+                    if reason == DropReason::PskFail {
+                        self.reject(path, RejectCause::WrongNetwork);
+                    }
                 }
             }
         }
@@ -486,8 +517,11 @@ impl Node {
         }
         let est = match self.responder.handle_response(now, datagram) {
             Ok(est) => est,
-            Err(_) => {
+            Err(reason) => {
                 self.stats.dropped_handshake += 1;
+                if reason == DropReason::AuthFail {
+                    self.reject(path, RejectCause::AuthFailed);
+                }
                 return;
             }
         };
@@ -619,6 +653,20 @@ impl Node {
     /// The next application event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// The next handshake refused as unauthenticated, if any. Only the latest few are
+    /// kept; [`NodeStats::handshakes_failed_auth`] counts them all.
+    pub fn poll_rejected_handshake(&mut self) -> Option<RejectedHandshake> {
+        self.rejected.pop_front()
+    }
+
+    fn reject(&mut self, path: PathId, cause: RejectCause) {
+        self.stats.handshakes_failed_auth += 1;
+        if self.rejected.len() >= REJECTED_LIMIT {
+            self.rejected.pop_front();
+        }
+        self.rejected.push_back(RejectedHandshake { path, cause });
     }
 
     /// Access to one session, if the handle is still live.

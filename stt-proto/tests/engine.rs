@@ -534,6 +534,16 @@ fn wrong_network_fails_on_timeout_and_leaves_no_state() {
     assert_eq!(closed_reason(&ev, s), Some(SessionError::HandshakeTimeout));
     let stats = pair.peers[1].node.stats();
     assert!(stats.dropped_handshake >= 1);
+    // Each retried INIT is reported as a wrong-network attempt on the path it came on,
+    // the record bounded however many arrive.
+    assert!(stats.handshakes_failed_auth >= 2, "{stats:?}");
+    let mut rejected = 0;
+    while let Some(r) = pair.peers[1].node.poll_rejected_handshake() {
+        assert_eq!(r.cause, stt_proto::RejectCause::WrongNetwork);
+        assert_eq!(r.path, pair.peers[1].path_to_other);
+        rejected += 1;
+    }
+    assert_eq!(rejected, stats.handshakes_failed_auth.min(16));
     assert_eq!(pair.peers[1].node.half_open_count(), 0);
     assert_eq!(pair.peers[1].node.session_count(), 0);
 }

@@ -71,8 +71,8 @@ pub enum StreamIoError {
     /// Writing more than the bounded stream announced.
     #[error("write exceeds the announced total length")]
     TooLong,
-    /// The session ended.
-    #[error("session closed: {0}")]
+    /// The session ended (the text is the session's own reason, not repeated here).
+    #[error(transparent)]
     Session(#[from] ConnectionError),
 }
 

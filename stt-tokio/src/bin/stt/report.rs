@@ -1,0 +1,110 @@
+//! What a person or a script sees: progress bars (on stderr, only on a terminal and
+//! without `--quiet`/`--json`), the one-line summary on stdout, or with `--json` one
+//! JSON object per transfer.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// `--quiet` and `--json`, shared by `send` and `listen`.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct Output {
+    /// No progress bar and no informational lines; errors still go to stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print one JSON object per transfer on stdout instead of the text summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Output {
+    /// An informational line on stderr, unless quiet.
+    pub fn info(&self, line: impl std::fmt::Display) {
+        if !self.quiet && !self.json {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A progress bar over `total` bytes; hidden unless stderr is a terminal and
+    /// the output is neither quiet nor JSON.
+    pub fn bar(&self, total: u64) -> indicatif::ProgressBar {
+        if self.quiet || self.json || !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let pb = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        ) {
+            pb.set_style(style);
+        }
+        pb
+    }
+
+    /// Prints the summary of one finished transfer.
+    pub fn summary(&self, s: &Summary) {
+        if self.json {
+            // Serialising a plain struct of strings and numbers cannot fail.
+            println!("{}", serde_json::to_string(s).unwrap_or_default());
+        } else if !self.quiet {
+            println!("{}", s.line());
+        }
+    }
+}
+
+/// One transfer's outcome, as printed.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// `sent` or `received`.
+    pub event: &'static str,
+    /// The name sent, or the path stored.
+    pub name: String,
+    /// Files moved (1 for a single file).
+    pub files: u64,
+    /// Bytes of the whole file or tree.
+    pub bytes: u64,
+    /// Bytes that crossed the network this time (less after a resume).
+    pub bytes_transferred: u64,
+    /// Bytes already held from an interrupted attempt.
+    pub resumed_bytes: u64,
+    /// Wall-clock seconds from the offer to the confirmation.
+    pub seconds: f64,
+    /// `bytes_transferred` per second, in MB/s (10^6).
+    pub mb_per_s: f64,
+    /// SHA3-256 of the file (or the tree digest), hex; both sides agree on it.
+    pub sha3_256: String,
+    /// The peer's NodeId.
+    pub peer: String,
+}
+
+impl Summary {
+    /// Fills in the rate from the elapsed time.
+    pub fn timed(mut self, took: Duration) -> Self {
+        self.seconds = took.as_secs_f64();
+        self.mb_per_s = self.bytes_transferred as f64 / self.seconds.max(1e-9) / 1e6;
+        self
+    }
+
+    fn line(&self) -> String {
+        let files = if self.files == 1 {
+            String::new()
+        } else {
+            format!("{} files, ", self.files)
+        };
+        let resumed = if self.resumed_bytes > 0 {
+            format!(" (resumed after {} bytes)", self.resumed_bytes)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, sha3-256 {}",
+            self.event,
+            self.name,
+            self.bytes,
+            self.seconds,
+            self.mb_per_s,
+            self.peer,
+            self.sha3_256
+        )
+    }
+}
