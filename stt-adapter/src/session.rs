@@ -50,7 +50,11 @@ pub(crate) fn gone(st: &State, h: SessionHandle) -> ConnectionError {
     match st.dispatch.get(h) {
         Some(s) => match &s.closed {
             Some(reason) => ConnectionError::Closed(reason.clone()),
-            None => ConnectionError::Closing,
+            // Still draining: the engine already knows why (a peer's DISCONNECT…).
+            None => match st.node.close_reason(h) {
+                Some(reason) => ConnectionError::Closed(reason),
+                None => ConnectionError::Closing,
+            },
         },
         None => ConnectionError::NodeShutDown,
     }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use stt_proto::driver::StreamIoError;
 use stt_proto::driver::dispatch::register;
-use stt_proto::error::{ReadError, WriteError};
+use stt_proto::error::{ReadError, StreamError, WriteError};
 use stt_proto::frame::{ErrorCode, StreamId};
 use stt_proto::{SessionHandle, SessionRef};
 
@@ -114,8 +114,12 @@ impl SendStream {
                 Some(mut s) => s.finish(now, self.id),
                 None => return Poll::Ready(Err(StreamIoError::Session(gone(&st, h)))),
             };
-            if r.is_err() {
-                return Poll::Ready(Err(StreamIoError::Closed));
+            if let Err(e) = r {
+                return Poll::Ready(Err(match e {
+                    // The session ended first: say why, not just "stream closed".
+                    StreamError::SessionClosed => StreamIoError::Session(gone(&st, h)),
+                    _ => StreamIoError::Closed,
+                }));
             }
             self.finish_sent = true;
             if let Some(s) = st.dispatch.get_mut(h) {

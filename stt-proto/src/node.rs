@@ -18,7 +18,8 @@ use crate::crypto::DhKey;
 use crate::crypto::{AEAD_BLOCK, AeadSet};
 use crate::endpoint::{EndpointMessage, Offer, Registry};
 use crate::error::{
-    ConnectError, DatagramError, MigrateError, OpenStreamError, ReadError, StreamError, WriteError,
+    ConnectError, DatagramError, MigrateError, OpenStreamError, ReadError, SessionError,
+    StreamError, WriteError,
 };
 use crate::event::{EndpointEvent, Event, StorageEvent};
 use crate::frame::{
@@ -653,6 +654,17 @@ impl Node {
     /// The next application event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Why a session is closing, once it is (before its `Event::Closed`, which waits
+    /// out the closing or draining period): a peer's DISCONNECT reason, say. `None`
+    /// while it is open or once its handle is dead.
+    pub fn close_reason(&self, handle: SessionHandle) -> Option<SessionError> {
+        let slot = self.slots.get(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.session.as_ref()?.close_reason()
     }
 
     /// The next handshake refused as unauthenticated, if any. Only the latest few are

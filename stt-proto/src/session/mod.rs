@@ -308,6 +308,14 @@ impl Session {
         self.phase == Phase::Established && self.conn.is_some()
     }
 
+    /// Why the session is closing or closed, once that is decided.
+    pub(crate) fn close_reason(&self) -> Option<SessionError> {
+        if self.is_established() {
+            return None;
+        }
+        self.error.clone()
+    }
+
     /// Ends the session now, with an event, without sending anything.
     pub(crate) fn terminate(&mut self, reason: SessionError) {
         if self.phase == Phase::Closed {

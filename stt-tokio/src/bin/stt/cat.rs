@@ -62,7 +62,7 @@ pub async fn run(
     let result = tokio::select! {
         r = pipe(&session, send, recv) => r,
         sig = signals::interrupted() => {
-            net::cancel(&node, "the peer's `stt cat`", sig).await;
+            net::cancel(&node, sig).await;
             return Err(CliError::Interrupted(sig));
         }
     };
@@ -136,6 +136,10 @@ async fn pipe(session: &Session, mut send: SendStream, recv: RecvStream) -> Resu
         let mut reader = ChunkReader::new(stream, Side::Peer);
         let mut count = [0u8; 8];
         reader.read_exact(&mut count, "its receipt").await?;
+        // Up to its FIN: the peer has finished the receipt before we may close.
+        if !reader.at_end().await? {
+            return Err(CliError::Protocol("a receipt longer than 8 bytes".into()));
+        }
         Ok::<_, CliError>(u64::from_be_bytes(count))
     };
     let (a, b, c) = tokio::join!(up, down, theirs);

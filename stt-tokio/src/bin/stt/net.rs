@@ -134,11 +134,10 @@ pub async fn connect(
     }
 }
 
-/// Closes every session of `node` with [`code::CANCELLED`] and a reason naming the
-/// signal, so the peer can say why, and stops the node.
-pub async fn cancel(node: &Node, who: &str, signal: &str) {
-    let reason = format!("{who} interrupted by {signal}");
-    node.shutdown(code::CANCELLED, reason.as_bytes(), Duration::ZERO)
+/// Closes every session of `node` with [`code::CANCELLED`] and the signal's name as
+/// the reason, so the peer can say why, and stops the node.
+pub async fn cancel(node: &Node, signal: &str) {
+    node.shutdown(code::CANCELLED, signal.as_bytes(), Duration::ZERO)
         .await;
 }
 

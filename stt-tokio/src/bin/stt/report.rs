@@ -21,7 +21,7 @@ pub struct Output {
 impl Output {
     /// An informational line on stderr, unless quiet.
     pub fn info(&self, line: impl std::fmt::Display) {
-        if !self.quiet && !self.json {
+        if !self.quiet {
             eprintln!("{line}");
         }
     }

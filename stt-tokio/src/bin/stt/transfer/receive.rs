@@ -126,7 +126,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
             }
             sig = signals::interrupted() => {
                 let busy = !tasks.is_empty();
-                net::cancel(&node, "the receiver", sig).await;
+                net::cancel(&node, sig).await;
                 if busy || shared.count != 0 {
                     return Err(CliError::Interrupted(sig));
                 }
@@ -229,8 +229,9 @@ fn prepare(offer: &Offer, temp: &Path, paths: &[PathBuf]) -> Result<Vec<(Held, S
         };
         r.map_err(|e| CliError::write(temp, e))?;
     }
-    if want_dir {
-        std::fs::create_dir_all(temp).map_err(|e| CliError::write(temp, e))?;
+    // Never create the output directory itself: if it vanished, that is an error.
+    if want_dir && !temp.is_dir() {
+        std::fs::create_dir(temp).map_err(|e| CliError::write(temp, e))?;
     }
     let mut held = Vec::new();
     for (index, (entry, path)) in offer.entries.iter().zip(paths).enumerate() {
@@ -239,7 +240,7 @@ fn prepare(offer: &Offer, temp: &Path, paths: &[PathBuf]) -> Result<Vec<(Held, S
                 std::fs::create_dir_all(path).map_err(|e| CliError::write(path, e))?
             }
             Entry::File { size, .. } => {
-                if let Some(parent) = path.parent() {
+                if want_dir && let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| CliError::write(parent, e))?;
                 }
                 let len = match std::fs::symlink_metadata(path) {

@@ -32,7 +32,7 @@ pub async fn run(seeds: Seeds, path: PathBuf, target: Target, out: Output) -> Re
     let result = tokio::select! {
         r = transfer(&session, &local, out) => r,
         sig = signals::interrupted() => {
-            net::cancel(&node, "the sender", sig).await;
+            net::cancel(&node, sig).await;
             return Err(CliError::Interrupted(sig));
         }
     };
