@@ -279,6 +279,39 @@ fn disconnect_carries_code_and_reason_both_ways() {
 }
 
 #[test]
+fn a_close_reaches_the_peer_even_if_its_linger_passes_before_the_next_transmit() {
+    let mut pair = Pair::default_pair();
+    let (a, b) = pair.connect();
+    // Enough traffic for a tiny RTT estimate, so 3 PTO is short.
+    transfer(&mut pair, a, b, 1, 256 << 10);
+    let now = pair.now;
+    pair.peers[0]
+        .node
+        .session(a)
+        .unwrap()
+        .close(now, ErrorCode(0x1_0042), b"bye");
+    // The application's driver handles a late timer before it transmits.
+    pair.peers[0]
+        .node
+        .handle_timeout(now + Duration::from_secs(1));
+    let mut ev = [Vec::new(), Vec::new()];
+    pair.run_until(Duration::from_secs(5), |p| {
+        for i in 0..2 {
+            ev[i].append(&mut p.peers[i].events);
+        }
+        closed_reason(&ev[1], b).is_some()
+    });
+    assert_eq!(
+        closed_reason(&ev[1], b),
+        Some(SessionError::ClosedByPeer {
+            code: ErrorCode(0x1_0042),
+            reason: b"bye".to_vec()
+        }),
+        "the peer learns of the close from the DISCONNECT, not its idle timeout"
+    );
+}
+
+#[test]
 fn stream_reset_and_stop_sending() {
     let mut pair = Pair::default_pair();
     let (a, b) = pair.connect();

@@ -308,6 +308,15 @@ impl Session {
         self.phase == Phase::Established && self.conn.is_some()
     }
 
+    /// True while a local close's DISCONNECT has not been sent yet.
+    fn close_unsent(&self) -> bool {
+        matches!(self.phase, Phase::Closing { .. })
+            && self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.close_frame.is_some() && !c.close_sent)
+    }
+
     /// Why the session is closing or closed, once that is decided.
     pub(crate) fn close_reason(&self) -> Option<SessionError> {
         if self.is_established() {
@@ -878,7 +887,10 @@ impl Session {
         match self.phase {
             Phase::Closed => return,
             Phase::Closing { until } | Phase::Draining { until } => {
-                if now >= until {
+                // A local close lingers only after its DISCONNECT has left: with a
+                // small RTT the linger can pass before the next transmit, and ending
+                // then would leave the peer to find out at its idle timeout.
+                if now >= until && !self.close_unsent() {
                     let reason = self.error.clone().unwrap_or(SessionError::LocallyClosed {
                         code: ErrorCode::NO_ERROR,
                     });
@@ -971,7 +983,9 @@ impl Session {
         match self.phase {
             Phase::Closed => return None,
             Phase::Closing { until } | Phase::Draining { until } => {
-                at(until);
+                if !self.close_unsent() {
+                    at(until);
+                }
                 return t;
             }
             Phase::Handshaking => {

@@ -237,6 +237,11 @@ impl Session {
         }
         let (code, reason) = conn.close_frame.clone()?;
         conn.close_sent = true;
+        // The linger (3 PTO) counts from the DISCONNECT's departure.
+        let leave = now + conn.rtt.pto_base() * 3;
+        if let Phase::Closing { until } = &mut self.phase {
+            *until = (*until).max(leave);
+        }
         let frame = Frame::Disconnect(Disconnect {
             code,
             reason: &reason,
