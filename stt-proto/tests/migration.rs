@@ -40,7 +40,18 @@ type Rule = Box<dyn FnMut(usize, PathId, Instant, u64) -> Fate>;
 
 /// Node 0 sends `len` bytes on one stream to node 1; node 0's NAT rebinds after node
 /// 0 has sent `rebind_after` datagrams. `rule` drops what the test wants dropped.
-fn rebinding_transfer(len: usize, rebind_after: u64, mut rule: Rule) -> Outcome {
+fn rebinding_transfer(len: usize, rebind_after: u64, rule: Rule) -> Outcome {
+    rebinding_transfer_from(0, len, rebind_after, rule)
+}
+
+/// As [`rebinding_transfer`], with node `sender` sending. Fails if a node's timer
+/// keeps firing without virtual time advancing.
+fn rebinding_transfer_from(
+    sender: usize,
+    len: usize,
+    rebind_after: u64,
+    mut rule: Rule,
+) -> Outcome {
     let mut pair = Pair::default_pair();
     let (a, b) = pair.connect();
     let rebound = Rc::new(Cell::new(false));
@@ -66,12 +77,14 @@ fn rebinding_transfer(len: usize, rebind_after: u64, mut rule: Rule) -> Outcome 
     }
     let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
     let now = pair.now;
-    let id = pair.peers[0]
+    let (tx, rx) = if sender == 0 { (a, b) } else { (b, a) };
+    let id = pair.peers[sender]
         .node
-        .session(a)
+        .session(tx)
         .unwrap()
         .open_stream(now, Dir::Uni, 0, Some(len as u64))
         .unwrap();
+    let mut same_instant = (now, 0u32);
     let (mut written, mut finished, mut got, mut fin) = (0, false, Vec::new(), false);
     let mut accepted = None;
     let mut rebound_at = None;
@@ -79,6 +92,12 @@ fn rebinding_transfer(len: usize, rebind_after: u64, mut rule: Rule) -> Outcome 
     let mut sent_while_unvalidated = 0;
     pair.run_until(Duration::from_secs(60), |p| {
         let now = p.now;
+        if same_instant.0 == now {
+            same_instant.1 += 1;
+            assert!(same_instant.1 < 100_000, "timer loop at {now:?}");
+        } else {
+            same_instant = (now, 0);
+        }
         if rebound_at.is_none() && sent0.get() >= rebind_after {
             p.peers[1].path_to_other = NEW;
             rebound.set(true);
@@ -95,7 +114,7 @@ fn rebinding_transfer(len: usize, rebind_after: u64, mut rule: Rule) -> Outcome 
         }
         p.peers[0].events.clear();
         p.peers[1].events.clear();
-        let Some(mut s) = p.peers[0].node.session(a) else {
+        let Some(mut s) = p.peers[sender].node.session(tx) else {
             return true;
         };
         while written < len {
@@ -109,7 +128,7 @@ fn rebinding_transfer(len: usize, rebind_after: u64, mut rule: Rule) -> Outcome 
             s.finish(now, id).unwrap();
             finished = true;
         }
-        let Some(mut s) = p.peers[1].node.session(b) else {
+        let Some(mut s) = p.peers[1 - sender].node.session(rx) else {
             return true;
         };
         if accepted.is_none() {
@@ -250,4 +269,23 @@ fn validation_retries_until_the_new_path_works() {
         after >= Duration::from_secs(2) && after < Duration::from_secs(12),
         "validated {after:?} after the rebinding: {o:?}"
     );
+}
+
+/// Node 0, the one that moved, receives: node 1 must send data to the new path while
+/// it validates it, within 3× the (small) ACK traffic that arrives there. Its first
+/// challenge is lost, so validation takes a retry; while the budget is spent, timers
+/// that only lead to sending (a delayed ACK, pacing) must not fire in a loop.
+#[test]
+fn moved_receiver_is_served_within_the_budget_without_a_timer_loop() {
+    let o = rebinding_transfer_from(
+        1,
+        1 << 20,
+        60,
+        Box::new(|from, _, _, n| match (from, n) {
+            (1, 1) => Fate::Drop,
+            _ => Fate::Deliver,
+        }),
+    );
+    assert_survived(&o);
+    assert!(o.sent_while_unvalidated >= 20, "{o:?}");
 }

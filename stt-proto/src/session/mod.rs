@@ -971,7 +971,11 @@ impl Session {
                 }
             }
         }
-        if let Some(a) = conn.acks.timeout() {
+        // Timers that only lead to sending wait while the path's anti-amplification
+        // budget is spent: only a packet from the peer can reopen it, and a deadline
+        // in the past that nothing can serve would spin the caller's timer.
+        let can_send = self.path.budget() >= paths::SMALL_PACKET as u64;
+        if let Some(a) = conn.acks.timeout().filter(|_| can_send) {
             at(a);
         }
         if let Some(interval) = config.transport.keepalive_interval
@@ -989,7 +993,7 @@ impl Session {
         if let Some(p) = self.probe_deadline(conn.rtt.pto_base(), idle) {
             at(p);
         }
-        if let Some(p) = conn.pacer_release() {
+        if let Some(p) = conn.pacer_release().filter(|_| can_send) {
             at(p);
         }
         if let Some(d) = conn.streams.next_deadline() {

@@ -208,10 +208,24 @@ impl Session {
         // An unvalidated path may get a packet smaller than a full one (an ACK and a
         // little data) when its budget is short of a full one.
         if budget < small {
-            return None;
+            // The current path is unproven and its budget spent: only a packet from the
+            // peer there reopens it. A probe timeout's or keepalive's packet goes to the
+            // last validated path instead (it needs no budget), so a peer that moved
+            // again meanwhile, or whose packets to us are lost, still hears from us.
+            let probing = self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.probes_pending > 0 || c.keepalive_pending);
+            return match self.fallback {
+                Some(fallback) if probing => {
+                    self.transmit_established(now, &mut buf[..max], config, fallback)
+                }
+                _ => None,
+            };
         }
         let max = budget.min(max as u64) as usize;
-        self.transmit_established(now, &mut buf[..max], config)
+        let path = self.path.id;
+        self.transmit_established(now, &mut buf[..max], config, path)
     }
 
     /// Whether the frame at the head of the control or datagram queue fits a packet of
@@ -287,11 +301,13 @@ impl Session {
         self.seal(now, buf, StreamId::CONTROL, written, eliciting, info)
     }
 
+    /// Assembles the next packet of the established session, for path `to`.
     fn transmit_established(
         &mut self,
         now: Instant,
         buf: &mut [u8],
         config: &NodeConfig,
+        to: PathId,
     ) -> Option<(PathId, usize)> {
         let conn = self.conn.as_mut()?;
         let end = buf.len().checked_sub(TAG_LEN)?;
@@ -458,10 +474,11 @@ impl Session {
             conn.probes_pending = conn.probes_pending.saturating_sub(1);
             conn.recovery_send = false;
         }
-        let path = self.path.id;
         let len = self.seal(now, buf, stream_id, written, eliciting, info)?;
-        self.path.sent += len as u64;
-        Some((path, len))
+        if to == self.path.id {
+            self.path.sent += len as u64;
+        }
+        Some((to, len))
     }
 
     /// Seals `payload_len` bytes at `buf[HEADER_LEN..]` and records the packet.
