@@ -145,6 +145,17 @@ pub enum Violation {
         /// What went wrong.
         what: String,
     },
+    /// At the end of a run that moved nodes, a session is not alive, does not send to
+    /// its peer's current address, or never had that address validated.
+    #[error("node {node} session {track}: {what}")]
+    StalePath {
+        /// The node holding the session.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// What is wrong.
+        what: String,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

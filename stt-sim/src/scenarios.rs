@@ -474,6 +474,12 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         "2-3 client NAT rebindings under 2% loss, no reconnect",
     ),
     (
+        crate::mixes::NAME,
+        crate::mixes::generated,
+        true,
+        "generated: rebindings x loss/bursts/corruption/reorder/dup/partition",
+    ),
+    (
         "many-sessions",
         many_sessions,
         true,

@@ -7,6 +7,7 @@
 //! run's master seed. Library code here never panics on network data.
 
 mod apps;
+mod paths;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -177,6 +178,9 @@ struct Track {
     done: bool,
     last_stats: SessionStats,
     max_cwnd: u64,
+    /// The last path the engine reported validated for this session (its first path
+    /// at `Connected`, then every `PathChanged`).
+    validated_path: Option<PathId>,
 }
 
 struct StreamRecord {
@@ -857,6 +861,7 @@ impl World {
                     done: false,
                     last_stats: SessionStats::default(),
                     max_cwnd: 0,
+                    validated_path: None,
                 });
                 self.nodes[ix].tracks.push(t);
                 self.plans[p].current = Some(t);
@@ -1027,6 +1032,7 @@ impl World {
                         done: false,
                         last_stats: SessionStats::default(),
                         max_cwnd: 0,
+                        validated_path: None,
                     });
                     if let Some(pt) = peer_track {
                         self.tracks[pt].peer_track = Some(t);
@@ -1034,8 +1040,13 @@ impl World {
                     self.nodes[ix].tracks.push(t);
                     t
                 };
+                let path = self.nodes[ix]
+                    .node
+                    .as_mut()
+                    .and_then(|n| n.session(session).map(|mut s| s.path()));
                 let tr = &mut self.tracks[t];
                 tr.up = true;
+                tr.validated_path = path;
                 for _ in 0..tr.workload.streams {
                     let key = self.records.len();
                     self.records.push(StreamRecord {
@@ -1167,6 +1178,9 @@ impl World {
             }
             Event::PathChanged { session, path } => {
                 let t = self.find_track(ix, session).unwrap_or(usize::MAX);
+                if let Some(tr) = self.tracks.get_mut(t) {
+                    tr.validated_path = Some(path);
+                }
                 self.trace.record(
                     t_us,
                     "path_changed",
@@ -1485,6 +1499,9 @@ impl World {
 
     fn finish(mut self) -> RunReport {
         self.apps_finish();
+        if self.scenario.check_paths {
+            self.check_paths();
+        }
         // No silent loss: each stream is delivered whole, or both applications heard
         // of an error.
         for k in 0..self.records.len() {
