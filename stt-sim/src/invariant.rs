@@ -156,6 +156,30 @@ pub enum Violation {
         /// What is wrong.
         what: String,
     },
+    /// A node sent more than 3× the bytes an address delivered to it to that address,
+    /// which it had not proven (anti-amplification, PROTOCOL.md §4.4).
+    #[error(
+        "node {node} sent {sent} bytes to unproven address {path}, which delivered only {received}"
+    )]
+    Amplification {
+        /// The sender.
+        node: usize,
+        /// The address (a sim address, the engine's `PathId`).
+        path: u64,
+        /// Bytes sent there.
+        sent: u64,
+        /// Bytes received from there.
+        received: u64,
+    },
+    /// A node reported an address validated before any round trip through it could
+    /// have completed (its challenge cannot have come back).
+    #[error("node {node} validated address {path} before a round trip through it")]
+    ValidatedTooSoon {
+        /// The node.
+        node: usize,
+        /// The address.
+        path: u64,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),
