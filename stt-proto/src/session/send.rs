@@ -205,8 +205,6 @@ impl Session {
                 }
             }
         }
-        // An unvalidated path may get a packet smaller than a full one (an ACK and a
-        // little data) when its budget is short of a full one.
         if budget < small {
             // The current path is unproven and its budget spent: only a packet from the
             // peer there reopens it. A probe timeout's or keepalive's packet goes to the
@@ -223,6 +221,8 @@ impl Session {
                 _ => None,
             };
         }
+        // An unvalidated path may get a packet smaller than a full one (an ACK and a
+        // little data) when its budget is short of a full one.
         let max = budget.min(max as u64) as usize;
         let path = self.path.id;
         self.transmit_established(now, &mut buf[..max], config, path)
