@@ -31,6 +31,10 @@ struct Outcome {
     validated_after: Option<Duration>,
     /// Packets node 1 sent on the new path before it was validated.
     sent_while_unvalidated: u64,
+    /// Node 1's congestion window when it moved to the new path, and the smallest it
+    /// had afterwards.
+    cwnd_at_move: Option<u64>,
+    min_cwnd_after_move: u64,
 }
 
 /// Per-packet decisions of a test on top of the rebinding itself: (from peer, path,
@@ -90,6 +94,7 @@ fn rebinding_transfer_from(
     let mut rebound_at = None;
     let mut validated_at = None;
     let mut sent_while_unvalidated = 0;
+    let (mut cwnd_at_move, mut min_cwnd_after_move) = (None, u64::MAX);
     pair.run_until(Duration::from_secs(60), |p| {
         let now = p.now;
         if same_instant.0 == now {
@@ -111,6 +116,15 @@ fn rebinding_transfer_from(
         {
             validated_at = Some(now);
             sent_while_unvalidated = on_new.get();
+        }
+        if let Some((path, cwnd)) = p.peers[1]
+            .node
+            .session(b)
+            .map(|mut s| (s.path(), s.stats().cwnd))
+            && path == NEW
+        {
+            cwnd_at_move.get_or_insert(cwnd);
+            min_cwnd_after_move = min_cwnd_after_move.min(cwnd);
         }
         p.peers[0].events.clear();
         p.peers[1].events.clear();
@@ -155,6 +169,8 @@ fn rebinding_transfer_from(
             .zip(validated_at)
             .map(|(r, v)| v.saturating_duration_since(r)),
         sent_while_unvalidated,
+        cwnd_at_move,
+        min_cwnd_after_move,
     }
 }
 
@@ -288,4 +304,20 @@ fn moved_receiver_is_served_within_the_budget_without_a_timer_loop() {
     );
     assert_survived(&o);
     assert!(o.sent_while_unvalidated >= 20, "{o:?}");
+}
+
+/// Node 1 sends and node 0 moves: what node 1 sent to the old address between the
+/// rebinding and the first packet from the new one is lost, and is resent, but those
+/// losses say nothing about the new path: the congestion window keeps its size (no
+/// other loss here), instead of halving or collapsing as persistent congestion.
+#[test]
+fn losses_on_the_abandoned_path_are_not_congestion() {
+    let o = rebinding_transfer_from(1, 4 << 20, 200, Box::new(|_, _, _, _| Fate::Deliver));
+    assert_survived(&o);
+    let at_move = o.cwnd_at_move.unwrap_or(0);
+    assert!(
+        o.min_cwnd_after_move * 10 >= at_move * 9,
+        "window {at_move} at the move fell to {}: {o:?}",
+        o.min_cwnd_after_move
+    );
 }
