@@ -4,11 +4,16 @@
 //! direction, so many seeds cover mixes nobody wrote by hand (scenario `rebind-mix`).
 //!
 //! Every run must deliver all stream data byte-exact both ways (the world's stream
-//! oracle), keep the one session per client alive to the end without reconnecting,
-//! and end with each side sending to the other's current address, validated
-//! ([`Scenario::check_paths`]) — unless the mix drew a partition longer than the idle
-//! timeout, which may end sessions (then clients reconnect and only "no silent loss"
-//! holds). This module only describes runs; it never executes them.
+//! oracle: every byte read is compared with what the peer wrote), keep every
+//! established session alive to the end, and end with each side sending to the other's
+//! current address, validated ([`Scenario::check_paths`]) — unless the mix drew a
+//! partition longer than the idle timeout, which may end sessions (then only "no silent
+//! loss" holds). A client reconnects only after a failed session; a handshake that loss
+//! defeats is not what this checks, and an established session that died still fails
+//! the end-of-run check. Mixes no protocol can survive are not drawn: both ends moving
+//! away from unreachable addresses before either hears from the other, or the server
+//! moving before the client's handshake reached it. This module only describes runs; it
+//! never executes them.
 
 use std::time::Duration;
 
