@@ -109,11 +109,14 @@ fn link(rng: &mut SimRng) -> LinkConfig {
     let loss = match rng.below(4) {
         0 => Loss::None,
         1 | 2 => Loss::Random(0.002 + rng.unit() * 0.048),
+        // Bursts of a few packets: the model moves per packet, so when only keepalives
+        // flow (one a second) a long bad state would be an outage of many seconds,
+        // longer than the idle timeout, which is not what a short burst stands for.
         _ => Loss::GilbertElliott {
             good_to_bad: 0.005 + rng.unit() * 0.02,
-            bad_to_good: 0.2 + rng.unit() * 0.3,
+            bad_to_good: 0.35 + rng.unit() * 0.35,
             loss_good: 0.001,
-            loss_bad: 0.5 + rng.unit() * 0.3,
+            loss_bad: 0.4 + rng.unit() * 0.3,
         },
     };
     let mut pick = |p: f64, hi: f64| {
