@@ -55,7 +55,10 @@ pub enum Event {
         /// Its payload.
         payload: Bytes,
     },
-    /// The session now sends on another path (after validating it).
+    /// The session's path changed and is validated: the peer's new path once its
+    /// PATH_RESPONSE arrived (the session already sent there, within 3× what arrived,
+    /// while it was being validated), a return to the last validated path, or this
+    /// side's own `migrate`.
     PathChanged {
         /// The session.
         session: SessionHandle,

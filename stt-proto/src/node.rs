@@ -945,7 +945,8 @@ impl SessionRef<'_> {
         self.session().is_established()
     }
 
-    /// The path the session currently sends on.
+    /// The path the session currently sends on (possibly still being validated after
+    /// the peer moved: see [`Event::PathChanged`]).
     pub fn path(&mut self) -> PathId {
         self.session().path.id
     }

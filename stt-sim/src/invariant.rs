@@ -145,6 +145,41 @@ pub enum Violation {
         /// What went wrong.
         what: String,
     },
+    /// At the end of a run that moved nodes, a session is not alive, does not send to
+    /// its peer's current address, or never had that address validated.
+    #[error("node {node} session {track}: {what}")]
+    StalePath {
+        /// The node holding the session.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// A node sent more than 3× the bytes an address delivered to it to that address,
+    /// which it had not proven (anti-amplification, PROTOCOL.md §4.4).
+    #[error(
+        "node {node} sent {sent} bytes to unproven address {path}, which delivered only {received}"
+    )]
+    Amplification {
+        /// The sender.
+        node: usize,
+        /// The address (a sim address, the engine's `PathId`).
+        path: u64,
+        /// Bytes sent there.
+        sent: u64,
+        /// Bytes received from there.
+        received: u64,
+    },
+    /// A node reported an address validated before any round trip through it could
+    /// have completed (its challenge cannot have come back).
+    #[error("node {node} validated address {path} before a round trip through it")]
+    ValidatedTooSoon {
+        /// The node.
+        node: usize,
+        /// The address.
+        path: u64,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

@@ -11,7 +11,10 @@
 //! partitions, link changes, NAT rebinding, crash/restart). [`run_scenario`] executes it
 //! and checks the invariants of [`Violation`] on every event: exact in-order delivery
 //! or an error on both sides, no data from non-members, no plaintext on the wire,
-//! bounded memory, no panic.
+//! bounded memory, no panic. [`mixes`] draws whole fault mixes (NAT rebindings with
+//! loss, bursts, corruption, reordering, duplication and partitions) from the seed
+//! (scenario `rebind-mix`) and checks, at the end, that every session is alive and on
+//! its peer's current, validated address.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,6 +38,7 @@
 
 pub mod invariant;
 pub mod link;
+pub mod mixes;
 pub mod payload;
 pub mod report;
 pub mod rng;

@@ -167,6 +167,9 @@ fn main() -> ExitCode {
             },
             None => None,
         };
+        if args.scenario == stt_sim::mixes::NAME {
+            println!("mix: {:?}", stt_sim::mixes::draw(seed));
+        }
         let r = run_scenario(&s, seed, trace);
         println!(
             "scenario {} seed {}: {} | virtual {:.3}s | {} trace lines, hash {:016x} | read {} of {} stream bytes | goodput {} | rtx {:.2}% | drops {:?}",

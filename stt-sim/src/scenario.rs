@@ -305,6 +305,9 @@ pub struct Scenario {
     pub deadline: Duration,
     /// After every client plan is done, keep running this long (closes propagate).
     pub settle: Duration,
+    /// At the end, every session must be alive and send to its peer's current address,
+    /// validated (for runs that move nodes and keep their sessions open).
+    pub check_paths: bool,
 }
 
 impl Scenario {
@@ -319,6 +322,7 @@ impl Scenario {
             injectors: Vec::new(),
             deadline: Duration::from_secs(120),
             settle: Duration::from_millis(500),
+            check_paths: false,
         }
     }
 

@@ -218,6 +218,38 @@ pub fn nat_rebind(seed: u64) -> Scenario {
     s
 }
 
+/// The client's NAT rebinds two or three times mid-transfer over a link with 2%
+/// random loss in both directions (so packets around each rebinding are lost, and the
+/// receiver's ACK frames carry many ranges). No reconnection: the one session must
+/// survive every rebinding and deliver everything.
+pub fn rebind_loss(seed: u64) -> Scenario {
+    let link = LinkConfig {
+        loss: Loss::Random(0.02),
+        bandwidth_bps: Some(4_000_000),
+        queue_bytes: 64_000,
+        ..LinkConfig::default()
+    };
+    let (mut s, _srv, cli) = pair(
+        "rebind-loss",
+        link,
+        Workload::streams(2, 192 * 1024),
+        Workload::streams(1, 32 * 1024),
+    );
+    let mut at = 0;
+    for i in 0..draw(seed, "rebinds", 2, 3) {
+        at += draw(seed, &format!("rebind {i} after"), 60, 400);
+        s.at(
+            ms(at),
+            Action::Rebind {
+                node: cli,
+                old_still_reaches: false,
+            },
+        );
+    }
+    s.deadline = Duration::from_secs(60);
+    s
+}
+
 /// Twelve clients, one server that admits at most eight sessions at once; clients
 /// retry until served. 1% loss.
 pub fn many_sessions(seed: u64) -> Scenario {
@@ -434,6 +466,18 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         nat_rebind,
         true,
         "client NAT rebinding mid-transfer",
+    ),
+    (
+        "rebind-loss",
+        rebind_loss,
+        true,
+        "2-3 client NAT rebindings under 2% loss, no reconnect",
+    ),
+    (
+        crate::mixes::NAME,
+        crate::mixes::generated,
+        true,
+        "generated: rebindings x loss/bursts/corruption/reorder/dup/partition",
     ),
     (
         "many-sessions",

@@ -7,6 +7,8 @@
 //! run's master seed. Library code here never panics on network data.
 
 mod apps;
+mod path_oracle;
+mod paths;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -54,6 +56,9 @@ const MAX_STEPS: u64 = 50_000_000;
 #[derive(Debug)]
 enum Ev {
     Deliver {
+        /// The sending node (`None`: an injector).
+        from: Option<usize>,
+        sent_at: Instant,
         to: usize,
         to_addr: u64,
         from_addr: u64,
@@ -177,6 +182,9 @@ struct Track {
     done: bool,
     last_stats: SessionStats,
     max_cwnd: u64,
+    /// The last path the engine reported validated for this session (its first path
+    /// at `Connected`, then every `PathChanged`).
+    validated_path: Option<PathId>,
 }
 
 struct StreamRecord {
@@ -219,6 +227,8 @@ pub struct World {
     links: BTreeMap<(usize, usize), Link>,
     addr_owner: BTreeMap<u64, usize>,
     old_addrs: BTreeSet<u64>,
+    /// Wire-level path invariants (anti-amplification, validation after a round trip).
+    path_oracle: path_oracle::PathOracle,
     next_addr: u64,
     tracks: Vec<Track>,
     records: Vec<StreamRecord>,
@@ -338,6 +348,7 @@ impl World {
             links: BTreeMap::new(),
             addr_owner,
             old_addrs: BTreeSet::new(),
+            path_oracle: path_oracle::PathOracle::default(),
             tracks: Vec::new(),
             records: Vec::new(),
             dgram_seen: BTreeSet::new(),
@@ -518,13 +529,23 @@ impl World {
     fn process(&mut self, ev: Ev) {
         match ev {
             Ev::Deliver {
+                from,
+                sent_at,
                 to,
                 to_addr,
                 from_addr,
                 bytes,
                 corrupted,
                 duplicate,
-            } => self.deliver(to, to_addr, from_addr, bytes, corrupted, duplicate),
+            } => {
+                if self.nodes[to].node.is_some() && self.addr_owner.get(&to_addr) == Some(&to) {
+                    let now = self.now;
+                    let len = bytes.len();
+                    self.path_oracle
+                        .on_deliver(from, from_addr, to, to_addr, sent_at, len, now);
+                }
+                self.deliver(to, to_addr, from_addr, bytes, corrupted, duplicate)
+            }
             Ev::Action(i) => self.action(i),
             Ev::PlanStart(p) => self.start_session(p),
             Ev::Datagram(t) => self.send_datagram(t),
@@ -619,6 +640,7 @@ impl World {
                     return;
                 }
                 self.nodes[ix].node = None;
+                self.path_oracle.forget(ix);
                 for t in std::mem::take(&mut self.nodes[ix].tracks) {
                     if self.tracks[t].end == End::Open {
                         self.tracks[t].end = End::Crashed;
@@ -673,6 +695,9 @@ impl World {
             });
         }
         let from_addr = self.nodes[from].addr;
+        if let Some(v) = self.path_oracle.on_send(from, path.0, bytes.len()) {
+            self.violate(v);
+        }
         let h = fnv1a(&bytes, FNV_OFFSET);
         self.trace.record(
             now.as_micros(),
@@ -707,6 +732,8 @@ impl World {
                     self.schedule(
                         d.at,
                         Ev::Deliver {
+                            from: Some(from),
+                            sent_at: now,
                             to,
                             to_addr: path.0,
                             from_addr,
@@ -808,6 +835,8 @@ impl World {
         self.schedule(
             at,
             Ev::Deliver {
+                from: None,
+                sent_at: self.now,
                 to: target,
                 to_addr: target_addr,
                 from_addr,
@@ -834,6 +863,7 @@ impl World {
         let Some(node) = self.nodes[ix].node.as_mut() else {
             return;
         };
+        self.path_oracle.prove(ix, server_addr);
         match node.connect(now, PathId(server_addr)) {
             Ok(handle) => {
                 let t = self.tracks.len();
@@ -857,6 +887,7 @@ impl World {
                     done: false,
                     last_stats: SessionStats::default(),
                     max_cwnd: 0,
+                    validated_path: None,
                 });
                 self.nodes[ix].tracks.push(t);
                 self.plans[p].current = Some(t);
@@ -1027,6 +1058,7 @@ impl World {
                         done: false,
                         last_stats: SessionStats::default(),
                         max_cwnd: 0,
+                        validated_path: None,
                     });
                     if let Some(pt) = peer_track {
                         self.tracks[pt].peer_track = Some(t);
@@ -1034,8 +1066,16 @@ impl World {
                     self.nodes[ix].tracks.push(t);
                     t
                 };
+                let path = self.nodes[ix]
+                    .node
+                    .as_mut()
+                    .and_then(|n| n.session(session).map(|mut s| s.path()));
+                if let Some(p) = path {
+                    self.path_oracle.prove(ix, p.0);
+                }
                 let tr = &mut self.tracks[t];
                 tr.up = true;
+                tr.validated_path = path;
                 for _ in 0..tr.workload.streams {
                     let key = self.records.len();
                     self.records.push(StreamRecord {
@@ -1167,6 +1207,12 @@ impl World {
             }
             Event::PathChanged { session, path } => {
                 let t = self.find_track(ix, session).unwrap_or(usize::MAX);
+                if let Some(tr) = self.tracks.get_mut(t) {
+                    tr.validated_path = Some(path);
+                }
+                if let Some(v) = self.path_oracle.on_validated(ix, path.0) {
+                    self.violate(v);
+                }
                 self.trace.record(
                     t_us,
                     "path_changed",
@@ -1485,6 +1531,9 @@ impl World {
 
     fn finish(mut self) -> RunReport {
         self.apps_finish();
+        if self.scenario.check_paths {
+            self.check_paths();
+        }
         // No silent loss: each stream is delivered whole, or both applications heard
         // of an error.
         for k in 0..self.records.len() {

@@ -54,6 +54,8 @@ scenario_tests! {
     partition_long => "partition-long",
     partition_short => "partition-short",
     nat_rebind => "nat-rebind",
+    rebind_loss => "rebind-loss",
+    rebind_mix => "rebind-mix",
     many_sessions => "many-sessions",
     non_member => "non-member",
     crash_restart => "crash-restart",

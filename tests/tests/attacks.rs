@@ -615,3 +615,60 @@ fn guessed_session_ids_find_nothing_and_get_no_answer() {
     assert!(is_up(&mut p, 1, b));
     transfer(&mut p, a, b, 4 << 10);
 }
+
+/// Node 0's packets start arriving from a new address; node 0 (holding its session keys)
+/// then answers node 1's PATH_CHALLENGE with made-up data: the new path must stay
+/// unvalidated (no `PathChanged`). The honest answer, from the same address, validates.
+#[test]
+fn a_path_response_with_other_data_does_not_validate_the_path() {
+    let (mut p, a, b) = established();
+    transfer(&mut p, a, b, 16 << 10);
+    p.run_for(Duration::from_secs(1));
+    p.deliver = false;
+    let moved = PathId(777);
+    let ping = sealed_by_node0(&mut p, a, StreamId::CONTROL, &[Frame::Keepalive]);
+    p.events[1].clear();
+    p.inject(1, moved, &ping);
+    assert_eq!(p.nodes[1].session(b).unwrap().path(), moved);
+    let challenges: Vec<Vec<u8>> = p
+        .captured
+        .iter()
+        .filter(|s| s.from == 1 && s.path == moved)
+        .map(|s| s.bytes.clone())
+        .collect();
+    assert!(
+        !challenges.is_empty(),
+        "node 1 sent nothing to the new path"
+    );
+    let validated = |p: &Pair| {
+        p.events[1]
+            .iter()
+            .any(|e| matches!(e, Event::PathChanged { path, .. } if *path == moved))
+    };
+    for guess in [[0u8; 8], [0xff; 8], [1, 2, 3, 4, 5, 6, 7, 8]] {
+        let forged = sealed_by_node0(&mut p, a, StreamId::CONTROL, &[Frame::PathResponse(guess)]);
+        p.inject(1, moved, &forged);
+    }
+    assert!(
+        !validated(&p),
+        "a PATH_RESPONSE with other data validated the path"
+    );
+    // Node 0 gets the challenges and answers honestly; its answer arrives from `moved`.
+    let start = p.captured.len();
+    for c in &challenges {
+        p.inject(0, path_of(1), c);
+    }
+    let answers: Vec<Vec<u8>> = p.captured[start..]
+        .iter()
+        .filter(|s| s.from == 0)
+        .map(|s| s.bytes.clone())
+        .collect();
+    for bytes in &answers {
+        p.inject(1, moved, bytes);
+    }
+    assert!(
+        validated(&p),
+        "the honest PATH_RESPONSE did not validate the path"
+    );
+    println!("ATTACK wrong PATH_RESPONSE data: path stays unvalidated; the right data validates");
+}

@@ -9,6 +9,15 @@ use crate::range_set::RangeSet;
 use crate::time::Instant;
 use core::time::Duration;
 
+/// What [`AckTracker::write_frame`] put in a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckWritten {
+    /// The largest packet number acknowledged.
+    pub largest: u64,
+    /// Every received range fitted (a truncated frame leaves out the lowest ones).
+    pub complete: bool,
+}
+
 /// Received packet numbers and the ACK obligation they create.
 #[derive(Debug, Clone, Default)]
 pub struct AckTracker {
@@ -118,17 +127,44 @@ impl AckTracker {
         AckFrame::new(delay.min(crate::frame::varint::MAX), &scratch[..n]).ok()
     }
 
-    /// Writes the ACK frame into `w` if anything was received and it fits, returning
-    /// the largest packet number it acknowledges. The range scratch lives only in this
-    /// call, so packets without an ACK never pay for it.
-    pub fn write_frame(&self, now: Instant, w: &mut Writer<'_>) -> Option<u64> {
+    /// Writes the ACK frame into `w` if anything was received, in at most `limit`
+    /// bytes (and what `w` has left): the highest ranges that fit, never a partial
+    /// frame. Returns the largest packet number it acknowledges and whether every
+    /// range fitted. The range scratch lives only in this call, so packets without an
+    /// ACK never pay for it.
+    pub fn write_frame(
+        &self,
+        now: Instant,
+        w: &mut Writer<'_>,
+        limit: usize,
+    ) -> Option<AckWritten> {
         let mut scratch = [AckRange {
             smallest: 0,
             largest: 0,
         }; MAX_ACK_RANGES];
-        let ack = self.frame(now, &mut scratch)?;
-        Frame::Ack(ack).write(w).ok()?;
-        Some(ack.largest())
+        let full = self.frame(now, &mut scratch)?;
+        let limit = limit.min(w.remaining());
+        let delay = full.ack_delay;
+        let count = full.ranges().count();
+        // Dropping the lowest ranges first: the newest arrivals matter most to the
+        // sender's loss detection, and the dropped ones are repeated next time.
+        let mut n = count;
+        let ack = loop {
+            let ack = AckFrame::new(delay, &scratch[..n]).ok()?;
+            if ack.encoded_len().ok()? <= limit {
+                break ack;
+            }
+            n = n.checked_sub(1).filter(|&n| n > 0)?;
+        };
+        let start = w.position();
+        if Frame::Ack(ack).write(w).is_err() {
+            w.rewind(start);
+            return None;
+        }
+        Some(AckWritten {
+            largest: ack.largest(),
+            complete: n == count,
+        })
     }
 
     /// The largest packet number received so far.
@@ -269,5 +305,41 @@ mod tests {
         let frame = t.frame(Instant::ZERO, &mut scratch).unwrap();
         assert_eq!(frame.ranges().count(), MAX_ACK_RANGES);
         assert_eq!(frame.largest(), 1998);
+    }
+
+    #[test]
+    fn write_frame_keeps_the_highest_ranges_that_fit_and_never_writes_part_of_a_frame() {
+        let mut t = AckTracker::default();
+        for pn in 0..40 {
+            t.on_packet(Instant::ZERO, pn * 2, false, 2, RTT, DELAY);
+        }
+        let mut buf = [0xAAu8; 256];
+        // Everything fits.
+        let mut w = Writer::new(&mut buf);
+        let all = t.write_frame(Instant::ZERO, &mut w, 256).unwrap();
+        assert_eq!((all.largest, all.complete), (78, true));
+        let full_len = w.position();
+        // 40 bytes: the highest ranges only, a whole frame that decodes.
+        let mut w = Writer::new(&mut buf);
+        let part = t.write_frame(Instant::ZERO, &mut w, 40).unwrap();
+        assert_eq!((part.largest, part.complete), (78, false));
+        let len = w.position();
+        assert!(len <= 40 && len < full_len, "{len} bytes");
+        match Frame::decode_exact(&buf[..len]) {
+            Ok(Frame::Ack(ack)) => {
+                let ranges: alloc::vec::Vec<_> =
+                    ack.ranges().map(|r| (r.smallest, r.largest)).collect();
+                assert!(ranges.len() > 1 && ranges.len() < 40);
+                assert_eq!(ranges[0], (78, 78));
+                assert_eq!(ranges[1], (76, 76));
+            }
+            other => panic!("not an ACK frame: {other:?}"),
+        }
+        // No room even for one range: nothing is written at all.
+        let mut small = [0xAAu8; 3];
+        let mut w = Writer::new(&mut small);
+        assert!(t.write_frame(Instant::ZERO, &mut w, 3).is_none());
+        assert_eq!(w.position(), 0);
+        assert_eq!(small, [0xAA; 3]);
     }
 }

@@ -6,7 +6,7 @@ mod ack;
 mod loss;
 mod rtt;
 
-pub use ack::AckTracker;
+pub use ack::{AckTracker, AckWritten};
 pub use loss::{
     MAX_PACKET_THRESHOLD, PACKET_THRESHOLD, SentPacket, SentPackets, UnsentPacketAcked,
 };

@@ -127,6 +127,9 @@ pub(crate) struct Conn {
     pub close_sent: bool,
     pub next_key_update: Option<Instant>,
     pub scratch: Vec<(u64, crate::recovery::SentPacket<PacketInfo>)>,
+    /// The first packet number sent on the current path: losses of earlier packets
+    /// (sent on a path the session has left) are not taken as congestion here.
+    pub path_first_pn: u64,
 }
 
 /// A session slot: one peer, one key schedule.
@@ -136,9 +139,15 @@ pub(crate) struct Session {
     pub local_id: SessionId,
     pub side: Side,
     pub phase: Phase,
+    /// The path packets go to; unvalidated while `probe` is pending.
     pub path: PathState,
-    /// Boxed: a path is validated rarely, and idle sessions should stay small.
+    /// The challenge proving `path`, while it is unvalidated. Boxed: a path is
+    /// validated rarely, and idle sessions should stay small.
     pub probe: Option<Box<Probe>>,
+    /// The last validated path, kept while `path` is unvalidated: a newest packet
+    /// arriving there moves the session back without a new validation.
+    pub fallback: Option<PathId>,
+    /// A PATH_CHALLENGE to answer: the path it arrived on and its data.
     pub path_response: Option<(PathId, [u8; 8])>,
     /// The path this side moved away from by its own choice ([`Session::migrate`]):
     /// late packets arriving on it are processed but never pull the session back.
@@ -167,6 +176,7 @@ impl Session {
             phase: Phase::Handshaking,
             path: PathState::new(path, true),
             probe: None,
+            fallback: None,
             path_response: None,
             left_path: None,
             handshake: Some(HandshakeProgress {
@@ -198,6 +208,7 @@ impl Session {
             phase: Phase::Established,
             path: PathState::new(path, true),
             probe: None,
+            fallback: None,
             path_response: None,
             left_path: None,
             handshake: None,
@@ -286,6 +297,7 @@ impl Session {
             close_sent: false,
             next_key_update: t.key_update_interval.map(|d| now + d),
             scratch: Vec::new(),
+            path_first_pn: 0,
         };
         self.phase = Phase::Established;
         self.handshake = None;
@@ -509,24 +521,10 @@ impl Session {
             conn.response_resend = None;
             conn.response_bytes = None;
         }
-        // Path: newest authenticated packet from another path starts validation.
+        // Path: the newest authenticated packet from another path moves the session
+        // there (unvalidated until its challenge is answered).
         let newest = conn.acks.largest().is_none_or(|l| pn > l);
-        if path == self.path.id {
-            self.path.received += len as u64;
-        } else if let Some(p) = self.probe.as_mut().filter(|p| p.path.id == path) {
-            p.path.received += len as u64;
-        } else if newest && self.left_path != Some(path) {
-            let mut challenge = [0u8; 8];
-            rng.fill(&mut challenge);
-            let mut state = PathState::new(path, false);
-            state.received = len as u64;
-            self.probe = Some(Box::new(Probe {
-                path: state,
-                challenge,
-                sent_at: None,
-                tries: 0,
-            }));
-        }
+        self.on_packet_path(path, len, newest, rng);
         // Trim in place: no reference-count traffic on the per-packet path.
         datagram.truncate(len - TAG_LEN);
         bytes::Buf::advance(&mut datagram, HEADER_LEN);
@@ -667,20 +665,7 @@ impl Session {
             Frame::MaxStreams { dir, count } => conn.streams.on_max_streams(dir, count),
             Frame::DataBlocked { .. } | Frame::StreamDataBlocked { .. } => {}
             Frame::PathChallenge(data) => self.path_response = Some((path, data)),
-            Frame::PathResponse(data) => {
-                if let Some(p) = self.probe.as_ref()
-                    && p.challenge == data
-                {
-                    let mut state = p.path;
-                    state.validated = true;
-                    self.path = state;
-                    self.probe = None;
-                    self.events.push_back(Event::PathChanged {
-                        session: handle,
-                        path: state.id,
-                    });
-                }
-            }
+            Frame::PathResponse(data) => self.on_path_response(data),
             Frame::Datagram(d) => {
                 let limit = config.transport.datagram_receive_buffer;
                 if d.data.len() > limit {
@@ -841,8 +826,11 @@ impl Session {
             let mut lost_bytes = 0;
             let mut first_sent: Option<Instant> = None;
             let mut last_sent = Instant::ZERO;
-            for (_, p) in lost.iter() {
-                if p.ack_eliciting {
+            // Packets sent before the last path change went to a path the session
+            // has left (a NAT mapping that is gone): their loss says nothing about
+            // congestion on the path in use, so they are resent but not counted.
+            for (pn, p) in lost.iter() {
+                if p.ack_eliciting && *pn >= conn.path_first_pn {
                     lost_bytes += u64::from(p.size);
                     first_sent = Some(first_sent.map_or(p.time_sent, |t| t.min(p.time_sent)));
                     last_sent = last_sent.max(p.time_sent);
@@ -964,16 +952,8 @@ impl Session {
             }
             conn.next_key_update = config.transport.key_update_interval.map(|d| now + d);
         }
-        if let Some(p) = self.probe.as_mut()
-            && let Some(sent) = p.sent_at
-            && now >= sent + conn.rtt.pto_base() * 2
-        {
-            if p.tries >= paths::MAX_PROBE_TRIES {
-                self.probe = None;
-            } else {
-                p.sent_at = None;
-            }
-        }
+        let (pto, idle) = (conn.rtt.pto_base(), conn.effective_idle_timeout(config));
+        self.probe_timeout(now, pto, idle);
     }
 
     /// The earliest instant this session needs `handle_timeout`.
@@ -1013,7 +993,11 @@ impl Session {
                 }
             }
         }
-        if let Some(a) = conn.acks.timeout() {
+        // Timers that only lead to sending wait while the path's anti-amplification
+        // budget is spent: only a packet from the peer can reopen it, and a deadline
+        // in the past that nothing can serve would spin the caller's timer.
+        let can_send = self.path.budget() >= paths::SMALL_PACKET as u64;
+        if let Some(a) = conn.acks.timeout().filter(|_| can_send) {
             at(a);
         }
         if let Some(interval) = config.transport.keepalive_interval
@@ -1027,12 +1011,11 @@ impl Session {
         if let Some(k) = conn.record.poll_timeout() {
             at(k);
         }
-        if let Some(p) = self.probe.as_ref()
-            && let Some(sent) = p.sent_at
-        {
-            at(sent + conn.rtt.pto_base() * 2);
+        let idle = conn.effective_idle_timeout(config);
+        if let Some(p) = self.probe_deadline(conn.rtt.pto_base(), idle) {
+            at(p);
         }
-        if let Some(p) = conn.pacer_release() {
+        if let Some(p) = conn.pacer_release().filter(|_| can_send) {
             at(p);
         }
         if let Some(d) = conn.streams.next_deadline() {

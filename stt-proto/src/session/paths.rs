@@ -1,14 +1,26 @@
-//! The network paths of one session: the one in use, a candidate being validated, and
-//! the anti-amplification budget of paths whose peer address is not yet proven.
+//! The network paths of one session: the one in use (validated or not), the last
+//! validated one kept as a fallback while a new path is being proven, the challenge
+//! that proves it, and the anti-amplification budget of a path not yet proven.
 //!
 //! Paths are opaque to the core ([`PathId`]); a change of path is a NAT rebinding, a
-//! new address, or a move between UDP and WebSocket. No IO happens here.
+//! new address, or a move between UDP and WebSocket. The state machine is described in
+//! docs/ARCHITECTURE.md ("Paths and migration"). No IO happens here.
+
+use core::time::Duration;
 
 use crate::node::PathId;
+use crate::rng::Rng;
 use crate::time::Instant;
 
 /// Factor by which a node may out-send what it received on an unvalidated path.
 pub(crate) const AMPLIFICATION_FACTOR: u64 = 3;
+
+/// Smallest packet sent to a path whose budget is short of a full packet: room for
+/// the header, the tag and a PATH_CHALLENGE or PATH_RESPONSE beside an ACK.
+pub(crate) const SMALL_PACKET: usize = crate::frame::HEADER_LEN + crate::frame::TAG_LEN + 64;
+
+/// Doublings of the challenge retry interval before it stops growing.
+const MAX_BACKOFF_DOUBLINGS: u32 = 8;
 
 /// Byte accounting for one path.
 #[derive(Debug, Clone, Copy)]
@@ -39,20 +51,108 @@ impl PathState {
     }
 }
 
-/// A path being validated with PATH_CHALLENGE.
+/// The PATH_CHALLENGE proving the current path while it is unvalidated. Every retry
+/// repeats the same bytes, so an answer to any of them proves the path.
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
-    pub path: PathState,
     pub challenge: [u8; 8],
-    /// When the challenge was last sent; `None` = send it now.
+    /// When the challenge was last sent; `None` = send it as soon as the budget allows.
     pub sent_at: Option<Instant>,
-    pub tries: u8,
+    /// Challenges sent so far (sets the retry backoff).
+    pub tries: u32,
 }
 
-/// Challenges sent before giving up on a candidate path.
-pub(crate) const MAX_PROBE_TRIES: u8 = 5;
+impl Probe {
+    /// How long to wait for an answer after the `tries`-th challenge: two probe
+    /// timeouts, doubled per retry, at most a quarter of the idle timeout (so a path
+    /// whose answers keep getting lost is still asked a few times before the session
+    /// would time out), never less than two probe timeouts.
+    pub(crate) fn retry_interval(&self, pto: Duration, idle: Duration) -> Duration {
+        let base = pto.saturating_mul(2);
+        let doublings = self.tries.saturating_sub(1).min(MAX_BACKOFF_DOUBLINGS);
+        base.saturating_mul(1 << doublings)
+            .min((idle / 4).max(base))
+    }
+}
 
 impl super::Session {
+    /// An authenticated packet of `len` bytes arrived on `path`; `newest` = it carries
+    /// the highest packet number received so far. Counts the bytes toward the current
+    /// path's budget, or moves the session to `path` (PROTOCOL.md §4.4): at once, but
+    /// while the new path is unproven, within 3× what arrived there and with a
+    /// challenge that retries on its own timer until answered.
+    pub(crate) fn on_packet_path(&mut self, path: PathId, len: usize, newest: bool, rng: &mut Rng) {
+        if path == self.path.id {
+            self.path.received += len as u64;
+            return;
+        }
+        // Older packets (reordered, or still in flight on the path the peer left) and
+        // packets on the path this side left by its own choice never move the session.
+        if !newest || self.left_path == Some(path) {
+            return;
+        }
+        let first_pn = self.conn.as_ref().map_or(0, |c| c.record.packets_sent());
+        if let Some(conn) = self.conn.as_mut() {
+            conn.path_first_pn = first_pn;
+        }
+        if self.fallback == Some(path) {
+            // Back to the last validated path (the move was a spoofed or reordered
+            // packet, or the peer came back): it needs no proof.
+            self.path = PathState::new(path, true);
+            self.probe = None;
+            self.fallback = None;
+            self.events.push_back(crate::event::Event::PathChanged {
+                session: self.handle,
+                path,
+            });
+            return;
+        }
+        if self.path.validated {
+            self.fallback = Some(self.path.id);
+        }
+        let mut state = PathState::new(path, false);
+        state.received = len as u64;
+        self.path = state;
+        let mut challenge = [0u8; 8];
+        rng.fill(&mut challenge);
+        self.probe = Some(alloc::boxed::Box::new(Probe {
+            challenge,
+            sent_at: None,
+            tries: 0,
+        }));
+    }
+
+    /// A PATH_RESPONSE arrived: if it echoes the pending challenge, the current path
+    /// is proven, the fallback is forgotten and the application hears of the change.
+    pub(crate) fn on_path_response(&mut self, data: [u8; 8]) {
+        if self.probe.as_ref().is_some_and(|p| p.challenge == data) {
+            self.path.validated = true;
+            self.probe = None;
+            self.fallback = None;
+            self.events.push_back(crate::event::Event::PathChanged {
+                session: self.handle,
+                path: self.path.id,
+            });
+        }
+    }
+
+    /// The challenge retry timer: when no answer came in time, the challenge is due
+    /// again (it goes out as soon as the path's budget allows).
+    pub(crate) fn probe_timeout(&mut self, now: Instant, pto: Duration, idle: Duration) {
+        if let Some(p) = self.probe.as_mut()
+            && let Some(sent) = p.sent_at
+            && now >= sent + p.retry_interval(pto, idle)
+        {
+            p.sent_at = None;
+        }
+    }
+
+    /// When the challenge retry timer fires, if one is running.
+    pub(crate) fn probe_deadline(&self, pto: Duration, idle: Duration) -> Option<Instant> {
+        let p = self.probe.as_ref()?;
+        Some(p.sent_at? + p.retry_interval(pto, idle))
+    }
+
     /// Moves the session to `path` on this side's initiative (the application opened
     /// another socket or WebSocket): packets go out there at once, with a PING so the
     /// peer sees the new path and validates it. Packets still arriving on the path left
@@ -69,13 +169,58 @@ impl super::Session {
             return Ok(());
         }
         conn.keepalive_pending = true;
+        conn.path_first_pn = conn.record.packets_sent();
         self.left_path = Some(self.path.id);
         self.path = PathState::new(path, true);
         self.probe = None;
+        self.fallback = None;
         self.events.push_back(crate::event::Event::PathChanged {
             session: self.handle,
             path,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn retry_interval_backs_off_and_is_capped_by_the_idle_timeout() {
+        let mut p = Probe {
+            challenge: [0; 8],
+            sent_at: None,
+            tries: 1,
+        };
+        let (pto, idle) = (ms(100), ms(30_000));
+        let got: alloc::vec::Vec<Duration> = (1..=10)
+            .map(|t| {
+                p.tries = t;
+                p.retry_interval(pto, idle)
+            })
+            .collect();
+        assert_eq!(&got[..4], &[ms(200), ms(400), ms(800), ms(1600)]);
+        assert_eq!(got[6], ms(7500), "capped at a quarter of the idle timeout");
+        assert_eq!(got[9], ms(7500));
+        // A PTO longer than the idle timeout's quarter: never below two PTOs.
+        assert_eq!(p.retry_interval(ms(5_000), ms(3_000)), ms(10_000));
+    }
+
+    #[test]
+    fn unvalidated_budget_is_three_times_what_arrived() {
+        let mut s = PathState::new(PathId(9), false);
+        assert_eq!(s.budget(), 0);
+        s.received = 100;
+        s.sent = 250;
+        assert_eq!(s.budget(), 50);
+        s.sent = 400;
+        assert_eq!(s.budget(), 0);
+        s.validated = true;
+        assert_eq!(s.budget(), u64::MAX);
     }
 }

@@ -14,7 +14,7 @@ use crate::node::PathId;
 use crate::stream::Chunk;
 use crate::time::Instant;
 
-use super::{Conn, Control, Phase, Session};
+use super::{Conn, Control, Phase, Session, paths};
 use crate::config::NodeConfig;
 use crate::crypto::AEAD_BLOCK;
 use crate::recovery::SentPacket;
@@ -153,57 +153,79 @@ impl Session {
         if let Phase::Closing { .. } = self.phase {
             return self.transmit_close(now, &mut buf[..max]);
         }
-        // Path validation traffic goes to the probed path, under its budget.
-        // A challenge packet is small; it must fit the new path's amplification budget.
-        const PROBE_LEN: usize = HEADER_LEN + TAG_LEN + 64;
-        if let Some(p) = self.probe.as_mut()
-            && p.sent_at.is_none()
-            && p.path.budget() >= PROBE_LEN as u64
-        {
-            let challenge = p.challenge;
-            let path = p.path.id;
-            let mut extra = Vec::new();
-            extra.push(Frame::PathChallenge(challenge));
+        // Path validation (PROTOCOL.md §4.4): the challenge, when due, and the answer
+        // to the peer's challenge each go in a small packet of their own, outside the
+        // congestion window (an answer held back behind a full window would leave the
+        // peer's validation waiting for our next probe timeout), within the budget of
+        // an unvalidated path.
+        let budget = self.path.budget();
+        let small = u64::try_from(paths::SMALL_PACKET).unwrap_or(u64::MAX);
+        if self.probe.as_ref().is_some_and(|p| p.sent_at.is_none()) && budget >= small {
+            let room = budget.min(max as u64) as usize;
+            let mut frames = Vec::new();
+            if let Some(p) = self.probe.as_ref() {
+                frames.push(Frame::PathChallenge(p.challenge));
+            }
             if let Some((rp, data)) = self.path_response
-                && rp == path
+                && rp == self.path.id
             {
-                extra.push(Frame::PathResponse(data));
+                frames.push(Frame::PathResponse(data));
                 self.path_response = None;
             }
-            let len = self.transmit_frames(now, &mut buf[..PROBE_LEN.min(max)], &extra)?;
-            if let Some(p) = self.probe.as_mut() {
-                p.sent_at = Some(now);
-                p.tries += 1;
-                p.path.sent += len as u64;
-            }
-            return Some((path, len));
-        }
-        if let Some((rp, data)) = self.path_response
-            && rp != self.path.id
-        {
-            self.path_response = None;
-            // Only the path under validation is accounted, so only it gets an answer, and
-            // only within its anti-amplification budget; otherwise the challenge goes
-            // unanswered (its sender tries again) and this call goes on to other data.
-            let allowed = self
-                .probe
-                .as_ref()
-                .is_some_and(|p| p.path.id == rp && p.path.budget() >= PROBE_LEN as u64);
-            if allowed {
-                let room = PROBE_LEN.min(max);
-                let len =
-                    self.transmit_frames(now, &mut buf[..room], &[Frame::PathResponse(data)])?;
+            if let Some(len) = self.transmit_frames(now, &mut buf[..room], &frames) {
                 if let Some(p) = self.probe.as_mut() {
-                    p.path.sent += len as u64;
+                    p.sent_at = Some(now);
+                    p.tries = p.tries.saturating_add(1);
                 }
-                return Some((rp, len));
+                let path = self.path.id;
+                self.path.sent += len as u64;
+                return Some((path, len));
             }
         }
-        let budget = self.path.budget();
-        if budget < max as u64 {
-            return None;
+        if let Some((rp, data)) = self.path_response.take() {
+            // Answered on the path the challenge arrived on: the current one within its
+            // budget, or the last validated one. A challenge on any other path goes
+            // unanswered (nothing bounds what may be sent there; the peer tries again).
+            let room = if rp == self.path.id {
+                budget
+            } else if self.fallback == Some(rp) {
+                u64::MAX
+            } else {
+                0
+            };
+            if room >= small {
+                let room = room.min(max as u64) as usize;
+                if let Some(len) =
+                    self.transmit_frames(now, &mut buf[..room], &[Frame::PathResponse(data)])
+                {
+                    if rp == self.path.id {
+                        self.path.sent += len as u64;
+                    }
+                    return Some((rp, len));
+                }
+            }
         }
-        self.transmit_established(now, &mut buf[..max], config)
+        if budget < small {
+            // The current path is unproven and its budget spent: only a packet from the
+            // peer there reopens it. A probe timeout's or keepalive's packet goes to the
+            // last validated path instead (it needs no budget), so a peer that moved
+            // again meanwhile, or whose packets to us are lost, still hears from us.
+            let probing = self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.probes_pending > 0 || c.keepalive_pending);
+            return match self.fallback {
+                Some(fallback) if probing => {
+                    self.transmit_established(now, &mut buf[..max], config, fallback)
+                }
+                _ => None,
+            };
+        }
+        // An unvalidated path may get a packet smaller than a full one (an ACK and a
+        // little data) when its budget is short of a full one.
+        let max = budget.min(max as u64) as usize;
+        let path = self.path.id;
+        self.transmit_established(now, &mut buf[..max], config, path)
     }
 
     /// Whether the frame at the head of the control or datagram queue fits a packet of
@@ -260,27 +282,37 @@ impl Session {
         let conn = self.conn.as_mut()?;
         let end = buf.len().checked_sub(TAG_LEN)?;
         let mut info = PacketInfo::default();
-        let (written, eliciting) = {
+        let mut needed = 0;
+        for f in frames {
+            needed += f.encoded_len().ok()?;
+        }
+        let (written, eliciting, ack) = {
             let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
-            info.largest_ack = conn.acks.write_frame(now, &mut w);
+            // The ACK takes what the frames leave (its lowest ranges are dropped when
+            // they do not fit), so it can never crowd out the frames this packet is for.
+            let room = w.remaining().checked_sub(needed)?;
+            let ack = conn.acks.write_frame(now, &mut w, room);
             let mut eliciting = false;
             for f in frames {
                 f.write(&mut w).ok()?;
                 eliciting |= f.is_ack_eliciting();
             }
-            (w.position(), eliciting)
+            (w.position(), eliciting, ack)
         };
-        if info.largest_ack.is_some() {
+        if let Some(ack) = ack {
+            info.largest_ack = ack.complete.then_some(ack.largest);
             conn.acks.on_ack_sent();
         }
         self.seal(now, buf, StreamId::CONTROL, written, eliciting, info)
     }
 
+    /// Assembles the next packet of the established session, for path `to`.
     fn transmit_established(
         &mut self,
         now: Instant,
         buf: &mut [u8],
         config: &NodeConfig,
+        to: PathId,
     ) -> Option<(PathId, usize)> {
         let conn = self.conn.as_mut()?;
         let end = buf.len().checked_sub(TAG_LEN)?;
@@ -329,6 +361,7 @@ impl Session {
             return None;
         }
         let mut info = PacketInfo::default();
+        let mut ack = None;
         let mut eliciting = false;
         let mut stream_id = StreamId::CONTROL;
         let written = {
@@ -344,23 +377,18 @@ impl Session {
             };
             if ack_due || conn.acks.has_unacked() {
                 let start = w.position();
-                info.largest_ack = conn.acks.write_frame(now, &mut w);
+                let room = w.remaining();
+                ack = conn.acks.write_frame(now, &mut w, room);
                 let ack_len = w.position() - start;
-                if info.largest_ack.is_some()
+                if ack.is_some()
                     && front.is_some_and(|f| f > w.remaining() && f <= w.remaining() + ack_len)
                 {
                     w.rewind(start);
-                    info.largest_ack = None;
+                    ack = None;
                 }
+                info.largest_ack = ack.filter(|a| a.complete).map(|a| a.largest);
             }
             if may_elicit {
-                if let Some((rp, data)) = self.path_response.take() {
-                    if Frame::PathResponse(data).write(&mut w).is_ok() {
-                        eliciting = true;
-                    } else {
-                        self.path_response = Some((rp, data));
-                    }
-                }
                 while let Some(c) = conn.control.front() {
                     if c.write(&mut w).is_err() {
                         break;
@@ -443,7 +471,7 @@ impl Session {
         if written == 0 {
             return None;
         }
-        if info.largest_ack.is_some() {
+        if ack.is_some() {
             conn.acks.on_ack_sent();
         }
         if eliciting {
@@ -451,10 +479,11 @@ impl Session {
             conn.probes_pending = conn.probes_pending.saturating_sub(1);
             conn.recovery_send = false;
         }
-        let path = self.path.id;
         let len = self.seal(now, buf, stream_id, written, eliciting, info)?;
-        self.path.sent += len as u64;
-        Some((path, len))
+        if to == self.path.id {
+            self.path.sent += len as u64;
+        }
+        Some((to, len))
     }
 
     /// Seals `payload_len` bytes at `buf[HEADER_LEN..]` and records the packet.

@@ -24,6 +24,11 @@ pub enum Fate {
 
 pub type Hook = Box<dyn FnMut(usize, u64, &[u8]) -> Fate>;
 
+/// A hook that also sees the path a packet was sent on and the time:
+/// (from peer, path, now, bytes). Asked before [`Hook`]; a fate other than `Deliver`
+/// wins.
+pub type PathHook = Box<dyn FnMut(usize, PathId, Instant, &[u8]) -> Fate>;
+
 pub struct Peer {
     pub node: Node,
     /// The path id this node uses to reach the other node.
@@ -39,6 +44,8 @@ pub struct Pair {
     pub in_flight: Vec<(Instant, usize, PathId, Vec<u8>)>,
     /// Called for every datagram: (from peer, sequence number of datagram on that link, bytes).
     pub hook: Option<Hook>,
+    /// Called for every datagram before `hook`.
+    pub path_hook: Option<PathHook>,
     pub sent: [u64; 2],
     pub delivered: u64,
     /// Extra paths: (sending peer, path it sends on, path the receiver sees). Packets
@@ -91,6 +98,7 @@ impl Pair {
             latency: Duration::from_millis(5),
             in_flight: Vec::new(),
             hook: None,
+            path_hook: None,
             sent: [0, 0],
             delivered: 0,
             routes: Vec::new(),
@@ -141,9 +149,13 @@ impl Pair {
                         .iter()
                         .find(|r| r.0 == i && r.1 == t.path)
                         .map_or(self.peers[to].path_to_other, |r| r.2);
-                    let fate = match self.hook.as_mut() {
-                        Some(h) => h(i, self.sent[i], &data),
+                    let by_path = match self.path_hook.as_mut() {
+                        Some(h) => h(i, t.path, self.now, &data),
                         None => Fate::Deliver,
+                    };
+                    let fate = match (by_path, self.hook.as_mut()) {
+                        (Fate::Deliver, Some(h)) => h(i, self.sent[i], &data),
+                        (fate, _) => fate,
                     };
                     let at = self.now + self.latency;
                     match fate {
