@@ -5,6 +5,7 @@ use std::path::PathBuf;
 pub mod adapters;
 pub mod flood;
 pub mod loopback;
+pub mod netns;
 pub mod procs;
 
 /// The checked-in fuzz corpus directory for `target` (`fuzz/corpus/<target>`).
