@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use stt_tests::netns::NetnsPair;
 use stt_tests::procs::{Scratch, random_file, sha3_file, stt_bin};
 
+/// MB (10^6 bytes) in a GiB.
+const GIB_IN_MB: f64 = 1_073.741_824;
+
 /// CPU seconds (user + system) used by reaped children so far.
 fn children_cpu() -> f64 {
     // SAFETY: getrusage writes into the zeroed struct we own; no other memory involved.
@@ -203,6 +206,16 @@ fn demo_run(mib: u64) -> f64 {
         .expect("demo prints its goodput")
 }
 
+/// SHA3-256 throughput of one core over `file` (already in the page cache), MB/s.
+fn sha3_rate(file: &Path) -> f64 {
+    let data = std::fs::read(file).expect("read payload");
+    let t = Instant::now();
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA3_256, &data);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(d.as_ref(), sha3_file(file), "aws-lc and sha3 agree");
+    data.len() as f64 / secs / 1e6
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -221,16 +234,25 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
-fn bench_link(
-    link: &Link,
-    me: &Path,
-    net: &Path,
-    file: &Path,
-    d: &Scratch,
+/// What every measured run shares.
+struct Setup<'a> {
+    me: &'a Path,
+    net: &'a Path,
+    file: &'a Path,
+    dir: &'a Scratch,
     mib: u64,
     runs: usize,
-    demo: Option<f64>,
-) {
+}
+
+fn bench_link(link: &Link, setup: &Setup, demo: Option<f64>) {
+    let Setup {
+        me,
+        net,
+        file,
+        dir: d,
+        mib,
+        runs,
+    } = *setup;
     let gib = mib as f64 / 1024.0;
     let bytes = (mib << 20) as f64;
     let (mut tcp, mut stt) = (Vec::new(), Vec::new());
@@ -308,6 +330,15 @@ fn main() {
         chrono_free_date(),
         machine()
     );
+    // The hashing floor: `stt send` and `stt listen` each SHA3-256 every byte (aws-lc's
+    // Keccak, as the tool uses). On one host both hashes share its cores.
+    let hash_rate = sha3_rate(&file);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let hash_cpu = 2.0 * GIB_IN_MB / hash_rate;
+    println!(
+        "SHA3-256 on one core: {hash_rate:.1} MB/s; both ends hashing need {hash_cpu:.2} CPU s/GiB, so on {cores} cores no transfer that hashes at both ends can exceed {:.1} MB/s here",
+        cores * GIB_IN_MB / hash_cpu
+    );
     let demos: Vec<f64> = (0..runs).map(|_| demo_run(mib)).collect();
     let demo = median(demos.clone());
     println!("stt demo (one process, one stream, {mib} MiB): {demos:.1?} MB/s, median {demo:.1}");
@@ -318,7 +349,15 @@ fn main() {
         send_to: format!("127.0.0.1:{port}"),
         bind: format!("127.0.0.1:{port}"),
     };
-    bench_link(&lo, &me, &net, &file, &d, mib, runs, Some(demo));
+    let setup = Setup {
+        me: &me,
+        net: &net,
+        file: &file,
+        dir: &d,
+        mib,
+        runs,
+    };
+    bench_link(&lo, &setup, Some(demo));
     match NetnsPair::new("sttb", "77.0") {
         Ok(pair) => {
             let link = Link {
@@ -327,7 +366,7 @@ fn main() {
                 send_to: format!("{}:{port}", pair.addr_b),
                 bind: format!("{}:{port}", pair.addr_b),
             };
-            bench_link(&link, &me, &net, &file, &d, mib, runs, None);
+            bench_link(&link, &setup, None);
         }
         Err(why) => println!("veth: skipped ({why})"),
     }

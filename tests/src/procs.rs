@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use sha3::{Digest, Sha3_256};
 
-/// Builds `stt` (in the profile this test was built in) once and returns its path.
+/// Builds `stt` (in the profile this test was built in, with the workspace's features)
+/// once and returns its path.
 /// `STT_BIN` overrides it.
 pub fn stt_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -23,33 +24,25 @@ pub fn stt_bin() -> &'static Path {
         let release = !cfg!(debug_assertions);
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "-p",
-            "stt-tokio",
-            "--bin",
-            "stt",
-            "--message-format=json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit());
+        // The whole workspace's binaries: the same feature set `cargo test --workspace`
+        // builds them with, so after that this is a no-op.
+        cmd.args(["build", "--workspace", "--bins", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(Stdio::inherit());
         if release {
             cmd.arg("--release");
         }
         let out = cmd.output().expect("cargo build of stt runs");
         assert!(
             out.status.success(),
-            "cargo build -p stt-tokio --bin stt failed"
+            "cargo build --workspace --bins failed"
         );
         let text = String::from_utf8_lossy(&out.stdout);
-        let exe = text
-            .lines()
+        text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["target"]["name"] == "stt")
-            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .last()
-            .expect("cargo reported the stt executable");
-        exe
+            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported the stt executable")
     })
 }
 
