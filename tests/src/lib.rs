@@ -7,6 +7,7 @@ pub mod flood;
 pub mod loopback;
 pub mod netns;
 pub mod procs;
+pub mod relay;
 
 /// The checked-in fuzz corpus directory for `target` (`fuzz/corpus/<target>`).
 pub fn corpus_dir(target: &str) -> PathBuf {
