@@ -90,16 +90,17 @@ enum Command {
     },
     /// Send a file or a directory to a listening node; exits 0 only once the receiver
     /// has stored it and confirmed its SHA3-256.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "ws"])))]
     Send {
         #[command(flatten)]
         seeds: Seeds,
         /// The file or directory.
         path: PathBuf,
         /// The listener's UDP address (HOST:PORT).
-        #[arg(long, group = "target", required = true)]
+        #[arg(long)]
         to: Option<String>,
         /// The listener's WebSocket URL (ws://HOST:PORT/ or wss://HOST:PORT/).
-        #[arg(long, group = "target", required = true)]
+        #[arg(long)]
         ws: Option<String>,
         /// Trust the certificates in this PEM file for wss:// (a private CA or the
         /// listener's self-signed certificate) instead of the system's root store.
@@ -110,14 +111,15 @@ enum Command {
     },
     /// Pipe stdin to a peer and the peer's data to stdout, like netcat; exits 0 only
     /// when both directions were delivered and read.
+    #[command(group(clap::ArgGroup::new("side").required(true).args(["to", "listen"])))]
     Cat {
         #[command(flatten)]
         seeds: Seeds,
         /// Connect to this UDP address (HOST:PORT)…
-        #[arg(long, group = "side", required = true)]
+        #[arg(long)]
         to: Option<String>,
         /// …or wait for one peer on this UDP address.
-        #[arg(long, group = "side", required = true)]
+        #[arg(long)]
         listen: Option<SocketAddr>,
     },
     /// Two nodes on 127.0.0.1 in one process: handshake, 256 MiB over 4 streams and a
