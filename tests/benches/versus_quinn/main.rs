@@ -6,7 +6,8 @@
 //! cargo bench -p stt-tests --bench versus_quinn -- --quick # small sizes, a harness check
 //! ```
 //!
-//! Options: `--runs N` (repetitions of rows a–d, median reported), `--only a,c,e`.
+//! Options: `--runs N` (repetitions of rows a–d and g–j, median reported), `--only a,c,e`,
+//! `--impaired-mib N` (size of the impaired rows g–j, through `tests/src/relay.rs`).
 //! Every measurement runs in a fresh child process of this binary (`--child ROW STACK
 //! ARGS…`, also handy under `perf record`), STT and quinn alternating, each child a
 //! 2-worker tokio runtime holding both ends. The parent prints a Markdown table with
@@ -45,6 +46,8 @@ struct Plan {
     settle: Duration,
     runs: usize,
     only: String,
+    /// Bytes of the impaired rows (g)–(j).
+    impaired: u64,
 }
 
 impl Plan {
@@ -61,7 +64,8 @@ impl Plan {
             concurrency: 64,
             settle: Duration::from_secs(15),
             runs: 3,
-            only: "abcdef".into(),
+            only: "abcdefghij".into(),
+            impaired: 64 << 20,
         }
     }
 
@@ -76,6 +80,7 @@ impl Plan {
             sessions: 500,
             settle: Duration::from_secs(2),
             runs: 1,
+            impaired: 4 << 20,
             ..Plan::full()
         }
     }
@@ -106,6 +111,7 @@ fn child<C: Contender>(row: &str, args: &[String]) {
         "bulk" => rt.block_on(rows::bulk::<C>(arg(args, 0))),
         "messages" => rt.block_on(rows::messages::<C>(arg(args, 0), arg(args, 1))),
         "latency" => rt.block_on(rows::latency::<C>(arg(args, 0), arg(args, 1))),
+        "impaired" => rt.block_on(rows::impaired::<C>(arg(args, 0), impairment(args))),
         "rate" => rt.block_on(rows::rate::<C>(
             arg(args, 0),
             Duration::from_secs_f64(arg(args, 1)),
@@ -128,6 +134,42 @@ fn child<C: Contender>(row: &str, args: &[String]) {
     };
     println!("RESULT {line}");
     rt.shutdown_background();
+}
+
+/// One-way delay the relay adds in every impaired row (both directions).
+const DELAY: Duration = Duration::from_millis(5);
+
+/// The impaired rows: (row, label, loss, reorder, jitter in ms, rebind every N).
+const IMPAIRED: [(char, &str, f64, f64, u64, u64); 4] = [
+    ('g', "1% loss, 5 ms each way", 0.01, 0.0, 0, 0),
+    ('h', "5% loss, 5 ms each way", 0.05, 0.0, 0, 0),
+    ('i', "5% reordering, 5 ms ± 2 ms each way", 0.0, 0.05, 2, 0),
+    (
+        'j',
+        "1% loss + rebinding every 2,000 datagrams",
+        0.01,
+        0.0,
+        0,
+        2000,
+    ),
+];
+
+/// The relay settings of an impaired child: args are bytes, loss, reorder, jitter ms,
+/// rebind interval.
+fn impairment(args: &[String]) -> stt_tests::relay::RelayConfig {
+    let one = stt_tests::relay::Impairment {
+        loss: arg(args, 1),
+        reorder: arg(args, 2),
+        delay: DELAY,
+        jitter: Duration::from_millis(arg(args, 3)),
+        ..Default::default()
+    };
+    stt_tests::relay::RelayConfig {
+        seed: 17,
+        up: one,
+        down: one,
+        rebind_every: arg(args, 4),
+    }
 }
 
 /// A child's figures: `key=value` pairs.
@@ -270,6 +312,9 @@ fn main() {
         match a.as_str() {
             "--runs" => plan.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(plan.runs),
             "--only" => plan.only = it.next().cloned().unwrap_or_default(),
+            "--impaired-mib" => {
+                plan.impaired = it.next().and_then(|v| v.parse().ok()).unwrap_or(64) << 20
+            }
             _ => {}
         }
     }
@@ -390,6 +435,47 @@ fn main() {
             });
         }
     }
+    for (row, label, loss, reorder, jitter_ms, rebind) in IMPAIRED {
+        if !plan.wants(row) {
+            continue;
+        }
+        let args = [
+            plan.impaired.to_string(),
+            loss.to_string(),
+            reorder.to_string(),
+            jitter_ms.to_string(),
+            rebind.to_string(),
+        ];
+        let figs = runs(&plan, "impaired", &args);
+        notes.push(note(
+            &format!("({row}) packets declared lost"),
+            &figs,
+            "lost",
+        ));
+        notes.push(note(&format!("({row}) relay drops"), &figs, "relay_drops"));
+        notes.push(note(
+            &format!("({row}) bytes retransmitted (quinn: bytes declared lost)"),
+            &figs,
+            "retx_bytes",
+        ));
+        if loss > 0.0 {
+            // Mathis et al.: MSS / RTT × sqrt(3/2) / sqrt(p), with the nominal RTT.
+            let rtt = 2.0 * DELAY.as_secs_f64();
+            let bound = 1424.0 / rtt * 1.5f64.sqrt() / loss.sqrt() / mib;
+            notes.push(format!(
+                "({row}) Mathis bound at {:.0} ms RTT, {}% loss, 1,424-byte segments: {bound:.2} MiB/s",
+                rtt * 1e3,
+                loss * 100.0
+            ));
+        }
+        lines.push(Line {
+            label: format!("({row}) {label}, {} MiB on one stream", plan.impaired >> 20),
+            unit: "MiB/s",
+            values: per_stack(&figs, |f| plan.impaired as f64 / mib / get(f, "secs")),
+            higher_is_better: true,
+            target: Some(1.3),
+        });
+    }
     let load_after = measure::load();
     println!();
     println!(
@@ -398,7 +484,7 @@ fn main() {
         measure::machine()
     );
     println!(
-        "Medians of {} run(s) for rows a–d; STT with {}, quinn 0.11 with rustls (ring).",
+        "Medians of {} run(s) for rows a–d and g–j; STT with {}, quinn 0.11 with rustls (ring).",
         plan.runs,
         stt_aead()
     );

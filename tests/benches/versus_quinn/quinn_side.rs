@@ -126,8 +126,9 @@ impl Contender for Quinn {
     fn details(conn: &Connection) -> String {
         let s = conn.stats();
         format!(
-            " sent={} rtt_us={} cwnd={}",
+            " sent={} retx_bytes={} rtt_us={} cwnd={}",
             s.path.sent_packets,
+            s.path.lost_bytes,
             s.path.rtt.as_micros(),
             s.path.cwnd
         )

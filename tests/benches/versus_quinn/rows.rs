@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::contender::{Contender, Knobs};
 use crate::measure::{cpu_time, mean_p99_ms};
+use stt_tests::relay::{Relay, RelayConfig};
 
 /// Bytes per write call in both transfer rows.
 const WRITE: usize = 64 << 10;
@@ -86,6 +87,42 @@ pub async fn bulk<C: Contender>(bytes: u64) -> String {
     let details = C::details(&conn);
     C::close(conn);
     format!("secs={secs} cpu={cpu} lost={lost}{details}")
+}
+
+/// (g)–(j): `bytes` on one stream through the seeded impairment relay
+/// (`tests/src/relay.rs`) in front of the server: the same drops, reordering, delay and
+/// rebindings for both stacks. Time runs as in (a).
+pub async fn impaired<C: Contender>(bytes: u64, config: RelayConfig) -> String {
+    let server = Arc::new(C::server(Knobs::default()).await);
+    let mut done = sink::<C>(server.clone());
+    let mut ticket = C::ticket(&server);
+    let relay = Relay::start(ticket.addr, config).expect("relay");
+    ticket.addr = relay.addr();
+    let client = C::client(Knobs::default(), ticket).await;
+    let conn = C::connect(&client)
+        .await
+        .expect("connect through the relay");
+    let buf = payload(WRITE);
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let mut s = C::open_uni(&conn).await;
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(WRITE as u64) as usize;
+        C::write_all(&mut s, &buf[..n]).await;
+        left -= n as u64;
+    }
+    C::finish(s);
+    let got = done.recv().await.expect("the server reports the stream");
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu0).as_secs_f64();
+    assert_eq!(got, bytes, "{}: the server read every byte", C::NAME);
+    let lost = C::lost_packets(&conn);
+    let details = C::details(&conn);
+    C::close(conn);
+    let drops = relay.stats.dropped.load(Ordering::Relaxed);
+    let rebinds = relay.stats.rebinds.load(Ordering::Relaxed);
+    format!("secs={secs} cpu={cpu} lost={lost} relay_drops={drops} rebinds={rebinds}{details}")
 }
 
 /// (b): `count` messages of `size` bytes, each on its own stream, opened one after
