@@ -130,13 +130,14 @@ impl Relay {
                         *c = Some(from);
                     }
                     sent_up += 1;
-                    if config.rebind_every > 0 && sent_up % config.rebind_every == 0 {
-                        if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
-                            let _ = s.set_read_timeout(Some(Duration::from_millis(5)));
-                            if let Ok(mut u) = upstream.lock() {
-                                *u = Arc::new(s);
-                                stats.rebinds.fetch_add(1, Ordering::Relaxed);
-                            }
+                    if config.rebind_every > 0
+                        && sent_up.is_multiple_of(config.rebind_every)
+                        && let Ok(s) = UdpSocket::bind("127.0.0.1:0")
+                    {
+                        let _ = s.set_read_timeout(Some(Duration::from_millis(5)));
+                        if let Ok(mut u) = upstream.lock() {
+                            *u = Arc::new(s);
+                            stats.rebinds.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     impair(
