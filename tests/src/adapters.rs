@@ -80,3 +80,12 @@ pub async fn udp_node<R: Runtime>(tag: u8, addr: SocketAddr) -> Node<R> {
         .await
         .expect("node binds")
 }
+
+/// A 2-worker tokio runtime, as the adapters' tests use.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

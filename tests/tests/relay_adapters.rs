@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use smol::future::FutureExt;
 use stt_adapter::{Node, Runtime};
-use stt_tests::adapters::{Reader, Writer, udp_node};
+use stt_tests::adapters::{Reader, Writer, tokio_runtime, udp_node};
+use stt_tests::loopback::lo;
 use stt_tests::relay::{Impairment, Relay, RelayConfig};
 
 const LEN: usize = 20 << 20;
@@ -68,21 +69,15 @@ where
     at
 }
 
-fn lo() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+/// Fails the test once `LIMIT` has passed (raced against the work under smol).
+async fn smol_deadline<T>() -> T {
+    smol::Timer::after(LIMIT).await;
+    panic!("timed out after {LIMIT:?}");
 }
 
 #[test]
 fn smol_client_rebinding_under_loss_reaches_a_tokio_server() {
-    let rt = tokio_rt();
+    let rt = tokio_runtime();
     let server: Node<stt_tokio::Tokio> = rt.block_on(udp_node(1, lo()));
     let relay = relay(server.udp_addrs()[0], 7);
     let got = rt.spawn(receive_all(server));
@@ -91,10 +86,7 @@ fn smol_client_rebinding_under_loss_reaches_a_tokio_server() {
             let client: Node<stt_smol::Smol> = udp_node(2, lo()).await;
             send_all(client, relay.addr()).await;
         }
-        .or(async {
-            smol::Timer::after(LIMIT).await;
-            panic!("timed out");
-        }),
+        .or(smol_deadline()),
     );
     let n = rt
         .block_on(async { tokio::time::timeout(LIMIT, got).await })
@@ -115,7 +107,7 @@ fn tokio_client_rebinding_under_loss_reaches_a_smol_server() {
     let server: Node<stt_smol::Smol> = smol::block_on(udp_node(3, lo()));
     let relay = relay(server.udp_addrs()[0], 8);
     let got = smol::spawn(receive_all(server));
-    let rt = tokio_rt();
+    let rt = tokio_runtime();
     rt.block_on(async {
         tokio::time::timeout(LIMIT, async {
             let client: Node<stt_tokio::Tokio> = udp_node(4, lo()).await;
@@ -124,10 +116,7 @@ fn tokio_client_rebinding_under_loss_reaches_a_smol_server() {
         .await
         .expect("timed out");
     });
-    let n = smol::block_on(got.or(async {
-        smol::Timer::after(LIMIT).await;
-        panic!("timed out");
-    }));
+    let n = smol::block_on(got.or(smol_deadline()));
     assert_eq!(n, LEN);
     assert!(
         relay

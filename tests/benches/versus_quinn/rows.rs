@@ -62,12 +62,13 @@ async fn pair<C: Contender>() -> (Arc<C::Server>, mpsc::UnboundedReceiver<u64>, 
     (server, done, client)
 }
 
-/// (a) + (f): `bytes` on one stream. Reports seconds, CPU seconds (whole process:
-/// both ends) and lost packets; time runs from opening the stream to the server's
-/// reading the end.
-pub async fn bulk<C: Contender>(bytes: u64) -> String {
-    let (_server, mut done, client) = pair::<C>().await;
-    let conn = C::connect(&client).await.expect("connect");
+/// Sends `bytes` on one new stream of `conn` and waits until the server has read them
+/// all; returns the figures every transfer row reports.
+async fn one_stream<C: Contender>(
+    conn: C::Conn,
+    done: &mut mpsc::UnboundedReceiver<u64>,
+    bytes: u64,
+) -> String {
     let buf = payload(WRITE);
     let cpu0 = cpu_time();
     let t0 = Instant::now();
@@ -89,6 +90,15 @@ pub async fn bulk<C: Contender>(bytes: u64) -> String {
     format!("secs={secs} cpu={cpu} lost={lost}{details}")
 }
 
+/// (a) + (f): `bytes` on one stream. Reports seconds, CPU seconds (whole process:
+/// both ends) and lost packets; time runs from opening the stream to the server's
+/// reading the end.
+pub async fn bulk<C: Contender>(bytes: u64) -> String {
+    let (_server, mut done, client) = pair::<C>().await;
+    let conn = C::connect(&client).await.expect("connect");
+    one_stream::<C>(conn, &mut done, bytes).await
+}
+
 /// (g)–(j): `bytes` on one stream through the seeded impairment relay
 /// (`tests/src/relay.rs`) in front of the server: the same drops, reordering, delay and
 /// rebindings for both stacks. Time runs as in (a).
@@ -102,27 +112,10 @@ pub async fn impaired<C: Contender>(bytes: u64, config: RelayConfig) -> String {
     let conn = C::connect(&client)
         .await
         .expect("connect through the relay");
-    let buf = payload(WRITE);
-    let cpu0 = cpu_time();
-    let t0 = Instant::now();
-    let mut s = C::open_uni(&conn).await;
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(WRITE as u64) as usize;
-        C::write_all(&mut s, &buf[..n]).await;
-        left -= n as u64;
-    }
-    C::finish(s);
-    let got = done.recv().await.expect("the server reports the stream");
-    let secs = t0.elapsed().as_secs_f64();
-    let cpu = (cpu_time() - cpu0).as_secs_f64();
-    assert_eq!(got, bytes, "{}: the server read every byte", C::NAME);
-    let lost = C::lost_packets(&conn);
-    let details = C::details(&conn);
-    C::close(conn);
+    let figures = one_stream::<C>(conn, &mut done, bytes).await;
     let drops = relay.stats.dropped.load(Ordering::Relaxed);
     let rebinds = relay.stats.rebinds.load(Ordering::Relaxed);
-    format!("secs={secs} cpu={cpu} lost={lost} relay_drops={drops} rebinds={rebinds}{details}")
+    format!("{figures} relay_drops={drops} rebinds={rebinds}")
 }
 
 /// (b): `count` messages of `size` bytes, each on its own stream, opened one after

@@ -6,6 +6,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde::Serialize;
+use stt_tokio::NodeId;
+
+use crate::transfer::wire::Offer;
 
 /// `--quiet` and `--json`, shared by `send` and `listen`.
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -78,11 +81,31 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Fills in the rate from the elapsed time.
-    pub fn timed(mut self, took: Duration) -> Self {
-        self.seconds = took.as_secs_f64();
-        self.mb_per_s = self.bytes_transferred as f64 / self.seconds.max(1e-9) / 1e6;
-        self
+    /// The summary of a transfer of `offer` that took `took`, `resumed` bytes of it
+    /// already held by the receiver.
+    pub fn new(
+        event: &'static str,
+        name: String,
+        offer: &Offer,
+        resumed: u64,
+        sha3_256: String,
+        peer: NodeId,
+        took: Duration,
+    ) -> Self {
+        let bytes = offer.total_bytes();
+        let seconds = took.as_secs_f64();
+        Self {
+            event,
+            name,
+            files: offer.file_count(),
+            bytes,
+            bytes_transferred: bytes - resumed,
+            resumed_bytes: resumed,
+            seconds,
+            mb_per_s: (bytes - resumed) as f64 / seconds.max(1e-9) / 1e6,
+            sha3_256,
+            peer: peer.to_string(),
+        }
     }
 
     fn line(&self) -> String {

@@ -450,17 +450,13 @@ async fn receive_inner(
     control.finish().await?;
     // The sender closes once it has read the confirmation; don't cut it off.
     let _ = tokio::time::timeout(Duration::from_secs(5), session.closed()).await;
-    Ok(Summary {
-        event: "received",
-        name: target.display().to_string(),
-        files: offer.file_count(),
-        bytes: total,
-        bytes_transferred: total - resumed,
-        resumed_bytes: resumed,
-        seconds: 0.0,
-        mb_per_s: 0.0,
-        sha3_256: digest,
-        peer: session.peer().to_string(),
-    }
-    .timed(started.elapsed()))
+    Ok(Summary::new(
+        "received",
+        target.display().to_string(),
+        &offer,
+        resumed,
+        digest,
+        session.peer(),
+        started.elapsed(),
+    ))
 }

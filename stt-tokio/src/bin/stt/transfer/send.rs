@@ -169,17 +169,13 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
             done.bytes, done.sha3_256
         )));
     }
-    Ok(Summary {
-        event: "sent",
-        name: offer.name.clone(),
-        files: offer.file_count(),
-        bytes: total,
-        bytes_transferred: total - resumed,
-        resumed_bytes: resumed,
-        seconds: 0.0,
-        mb_per_s: 0.0,
-        sha3_256: digest,
-        peer: session.peer().to_string(),
-    }
-    .timed(started.elapsed()))
+    Ok(Summary::new(
+        "sent",
+        offer.name.clone(),
+        offer,
+        resumed,
+        digest,
+        session.peer(),
+        started.elapsed(),
+    ))
 }
