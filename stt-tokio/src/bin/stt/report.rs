@@ -99,10 +99,10 @@ impl Summary {
             name,
             files: offer.file_count(),
             bytes,
-            bytes_transferred: bytes - resumed,
+            bytes_transferred: bytes.saturating_sub(resumed),
             resumed_bytes: resumed,
             seconds,
-            mb_per_s: (bytes - resumed) as f64 / seconds.max(1e-9) / 1e6,
+            mb_per_s: bytes.saturating_sub(resumed) as f64 / seconds.max(1e-9) / 1e6,
             sha3_256,
             peer: peer.to_string(),
         }

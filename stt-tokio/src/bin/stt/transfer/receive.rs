@@ -391,7 +391,7 @@ async fn receive_inner(
                 "record for entry {got} at {start}, expected entry {index}"
             )));
         };
-        resumed += start;
+        resumed = resumed.saturating_add(start);
         pb.inc(start);
         writer.open(path.clone(), start, hasher).await?;
         let mut left = size - start.min(size);

@@ -75,7 +75,7 @@ pub struct Offer {
 }
 
 impl Offer {
-    /// Total bytes of all files.
+    /// Total bytes of all files (saturating: sizes come from the network).
     pub fn total_bytes(&self) -> u64 {
         self.entries
             .iter()
@@ -83,7 +83,7 @@ impl Offer {
                 Entry::File { size, .. } => *size,
                 Entry::Dir { .. } => 0,
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     /// Number of regular files.
@@ -196,7 +196,9 @@ pub fn data_stream_len(offer: &Offer, starts: &[u64]) -> u64 {
     for e in &offer.entries {
         if let Entry::File { size, .. } = e {
             let start = starts.get(files).copied().unwrap_or(0);
-            len += (RECORD_HEADER + RECORD_TRAILER) as u64 + size.saturating_sub(start);
+            len = len
+                .saturating_add((RECORD_HEADER + RECORD_TRAILER) as u64)
+                .saturating_add(size.saturating_sub(start));
             files += 1;
         }
     }
@@ -279,6 +281,27 @@ mod tests {
             Err(DecodeError::Malformed(_))
         ));
         assert!(matches!(decode(b"\xff"), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn sizes_from_the_network_cannot_overflow_the_totals() {
+        let offer = Offer {
+            version: VERSION,
+            name: "d".into(),
+            kind: Kind::Dir,
+            entries: vec![
+                Entry::File {
+                    path: "a".into(),
+                    size: u64::MAX,
+                },
+                Entry::File {
+                    path: "b".into(),
+                    size: u64::MAX,
+                },
+            ],
+        };
+        assert_eq!(offer.total_bytes(), u64::MAX);
+        assert_eq!(data_stream_len(&offer, &[0, 0]), u64::MAX);
     }
 
     #[test]
