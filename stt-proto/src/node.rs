@@ -27,7 +27,7 @@ use crate::frame::{
     StreamId, TAG_LEN,
 };
 use crate::handshake::initiator::generate_ephemeral;
-use crate::handshake::{DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
+use crate::handshake::{AllowList, DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
 use crate::session::{Control, Inbound, Phase, Session, SessionStats, TransportParams};
@@ -325,9 +325,37 @@ impl Node {
         worked
     }
 
-    /// Starts a handshake with the node at `path`. The session is usable once
-    /// [`Event::Connected`] reports it.
+    /// Starts a handshake with whichever node answers at `path`. The session is usable
+    /// once [`Event::Connected`] reports it.
+    ///
+    /// An unpinned connect **authenticates some member of the network**: any holder of
+    /// the shared seed who can answer at (or spoof) `path` completes the handshake as
+    /// itself, and the session's [`SessionRef::peer`] says who that was. To talk to one
+    /// particular node, use [`Node::connect_to`].
     pub fn connect(&mut self, now: Instant, path: PathId) -> Result<SessionHandle, ConnectError> {
+        self.start_connect(now, path, None)
+    }
+
+    /// Starts a handshake with the node at `path` that must prove one of the ids in
+    /// `expected` (one [`NodeId`] converts into a set). The initiator checks the
+    /// responder's authenticated id before it sends RESPONSE, so it never authenticates
+    /// itself to anyone else; a mismatch closes the session with
+    /// [`SessionError::PeerMismatch`] carrying both ids.
+    pub fn connect_to(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        expected: impl Into<AllowList>,
+    ) -> Result<SessionHandle, ConnectError> {
+        self.start_connect(now, path, Some(expected.into()))
+    }
+
+    fn start_connect(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        expected: Option<AllowList>,
+    ) -> Result<SessionHandle, ConnectError> {
         if self.by_local_id.len() >= self.config.max_sessions {
             return Err(ConnectError::TooManySessions);
         }
@@ -347,6 +375,10 @@ impl Node {
         )
         .map_err(|_| ConnectError::Internal)?
         .with_provider(self.config.crypto);
+        let initiator = match expected {
+            Some(allow) => initiator.with_allow_list(allow),
+            None => initiator,
+        };
         let handle = self.alloc_slot(local_id);
         let session = Session::new_initiator(handle, local_id, path, initiator, now, &self.config);
         self.slots[handle.index as usize].session = Some(session);

@@ -163,10 +163,17 @@ impl Initiator {
         self
     }
 
-    /// Refuses any responder whose node id is not in `allow`.
+    /// Refuses any responder whose node id is not in `allow`: [`Initiator::handle_challenge`]
+    /// then fails with [`HandshakeError::PeerRefused`] before RESPONSE exists, so this side
+    /// never authenticates itself to a peer it did not expect.
     pub fn with_allow_list(mut self, allow: AllowList) -> Self {
         self.allow = Some(allow);
         self
+    }
+
+    /// The responders this handshake accepts, if it was pinned.
+    pub fn allow_list(&self) -> Option<&AllowList> {
+        self.allow.as_ref()
     }
 
     /// Our receive session id.
