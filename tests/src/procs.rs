@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -198,8 +199,19 @@ impl Proc {
         Self::spawn(name, cmd, Stdio::null())
     }
 
-    /// Spawns `cmd` with `stdin`, collecting stdout and stderr.
+    /// Spawns `cmd` with `stdin`, collecting stdout and stderr. Unless `cmd` sets
+    /// `STT_KNOWN_PEERS` (or passes `--known-peers`), it gets a known-peers file of its
+    /// own, so no run reads or writes the user's and ports reused by later tests with
+    /// other identities are not refused as changed peers.
     pub fn spawn(name: &str, mut cmd: Command, stdin: Stdio) -> Self {
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        if !cmd.get_envs().any(|(k, _)| k == "STT_KNOWN_PEERS") {
+            let n = RUNS.fetch_add(1, Ordering::Relaxed);
+            let file =
+                std::env::temp_dir().join(format!("stt-known-peers-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_file(&file);
+            cmd.env("STT_KNOWN_PEERS", file);
+        }
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
