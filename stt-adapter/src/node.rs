@@ -136,7 +136,9 @@ impl<R: Runtime> Builder<R> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(BindError::Random)?;
         let max_packet = self.config.max_packet_size;
-        let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed)?;
+        let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed);
+        zeroize::Zeroize::zeroize(&mut seed);
+        let node = node?;
         let node_id = node.node_id();
         let span = tracing::info_span!("stt_node", id = %node_id);
         let io_err = |addr: SocketAddr| move |source| BindError::Io { addr, source };

@@ -150,6 +150,11 @@ pub(crate) struct Slot {
 const OUTBOX_LIMIT: usize = 256;
 
 /// The protocol engine for one local identity. See the crate docs for the loop.
+///
+/// `Clone` exists so the simulator can snapshot and fork a run: a clone replays the same
+/// random draws (ephemeral keys, session ids, cookie secrets) as the original. Never
+/// clone a node to put both copies on a network; build each live node with its own
+/// [`Node::new`] seed from the OS, and [`Node::reseed`] it periodically.
 #[derive(Clone)]
 pub struct Node {
     pub(crate) config: Arc<NodeConfig>,
@@ -182,6 +187,11 @@ pub struct Node {
 impl Node {
     /// Builds a node from its seeds. `rng_seed` drives every random choice (session
     /// ids, ephemeral keys, padding): the same seed and inputs give the same outputs.
+    ///
+    /// Outside a simulation `rng_seed` **must** be 32 bytes from the operating system's
+    /// cryptographic generator (`getrandom`), fresh for every node and every run: the
+    /// forward secrecy of every session rests on it. A constant, a clock reading or a
+    /// counter lets anyone who guesses it recompute this node's ephemeral keys.
     pub fn new(
         config: Arc<NodeConfig>,
         identity: Identity,
@@ -236,6 +246,16 @@ impl Node {
             endpoints: Registry::default(),
             serve_storage: false,
         })
+    }
+
+    /// Mixes fresh entropy (32 bytes from the OS) into both of the node's random
+    /// streams. Adapters call it periodically (stt-adapter: every minute), so a node
+    /// whose state leaked once recovers: later ephemeral keys, session ids and cookie
+    /// secrets cannot be predicted from the leaked state. The simulator may call it
+    /// with entropy from its run seed to stay deterministic.
+    pub fn reseed(&mut self, entropy: &[u8; 32]) {
+        self.rng_secret.reseed(entropy, b"stt node secret");
+        self.rng_public.reseed(entropy, b"stt node public");
     }
 
     /// This node's public identity.

@@ -296,3 +296,24 @@ fn pinned_connect_to_the_right_member_or_a_set_holding_it_connects() {
         assert_eq!(accepted, 1);
     }
 }
+
+#[test]
+fn a_cloned_node_replays_its_ephemeral_keys_and_reseed_makes_them_fresh() {
+    let init_of = |node: &mut stt_proto::Node| -> Vec<u8> {
+        let now = Instant::from_micros(1_000_000);
+        node.connect(now, PathId(1)).unwrap();
+        let mut buf = vec![0u8; 2048];
+        let t = node.poll_transmit(now, &mut buf).expect("INIT");
+        assert_eq!(packet_type(&buf[..t.len]), 0x01);
+        // The ephemeral public key: bytes 20..52 of INIT.
+        buf[20..52].to_vec()
+    };
+    let original = common::node(1, &[7u8; 32], NodeConfig::default());
+    let (mut a, mut b, mut c) = (original.clone(), original.clone(), original);
+    // Why a clone must never go on the network: it draws the very same ephemeral key.
+    assert_eq!(init_of(&mut a), init_of(&mut b));
+    c.reseed(&[9u8; 32]);
+    let fresh = init_of(&mut c);
+    assert_ne!(fresh, init_of(&mut b));
+    assert_ne!(fresh, init_of(&mut a));
+}
