@@ -43,14 +43,12 @@ pub fn stt_bin() -> &'static Path {
             "cargo build -p stt-tokio --bin stt failed"
         );
         let text = String::from_utf8_lossy(&out.stdout);
-        let exe = text
-            .lines()
+        text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["target"]["name"] == "stt")
             .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .last()
-            .expect("cargo reported the stt executable");
-        exe
+            .next_back()
+            .expect("cargo reported the stt executable")
     })
 }
 

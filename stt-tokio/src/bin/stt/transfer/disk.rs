@@ -51,16 +51,14 @@ pub struct Plan {
     pub hasher: Sha3,
 }
 
+/// The reader task's result: every file's SHA3-256, in plan order.
+pub type Digests = tokio::task::JoinHandle<Result<Vec<[u8; 32]>, CliError>>;
+
 /// Starts the reader: it sends the data stream's bytes (record header, file bytes,
 /// digest trailer, for each plan in order) in blocks of up to [`BLOCK`], then
 /// returns every file's digest. A file that is shorter than offered, or unreadable,
 /// ends it with the error.
-pub fn spawn_reader(
-    plans: Vec<Plan>,
-) -> (
-    mpsc::Receiver<Vec<u8>>,
-    tokio::task::JoinHandle<Result<Vec<[u8; 32]>, CliError>>,
-) {
+pub fn spawn_reader(plans: Vec<Plan>) -> (mpsc::Receiver<Vec<u8>>, Digests) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let join = tokio::task::spawn_blocking(move || {
         let mut digests = Vec::with_capacity(plans.len());
