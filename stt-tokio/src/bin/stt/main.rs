@@ -37,15 +37,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Write a new node seed file (mode 0600) and print its NodeId, also in groups of
-    /// four hex digits for comparing aloud.
+    /// Write a new node seed file (mode 0600) and print its NodeId (on stdout; in groups
+    /// of four hex digits for comparing aloud on stderr).
     Keygen {
         /// Output file.
         #[arg(long, short, default_value = "node.seed")]
         out: PathBuf,
     },
-    /// Print the NodeId of a node seed file, also in groups of four hex digits for
-    /// comparing aloud (what `--peer`, known-peers and `--allow` files hold).
+    /// Print the NodeId of a node seed file (on stdout, as `--peer`, known-peers and
+    /// `--allow` files take it; in groups of four hex digits for comparing aloud on stderr).
     Id {
         /// The node seed file.
         #[arg(long, env = "STT_NODE_SEED", value_name = "FILE")]
@@ -210,14 +210,14 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 .node_id();
             write_seed(&out, &seed)?;
             println!("{id}");
-            println!("{}", peers::grouped(&id));
+            eprintln!("to compare aloud: {}", peers::grouped(&id));
             eprintln!("node seed written to {} (mode 0600)", out.display());
             Ok(())
         }
         Command::Id { node_seed } => {
             let id = stt_tokio::seed::read_identity(&node_seed)?.node_id();
             println!("{id}");
-            println!("{}", peers::grouped(&id));
+            eprintln!("to compare aloud: {}", peers::grouped(&id));
             Ok(())
         }
         Command::Network {
