@@ -53,7 +53,12 @@ pub(crate) struct Driver<R: Runtime> {
     max_packet: usize,
     /// Datagrams handed to the engine during the current poll.
     received: usize,
+    /// When the engine's random streams next get fresh OS entropy.
+    next_reseed: Option<stt_proto::Instant>,
 }
+
+/// How often the driver mixes OS entropy into the engine ([`stt_proto::Node::reseed`]).
+pub(crate) const RESEED_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<R: Runtime> Driver<R> {
     pub(crate) fn new(
@@ -80,6 +85,7 @@ impl<R: Runtime> Driver<R> {
             ),
             max_packet,
             received: 0,
+            next_reseed: None,
         };
         for u in udp {
             d.add_udp(u);
@@ -299,6 +305,25 @@ impl<R: Runtime> Driver<R> {
     }
 }
 
+impl<R: Runtime> Driver<R> {
+    /// Mixes 32 bytes of OS entropy into the engine once per [`RESEED_INTERVAL`] (the
+    /// first time one interval after start: the node was seeded from the OS then).
+    fn reseed_if_due(&mut self) {
+        let now = self.shared.now();
+        let due = *self.next_reseed.get_or_insert(now + RESEED_INTERVAL);
+        if now < due {
+            return;
+        }
+        let mut entropy = [0u8; 32];
+        match getrandom::fill(&mut entropy) {
+            Ok(()) => self.shared.lock().node.reseed(&entropy),
+            Err(e) => tracing::warn!("no OS randomness to reseed the node: {e}"),
+        }
+        zeroize::Zeroize::zeroize(&mut entropy);
+        self.next_reseed = Some(now + RESEED_INTERVAL);
+    }
+}
+
 impl<R: Runtime> Future for Driver<R> {
     type Output = ();
 
@@ -319,6 +344,7 @@ impl<R: Runtime> Future for Driver<R> {
         }
         let span = this.shared.lock().node_span.clone();
         let _enter = span.enter();
+        this.reseed_if_due();
         let mut rounds = 0;
         this.received = 0;
         loop {

@@ -56,7 +56,7 @@ pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError, T
 pub use stt_proto::error::EndpointError;
 pub use stt_proto::session::SessionStats;
 pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};
+pub use stt_proto::{AllowList, Identity, NetworkKey, NodeId, NodeStats};
 pub use stt_proto::{EndpointId, EndpointMessage, Event, RouteMode};
-pub use stt_proto::{Identity, NetworkKey, NodeId, NodeStats};
 pub use tls::{TlsConfigError, WssIdentity, WssTrust};
 pub use tungstenite;

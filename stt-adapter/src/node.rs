@@ -17,7 +17,7 @@ use stt_proto::config::NodeConfig;
 use stt_proto::driver::ConnectionError;
 use stt_proto::driver::dispatch::register;
 use stt_proto::frame::ErrorCode;
-use stt_proto::{Identity, NetworkKey, NodeId, NodeStats, SessionHandle};
+use stt_proto::{AllowList, Identity, NetworkKey, NodeId, NodeStats, SessionHandle};
 
 use crate::driver::{Command, Driver};
 use crate::runtime::Runtime;
@@ -136,7 +136,9 @@ impl<R: Runtime> Builder<R> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(BindError::Random)?;
         let max_packet = self.config.max_packet_size;
-        let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed)?;
+        let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed);
+        zeroize::Zeroize::zeroize(&mut seed);
+        let node = node?;
         let node_id = node.node_id();
         let span = tracing::info_span!("stt_node", id = %node_id);
         let io_err = |addr: SocketAddr| move |source| BindError::Io { addr, source };
@@ -289,8 +291,13 @@ impl<R: Runtime> Node<R> {
         self.inner.shared.lock().node.stats()
     }
 
-    /// Starts a handshake on `path` and waits for it to complete.
-    pub(crate) async fn connect_path(&self, remote: Remote) -> Result<Session<R>, ConnectionError> {
+    /// Starts a handshake on `path` (pinned to `expected` if given) and waits for it to
+    /// complete.
+    pub(crate) async fn connect_path(
+        &self,
+        remote: Remote,
+        expected: Option<AllowList>,
+    ) -> Result<Session<R>, ConnectionError> {
         let shared = &self.inner.shared;
         let now = shared.now();
         let handle = {
@@ -299,7 +306,10 @@ impl<R: Runtime> Node<R> {
                 return Err(ConnectionError::NodeShutDown);
             }
             let path = st.paths.path_for(&remote);
-            let h = st.node.connect(now, path)?;
+            let h = match expected {
+                Some(expected) => st.node.connect_to(now, path, expected)?,
+                None => st.node.connect(now, path)?,
+            };
             st.paths.set_session_path(h, path);
             st.dispatch.insert(h);
             st.wake_driver();
@@ -333,8 +343,34 @@ impl<R: Runtime> Node<R> {
         session
     }
 
-    /// Connects over UDP to `addr` and completes the handshake.
+    /// Connects over UDP to `addr` and completes the handshake with whichever node
+    /// answers there. This **authenticates some member of the network**, not a
+    /// particular node: anyone holding the shared seed who can answer at (or spoof)
+    /// `addr` gets the session, and [`Session::peer`] tells who it was. Use
+    /// [`Node::connect_to`] to insist on a node.
     pub async fn connect(&self, addr: SocketAddr) -> Result<Session<R>, ConnectionError> {
+        self.connect_udp(addr, None).await
+    }
+
+    /// Connects over UDP to `addr` and completes the handshake only with a node whose
+    /// authenticated id is in `expected` (one [`NodeId`] converts into a set). Any other
+    /// member is refused before this node authenticates itself to it, and the connect
+    /// fails with [`ConnectionError::Closed`] of
+    /// [`SessionError::PeerMismatch`](stt_proto::error::SessionError::PeerMismatch),
+    /// which names both ids.
+    pub async fn connect_to(
+        &self,
+        addr: SocketAddr,
+        expected: impl Into<AllowList>,
+    ) -> Result<Session<R>, ConnectionError> {
+        self.connect_udp(addr, Some(expected.into())).await
+    }
+
+    async fn connect_udp(
+        &self,
+        addr: SocketAddr,
+        expected: Option<AllowList>,
+    ) -> Result<Session<R>, ConnectionError> {
         let has_family = self
             .udp_addrs()
             .iter()
@@ -342,15 +378,28 @@ impl<R: Runtime> Node<R> {
         if !has_family {
             return Err(ConnectionError::NoTransport(addr.to_string()));
         }
-        self.connect_path(Remote::Udp(addr)).await
+        self.connect_path(Remote::Udp(addr), expected).await
     }
 
     /// Connects over WebSocket (`ws://host:port/`, or `wss://host:port/` verified
-    /// against the roots given to [`Builder::wss_trust`]) and completes the handshake.
-    /// A refused certificate is a [`ConnectionError::Tls`].
+    /// against the roots given to [`Builder::wss_trust`]) and completes the handshake
+    /// with whichever network member answers (see [`Node::connect`]; the TLS
+    /// certificate names a server, not a node). A refused certificate is a
+    /// [`ConnectionError::Tls`].
     pub async fn connect_ws(&self, url: &str) -> Result<Session<R>, ConnectionError> {
         let conn = self.dial_ws(url).await?;
-        self.connect_path(Remote::Ws(conn)).await
+        self.connect_path(Remote::Ws(conn), None).await
+    }
+
+    /// [`Node::connect_ws`] pinned to the nodes in `expected`, as [`Node::connect_to`].
+    pub async fn connect_ws_to(
+        &self,
+        url: &str,
+        expected: impl Into<AllowList>,
+    ) -> Result<Session<R>, ConnectionError> {
+        let conn = self.dial_ws(url).await?;
+        self.connect_path(Remote::Ws(conn), Some(expected.into()))
+            .await
     }
 
     async fn dial_ws(&self, url: &str) -> Result<u64, ConnectionError> {

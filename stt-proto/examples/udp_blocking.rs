@@ -83,10 +83,11 @@ fn run(
 fn make_node(tag: u8) -> Node {
     let network = NetworkKey::from_shared_seed(&[42u8; 32]).expect("seed");
     let identity = Identity::from_node_seed(&[tag; 32]).expect("seed");
+    // The RNG seed must come from the OS's cryptographic generator, fresh per node and
+    // per run: every ephemeral key the node draws derives from it. (The node and network
+    // seeds above are fixed only to keep the example self-contained.)
     let mut rng_seed = [0u8; 32];
-    let t = StdInstant::now().elapsed().as_nanos().to_le_bytes();
-    rng_seed[..16].copy_from_slice(&t);
-    rng_seed[31] = tag;
+    getrandom::fill(&mut rng_seed).expect("OS randomness");
     Node::new(Arc::new(NodeConfig::default()), identity, network, rng_seed).expect("config")
 }
 

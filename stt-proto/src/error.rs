@@ -4,8 +4,10 @@
 //! errors answer application calls and say why a session ended.
 
 use alloc::vec::Vec;
+use core::fmt;
 
 use crate::frame::{EndpointId, ErrorCode};
+use crate::identity::NodeId;
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +22,16 @@ pub enum SessionError {
     /// The peer's id is not allowed by the local peer policy.
     #[error("peer refused by local policy")]
     PeerRefused,
+    /// A pinned connect ([`crate::Node::connect_to`]) reached a network member whose
+    /// authenticated id is not the one expected. The handshake stopped before this side
+    /// sent RESPONSE, so the stranger never learnt who we are.
+    #[error("peer is {actual}, expected {}", IdList(.expected))]
+    PeerMismatch {
+        /// The ids the connect accepted.
+        expected: Vec<NodeId>,
+        /// The id the peer proved.
+        actual: NodeId,
+    },
     /// Nothing arrived within the idle timeout.
     #[error("idle timeout")]
     TimedOut,
@@ -46,6 +58,24 @@ pub enum SessionError {
     /// The peer speaks another protocol version.
     #[error("peer speaks another protocol version")]
     VersionMismatch,
+}
+
+/// Node ids for a message: `a`, or `a or b or c`.
+struct IdList<'a>(&'a [NodeId]);
+
+impl fmt::Display for IdList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(none)");
+        }
+        for (i, id) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" or ")?;
+            }
+            write!(f, "{id}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Why `Node::connect` could not start a session.

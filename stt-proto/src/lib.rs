@@ -113,6 +113,7 @@ pub mod fuzzing;
 pub use endpoint::{EndpointMessage, RouteId, RouteMode};
 pub use event::{EndpointEvent, Event, StorageEvent, StreamEvent};
 pub use frame::EndpointId;
+pub use handshake::AllowList;
 pub use identity::{Identity, NetworkKey, NodeId};
 pub use node::{
     Node, NodeStats, PathId, RejectCause, RejectedHandshake, SessionHandle, SessionRef, Transmit,

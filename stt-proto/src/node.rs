@@ -27,7 +27,7 @@ use crate::frame::{
     StreamId, TAG_LEN,
 };
 use crate::handshake::initiator::generate_ephemeral;
-use crate::handshake::{DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
+use crate::handshake::{AllowList, DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
 use crate::session::{Control, Inbound, Phase, Session, SessionStats, TransportParams};
@@ -150,6 +150,11 @@ pub(crate) struct Slot {
 const OUTBOX_LIMIT: usize = 256;
 
 /// The protocol engine for one local identity. See the crate docs for the loop.
+///
+/// `Clone` exists so the simulator can snapshot and fork a run: a clone replays the same
+/// random draws (ephemeral keys, session ids, cookie secrets) as the original. Never
+/// clone a node to put both copies on a network; build each live node with its own
+/// [`Node::new`] seed from the OS, and [`Node::reseed`] it periodically.
 #[derive(Clone)]
 pub struct Node {
     pub(crate) config: Arc<NodeConfig>,
@@ -182,6 +187,11 @@ pub struct Node {
 impl Node {
     /// Builds a node from its seeds. `rng_seed` drives every random choice (session
     /// ids, ephemeral keys, padding): the same seed and inputs give the same outputs.
+    ///
+    /// Outside a simulation `rng_seed` **must** be 32 bytes from the operating system's
+    /// cryptographic generator (`getrandom`), fresh for every node and every run: the
+    /// forward secrecy of every session rests on it. A constant, a clock reading or a
+    /// counter lets anyone who guesses it recompute this node's ephemeral keys.
     pub fn new(
         config: Arc<NodeConfig>,
         identity: Identity,
@@ -236,6 +246,16 @@ impl Node {
             endpoints: Registry::default(),
             serve_storage: false,
         })
+    }
+
+    /// Mixes fresh entropy (32 bytes from the OS) into both of the node's random
+    /// streams. Adapters call it periodically (stt-adapter: every minute), so a node
+    /// whose state leaked once recovers: later ephemeral keys, session ids and cookie
+    /// secrets cannot be predicted from the leaked state. The simulator may call it
+    /// with entropy from its run seed to stay deterministic.
+    pub fn reseed(&mut self, entropy: &[u8; 32]) {
+        self.rng_secret.reseed(entropy, b"stt node secret");
+        self.rng_public.reseed(entropy, b"stt node public");
     }
 
     /// This node's public identity.
@@ -325,9 +345,37 @@ impl Node {
         worked
     }
 
-    /// Starts a handshake with the node at `path`. The session is usable once
-    /// [`Event::Connected`] reports it.
+    /// Starts a handshake with whichever node answers at `path`. The session is usable
+    /// once [`Event::Connected`] reports it.
+    ///
+    /// An unpinned connect **authenticates some member of the network**: any holder of
+    /// the shared seed who can answer at (or spoof) `path` completes the handshake as
+    /// itself, and the session's [`SessionRef::peer`] says who that was. To talk to one
+    /// particular node, use [`Node::connect_to`].
     pub fn connect(&mut self, now: Instant, path: PathId) -> Result<SessionHandle, ConnectError> {
+        self.start_connect(now, path, None)
+    }
+
+    /// Starts a handshake with the node at `path` that must prove one of the ids in
+    /// `expected` (one [`NodeId`] converts into a set). The initiator checks the
+    /// responder's authenticated id before it sends RESPONSE, so it never authenticates
+    /// itself to anyone else; a mismatch closes the session with
+    /// [`SessionError::PeerMismatch`] carrying both ids.
+    pub fn connect_to(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        expected: impl Into<AllowList>,
+    ) -> Result<SessionHandle, ConnectError> {
+        self.start_connect(now, path, Some(expected.into()))
+    }
+
+    fn start_connect(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        expected: Option<AllowList>,
+    ) -> Result<SessionHandle, ConnectError> {
         if self.by_local_id.len() >= self.config.max_sessions {
             return Err(ConnectError::TooManySessions);
         }
@@ -347,6 +395,10 @@ impl Node {
         )
         .map_err(|_| ConnectError::Internal)?
         .with_provider(self.config.crypto);
+        let initiator = match expected {
+            Some(allow) => initiator.with_allow_list(allow),
+            None => initiator,
+        };
         let handle = self.alloc_slot(local_id);
         let session = Session::new_initiator(handle, local_id, path, initiator, now, &self.config);
         self.slots[handle.index as usize].session = Some(session);

@@ -222,3 +222,98 @@ fn garbage_never_panics_and_is_counted() {
     assert_eq!(node.session_count(), 1);
     let _ = Instant::ZERO;
 }
+
+/// Node 0 connects pinned to `expected`; returns its close reason (None if it connected)
+/// and the packet types it sent.
+fn pinned_connect(expected: Vec<stt_proto::NodeId>) -> (Option<SessionError>, Vec<u8>, usize) {
+    let mut pair = Pair::default_pair();
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let s = sent.clone();
+    pair.hook = Some(Box::new(move |from, _, data| {
+        if from == 0 {
+            s.borrow_mut().push(packet_type(data));
+        }
+        Fate::Deliver
+    }));
+    let path = pair.peers[0].path_to_other;
+    let now = pair.now;
+    let h = pair.peers[0]
+        .node
+        .connect_to(
+            now,
+            path,
+            expected.into_iter().collect::<stt_proto::AllowList>(),
+        )
+        .unwrap();
+    let mut outcome = None;
+    pair.run_until(Duration::from_secs(15), |p| {
+        for e in p.peers[0].events.drain(..) {
+            match e {
+                Event::Connected { session, .. } if session == h => outcome = Some(None),
+                Event::Closed { session, reason } if session == h => outcome = Some(Some(reason)),
+                _ => {}
+            }
+        }
+        outcome.is_some()
+    });
+    pair.run_until(Duration::from_secs(1), |_| false);
+    let accepted = pair.peers[1].node.stats().sessions_accepted as usize;
+    let sent = sent.borrow().clone();
+    (
+        outcome.expect("neither connected nor closed"),
+        sent,
+        accepted,
+    )
+}
+
+#[test]
+fn pinned_connect_to_another_member_fails_before_response() {
+    let responder = common::node(2, &[7u8; 32], NodeConfig::default()).node_id();
+    let stranger = common::node(3, &[7u8; 32], NodeConfig::default()).node_id();
+    let (reason, sent, accepted) = pinned_connect(vec![stranger]);
+    assert_eq!(
+        reason,
+        Some(SessionError::PeerMismatch {
+            expected: vec![stranger],
+            actual: responder,
+        })
+    );
+    let text = reason.map(|r| r.to_string()).unwrap_or_default();
+    assert!(text.contains(&stranger.to_string()) && text.contains(&responder.to_string()));
+    // Only INITs left: RESPONSE (0x03), which would authenticate us, never did.
+    assert!(sent.iter().all(|&t| t == 0x01), "sent {sent:02x?}");
+    assert_eq!(accepted, 0);
+}
+
+#[test]
+fn pinned_connect_to_the_right_member_or_a_set_holding_it_connects() {
+    let responder = common::node(2, &[7u8; 32], NodeConfig::default()).node_id();
+    let stranger = common::node(3, &[7u8; 32], NodeConfig::default()).node_id();
+    for expected in [vec![responder], vec![stranger, responder]] {
+        let (reason, sent, accepted) = pinned_connect(expected);
+        assert_eq!(reason, None);
+        assert!(sent.contains(&0x03));
+        assert_eq!(accepted, 1);
+    }
+}
+
+#[test]
+fn a_cloned_node_replays_its_ephemeral_keys_and_reseed_makes_them_fresh() {
+    let init_of = |node: &mut stt_proto::Node| -> Vec<u8> {
+        let now = Instant::from_micros(1_000_000);
+        node.connect(now, PathId(1)).unwrap();
+        let mut buf = vec![0u8; 2048];
+        let t = node.poll_transmit(now, &mut buf).expect("INIT");
+        assert_eq!(packet_type(&buf[..t.len]), 0x01);
+        // The ephemeral public key: bytes 20..52 of INIT.
+        buf[20..52].to_vec()
+    };
+    let original = common::node(1, &[7u8; 32], NodeConfig::default());
+    let (mut a, mut b, mut c) = (original.clone(), original.clone(), original);
+    // Why a clone must never go on the network: it draws the very same ephemeral key.
+    assert_eq!(init_of(&mut a), init_of(&mut b));
+    c.reseed(&[9u8; 32]);
+    let fresh = init_of(&mut c);
+    assert_ne!(fresh, init_of(&mut b));
+    assert_ne!(fresh, init_of(&mut a));
+}

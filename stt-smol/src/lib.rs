@@ -31,7 +31,7 @@ mod ws;
 
 pub use runtime::{Smol, SmolTimer};
 pub use stt_adapter::{
-    BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
+    AllowList, BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
     NetworkKey, NodeConfig, NodeId, NodeStats, RecvStream, SendDatagramError, SendStream,
     SessionStats, StreamIoError,
 };

@@ -33,7 +33,7 @@ pub use compat::{CompatReader, compat_reader};
 pub use runtime::{Tokio, TokioTimer};
 pub use stream::{RecvStream, SendStream};
 pub use stt_adapter::{
-    BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
+    AllowList, BindError, ConnectionError, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Identity,
     NetworkKey, NodeConfig, NodeId, NodeStats, SendDatagramError, SessionStats, StreamIoError,
     TlsConfigError, TlsError, WssIdentity, WssTrust, pki_types,
 };

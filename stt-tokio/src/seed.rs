@@ -27,6 +27,15 @@ pub enum SeedFileError {
         /// Bytes needed.
         min: usize,
     },
+    /// The file holds text that is not hex: a passphrase, most likely. Anyone who records
+    /// one INIT can test guesses of a network seed offline, so seeds must be random.
+    #[error(
+        "seed file {path} holds text, not a seed: a seed must be random (a passphrase can be guessed offline from one recorded handshake). Make one with `stt keygen` or `stt network new`, or write 64 hex digits from a random source"
+    )]
+    Text {
+        /// The file.
+        path: PathBuf,
+    },
     /// The engine rejected the seed.
     #[error("seed file {path}: {source}")]
     Invalid {
@@ -44,17 +53,25 @@ pub fn random_seed() -> Result<[u8; 32], getrandom::Error> {
     Ok(s)
 }
 
-/// Decodes a seed file's text: hex (64 digits, whitespace ignored) or raw bytes.
-fn decode(raw: &[u8]) -> Vec<u8> {
+/// Decodes a seed file: hex (64 digits, whitespace ignored) or raw random bytes. `None`
+/// for anything else that is text (printable characters and whitespace only): raw random
+/// bytes of seed length are all printable with odds of about 10⁻¹⁴.
+fn decode(raw: &[u8]) -> Option<Vec<u8>> {
     let text: Vec<u8> = raw
         .iter()
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     match hex::decode(&text) {
-        Ok(v) if !v.is_empty() => v,
-        _ => raw.to_vec(),
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if is_text(raw) => None,
+        _ => Some(raw.to_vec()),
     }
+}
+
+/// Whether `raw` reads as text: valid UTF-8 without control characters but whitespace.
+fn is_text(raw: &[u8]) -> bool {
+    std::str::from_utf8(raw).is_ok_and(|s| s.chars().all(|c| !c.is_control() || c.is_whitespace()))
 }
 
 /// Reads a seed (hex text or raw bytes). Warns through `tracing` when the file can
@@ -77,7 +94,9 @@ pub fn read_seed(path: &Path) -> Result<Vec<u8>, SeedFileError> {
         }
     }
     let raw = std::fs::read(path).map_err(io)?;
-    let seed = decode(&raw);
+    let seed = decode(&raw).ok_or_else(|| SeedFileError::Text {
+        path: path.to_path_buf(),
+    })?;
     if seed.len() < MIN_SEED_LEN {
         return Err(SeedFileError::TooShort {
             path: path.to_path_buf(),
@@ -123,4 +142,40 @@ pub fn read_network(path: &Path) -> Result<stt_proto::NetworkKey, SeedFileError>
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, bytes: &[u8]) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("stt-seed-{}-{name}", std::process::id()));
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_passphrase_is_refused_as_text_and_hex_or_random_bytes_are_read() {
+        let phrase = file(
+            "phrase",
+            b"correct horse battery staple, our network password\n",
+        );
+        let err = read_seed(&phrase)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("holds text"), "{err}");
+        assert!(err.contains("stt network new"), "{err}");
+        let hex = file("hex", format!("{}\n", hex::encode([7u8; 32])).as_bytes());
+        assert_eq!(read_seed(&hex).ok(), Some(vec![7u8; 32]));
+        let mut random = [0u8; 32];
+        random[0] = 0x00;
+        random[1] = 0xff;
+        random[2..].copy_from_slice(&[0x9c; 30]);
+        let raw = file("raw", &random);
+        assert_eq!(read_seed(&raw).ok(), Some(random.to_vec()));
+        for p in [phrase, hex, raw] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }

@@ -43,14 +43,18 @@ struct Link<'a> {
     ns: Option<&'a NetnsPair>,
     send_to: String,
     bind: String,
+    config: PathBuf,
 }
 
 impl Link<'_> {
     fn command(&self, receiver: bool, program: &Path) -> Command {
-        match self.ns {
+        let mut c = match self.ns {
             Some(p) => NetnsPair::command(if receiver { &p.b } else { &p.a }, program),
             None => Command::new(program),
-        }
+        };
+        // The tool's identities and known peers stay in the bench's scratch directory.
+        c.env("XDG_CONFIG_HOME", &self.config);
+        c
     }
 }
 
@@ -348,6 +352,7 @@ fn main() {
         ns: None,
         send_to: format!("127.0.0.1:{port}"),
         bind: format!("127.0.0.1:{port}"),
+        config: d.join("config"),
     };
     let setup = Setup {
         me: &me,
@@ -365,6 +370,7 @@ fn main() {
                 ns: Some(&pair),
                 send_to: format!("{}:{port}", pair.addr_b),
                 bind: format!("{}:{port}", pair.addr_b),
+                config: d.join("config"),
             };
             bench_link(&link, &setup, None);
         }

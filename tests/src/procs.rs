@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -191,8 +192,27 @@ impl Proc {
         Self::spawn(name, cmd, Stdio::null())
     }
 
-    /// Spawns `cmd` with `stdin`, collecting stdout and stderr.
+    /// Spawns `cmd` with `stdin`, collecting stdout and stderr. Unless `cmd` sets them,
+    /// it gets a tool directory (`XDG_CONFIG_HOME`: its own identity) and a known-peers
+    /// file (`STT_KNOWN_PEERS`, or `--known-peers`) of its own, so no run reads or
+    /// writes the user's and ports reused by later tests with other identities are not
+    /// refused as changed peers.
     pub fn spawn(name: &str, mut cmd: Command, stdin: Stdio) -> Self {
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let n = RUNS.fetch_add(1, Ordering::Relaxed);
+        // Its own tool directory too: its own identity (`node.seed`), as a one-off
+        // machine would have, and nothing written to the user's home.
+        if !cmd.get_envs().any(|(k, _)| k == "XDG_CONFIG_HOME") {
+            let dir = std::env::temp_dir().join(format!("stt-config-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            cmd.env("XDG_CONFIG_HOME", dir);
+        }
+        if !cmd.get_envs().any(|(k, _)| k == "STT_KNOWN_PEERS") {
+            let file =
+                std::env::temp_dir().join(format!("stt-known-peers-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_file(&file);
+            cmd.env("STT_KNOWN_PEERS", file);
+        }
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -672,3 +672,40 @@ fn a_path_response_with_other_data_does_not_validate_the_path() {
     );
     println!("ATTACK wrong PATH_RESPONSE data: path stays unvalidated; the right data validates");
 }
+
+#[test]
+fn a_bystander_flipping_handshake_header_bits_cannot_block_the_genuine_client() {
+    // (byte, xor): stream_id, sequence, key phase. None is authenticated by Noise.
+    for (at, bit) in [(14usize, 0x01u8), (18, 0x01), (19, 0x40)] {
+        let mut p = Pair::new(NodeConfig::default(), NodeConfig::default());
+        let a = p.nodes[0].connect(p.now, path_of(1)).unwrap();
+        // The genuine INIT is on its way (arriving in 5 ms); a bystander who saw it sends a
+        // copy with one header bit flipped from its own address, and it arrives first.
+        p.flush();
+        let init = p
+            .captured
+            .iter()
+            .find(|s| s.from == 0 && s.bytes[2] == 0x01)
+            .map(|s| s.bytes.clone())
+            .expect("INIT sent");
+        let mut forged = init.clone();
+        forged[at] ^= bit;
+        let before = p.stats()[1];
+        p.inject(1, PathId(50), &forged);
+        let after = p.stats()[1];
+        assert_eq!(
+            after.dropped_handshake,
+            before.dropped_handshake + 1,
+            "byte {at}: the changed INIT was not refused"
+        );
+        assert_eq!(p.nodes[1].half_open_count(), 0, "byte {at}");
+        let mut up = false;
+        p.run_until(Duration::from_secs(2), |p| {
+            for e in p.events[0].drain(..) {
+                up |= matches!(e, Event::Connected { session, .. } if session == a);
+            }
+            up
+        });
+        assert!(up, "byte {at}: the genuine client did not connect");
+    }
+}

@@ -441,3 +441,46 @@ fn mistakes_get_messages_a_person_can_act_on() {
         assert!(!f.stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn a_listener_without_node_seed_keeps_its_identity_across_restarts() {
+    let d = Scratch::new("identity");
+    let net = network_seed(&d.join("net.seed"));
+    let config = d.join("config");
+    let id_of = |run: u32| {
+        let mut cmd = Command::new(stt_bin());
+        cmd.env("XDG_CONFIG_HOME", &config).args([
+            "listen",
+            "--network",
+            s(&net),
+            "--bind",
+            "127.0.0.1:0",
+            "--out",
+            s(d.path()),
+        ]);
+        let mut p = Proc::spawn(&format!("listener {run}"), cmd, Stdio::null());
+        p.wait_stderr("listening as", Duration::from_secs(30));
+        p.signal(libc::SIGTERM);
+        let f = p.wait(Duration::from_secs(10));
+        let line = f
+            .stderr
+            .lines()
+            .find(|l| l.contains("listening as"))
+            .unwrap_or_default()
+            .to_string();
+        line.split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let first = id_of(1);
+    let second = id_of(2);
+    assert_eq!(first.len(), 64, "{first}");
+    assert_eq!(first, second, "the NodeId survives a restart");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(config.join("stt/node.seed"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

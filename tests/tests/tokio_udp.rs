@@ -360,3 +360,41 @@ async fn fifty_sessions_to_one_server() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_connect_refuses_another_member_and_accepts_the_right_one() {
+    use stt_proto::error::SessionError;
+    use stt_tokio::{AllowList, ConnectionError};
+    tokio::time::timeout(LIMIT, async {
+        let (server, client, addr) = pair().await;
+        let stranger = Identity::from_node_seed(&[3; 32]).unwrap().node_id();
+        // The node at `addr` is a member, but not the one asked for: refused, both ids named,
+        // and the listener never gets a session (RESPONSE was never sent).
+        let err = match client.connect_to(addr, stranger).await {
+            Ok(_) => panic!("a pinned connect accepted the wrong node"),
+            Err(e) => e,
+        };
+        assert_eq!(
+            err,
+            ConnectionError::Closed(SessionError::PeerMismatch {
+                expected: vec![stranger],
+                actual: server.node_id(),
+            })
+        );
+        let text = err.to_string();
+        assert!(text.contains(&stranger.to_string()), "{text}");
+        assert!(text.contains(&server.node_id().to_string()), "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(server.stats().sessions_accepted, 0);
+        // Pinned to the right id (alone, or in a set): connects.
+        let s = client.connect_to(addr, server.node_id()).await.unwrap();
+        assert_eq!(s.peer(), server.node_id());
+        let set: AllowList = [stranger, server.node_id()]
+            .into_iter()
+            .collect::<AllowList>();
+        let s2 = client.connect_to(addr, set).await.unwrap();
+        assert_eq!(s2.peer(), server.node_id());
+    })
+    .await
+    .unwrap();
+}

@@ -47,7 +47,16 @@ pub(crate) fn handshake_header(packet_type: PacketType, session: SessionId) -> [
     .to_bytes()
 }
 
-/// Checks a handshake packet's header: type and the session id it must carry.
+/// Whether a handshake packet's header has the fixed fields PROTOCOL.md §5.7.3 requires:
+/// `stream_id = 0`, `sequence = 0`, key phase 0. The clear header is not authenticated, so
+/// any other value is refused rather than ignored: a copy with one of them changed must
+/// never count as a different packet.
+pub(crate) fn is_strict_handshake_header(header: &Header) -> bool {
+    header.stream_id == StreamId::CONTROL && header.sequence == 0 && !header.flags.key_phase()
+}
+
+/// Checks a handshake packet's header: type, the fixed fields, and the session id it must
+/// carry.
 pub(crate) fn check_header(
     packet: &[u8],
     want: PacketType,
@@ -56,6 +65,9 @@ pub(crate) fn check_header(
     let header = Header::decode(packet).map_err(|_| HandshakeError::Malformed)?;
     if header.packet_type != want {
         return Err(HandshakeError::Unexpected);
+    }
+    if !is_strict_handshake_header(&header) {
+        return Err(HandshakeError::Malformed);
     }
     if header.session_id != session {
         return Err(HandshakeError::SessionMismatch);
@@ -163,10 +175,17 @@ impl Initiator {
         self
     }
 
-    /// Refuses any responder whose node id is not in `allow`.
+    /// Refuses any responder whose node id is not in `allow`: [`Initiator::handle_challenge`]
+    /// then fails with [`HandshakeError::PeerRefused`] before RESPONSE exists, so this side
+    /// never authenticates itself to a peer it did not expect.
     pub fn with_allow_list(mut self, allow: AllowList) -> Self {
         self.allow = Some(allow);
         self
+    }
+
+    /// The responders this handshake accepts, if it was pinned.
+    pub fn allow_list(&self) -> Option<&AllowList> {
+        self.allow.as_ref()
     }
 
     /// Our receive session id.

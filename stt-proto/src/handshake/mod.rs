@@ -101,7 +101,8 @@ pub enum HandshakeError {
     Internal,
 }
 
-/// A set of node ids allowed to complete a handshake with us.
+/// A set of node ids allowed to complete a handshake with us: the peers an initiator
+/// expects ([`crate::Node::connect_to`]) or a responder accepts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList(BTreeSet<NodeId>);
 
@@ -119,6 +120,33 @@ impl AllowList {
     /// Adds an id.
     pub fn insert(&mut self, id: NodeId) {
         self.0.insert(id);
+    }
+
+    /// The ids, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &NodeId> {
+        self.0.iter()
+    }
+
+    /// How many ids the list holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no id is allowed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<NodeId> for AllowList {
+    fn from(id: NodeId) -> Self {
+        Self::new([id])
+    }
+}
+
+impl FromIterator<NodeId> for AllowList {
+    fn from_iter<T: IntoIterator<Item = NodeId>>(iter: T) -> Self {
+        Self::new(iter)
     }
 }
 

@@ -16,7 +16,9 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::cookie::{self, CookieSecrets};
-use super::initiator::{check_header, generate_ephemeral, handshake_header};
+use super::initiator::{
+    check_header, generate_ephemeral, handshake_header, is_strict_handshake_header,
+};
 use super::noise::{SymmetricState, dh};
 use super::payload;
 use super::{
@@ -286,7 +288,7 @@ impl Responder {
         let Ok(header) = Header::decode(packet) else {
             return self.drop_with(DropReason::Malformed);
         };
-        if header.packet_type != PacketType::Init {
+        if header.packet_type != PacketType::Init || !is_strict_handshake_header(&header) {
             return self.drop_with(DropReason::Malformed);
         }
         self.expire(now);
@@ -308,10 +310,14 @@ impl Responder {
         // 3. Retransmitted INIT: resend the cached CHALLENGE, no DH.
         let mut e_i = [0u8; 32];
         e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
-        let digest: [u8; 32] = Sha256::digest(&packet[..INIT_LEN - MAC2_LEN]).into();
+        // Only the Noise bytes (e_I and the sealed payload) are digested: the clear header
+        // is not authenticated, so a copy differing there must not pass for another INIT.
+        // The header's session id must be the one this half-open handshake answers.
+        let digest: [u8; 32] = Sha256::digest(&packet[HEADER_LEN..INIT_LEN - MAC2_LEN]).into();
         if let Some(sid) = self.by_ephemeral.get(&e_i) {
             if let Some(h) = self.half_open.get(sid)
                 && bool::from(h.init_digest.ct_eq(&digest))
+                && h.peer_session == header.session_id
             {
                 let len = h.challenge.len();
                 out[..len].copy_from_slice(&h.challenge);

@@ -30,7 +30,7 @@ use crate::event::{Event, StorageEvent};
 use crate::frame::{
     Dir, ErrorCode, Frame, Frames, HEADER_LEN, Header, SessionId, Side, StreamId, TAG_LEN,
 };
-use crate::handshake::{Established, Initiator};
+use crate::handshake::{Established, HandshakeError, Initiator};
 use crate::identity::NodeId;
 use crate::node::{NodeStats, PathId, SessionHandle};
 use crate::recovery::{AckTracker, RttEstimator, SentPackets};
@@ -410,6 +410,20 @@ impl Session {
             crate::frame::PacketType::Challenge => {
                 let peer = match hs.initiator.handle_challenge(packet) {
                     Ok(peer) => peer,
+                    Err(HandshakeError::PeerRefused(actual)) => {
+                        // An authenticated member of the network, but not the peer this
+                        // connect was pinned to: stop before RESPONSE authenticates us.
+                        stats.refused_peers += 1;
+                        let expected = hs
+                            .initiator
+                            .allow_list()
+                            .map(|a| a.ids().copied().collect())
+                            .unwrap_or_default();
+                        let reason = SessionError::PeerMismatch { expected, actual };
+                        self.error = Some(reason.clone());
+                        self.terminate(reason);
+                        return;
+                    }
                     Err(_) => {
                         stats.dropped_handshake += 1;
                         return;

@@ -14,7 +14,7 @@ use stt_tokio::{Node, RecvStream, SendStream, Session};
 use tokio::sync::mpsc;
 
 use crate::error::{CliError, Side};
-use crate::net::{self, Seeds, Target};
+use crate::net::{self, PeerArgs, Seeds, Target};
 use crate::signals;
 use crate::transfer::{ChunkReader, stream_error};
 
@@ -23,12 +23,13 @@ pub async fn run(
     seeds: Seeds,
     to: Option<String>,
     listen: Option<SocketAddr>,
+    peers: PeerArgs,
 ) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
     let setup = async {
         match (to, listen) {
             (Some(to), _) => {
-                let (node, s) = net::connect(identity, network, Target::Udp(to)).await?;
+                let (node, s) = net::connect(identity, network, Target::Udp(to), &peers).await?;
                 let (send, recv) = s
                     .open_bi()
                     .await

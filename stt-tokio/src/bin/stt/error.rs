@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use stt_proto::error::SessionError;
-use stt_tokio::ConnectionError;
+use stt_tokio::{ConnectionError, NodeId};
 
+use crate::peers::grouped;
 use crate::transfer::wire::code;
 
 /// Which side of a transfer or pipe a message is about.
@@ -67,6 +68,40 @@ pub enum CliError {
         to: String,
         /// The handshake timeout.
         after: Duration,
+    },
+    /// `--peer` named another node than the one that answered.
+    #[error(
+        "the node at {target} is {actual} ({}), not the {expected} ({}) given with --peer; it was refused before this side identified itself",
+        grouped(.actual),
+        grouped(.expected)
+    )]
+    PeerMismatch {
+        /// The address or URL.
+        target: String,
+        /// The id asked for.
+        expected: NodeId,
+        /// The id that answered.
+        actual: NodeId,
+    },
+    /// The known-peers file records another node for this address.
+    #[error(
+        "the node at {target} is now {actual} ({}), but {}:{line} records {known} ({}) from an earlier connection; it was refused before this side identified itself. Either that node was given a new node seed, or another member of the network is answering at this address. If the change is expected (compare the new id with the listener's operator: `stt id --node-seed FILE` prints it), remove line {line} of {} or run again with --peer {actual}",
+        grouped(.actual),
+        .file.display(),
+        grouped(.known),
+        .file.display()
+    )]
+    KnownPeerChanged {
+        /// The address or URL, as given.
+        target: String,
+        /// The id recorded at first contact.
+        known: NodeId,
+        /// The id that answered now.
+        actual: NodeId,
+        /// The known-peers file.
+        file: PathBuf,
+        /// The line recording `known`.
+        line: usize,
     },
     /// A file or directory could not be read.
     #[error("cannot read {}: {source}", .path.display())]

@@ -1,4 +1,4 @@
-//! The `stt` command: seeds (`keygen`, `network new`, `pair`), file and directory
+//! The `stt` command: seeds and identities (`keygen`, `id`, `network new`, `pair`), file and directory
 //! transfer (`listen`, `send`), a netcat-like pipe (`cat`) and a self-contained
 //! benchmark (`demo`). Logs go through `tracing` (set `RUST_LOG`); all protocol work
 //! is the library's. Exit codes: 0 success, 1 failure, 2 usage, 130/143 after
@@ -18,12 +18,13 @@ mod cat;
 mod demo;
 mod error;
 mod net;
+mod peers;
 mod report;
 mod signals;
 mod transfer;
 
 use error::CliError;
-use net::{Seeds, Target};
+use net::{PeerArgs, Seeds, Target};
 use report::Output;
 
 /// STT: secure binary transport over UDP and WebSocket.
@@ -36,11 +37,19 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Write a new node seed file (mode 0600) and print its NodeId.
+    /// Write a new node seed file (mode 0600) and print its NodeId (on stdout; in groups
+    /// of four hex digits for comparing aloud on stderr).
     Keygen {
         /// Output file.
         #[arg(long, short, default_value = "node.seed")]
         out: PathBuf,
+    },
+    /// Print the NodeId of a node seed file (on stdout, as `--peer`, known-peers and
+    /// `--allow` files take it; in groups of four hex digits for comparing aloud on stderr).
+    Id {
+        /// The node seed file.
+        #[arg(long, env = "STT_NODE_SEED", value_name = "FILE")]
+        node_seed: PathBuf,
     },
     /// Shared network seeds.
     Network {
@@ -85,6 +94,10 @@ enum Command {
         /// non-zero if any of them failed.
         #[arg(long, default_value_t = 1)]
         count: u64,
+        /// Accept senders only if their NodeId is listed in this file (one per line,
+        /// `#` comments); others are refused after the handshake proves who they are.
+        #[arg(long, value_name = "FILE")]
+        allow: Option<PathBuf>,
         #[command(flatten)]
         output: Output,
     },
@@ -107,6 +120,8 @@ enum Command {
         #[arg(long, value_name = "FILE", requires = "ws")]
         ws_ca: Option<PathBuf>,
         #[command(flatten)]
+        peers: PeerArgs,
+        #[command(flatten)]
         output: Output,
     },
     /// Pipe stdin to a peer and the peer's data to stdout, like netcat; exits 0 only
@@ -121,6 +136,8 @@ enum Command {
         /// …or wait for one peer on this UDP address.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        #[command(flatten)]
+        peers: PeerArgs,
     },
     /// Two nodes on 127.0.0.1 in one process: handshake, 256 MiB over 4 streams and a
     /// datagram burst, verified by SHA3-256, then a summary table. Needs no files.
@@ -195,7 +212,14 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 .node_id();
             write_seed(&out, &seed)?;
             println!("{id}");
+            eprintln!("to compare aloud: {}", peers::grouped(&id));
             eprintln!("node seed written to {} (mode 0600)", out.display());
+            Ok(())
+        }
+        Command::Id { node_seed } => {
+            let id = stt_tokio::seed::read_identity(&node_seed)?.node_id();
+            println!("{id}");
+            eprintln!("to compare aloud: {}", peers::grouped(&id));
             Ok(())
         }
         Command::Network {
@@ -235,6 +259,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             out,
             overwrite,
             count,
+            allow,
             output,
         } => {
             transfer::receive::run(transfer::receive::Listen {
@@ -244,6 +269,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 out,
                 overwrite,
                 count,
+                allow,
                 output,
             })
             .await
@@ -254,6 +280,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             to,
             ws,
             ws_ca,
+            peers,
             output,
         } => {
             let target = match (to, ws) {
@@ -261,9 +288,14 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 (None, Some(url)) => Target::Ws(url, ws_ca),
                 (None, None) => return Err(CliError::Other("give --to or --ws".into())),
             };
-            transfer::send::run(seeds, path, target, output).await
+            transfer::send::run(seeds, path, target, peers, output).await
         }
-        Command::Cat { seeds, to, listen } => cat::run(seeds, to, listen).await,
+        Command::Cat {
+            seeds,
+            to,
+            listen,
+            peers,
+        } => cat::run(seeds, to, listen, peers).await,
         Command::Demo { .. } => Ok(()),
     }
 }

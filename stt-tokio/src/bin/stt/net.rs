@@ -1,17 +1,21 @@
 //! Addresses, nodes and sessions for the commands: `HOST:PORT` parsing with a clear
 //! error for a missing port, the node configuration the tool uses (a 10 s idle
-//! timeout, so a vanished peer is reported within 10 s), connecting with errors that
-//! name the likely causes, and cancelling on a signal.
+//! timeout, so a vanished peer is reported within 10 s), connecting (pinned by
+//! `--peer` or the known-peers file) with errors that name the likely causes, and
+//! cancelling on a signal.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use stt_proto::error::SessionError;
-use stt_tokio::seed::{random_seed, read_identity, read_network};
-use stt_tokio::{ConnectionError, Identity, NetworkKey, Node, NodeConfig, Session, WssTrust};
+use stt_tokio::seed::{random_seed, read_identity, read_network, write_seed};
+use stt_tokio::{
+    ConnectionError, Identity, NetworkKey, Node, NodeConfig, NodeId, Session, WssTrust,
+};
 
 use crate::error::CliError;
+use crate::peers::{Known, KnownPeers, default_known_peers, grouped, parse_node_id};
 use crate::transfer::wire::code;
 
 /// A session is declared dead after this long without a packet from the peer.
@@ -22,7 +26,8 @@ const KEEPALIVE: Duration = Duration::from_secs(2);
 /// Where the seeds come from.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Seeds {
-    /// Node seed file (your identity); a fresh one-off identity if absent.
+    /// Node seed file (your identity); default `~/.config/stt/node.seed`
+    /// (`$XDG_CONFIG_HOME/stt/node.seed`), made on first use.
     #[arg(long, env = "STT_NODE_SEED")]
     pub node_seed: Option<PathBuf>,
     /// Shared network seed file (every member of the network has the same one).
@@ -36,14 +41,46 @@ impl Seeds {
         let network = read_network(&self.network)?;
         let identity = match &self.node_seed {
             Some(p) => read_identity(p)?,
-            None => {
-                let seed = random_seed().map_err(CliError::Random)?;
-                tracing::info!("no --node-seed: using a one-off identity");
-                Identity::from_node_seed(&seed).map_err(|e| CliError::Other(e.to_string()))?
-            }
+            None => match default_identity() {
+                Ok(id) => id,
+                Err(why) => {
+                    tracing::warn!("no --node-seed and {why}: using a one-off identity");
+                    let seed = random_seed().map_err(CliError::Random)?;
+                    Identity::from_node_seed(&seed).map_err(|e| CliError::Other(e.to_string()))?
+                }
+            },
         };
         Ok((identity, network))
     }
+}
+
+/// The identity a command uses without `--node-seed`: `node.seed` in the tool's
+/// directory, made on first use (mode 0600), like an SSH host key, so a listener keeps
+/// its NodeId across restarts and the senders' known-peers entries stay valid.
+fn default_identity() -> Result<Identity, String> {
+    let dir = crate::peers::config_dir().ok_or("neither XDG_CONFIG_HOME nor HOME is set")?;
+    let path = dir.join("node.seed");
+    if !path.exists() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        // Write under a temporary name and link it into place: two commands starting at
+        // once agree on one identity, and none reads a half-written file.
+        let temp = dir.join(format!(".node.seed.{}", std::process::id()));
+        let _ = std::fs::remove_file(&temp);
+        let seed = random_seed().map_err(|e| format!("no OS randomness: {e}"))?;
+        write_seed(&temp, &seed).map_err(|e| e.to_string())?;
+        let linked = std::fs::hard_link(&temp, &path);
+        let _ = std::fs::remove_file(&temp);
+        match linked {
+            Ok(()) => eprintln!(
+                "stt: created this machine's node identity in {}",
+                path.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+    read_identity(&path).map_err(|e| e.to_string())
 }
 
 /// The node configuration of every `stt` command.
@@ -90,13 +127,60 @@ pub enum Target {
     Ws(String, Option<PathBuf>),
 }
 
-/// Builds a client node and completes the handshake with the target.
+/// Who the peer must be: an explicit `--peer`, else what the known-peers file recorded
+/// for the target at first contact.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PeerArgs {
+    /// The peer's NodeId (64 hex digits; groups of 4 separated by spaces are fine). Any
+    /// other node is refused before this side identifies itself. Overrides, and on
+    /// success replaces, what the known-peers file records for the address.
+    #[arg(long, value_name = "NODEID", value_parser = parse_node_id)]
+    pub peer: Option<NodeId>,
+    /// Known-peers file (trust on first use, like SSH's known_hosts): the first
+    /// connection to an address records the NodeId that answered; later ones insist on
+    /// it. Default: $XDG_CONFIG_HOME/stt/known_peers or ~/.config/stt/known_peers.
+    #[arg(long, env = "STT_KNOWN_PEERS", value_name = "FILE")]
+    pub known_peers: Option<PathBuf>,
+}
+
+/// The id a connect insists on, and where that came from.
+enum Pin {
+    /// `--peer`.
+    Flag(NodeId),
+    /// A known-peers line.
+    Known(Known),
+}
+
+/// Builds a client node and completes the handshake with the target, pinned as
+/// [`PeerArgs`] says; on success records the peer in the known-peers file.
 pub async fn connect(
     identity: Identity,
     network: NetworkKey,
     target: Target,
+    peers: &PeerArgs,
 ) -> Result<(Node, Session), CliError> {
     let handshake = config().handshake_timeout;
+    let key = match &target {
+        Target::Udp(to) => to.clone(),
+        Target::Ws(url, _) => url.clone(),
+    };
+    let known = peers
+        .known_peers
+        .clone()
+        .or_else(default_known_peers)
+        .map(KnownPeers::new);
+    if known.is_none() {
+        tracing::warn!("no known-peers file (set HOME or STT_KNOWN_PEERS): the peer is not pinned");
+    }
+    let pin = match (peers.peer, &known) {
+        (Some(id), _) => Some(Pin::Flag(id)),
+        (None, Some(k)) => k.lookup(&key)?.map(Pin::Known),
+        (None, None) => None,
+    };
+    let expected = pin.as_ref().map(|p| match p {
+        Pin::Flag(id) => *id,
+        Pin::Known(k) => k.id,
+    });
     let (node, result, shown) = match target {
         Target::Udp(to) => {
             let addr = resolve(&to).await?;
@@ -105,7 +189,10 @@ pub async fn connect(
                 .bind_udp(wildcard(addr))
                 .build()
                 .await?;
-            let r = node.connect(addr).await;
+            let r = match expected {
+                Some(id) => node.connect_to(addr, id).await,
+                None => node.connect(addr).await,
+            };
             (node, r, addr.to_string())
         }
         Target::Ws(url, ca) => {
@@ -117,12 +204,47 @@ pub async fn connect(
                 });
             }
             let node = b.build().await?;
-            let r = node.connect_ws(&url).await;
+            let r = match expected {
+                Some(id) => node.connect_ws_to(&url, id).await,
+                None => node.connect_ws(&url).await,
+            };
             (node, r, url)
         }
     };
     match result {
-        Ok(s) => Ok((node, s)),
+        Ok(s) => {
+            let fresh = !matches!(pin, Some(Pin::Known(_)));
+            if let (true, Some(k)) = (fresh, &known) {
+                match k.record(&key, &s.peer()) {
+                    Ok(()) if peers.peer.is_none() => eprintln!(
+                        "first contact with {key}: its NodeId {} ({}) is now recorded in {}; later connections insist on it",
+                        s.peer(),
+                        grouped(&s.peer()),
+                        k.path().display()
+                    ),
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!("cannot record the peer: {e}"),
+                }
+            }
+            Ok((node, s))
+        }
+        Err(ConnectionError::Closed(SessionError::PeerMismatch { actual, .. })) => {
+            node.shutdown(0, b"", Duration::ZERO).await;
+            Err(match pin {
+                Some(Pin::Known(k)) => CliError::KnownPeerChanged {
+                    target: key,
+                    known: k.id,
+                    actual,
+                    file: known.map(|f| f.path().to_path_buf()).unwrap_or_default(),
+                    line: k.line,
+                },
+                _ => CliError::PeerMismatch {
+                    target: shown,
+                    expected: expected.unwrap_or(actual),
+                    actual,
+                },
+            })
+        }
         Err(ConnectionError::Closed(SessionError::HandshakeTimeout)) => Err(CliError::NoAnswer {
             to: shown,
             after: handshake,

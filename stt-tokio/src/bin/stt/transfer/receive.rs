@@ -40,6 +40,8 @@ pub struct Listen {
     pub overwrite: bool,
     /// Transfers to handle before exiting (0: until interrupted).
     pub count: u64,
+    /// A file of the only NodeIds allowed to send.
+    pub allow: Option<PathBuf>,
     /// Output mode.
     pub output: Output,
 }
@@ -69,8 +71,20 @@ pub fn check_out_dir(dir: &Path) -> Result<(), CliError> {
 pub async fn run(args: Listen) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let (identity, network) = args.seeds.load()?;
+    let mut config = net::config();
+    if let Some(file) = &args.allow {
+        let ids = crate::peers::read_allow_file(file)?;
+        let shown = file.display().to_string();
+        config.peer_policy = Some(Arc::new(move |id: &stt_tokio::NodeId| {
+            let ok = ids.contains(id);
+            if !ok {
+                tracing::warn!("refused sender {id}: not in the --allow file {shown}");
+            }
+            ok
+        }));
+    }
     let mut b = Node::builder(identity, network)
-        .config(net::config())
+        .config(config)
         .bind_udp(args.bind);
     match &args.ws {
         Some((addr, Some((cert, key)))) => {

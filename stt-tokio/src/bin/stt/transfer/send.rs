@@ -14,18 +14,24 @@ use super::tree::{self, Local};
 use super::wire::{self, Accept, Entry, Message, TreeDigest, code};
 use super::{Control, stream_error};
 use crate::error::{CliError, Side};
-use crate::net::{self, Seeds, Target};
+use crate::net::{self, PeerArgs, Seeds, Target};
 use crate::report::{Output, Summary};
 use crate::signals;
 
 /// Runs `stt send`.
-pub async fn run(seeds: Seeds, path: PathBuf, target: Target, out: Output) -> Result<(), CliError> {
+pub async fn run(
+    seeds: Seeds,
+    path: PathBuf,
+    target: Target,
+    peers: PeerArgs,
+    out: Output,
+) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
     let local = tokio::task::spawn_blocking(move || tree::walk(&path))
         .await
         .map_err(|e| CliError::Other(e.to_string()))??;
     let (node, session) = tokio::select! {
-        r = net::connect(identity, network, target) => r?,
+        r = net::connect(identity, network, target, &peers) => r?,
         sig = signals::interrupted() => return Err(CliError::Interrupted(sig)),
     };
     out.info(format!("connected to {}", session.peer()));
