@@ -329,6 +329,11 @@ fn main() {
     std::fs::create_dir_all(d.join("stt-out")).expect("out dir");
     let file = d.join("payload.bin");
     random_file(&file, mib << 20, 42);
+    // Flush it to disk first: writeback of a fresh 1 GiB competes with what runs next
+    // (seen: stt demo at a third of its speed while the file was being written back).
+    std::fs::File::open(&file)
+        .and_then(|f| f.sync_all())
+        .expect("sync the payload");
     println!(
         "file_transfer: {mib} MiB, {runs} runs each, {} UTC-ish, {}",
         chrono_free_date(),
