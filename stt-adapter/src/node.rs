@@ -487,6 +487,35 @@ impl<R: Runtime> Node<R> {
         Ok(())
     }
 
+    /// Moves a session to UDP address `addr` (say, from a WebSocket once UDP is found to
+    /// work): the engine sends there from now on, within the anti-amplification budget
+    /// until the peer's answer validates the path.
+    pub async fn migrate_udp(
+        &self,
+        session: &Session<R>,
+        addr: SocketAddr,
+    ) -> Result<(), ConnectionError> {
+        let has_family = self
+            .udp_addrs()
+            .iter()
+            .any(|a| a.is_ipv4() == addr.is_ipv4());
+        if !has_family {
+            return Err(ConnectionError::NoTransport(addr.to_string()));
+        }
+        let shared = &self.inner.shared;
+        let now = shared.now();
+        let mut st = shared.lock();
+        let path = st.paths.path_for(&Remote::Udp(addr));
+        let moved = match st.node.session(session.handle()) {
+            Some(mut s) => s.migrate(now, path),
+            None => return Err(ConnectionError::Closing),
+        };
+        moved.map_err(|_| ConnectionError::Closing)?;
+        st.drain_events(now);
+        st.wake_driver();
+        Ok(())
+    }
+
     /// Graceful shutdown: waits (up to `timeout`) until every finished stream is
     /// acknowledged and nothing is in flight, closes every session with `code`, lets
     /// the DISCONNECTs go out, then stops the driver.

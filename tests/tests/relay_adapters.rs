@@ -1,6 +1,7 @@
 //! Both adapters over real UDP sockets through the impairment relay: 20 MiB from a
 //! client whose path the relay rebinds every 2,000 datagrams, with 1% loss both ways,
-//! arrives byte-exact (smol client → tokio server, and tokio client → smol server).
+//! arrives byte-exact (smol client → tokio server, and tokio client → smol server),
+//! also when the session starts on a WebSocket and moves to UDP through the relay.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -124,5 +125,60 @@ fn tokio_client_rebinding_under_loss_reaches_a_smol_server() {
             .rebinds
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 3
+    );
+}
+
+#[test]
+fn a_session_moved_from_websocket_to_udp_under_loss_and_rebinding_delivers_everything() {
+    let rt = tokio_runtime();
+    let server: Node<stt_tokio::Tokio> = rt.block_on(async {
+        let (identity, network) = stt_tests::adapters::keys(5);
+        Node::builder(identity, network)
+            .bind_udp(lo())
+            .bind_ws(lo())
+            .build()
+            .await
+            .expect("server binds")
+    });
+    let relay = relay(server.udp_addrs()[0], 9);
+    let ws = server.ws_addrs()[0];
+    let got = rt.spawn(receive_all(server));
+    rt.block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            let client: Node<stt_tokio::Tokio> = udp_node(6, lo()).await;
+            let s = client
+                .connect_ws(&format!("ws://{ws}/"))
+                .await
+                .expect("connect over WebSocket");
+            let mut w = s.open_uni().await.expect("open");
+            let block: Vec<u8> = (0..LEN).map(byte).collect();
+            let (first, second) = block.split_at(LEN / 2);
+            for chunk in first.chunks(1 << 16) {
+                w.put(chunk).await.expect("write on the WebSocket");
+            }
+            client
+                .migrate_udp(&s, relay.addr())
+                .await
+                .expect("move to UDP");
+            for chunk in second.chunks(1 << 16) {
+                w.put(chunk).await.expect("write on UDP");
+            }
+            w.fin().await.expect("every byte acknowledged");
+            assert!(s.remote_udp_addr().is_some(), "the session is on UDP");
+        })
+        .await
+        .expect("timed out");
+    });
+    let n = rt
+        .block_on(async { tokio::time::timeout(LIMIT, got).await })
+        .expect("in time")
+        .expect("task");
+    assert_eq!(n, LEN);
+    assert!(
+        relay
+            .stats
+            .rebinds
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
     );
 }
