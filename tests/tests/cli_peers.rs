@@ -191,3 +191,48 @@ fn listen_allow_file_refuses_senders_not_listed() {
     assert!(l.ok(), "{l:?}");
     assert!(!l.stderr.contains(&id_s), "{}", l.stderr);
 }
+
+#[test]
+fn cat_listen_allow_file_refuses_peers_not_listed() {
+    let d = Scratch::new("peers-cat-allow");
+    let net = network_seed(&d.join("net.seed"));
+    let (seed_l, _, _) = keygen(d.join("l.seed"));
+    let (seed_s, _, grouped_s) = keygen(d.join("s.seed"));
+    let (seed_x, id_x, _) = keygen(d.join("x.seed"));
+    let allow = d.join("allow");
+    std::fs::write(&allow, format!("{grouped_s}\n")).unwrap();
+    let empty = d.join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let hello = d.join("hello");
+    std::fs::write(&hello, b"hello\n").unwrap();
+    let addr = format!("127.0.0.1:{}", free_udp_port());
+    let cat = |args: &[&str], input: &Path| {
+        let mut cmd = std::process::Command::new(stt_bin());
+        cmd.args(["cat", "--network", s(&net)]).args(args);
+        Proc::spawn(
+            "cat",
+            cmd,
+            std::process::Stdio::from(std::fs::File::open(input).unwrap()),
+        )
+    };
+    let l = cat(
+        &[
+            "--listen",
+            &addr,
+            "--allow",
+            s(&allow),
+            "--node-seed",
+            s(&seed_l),
+        ],
+        &empty,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = cat(&["--to", &addr, "--node-seed", s(&seed_x)], &hello).wait(LONG);
+    assert!(!refused.ok(), "{refused:?}");
+    assert!(l.stderr_now().contains(&id_x), "{}", l.stderr_now());
+    let allowed = cat(&["--to", &addr, "--node-seed", s(&seed_s)], &hello).wait(LONG);
+    assert!(allowed.ok(), "{allowed:?}");
+    let l = l.wait(LONG);
+    assert!(l.ok(), "{l:?}");
+    assert_eq!(l.stdout, "hello\n");
+}

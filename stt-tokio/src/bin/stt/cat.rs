@@ -8,6 +8,7 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use stt_tokio::{Node, RecvStream, SendStream, Session};
@@ -23,6 +24,7 @@ pub async fn run(
     seeds: Seeds,
     to: Option<String>,
     listen: Option<SocketAddr>,
+    allow: Option<PathBuf>,
     peers: PeerArgs,
 ) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
@@ -37,8 +39,12 @@ pub async fn run(
                 Ok((node, s, send, recv))
             }
             (None, Some(bind)) => {
+                let mut config = net::config();
+                if let Some(file) = &allow {
+                    config.peer_policy = Some(crate::peers::allow_policy(file)?);
+                }
                 let node = Node::builder(identity, network)
-                    .config(net::config())
+                    .config(config)
                     .bind_udp(bind)
                     .build()
                     .await?;

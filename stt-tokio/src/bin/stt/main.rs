@@ -136,6 +136,9 @@ enum Command {
         /// …or wait for one peer on this UDP address.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// With --listen: accept only a peer whose NodeId is listed in this file.
+        #[arg(long, value_name = "FILE", requires = "listen")]
+        allow: Option<PathBuf>,
         #[command(flatten)]
         peers: PeerArgs,
     },
@@ -294,8 +297,9 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             seeds,
             to,
             listen,
+            allow,
             peers,
-        } => cat::run(seeds, to, listen, peers).await,
+        } => cat::run(seeds, to, listen, allow, peers).await,
         Command::Demo { .. } => Ok(()),
     }
 }

@@ -164,6 +164,22 @@ pub fn read_allow_file(path: &Path) -> Result<BTreeSet<NodeId>, CliError> {
     Ok(ids)
 }
 
+/// The peer policy of `--allow FILE`: only the NodeIds listed there may hold a
+/// session; each refusal is logged with the id, after the handshake proved it.
+pub fn allow_policy(
+    file: &Path,
+) -> Result<std::sync::Arc<dyn stt_proto::config::PeerPolicy>, CliError> {
+    let ids = read_allow_file(file)?;
+    let shown = file.display().to_string();
+    Ok(std::sync::Arc::new(move |id: &NodeId| {
+        let ok = ids.contains(id);
+        if !ok {
+            tracing::warn!("refused peer {id}: not in the --allow file {shown}");
+        }
+        ok
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,15 +73,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
     let (identity, network) = args.seeds.load()?;
     let mut config = net::config();
     if let Some(file) = &args.allow {
-        let ids = crate::peers::read_allow_file(file)?;
-        let shown = file.display().to_string();
-        config.peer_policy = Some(Arc::new(move |id: &stt_tokio::NodeId| {
-            let ok = ids.contains(id);
-            if !ok {
-                tracing::warn!("refused sender {id}: not in the --allow file {shown}");
-            }
-            ok
-        }));
+        config.peer_policy = Some(crate::peers::allow_policy(file)?);
     }
     let mut b = Node::builder(identity, network)
         .config(config)
