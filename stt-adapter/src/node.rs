@@ -17,7 +17,7 @@ use stt_proto::config::NodeConfig;
 use stt_proto::driver::ConnectionError;
 use stt_proto::driver::dispatch::register;
 use stt_proto::frame::ErrorCode;
-use stt_proto::{AllowList, Identity, NetworkKey, NodeId, NodeStats, SessionHandle};
+use stt_proto::{AllowList, Identity, NetworkKey, NodeId, NodeStats, PathId, SessionHandle};
 
 use crate::driver::{Command, Driver};
 use crate::runtime::Runtime;
@@ -470,21 +470,12 @@ impl<R: Runtime> Node<R> {
     /// arrive, and packets still in flight on the old path do not pull the session back.
     pub async fn migrate_ws(&self, session: &Session<R>, url: &str) -> Result<(), ConnectionError> {
         let conn = self.dial_ws(url).await?;
-        let shared = &self.inner.shared;
-        let now = shared.now();
-        let mut st = shared.lock();
-        let Some(path) = st.paths.get(&Remote::Ws(conn)) else {
-            // The connection ended before the move.
-            return Err(ConnectionError::Transport("WebSocket closed".into()));
-        };
-        let moved = match st.node.session(session.handle()) {
-            Some(mut s) => s.migrate(now, path),
-            None => return Err(ConnectionError::Closing),
-        };
-        moved.map_err(|_| ConnectionError::Closing)?;
-        st.drain_events(now);
-        st.wake_driver();
-        Ok(())
+        self.move_session(session, |st| {
+            // `None`: the connection ended before the move.
+            st.paths
+                .get(&Remote::Ws(conn))
+                .ok_or_else(|| ConnectionError::Transport("WebSocket closed".into()))
+        })
     }
 
     /// Moves a session to UDP address `addr` (say, from a WebSocket once UDP is found to
@@ -502,10 +493,20 @@ impl<R: Runtime> Node<R> {
         if !has_family {
             return Err(ConnectionError::NoTransport(addr.to_string()));
         }
+        self.move_session(session, |st| Ok(st.paths.path_for(&Remote::Udp(addr))))
+    }
+
+    /// Points `session` at the path `path` picks (under the lock) and lets the driver
+    /// send there: the one move both migrations share.
+    fn move_session(
+        &self,
+        session: &Session<R>,
+        path: impl FnOnce(&mut crate::shared::State) -> Result<PathId, ConnectionError>,
+    ) -> Result<(), ConnectionError> {
         let shared = &self.inner.shared;
         let now = shared.now();
         let mut st = shared.lock();
-        let path = st.paths.path_for(&Remote::Udp(addr));
+        let path = path(&mut st)?;
         let moved = match st.node.session(session.handle()) {
             Some(mut s) => s.migrate(now, path),
             None => return Err(ConnectionError::Closing),
