@@ -8,7 +8,7 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
 
-use crate::congestion::{ControllerFactory, NewRenoConfig};
+use crate::congestion::{ControllerFactory, VenoConfig};
 use crate::crypto::CryptoProvider;
 use crate::frame::{DEFAULT_MAX_PACKET, MIN_MAX_PACKET};
 use crate::identity::NodeId;
@@ -90,7 +90,10 @@ pub struct TransportConfig {
     pub datagram_send_buffer: usize,
     /// Incoming datagrams held for the application before the oldest is dropped, in bytes.
     pub datagram_receive_buffer: usize,
-    /// The congestion controller every session builds.
+    /// The congestion controller every session builds. Default: Veno, NewReno that cuts
+    /// its window to 0.8 instead of 0.5 when a loss comes without a queue of its own
+    /// (random loss on a lossy link); 1.6–1.7× NewReno's goodput at 1–5% random loss in
+    /// the simulator's goodput table, the same as NewReno once a queue builds.
     pub congestion: Arc<dyn ControllerFactory>,
     /// Spread packets over the RTT instead of sending the window in bursts.
     pub pacing: bool,
@@ -133,7 +136,7 @@ impl Default for TransportConfig {
             initial_rtt: Duration::from_millis(333),
             datagram_send_buffer: 64 << 10,
             datagram_receive_buffer: 64 << 10,
-            congestion: Arc::new(NewRenoConfig::default()),
+            congestion: Arc::new(VenoConfig::default()),
             pacing: true,
             key_update_interval: None,
             max_messages_in_flight: 256,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stt_proto::config::NodeConfig;
-use stt_proto::congestion::{CubicConfig, NewRenoConfig};
+use stt_proto::congestion::{ControllerFactory, CubicConfig, NewRenoConfig, VenoConfig};
 
 use crate::link::{LinkConfig, Loss};
 use crate::rng::SimRng;
@@ -397,7 +397,15 @@ pub fn apps_loss5(_seed: u64) -> Scenario {
     s
 }
 
-fn goodput(name: &str, cubic: bool, loss: f64) -> Scenario {
+/// The congestion controller a goodput scenario runs.
+#[derive(Clone, Copy)]
+enum Cc {
+    NewReno,
+    Cubic,
+    Veno,
+}
+
+fn goodput(name: &str, cc: Cc, loss: f64) -> Scenario {
     let link = LinkConfig {
         loss: if loss > 0.0 {
             Loss::Random(loss)
@@ -410,11 +418,12 @@ fn goodput(name: &str, cubic: bool, loss: f64) -> Scenario {
         ..LinkConfig::default()
     };
     let mut cfg = NodeConfig::default();
-    if cubic {
-        cfg.transport.congestion = Arc::new(CubicConfig::default());
-    } else {
-        cfg.transport.congestion = Arc::new(NewRenoConfig::default());
-    }
+    let congestion: Arc<dyn ControllerFactory> = match cc {
+        Cc::NewReno => Arc::new(NewRenoConfig::default()),
+        Cc::Cubic => Arc::new(CubicConfig::default()),
+        Cc::Veno => Arc::new(VenoConfig::default()),
+    };
+    cfg.transport.congestion = congestion;
     let mut s = Scenario::new(name).link_default(link);
     let srv = s.node(NodeSpec::new("server", cfg.clone()).serve(Workload::none()));
     s.node(
@@ -517,37 +526,55 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
     ),
     (
         "goodput-newreno-0",
-        |_| goodput("goodput-newreno-0", false, 0.0),
+        |_| goodput("goodput-newreno-0", Cc::NewReno, 0.0),
         false,
         "16 MiB, 100 Mbit/s, 20 ms, NewReno, 0% loss",
     ),
     (
         "goodput-newreno-1",
-        |_| goodput("goodput-newreno-1", false, 0.01),
+        |_| goodput("goodput-newreno-1", Cc::NewReno, 0.01),
         false,
         "... 1% loss",
     ),
     (
         "goodput-newreno-5",
-        |_| goodput("goodput-newreno-5", false, 0.05),
+        |_| goodput("goodput-newreno-5", Cc::NewReno, 0.05),
+        false,
+        "... 5% loss",
+    ),
+    (
+        "goodput-veno-0",
+        |_| goodput("goodput-veno-0", Cc::Veno, 0.0),
+        false,
+        "16 MiB, 100 Mbit/s, 20 ms, Veno, 0% loss",
+    ),
+    (
+        "goodput-veno-1",
+        |_| goodput("goodput-veno-1", Cc::Veno, 0.01),
+        false,
+        "... 1% loss",
+    ),
+    (
+        "goodput-veno-5",
+        |_| goodput("goodput-veno-5", Cc::Veno, 0.05),
         false,
         "... 5% loss",
     ),
     (
         "goodput-cubic-0",
-        |_| goodput("goodput-cubic-0", true, 0.0),
+        |_| goodput("goodput-cubic-0", Cc::Cubic, 0.0),
         false,
         "16 MiB, 100 Mbit/s, 20 ms, CUBIC, 0% loss",
     ),
     (
         "goodput-cubic-1",
-        |_| goodput("goodput-cubic-1", true, 0.01),
+        |_| goodput("goodput-cubic-1", Cc::Cubic, 0.01),
         false,
         "... 1% loss",
     ),
     (
         "goodput-cubic-5",
-        |_| goodput("goodput-cubic-5", true, 0.05),
+        |_| goodput("goodput-cubic-5", Cc::Cubic, 0.05),
         false,
         "... 5% loss",
     ),

@@ -1,4 +1,4 @@
-//! Congestion control: the [`Controller`] contract, NewReno (default), CUBIC and pacing.
+//! Congestion control: the [`Controller`] contract, Veno (default), NewReno, CUBIC and pacing.
 //!
 //! A controller only sizes the congestion window from the events the session reports
 //! (sent, acknowledged, lost); it never detects loss, never measures RTT (both are
@@ -70,10 +70,12 @@ use crate::recovery::RttEstimator;
 mod cubic;
 mod new_reno;
 mod pacing;
+mod veno;
 
 pub use cubic::{Cubic, CubicConfig};
 pub use new_reno::{NewReno, NewRenoConfig};
 pub use pacing::Pacer;
+pub use veno::{RANDOM_LOSS_BACKLOG, Veno, VenoConfig};
 
 /// One session's congestion controller, driven by the session's send and ACK events.
 ///
@@ -378,6 +380,15 @@ mod proptests {
         ) {
             drive(&NewRenoConfig::default(), mtu, &ops)?;
             drive(&NewRenoConfig::default().loss_reduction_factor(0.0).initial_window(0), mtu, &ops)?;
+        }
+
+        #[test]
+        fn veno_never_panics_nor_drops_below_minimum(
+            mtu in any::<u16>(),
+            ops in proptest::collection::vec(op(), 0..128),
+        ) {
+            drive(&VenoConfig::default(), mtu, &ops)?;
+            drive(&VenoConfig::default().initial_window(u64::MAX), mtu, &ops)?;
         }
 
         #[test]

@@ -131,19 +131,12 @@ impl Controller for NewReno {
         is_persistent_congestion: bool,
         _lost_bytes: u64,
     ) {
-        if !self.recovery.covers(sent) {
-            self.recovery.enter(now);
-            let reduced = scale(self.window, self.config.loss_reduction_factor);
-            self.window = reduced.max(self.minimum_window());
-            self.ssthresh = self.window;
-            self.growth_carry = 0;
-        }
-        if is_persistent_congestion {
-            // RFC 9002 §7.6.2: collapse and leave recovery so slow start can probe again.
-            self.window = self.minimum_window();
-            self.growth_carry = 0;
-            self.recovery.clear();
-        }
+        self.reduce(
+            now,
+            sent,
+            is_persistent_congestion,
+            self.config.loss_reduction_factor,
+        );
     }
 
     fn on_mtu_update(&mut self, new_mtu: u16) {
@@ -168,6 +161,32 @@ impl Controller for NewReno {
 
     fn name(&self) -> &'static str {
         "new_reno"
+    }
+}
+
+impl NewReno {
+    /// The congestion response with an explicit multiplicative `factor`: the window is
+    /// scaled once per recovery period, and collapses on persistent congestion.
+    pub(super) fn reduce(
+        &mut self,
+        now: Instant,
+        sent: Instant,
+        is_persistent_congestion: bool,
+        factor: f64,
+    ) {
+        if !self.recovery.covers(sent) {
+            self.recovery.enter(now);
+            let reduced = scale(self.window, factor);
+            self.window = reduced.max(self.minimum_window());
+            self.ssthresh = self.window;
+            self.growth_carry = 0;
+        }
+        if is_persistent_congestion {
+            // RFC 9002 §7.6.2: collapse and leave recovery so slow start can probe again.
+            self.window = self.minimum_window();
+            self.growth_carry = 0;
+            self.recovery.clear();
+        }
     }
 }
 
