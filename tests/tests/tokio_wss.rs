@@ -245,3 +245,34 @@ async fn unverifiable_certificates_are_typed_errors() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_wss_connect_refuses_another_member_and_accepts_the_right_one() {
+    use stt_proto::error::SessionError;
+    tokio::time::timeout(LIMIT, async {
+        let (cert, key) = self_signed(&["127.0.0.1"]);
+        let server = server(&cert, &key).await;
+        let url = format!("wss://127.0.0.1:{}/", server.wss_addrs()[0].port());
+        let c = client(Some(WssTrust::from_der([cert.clone()]).unwrap())).await;
+        // The TLS certificate is trusted, but the STT node behind it is not the one asked
+        // for: refused with both ids, before RESPONSE, so the server gets no session.
+        let stranger = Identity::from_node_seed(&[3; 32]).unwrap().node_id();
+        let err = match c.connect_ws_to(&url, stranger).await {
+            Ok(_) => panic!("a pinned wss connect accepted the wrong node"),
+            Err(e) => e,
+        };
+        assert_eq!(
+            err,
+            ConnectionError::Closed(SessionError::PeerMismatch {
+                expected: vec![stranger],
+                actual: server.node_id(),
+            })
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(server.stats().sessions_accepted, 0);
+        let s = c.connect_ws_to(&url, server.node_id()).await.unwrap();
+        assert_eq!(s.peer(), server.node_id());
+    })
+    .await
+    .expect("test timed out");
+}
