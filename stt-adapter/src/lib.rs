@@ -32,6 +32,7 @@ mod storage;
 mod stream;
 mod streaming;
 pub mod tls;
+mod trace_log;
 mod udp;
 pub mod ws;
 

@@ -24,6 +24,7 @@ use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::shared::{Remote, Shared, State};
 use crate::tls::{WssIdentity, WssTrust};
+use crate::trace_log::{TraceLog, TraceTarget};
 use crate::udp::UdpIo;
 
 /// Seed default for kernel socket buffers (2 MiB each way).
@@ -51,6 +52,14 @@ pub enum BindError {
     /// Not called inside the adapter's async runtime.
     #[error("not inside the adapter's async runtime")]
     NoRuntime,
+    /// The trace file could not be created.
+    #[error("cannot create trace file {}: {source}", path.display())]
+    Trace {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// How to build a [`Node`].
@@ -64,7 +73,7 @@ pub struct Builder<R: Runtime> {
     wss_trust: Option<WssTrust>,
     socket_buffer: usize,
     max_ws_message: usize,
-    trace_dir: Option<PathBuf>,
+    trace: Option<TraceTarget>,
     runtime: PhantomData<fn() -> R>,
 }
 
@@ -124,9 +133,17 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
-    /// Writes a JSON-lines event log per session into this directory (opt-in).
+    /// Writes a JSON-lines trace (events and metrics, docs/ARCHITECTURE.md "Traces")
+    /// per session into this directory (opt-in; turns `TransportConfig::metrics` on).
     pub fn trace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.trace_dir = Some(dir.into());
+        self.trace = Some(TraceTarget::Dir(dir.into()));
+        self
+    }
+
+    /// Writes the JSON-lines trace of every session of this node into one file,
+    /// created (or truncated) by `build` (opt-in; turns `TransportConfig::metrics` on).
+    pub fn trace_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trace = Some(TraceTarget::File(path.into()));
         self
     }
 
@@ -136,7 +153,17 @@ impl<R: Runtime> Builder<R> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(BindError::Random)?;
         let max_packet = self.config.max_packet_size;
-        let node = stt_proto::Node::new(Arc::new(self.config), self.identity, self.network, seed);
+        let traces = TraceLog::open(self.trace.clone()).map_err(|source| BindError::Trace {
+            path: self
+                .trace
+                .as_ref()
+                .map(TraceTarget::path)
+                .unwrap_or_default(),
+            source,
+        })?;
+        let mut config = self.config;
+        config.transport.metrics |= self.trace.is_some();
+        let node = stt_proto::Node::new(Arc::new(config), self.identity, self.network, seed);
         zeroize::Zeroize::zeroize(&mut seed);
         let node = node?;
         let node_id = node.node_id();
@@ -163,7 +190,7 @@ impl<R: Runtime> Builder<R> {
         }
         let (ws_tx, ws_rx) = async_channel::bounded(4096);
         let shared = Shared::new(
-            State::new(node, self.trace_dir, span.clone()),
+            State::new(node, traces, span.clone()),
             ws_tx,
             self.max_ws_message,
         );
@@ -251,7 +278,7 @@ impl<R: Runtime> Node<R> {
             wss_trust: None,
             socket_buffer: DEFAULT_SOCKET_BUFFER,
             max_ws_message: DEFAULT_MAX_WS_MESSAGE,
-            trace_dir: None,
+            trace: None,
             runtime: PhantomData,
         }
     }

@@ -3,9 +3,7 @@
 //! `ConnectionRef` pattern), plus the per-session JSON-lines trace files.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -14,6 +12,7 @@ use stt_proto::driver::{Dispatch, PathTable};
 use stt_proto::{Event, Instant, PathId, SessionHandle};
 
 use crate::rejections::RejectionLog;
+use crate::trace_log::TraceLog;
 
 /// Where a path leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,8 +34,7 @@ pub(crate) struct State {
     pub(crate) node_handles: usize,
     pub(crate) stop: bool,
     pub(crate) driver_done: bool,
-    pub(crate) trace_dir: Option<PathBuf>,
-    traces: HashMap<SessionHandle, std::io::BufWriter<std::fs::File>>,
+    traces: TraceLog,
     pub(crate) spans: HashMap<SessionHandle, tracing::Span>,
     pub(crate) node_span: tracing::Span,
     /// [`wake_driver`](Self::wake_driver) was called under the current lock.
@@ -45,11 +43,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(
-        node: stt_proto::Node,
-        trace_dir: Option<PathBuf>,
-        node_span: tracing::Span,
-    ) -> Self {
+    pub(crate) fn new(node: stt_proto::Node, traces: TraceLog, node_span: tracing::Span) -> Self {
         Self {
             node,
             dispatch: Dispatch::default(),
@@ -60,8 +54,7 @@ impl State {
             node_handles: 1,
             stop: false,
             driver_done: false,
-            trace_dir,
-            traces: HashMap::new(),
+            traces,
             spans: HashMap::new(),
             node_span,
             wake_pending: false,
@@ -83,6 +76,10 @@ impl State {
             self.rejections
                 .record(remote, r.cause, std::time::Instant::now());
         }
+        // Metrics first: a session's last records precede its `Closed` event.
+        while let Some(record) = self.node.poll_metric() {
+            self.traces.metric(&record);
+        }
         while let Some(event) = self.node.poll_event() {
             let session = session_of(&event);
             if let Event::Connected { session, peer, .. } = &event {
@@ -99,31 +96,20 @@ impl State {
                     path = ?path
                 );
                 self.spans.insert(*session, span);
-                if let Some(dir) = &self.trace_dir {
-                    let name = dir.join(format!("{peer}-{}.jsonl", now.as_micros()));
-                    match std::fs::File::create(&name) {
-                        Ok(f) => {
-                            self.traces.insert(*session, std::io::BufWriter::new(f));
-                        }
-                        Err(e) => tracing::warn!(file = %name.display(), "trace file: {e}"),
-                    }
-                }
+                self.traces.on_connected(*session, peer, now);
             }
             if let Some(span) = self.spans.get(&session) {
                 span.in_scope(|| tracing::debug!(event = ?event, "stt event"));
             }
-            if let Some(w) = self.traces.get_mut(&session) {
-                let _ = writeln!(w, "{}", stt_proto::driver::trace::event_json(now, &event));
-            }
+            self.traces.event(now, &event);
             self.dispatch.on_event(&event);
             self.paths.on_event(&event, &mut self.node);
             if let Event::Closed { session, .. } = &event {
                 self.spans.remove(session);
-                if let Some(mut w) = self.traces.remove(session) {
-                    let _ = w.flush();
-                }
+                self.traces.on_closed(*session);
             }
         }
+        self.traces.flush();
     }
 }
 
@@ -265,7 +251,7 @@ mod tests {
         .unwrap();
         let (ws_in, _) = async_channel::bounded(1);
         Shared::new(
-            State::new(node, None, tracing::Span::none()),
+            State::new(node, TraceLog::default(), tracing::Span::none()),
             ws_in,
             1 << 16,
         )

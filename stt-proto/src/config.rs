@@ -97,6 +97,10 @@ pub struct TransportConfig {
     pub congestion: Arc<dyn ControllerFactory>,
     /// Spread packets over the RTT instead of sending the window in bursts.
     pub pacing: bool,
+    /// Record [`crate::metrics::Metric`]s (congestion, RTT, losses, flow control) for
+    /// `Node::poll_metric`, as traces and plots need. Off by default: then no session
+    /// keeps a metrics log and recording costs one untaken branch per hook.
+    pub metrics: bool,
     /// Update packet keys after this much time (in addition to the AEAD usage limits).
     pub key_update_interval: Option<Duration>,
     /// Application messages (routes, custom frames) sent but not yet resolved (a route
@@ -138,6 +142,7 @@ impl Default for TransportConfig {
             datagram_receive_buffer: 64 << 10,
             congestion: Arc::new(VenoConfig::default()),
             pacing: true,
+            metrics: false,
             key_update_interval: None,
             max_messages_in_flight: 256,
             message_send_buffer: 256 << 10,
@@ -163,6 +168,7 @@ impl fmt::Debug for TransportConfig {
             .field("session_send_buffer", &self.session_send_buffer)
             .field("congestion", &self.congestion)
             .field("pacing", &self.pacing)
+            .field("metrics", &self.metrics)
             .field("max_messages_in_flight", &self.max_messages_in_flight)
             .field("max_fetches", &self.max_fetches)
             .field("max_serves", &self.max_serves)

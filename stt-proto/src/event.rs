@@ -12,8 +12,10 @@ use crate::endpoint::RouteId;
 use crate::error::{FetchError, SessionError};
 use crate::frame::{Dir, EndpointId, ErrorCode, StreamId};
 use crate::identity::NodeId;
+use crate::metrics::Metric;
 use crate::node::{PathId, SessionHandle};
 use crate::storage::{ContentHash, FetchId, ServeId};
+use crate::time::Instant;
 
 /// Something happened that the application may want to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +110,18 @@ impl Event {
             | Event::MessagesWritable { session } => *session,
         }
     }
+}
+
+/// One [`Metric`] of one session at one instant, from `Node::poll_metric` (only while
+/// `TransportConfig::metrics` is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricRecord {
+    /// The session it belongs to.
+    pub session: SessionHandle,
+    /// When it happened.
+    pub time: Instant,
+    /// What happened.
+    pub metric: Metric,
 }
 
 /// Named-endpoint happenings (PROTOCOL.md §4.5).

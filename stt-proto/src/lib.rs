@@ -97,6 +97,7 @@ pub mod event;
 pub mod frame;
 pub mod handshake;
 pub mod identity;
+pub mod metrics;
 pub mod node;
 pub mod primitives;
 pub mod range_set;
@@ -111,7 +112,7 @@ pub mod time;
 pub mod fuzzing;
 
 pub use endpoint::{EndpointMessage, RouteId, RouteMode};
-pub use event::{EndpointEvent, Event, StorageEvent, StreamEvent};
+pub use event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
 pub use frame::EndpointId;
 pub use handshake::AllowList;
 pub use identity::{Identity, NetworkKey, NodeId};

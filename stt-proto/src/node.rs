@@ -21,7 +21,7 @@ use crate::error::{
     ConnectError, DatagramError, MigrateError, OpenStreamError, ReadError, SessionError,
     StreamError, WriteError,
 };
-use crate::event::{EndpointEvent, Event, StorageEvent};
+use crate::event::{EndpointEvent, Event, MetricRecord, StorageEvent};
 use crate::frame::{
     DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, ResolveKind, SessionId,
     StreamId, TAG_LEN,
@@ -52,6 +52,11 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// A number naming this session in logs and traces (slot and generation).
+    pub fn id(&self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
     /// A handle for unit tests of session-level parts.
     #[cfg(test)]
     pub(crate) fn test(index: u32) -> Self {
@@ -111,7 +116,13 @@ pub struct NodeStats {
     /// Handshakes that failed authentication (also counted in `dropped_handshake`):
     /// an INIT sealed with another network's key, or a RESPONSE that did not verify.
     pub handshakes_failed_auth: u64,
+    /// Metric records dropped because nobody called [`Node::poll_metric`] for
+    /// [`MAX_QUEUED_METRICS`] records.
+    pub metrics_dropped: u64,
 }
+
+/// Metric records the node holds for [`Node::poll_metric`]; beyond this the oldest go.
+pub const MAX_QUEUED_METRICS: usize = 1 << 16;
 
 /// Why a handshake was refused as unauthenticated ([`Node::poll_rejected_handshake`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +186,7 @@ pub struct Node {
     stale_timers: Vec<u32>,
     outbox: VecDeque<(PathId, Vec<u8>)>,
     events: VecDeque<Event>,
+    metrics: VecDeque<MetricRecord>,
     rejected: VecDeque<RejectedHandshake>,
     stats: NodeStats,
     params: Vec<u8>,
@@ -240,6 +252,7 @@ impl Node {
             stale_timers: Vec::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
+            metrics: VecDeque::new(),
             rejected: VecDeque::new(),
             stats: NodeStats::default(),
             params,
@@ -708,6 +721,13 @@ impl Node {
         self.events.pop_front()
     }
 
+    /// The next metric record, if any: only produced while `TransportConfig::metrics`
+    /// is on (for traces and plots; docs/ARCHITECTURE.md "Traces"). At most
+    /// [`MAX_QUEUED_METRICS`] wait; older ones are dropped and counted.
+    pub fn poll_metric(&mut self) -> Option<MetricRecord> {
+        self.metrics.pop_front()
+    }
+
     /// Why a session is closing, once it is (before its `Event::Closed`, which waits
     /// out the closing or draining period): a peer's DISCONNECT reason, say. `None`
     /// while it is open or once its handle is dead.
@@ -834,6 +854,20 @@ impl Node {
                 s.queue_control(Control::EndpointRegister {
                     endpoint,
                     registered: true,
+                });
+            }
+        }
+        if let Some(log) = s.conn.as_mut().and_then(|c| c.metrics.as_mut()) {
+            let session = s.handle;
+            for (time, metric) in log.records.drain(..) {
+                if self.metrics.len() >= MAX_QUEUED_METRICS {
+                    self.metrics.pop_front();
+                    self.stats.metrics_dropped += 1;
+                }
+                self.metrics.push_back(MetricRecord {
+                    session,
+                    time,
+                    metric,
                 });
             }
         }

@@ -8,11 +8,12 @@ use std::time::Instant;
 use stt_sim::scenarios::{self, ALL, GOODPUT_LINK_BPS, GOODPUT_RTT};
 use stt_sim::{Summary, run_scenario};
 
-const USAGE: &str = "usage: stt-sim [--scenario NAME|all|goodput] [--seeds N] [--first-seed S] [--seed S] [--trace FILE] [--list]
+const USAGE: &str = "usage: stt-sim [--scenario NAME|all|goodput] [--seeds N] [--first-seed S] [--seed S] [--trace FILE] [--plot FILE.svg] [--list]
   --scenario NAME  a scenario (default: mixed); 'all' = the CI suite; 'goodput' = the goodput table (median of --seeds, at most 25)
   --seeds N        run seeds first-seed..first-seed+N (default 100)
   --seed S         run (replay) exactly seed S
   --trace FILE     write the JSON-lines event trace of the (single) run to FILE
+  --plot FILE.svg  draw the (single) run's busiest session: sequence, window, RTT
   --list           list scenarios";
 
 struct Args {
@@ -21,6 +22,7 @@ struct Args {
     first_seed: u64,
     seed: Option<u64>,
     trace: Option<String>,
+    plot: Option<String>,
     list: bool,
 }
 
@@ -31,6 +33,7 @@ fn parse() -> Result<Args, String> {
         first_seed: 0,
         seed: None,
         trace: None,
+        plot: None,
         list: false,
     };
     let mut it = std::env::args().skip(1);
@@ -43,12 +46,42 @@ fn parse() -> Result<Args, String> {
             "--first-seed" => a.first_seed = num(value("--first-seed")?)?,
             "--seed" => a.seed = Some(num(value("--seed")?)?),
             "--trace" => a.trace = Some(value("--trace")?),
+            "--plot" => a.plot = Some(value("--plot")?),
             "--list" => a.list = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(a)
+}
+
+/// An in-memory trace sink the plot reads back after the run.
+#[derive(Clone, Default)]
+struct SharedBuf(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes every line to each sink.
+struct Tee(Vec<Box<dyn std::io::Write>>);
+
+impl std::io::Write for Tee {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        for s in &mut self.0 {
+            s.write_all(b)?;
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.flush())
+    }
 }
 
 fn run_many(name: &str, seeds: impl Iterator<Item = u64>, verbose: bool) -> Summary {
@@ -76,7 +109,7 @@ fn goodput_table(first_seed: u64, seeds: u64) -> bool {
         "cc", "loss", "goodput", "of link", "Mathis", "rtx", "PTOs", "ok"
     );
     let mut ok_all = true;
-    for cc in ["newreno", "cubic"] {
+    for cc in ["newreno", "veno", "cubic"] {
         for loss in [0u32, 1, 5] {
             let name = format!("goodput-{cc}-{loss}");
             let mut runs = Vec::new();
@@ -157,16 +190,22 @@ fn main() -> ExitCode {
             eprintln!("unknown scenario {}", args.scenario);
             return ExitCode::from(2);
         };
-        let trace: Option<Box<dyn std::io::Write>> = match &args.trace {
-            Some(path) => match std::fs::File::create(path) {
-                Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+        let mut sinks: Vec<Box<dyn std::io::Write>> = Vec::new();
+        if let Some(path) = &args.trace {
+            match std::fs::File::create(path) {
+                Ok(f) => sinks.push(Box::new(std::io::BufWriter::new(f))),
                 Err(e) => {
                     eprintln!("{path}: {e}");
                     return ExitCode::from(2);
                 }
-            },
-            None => None,
-        };
+            }
+        }
+        let plotted = SharedBuf::default();
+        if args.plot.is_some() {
+            sinks.push(Box::new(plotted.clone()));
+        }
+        let trace: Option<Box<dyn std::io::Write>> =
+            (!sinks.is_empty()).then(|| Box::new(Tee(sinks)) as Box<dyn std::io::Write>);
         if args.scenario == stt_sim::mixes::NAME {
             println!("mix: {:?}", stt_sim::mixes::draw(seed));
         }
@@ -191,6 +230,22 @@ fn main() -> ExitCode {
         }
         if let Some(e) = &r.trace_error {
             eprintln!("trace write failed: {e}");
+        }
+        if let Some(svg) = &args.plot {
+            let text = plotted.0.borrow();
+            let drawn = stt_trace::Trace::read(text.as_slice())
+                .map_err(|e| e.to_string())
+                .and_then(|t| {
+                    stt_trace::plot::plot(&t, None, std::path::Path::new(svg))
+                        .map_err(|e| e.to_string())
+                });
+            match drawn {
+                Ok(()) => println!("plot written to {svg}"),
+                Err(e) => {
+                    eprintln!("{svg}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         if !r.passed() {
             eprintln!("{}", r.failure_text());

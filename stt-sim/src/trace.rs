@@ -38,11 +38,32 @@ impl Trace {
         }
     }
 
-    /// A trace that hashes and writes JSON lines to `sink`.
+    /// A trace that hashes and writes JSON lines to `sink`, starting with the schema
+    /// header (docs/ARCHITECTURE.md "Traces").
     pub fn to_writer(sink: Box<dyn Write>) -> Self {
-        Self {
+        let mut t = Self {
             sink: Some(sink),
             ..Self::hash_only()
+        };
+        t.write_unhashed(&stt_proto::driver::trace::header_json("stt-sim"));
+        t
+    }
+
+    /// True if lines are written out (not only hashed).
+    pub fn writes(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Writes a line that is not part of the run's hash: the header and the engine's own
+    /// event and metric lines, which only exist when the trace is written.
+    pub fn write_unhashed(&mut self, line: &str) {
+        if let Some(sink) = self.sink.as_mut()
+            && self.error.is_none()
+            && let Err(e) = sink
+                .write_all(line.as_bytes())
+                .and_then(|()| sink.write_all(b"\n"))
+        {
+            self.error = Some(e);
         }
     }
 
@@ -60,9 +81,13 @@ impl Trace {
     pub fn record(&mut self, t: u64, ev: &str, fields: &[(&str, Val<'_>)]) {
         use std::fmt::Write as _;
         self.line.clear();
-        let _ = write!(self.line, "{{\"t\":{t},\"ev\":\"{ev}\"");
-        for (k, v) in fields {
-            let _ = write!(self.line, ",\"{k}\":");
+        let _ = write!(
+            self.line,
+            "{{\"time\":{t},\"name\":\"sim:{ev}\",\"data\":{{"
+        );
+        for (i, (k, v)) in fields.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(self.line, "{sep}\"{k}\":");
             match v {
                 Val::U(n) => {
                     let _ = write!(self.line, "{n}");
@@ -86,7 +111,7 @@ impl Trace {
                 }
             }
         }
-        self.line.push_str("}\n");
+        self.line.push_str("}}\n");
         self.hash = fnv1a(self.line.as_bytes(), self.hash);
         self.lines += 1;
         if let Some(sink) = self.sink.as_mut()

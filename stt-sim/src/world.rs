@@ -281,7 +281,11 @@ impl World {
             } else {
                 rng.fork(&format!("stranger network {i}")).seed32()
             };
-            let config = Arc::new(spec.config.clone());
+            let mut config = spec.config.clone();
+            // Metrics only feed a written trace, unhashed: a traced run and a hashed one
+            // take the same course and hash the same (docs/ARCHITECTURE.md "Traces").
+            config.transport.metrics |= trace.writes();
+            let config = Arc::new(config);
             let identity =
                 Identity::from_node_seed(&identity_seed).map_err(|e| SimError::Config {
                     node: i,
@@ -989,12 +993,30 @@ impl World {
 
     fn drain_events(&mut self, ix: usize) -> bool {
         let mut any = false;
+        self.drain_metrics(ix);
         loop {
             let Some(ev) = self.nodes[ix].node.as_mut().and_then(|n| n.poll_event()) else {
                 return any;
             };
             any = true;
+            if self.trace.writes() {
+                let node = Some(self.nodes[ix].name.as_str());
+                let line = stt_proto::driver::trace::event_json_for(self.now, &ev, node);
+                self.trace.write_unhashed(&line);
+            }
             self.on_event(ix, ev);
+        }
+    }
+
+    /// Writes node `ix`'s metric records into the trace (only produced when it writes).
+    fn drain_metrics(&mut self, ix: usize) {
+        let n = &mut self.nodes[ix];
+        let Some(node) = n.node.as_mut() else {
+            return;
+        };
+        while let Some(record) = node.poll_metric() {
+            let line = stt_proto::driver::trace::metric_json(&record, Some(&n.name));
+            self.trace.write_unhashed(&line);
         }
     }
 

@@ -1,13 +1,15 @@
-//! The JSON-lines event trace: one object per engine [`Event`], qlog-style
+//! The JSON-lines trace (schema in docs/ARCHITECTURE.md "Traces"): a [`header_json`]
+//! line, then one object per engine [`Event`] and per [`MetricRecord`], qlog-style
 //! (`time` in µs, `name` as `category:event`, then `data`). Adapters write it per
-//! session when the user opts in; the simulator should emit the same lines so a trace
-//! from a real run and one from a simulated run can be compared with the same tools.
+//! session or per process when the user opts in, the simulator writes the same lines,
+//! so the `stt-trace` tools read a real run and a simulated one alike.
 
 use std::fmt::Write;
 use std::string::String;
 
-use crate::event::{EndpointEvent, Event, StorageEvent, StreamEvent};
+use crate::event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
 use crate::frame::Dir;
+use crate::metrics::{Metric, TRACE_SCHEMA_VERSION};
 use crate::time::Instant;
 
 fn escape(out: &mut String, s: &str) {
@@ -99,8 +101,24 @@ fn dir(d: Dir) -> &'static str {
 
 /// One JSON line (without the trailing newline) describing `event` at `now`.
 pub fn event_json(now: Instant, event: &Event) -> String {
+    event_json_for(now, event, None)
+}
+
+/// [`event_json`] naming the node that saw the event, for traces holding several.
+pub fn event_json_for(now: Instant, event: &Event, node: Option<&str>) -> String {
     let mut o = String::with_capacity(96);
-    let _ = write!(o, "{{\"time\":{},\"name\":\"", now.as_micros());
+    let _ = write!(
+        o,
+        "{{\"time\":{},\"session\":{},",
+        now.as_micros(),
+        event.session().id()
+    );
+    if let Some(node) = node {
+        o.push_str("\"node\":\"");
+        escape(&mut o, node);
+        o.push_str("\",");
+    }
+    o.push_str("\"name\":\"");
     match event {
         Event::Connected {
             peer, initiator, ..
@@ -168,6 +186,112 @@ pub fn event_json(now: Instant, event: &Event) -> String {
     o
 }
 
+/// The first line of a trace: the schema, its version and who wrote it (`source`,
+/// e.g. `"stt-tokio"`, `"stt-sim"`).
+pub fn header_json(source: &str) -> String {
+    let mut o = String::with_capacity(64);
+    let _ = write!(
+        o,
+        "{{\"schema\":\"stt-trace\",\"version\":{TRACE_SCHEMA_VERSION},\"source\":\""
+    );
+    escape(&mut o, source);
+    o.push_str("\"}");
+    o
+}
+
+/// One JSON line (without the trailing newline) describing a metric record; `node`
+/// names the node that recorded it when one trace holds several (the simulator).
+pub fn metric_json(record: &MetricRecord, node: Option<&str>) -> String {
+    let mut o = String::with_capacity(160);
+    let _ = write!(
+        o,
+        "{{\"time\":{},\"session\":{},",
+        record.time.as_micros(),
+        record.session.id()
+    );
+    if let Some(node) = node {
+        o.push_str("\"node\":\"");
+        escape(&mut o, node);
+        o.push_str("\",");
+    }
+    o.push_str("\"name\":\"");
+    match record.metric {
+        Metric::Recovery(r) => {
+            let _ = write!(
+                o,
+                "recovery:metrics\",\"data\":{{\"cwnd\":{},\"bytes_in_flight\":{},\
+                 \"smoothed_rtt\":{},\"min_rtt\":{},\"latest_rtt\":{},\"pacing_rate\":{}}}",
+                r.cwnd,
+                r.bytes_in_flight,
+                r.smoothed_rtt.as_micros(),
+                r.min_rtt.as_micros(),
+                r.latest_rtt.as_micros(),
+                r.pacing_rate
+            );
+        }
+        Metric::PacketLost {
+            packet_number,
+            bytes,
+            congestion,
+        } => {
+            let _ = write!(
+                o,
+                "recovery:packet_lost\",\"data\":{{\"packet_number\":{packet_number},\
+                 \"bytes\":{bytes},\"congestion\":{congestion}}}"
+            );
+        }
+        Metric::SpuriousLoss { total } => {
+            let _ = write!(o, "recovery:spurious_loss\",\"data\":{{\"total\":{total}}}");
+        }
+        Metric::CongestionEvent { window, persistent } => {
+            let _ = write!(
+                o,
+                "recovery:congestion\",\"data\":{{\"window\":{window},\"persistent\":{persistent}}}"
+            );
+        }
+        Metric::ProbeTimeout { count } => {
+            let _ = write!(o, "recovery:pto\",\"data\":{{\"count\":{count}}}");
+        }
+        Metric::StreamData {
+            stream,
+            offset,
+            len,
+            kind,
+        } => {
+            let _ = write!(
+                o,
+                "stream:data\",\"data\":{{\"stream\":{},\"offset\":{offset},\"len\":{len},\
+                 \"kind\":\"{}\"}}",
+                stream.0,
+                kind.name()
+            );
+        }
+        Metric::FlowBlocked {
+            stream,
+            limit,
+            peer,
+        } => {
+            o.push_str("flow:blocked\",\"data\":{\"stream\":");
+            match stream {
+                Some(s) => {
+                    let _ = write!(o, "{}", s.0);
+                }
+                None => o.push_str("null"),
+            }
+            let _ = write!(o, ",\"limit\":{limit},\"peer\":{peer}}}");
+        }
+        Metric::SendLimit(limit) => {
+            let _ = write!(
+                o,
+                "transport:send_limit\",\"data\":{{\"limit\":\"{}\"}}",
+                limit.name()
+            );
+        }
+    }
+    o.push('}');
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             l,
-            r#"{"time":5,"name":"stream:readable","data":{"stream":4}}"#
+            r#"{"time":5,"session":0,"name":"stream:readable","data":{"stream":4}}"#
         );
         let l = event_json(
             Instant::from_micros(6),
@@ -202,7 +326,10 @@ mod tests {
                 path: PathId(3),
             },
         );
-        assert_eq!(l, r#"{"time":6,"name":"path:changed","data":{"path":3}}"#);
+        assert_eq!(
+            l,
+            r#"{"time":6,"session":0,"name":"path:changed","data":{"path":3}}"#
+        );
         let l = event_json(
             Instant::from_micros(7),
             &Event::Endpoint {
@@ -215,7 +342,7 @@ mod tests {
         );
         assert_eq!(
             l,
-            r#"{"time":7,"name":"endpoint:refused","data":{"route":2,"code":1538}}"#
+            r#"{"time":7,"session":0,"name":"endpoint:refused","data":{"route":2,"code":1538}}"#
         );
         let l = event_json(
             Instant::from_micros(8),
@@ -229,7 +356,7 @@ mod tests {
             },
         );
         assert!(l.starts_with(
-            r#"{"time":8,"name":"storage:fetch_failed","data":{"request":4,"hash":"abab"#
+            r#"{"time":8,"session":0,"name":"storage:fetch_failed","data":{"request":4,"hash":"abab"#
         ));
         assert!(l.ends_with(r#""error":"received bytes do not match the requested hash"}}"#));
     }

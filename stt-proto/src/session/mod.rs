@@ -8,6 +8,7 @@
 mod apps;
 mod control;
 mod fetch;
+mod metrics;
 mod params;
 mod paths;
 mod send;
@@ -32,6 +33,7 @@ use crate::frame::{
 };
 use crate::handshake::{Established, HandshakeError, Initiator};
 use crate::identity::NodeId;
+use crate::metrics::{DataKind, Metric};
 use crate::node::{NodeStats, PathId, SessionHandle};
 use crate::recovery::{AckTracker, RttEstimator, SentPackets};
 use crate::rng::Rng;
@@ -130,6 +132,8 @@ pub(crate) struct Conn {
     /// The first packet number sent on the current path: losses of earlier packets
     /// (sent on a path the session has left) are not taken as congestion here.
     pub path_first_pn: u64,
+    /// Metrics not yet taken by the node, while `TransportConfig::metrics` is on.
+    pub metrics: Option<Box<metrics::MetricsLog>>,
 }
 
 /// A session slot: one peer, one key schedule.
@@ -298,6 +302,7 @@ impl Session {
             next_key_update: t.key_update_interval.map(|d| now + d),
             scratch: Vec::new(),
             path_first_pn: 0,
+            metrics: t.metrics.then(Box::default),
         };
         self.phase = Phase::Established;
         self.handshake = None;
@@ -677,7 +682,22 @@ impl Session {
                 conn.streams.on_max_stream_data(stream_id, max)?
             }
             Frame::MaxStreams { dir, count } => conn.streams.on_max_streams(dir, count),
-            Frame::DataBlocked { .. } | Frame::StreamDataBlocked { .. } => {}
+            Frame::DataBlocked { limit } => conn.record(
+                now,
+                Metric::FlowBlocked {
+                    stream: None,
+                    limit,
+                    peer: true,
+                },
+            ),
+            Frame::StreamDataBlocked { stream_id, limit } => conn.record(
+                now,
+                Metric::FlowBlocked {
+                    stream: Some(stream_id),
+                    limit,
+                    peer: true,
+                },
+            ),
             Frame::PathChallenge(data) => self.path_response = Some((path, data)),
             Frame::PathResponse(data) => self.on_path_response(data),
             Frame::Datagram(d) => {
@@ -816,6 +836,19 @@ impl Session {
             if self.side == Side::Responder {
                 conn.confirm_acked = true;
             }
+            if conn.metrics.is_some()
+                && let Some((stream, chunk)) = p.info.stream_chunk()
+            {
+                conn.record(
+                    now,
+                    Metric::StreamData {
+                        stream,
+                        offset: chunk.offset,
+                        len: chunk.len as u64,
+                        kind: DataKind::Acked,
+                    },
+                );
+            }
             p.info.on_acked(conn);
         }
         conn.cc.on_end_acks(
@@ -826,6 +859,9 @@ impl Session {
         );
         conn.scratch = acked;
         self.detect_lost(now, config);
+        if let Some(conn) = self.conn.as_mut() {
+            conn.record_recovery(now, config.transport.pacing);
+        }
         Ok(())
     }
 
@@ -859,9 +895,23 @@ impl Session {
                 conn.cc
                     .on_congestion_event(now, last_sent, persistent, lost_bytes);
                 conn.recovery_send |= conn.cc.window() < before;
+                if conn.cc.window() < before {
+                    let window = conn.cc.window();
+                    conn.record(now, Metric::CongestionEvent { window, persistent });
+                }
             }
             self.stats.packets_lost += lost.len() as u64;
-            for (_, p) in lost.drain(..) {
+            for (pn, p) in lost.drain(..) {
+                if conn.metrics.is_some() {
+                    conn.record(
+                        now,
+                        Metric::PacketLost {
+                            packet_number: pn,
+                            bytes: u64::from(p.size),
+                            congestion: p.ack_eliciting && pn >= conn.path_first_pn,
+                        },
+                    );
+                }
                 self.stats.bytes_retransmitted += p.info.stream_len() as u64;
                 p.info.on_lost(conn);
             }
@@ -935,6 +985,8 @@ impl Session {
         {
             conn.sent.on_pto();
             self.stats.pto_count += 1;
+            let count = conn.sent.pto_count();
+            conn.record(now, Metric::ProbeTimeout { count });
             conn.probes_pending = 2;
             // Re-send the oldest packet's stream data so the probe carries something
             // useful; the receiver drops duplicates.

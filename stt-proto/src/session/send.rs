@@ -17,6 +17,7 @@ use crate::time::Instant;
 use super::{Conn, Control, Phase, Session, paths};
 use crate::config::NodeConfig;
 use crate::crypto::AEAD_BLOCK;
+use crate::metrics::{DataKind, Metric, SendLimit};
 use crate::recovery::SentPacket;
 
 /// Worst-case STORAGE_DATA framing (type, three 8-byte varints, a 2-byte length) plus
@@ -52,6 +53,11 @@ pub(crate) struct PacketInfo {
 impl PacketInfo {
     pub(crate) fn stream_len(&self) -> usize {
         self.stream.as_ref().map_or(0, |(_, c)| c.len)
+    }
+
+    /// The stream bytes this packet carried, if any.
+    pub(crate) fn stream_chunk(&self) -> Option<(StreamId, Chunk)> {
+        self.stream
     }
 
     pub(crate) fn on_acked(self, conn: &mut Conn) {
@@ -344,6 +350,17 @@ impl Session {
             || conn.streams.has_pending()
             || storage_pending;
         let pacing_limited = conn.pacer_next.is_some();
+        if conn.metrics.is_some() && !(may_elicit && wants_eliciting) {
+            let limit = match () {
+                _ if wants_eliciting && !cwnd_open => SendLimit::Congestion,
+                _ if wants_eliciting => SendLimit::Pacing,
+                _ if conn.streams.credit_blocked() => SendLimit::FlowControl,
+                _ => SendLimit::Application,
+            };
+            if let Some(log) = conn.metrics.as_mut() {
+                log.send_limit(now, limit);
+            }
+        }
         if !(ack_due || may_elicit && wants_eliciting) {
             conn.app_limited = app_limited(
                 wants_eliciting,
@@ -479,6 +496,9 @@ impl Session {
             conn.probes_pending = conn.probes_pending.saturating_sub(1);
             conn.recovery_send = false;
         }
+        if conn.metrics.is_some() {
+            record_sent(now, conn, &info, eliciting);
+        }
         let len = self.seal(now, buf, stream_id, written, eliciting, info)?;
         if to == self.path.id {
             self.path.sent += len as u64;
@@ -548,6 +568,48 @@ impl Session {
 /// a window of 4.9 datagrams keeps five in flight rather than four (the window then
 /// overshoots by less than one datagram, never more). `recovery_send` is the one packet
 /// allowed on entering recovery.
+/// Metrics of a packet about to be sealed: what it carried and that sending goes on.
+fn record_sent(now: Instant, conn: &mut Conn, info: &PacketInfo, eliciting: bool) {
+    let resent = conn.streams.last_chunk_resent;
+    let Some(log) = conn.metrics.as_mut() else {
+        return;
+    };
+    if eliciting {
+        log.send_limit(now, SendLimit::Sending);
+    }
+    if let Some((stream, chunk)) = info.stream {
+        let kind = if resent {
+            DataKind::Resent
+        } else {
+            DataKind::Sent
+        };
+        log.push(
+            now,
+            Metric::StreamData {
+                stream,
+                offset: chunk.offset,
+                len: chunk.len as u64,
+                kind,
+            },
+        );
+    }
+    for c in &info.control {
+        let (stream, limit) = match *c {
+            Control::DataBlocked(limit) => (None, limit),
+            Control::StreamDataBlocked { id, limit } => (Some(id), limit),
+            _ => continue,
+        };
+        log.push(
+            now,
+            Metric::FlowBlocked {
+                stream,
+                limit,
+                peer: false,
+            },
+        );
+    }
+}
+
 fn window_allows(in_flight: u64, window: u64, recovery_send: bool) -> bool {
     recovery_send || in_flight < window
 }

@@ -163,6 +163,8 @@ pub(crate) struct Streams {
     sent_data: u64,
     peer_max_data: u64,
     data_blocked_reported: Option<u64>,
+    /// The chunk [`Streams::next_chunk`] returned last was sent before (for metrics).
+    pub(crate) last_chunk_resent: bool,
     /// Session-level receive accounting.
     received_data: u64,
     consumed_data: u64,
@@ -195,6 +197,7 @@ impl Streams {
             sent_data: 0,
             peer_max_data: limits.peer_max_data,
             data_blocked_reported: None,
+            last_chunk_resent: false,
             received_data: 0,
             consumed_data: 0,
             window: RecvWindow::new(limits.local_window, limits.max_local_window),
@@ -843,6 +846,7 @@ impl Streams {
                 continue;
             };
             self.sent_data += send.buf.unsent_offset() - before;
+            self.last_chunk_resent = send.buf.unsent_offset() == before && chunk.len > 0;
             let served = match self.turn {
                 Some((t, n)) if t == id => n,
                 _ => 0,
@@ -859,6 +863,17 @@ impl Streams {
         }
         self.ready.retain(|_, q| !q.is_empty());
         None
+    }
+
+    /// Some stream data waits for the peer's flow-control credit (a blocked frame was
+    /// queued for the current limit and no more credit came since).
+    pub(crate) fn credit_blocked(&self) -> bool {
+        self.data_blocked_reported.is_some()
+            || self.streams.values().any(|s| {
+                s.send
+                    .as_ref()
+                    .is_some_and(|s| s.blocked_reported.is_some())
+            })
     }
 
     /// Copies chunk bytes into a packet.

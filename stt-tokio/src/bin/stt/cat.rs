@@ -11,11 +11,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use stt_tokio::{Node, RecvStream, SendStream, Session};
+use stt_tokio::{RecvStream, SendStream, Session};
 use tokio::sync::mpsc;
 
 use crate::error::{CliError, Side};
-use crate::net::{self, PeerArgs, Seeds, Target};
+use crate::net::{self, PeerArgs, Seeds, Target, TraceArg};
 use crate::signals;
 use crate::transfer::{ChunkReader, stream_error};
 
@@ -26,12 +26,14 @@ pub async fn run(
     listen: Option<SocketAddr>,
     allow: Option<PathBuf>,
     peers: PeerArgs,
+    trace: TraceArg,
 ) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
     let setup = async {
         match (to, listen) {
             (Some(to), _) => {
-                let (node, s) = net::connect(identity, network, Target::Udp(to), &peers).await?;
+                let (node, s) =
+                    net::connect(identity, network, Target::Udp(to), &peers, &trace).await?;
                 let (send, recv) = s
                     .open_bi()
                     .await
@@ -43,8 +45,7 @@ pub async fn run(
                 if let Some(file) = &allow {
                     config.peer_policy = Some(crate::peers::allow_policy(file)?);
                 }
-                let node = Node::builder(identity, network)
-                    .config(config)
+                let node = net::builder(identity, network, config, &trace)
                     .bind_udp(bind)
                     .build()
                     .await?;

@@ -1,6 +1,6 @@
 //! The `stt` command: seeds and identities (`keygen`, `id`, `network new`, `pair`), file and directory
-//! transfer (`listen`, `send`), a netcat-like pipe (`cat`) and a self-contained
-//! benchmark (`demo`). Logs go through `tracing` (set `RUST_LOG`); all protocol work
+//! transfer (`listen`, `send`), a netcat-like pipe (`cat`), trace reading (`trace`)
+//! and a self-contained benchmark (`demo`). Logs go through `tracing` (set `RUST_LOG`); all protocol work
 //! is the library's. Exit codes: 0 success, 1 failure, 2 usage, 130/143 after
 //! SIGINT/SIGTERM.
 
@@ -21,10 +21,11 @@ mod net;
 mod peers;
 mod report;
 mod signals;
+mod trace_cmd;
 mod transfer;
 
 use error::CliError;
-use net::{PeerArgs, Seeds, Target};
+use net::{PeerArgs, Seeds, Target, TraceArg};
 use report::Output;
 
 /// STT: secure binary transport over UDP and WebSocket.
@@ -99,6 +100,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         allow: Option<PathBuf>,
         #[command(flatten)]
+        trace: TraceArg,
+        #[command(flatten)]
         output: Output,
     },
     /// Send a file or a directory to a listening node; exits 0 only once the receiver
@@ -122,6 +125,8 @@ enum Command {
         #[command(flatten)]
         peers: PeerArgs,
         #[command(flatten)]
+        trace: TraceArg,
+        #[command(flatten)]
         output: Output,
     },
     /// Pipe stdin to a peer and the peer's data to stdout, like netcat; exits 0 only
@@ -141,6 +146,13 @@ enum Command {
         allow: Option<PathBuf>,
         #[command(flatten)]
         peers: PeerArgs,
+        #[command(flatten)]
+        trace: TraceArg,
+    },
+    /// Read a trace written with --trace: a summary table, an SVG plot, or qlog.
+    Trace {
+        #[command(subcommand)]
+        command: trace_cmd::TraceCommand,
     },
     /// Two nodes on 127.0.0.1 in one process: handshake, 256 MiB over 4 streams and a
     /// datagram burst, verified by SHA3-256, then a summary table. Needs no files.
@@ -183,6 +195,7 @@ fn main() -> ExitCode {
             streams,
             datagrams,
         } => demo::run(mib, streams, datagrams).map_err(CliError::Other),
+        Command::Trace { command } => trace_cmd::run(command),
         other => match tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -263,6 +276,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             overwrite,
             count,
             allow,
+            trace,
             output,
         } => {
             transfer::receive::run(transfer::receive::Listen {
@@ -273,6 +287,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 overwrite,
                 count,
                 allow,
+                trace,
                 output,
             })
             .await
@@ -284,6 +299,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             ws,
             ws_ca,
             peers,
+            trace,
             output,
         } => {
             let target = match (to, ws) {
@@ -291,7 +307,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 (None, Some(url)) => Target::Ws(url, ws_ca),
                 (None, None) => return Err(CliError::Other("give --to or --ws".into())),
             };
-            transfer::send::run(seeds, path, target, peers, output).await
+            transfer::send::run(seeds, path, target, peers, trace, output).await
         }
         Command::Cat {
             seeds,
@@ -299,7 +315,8 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             listen,
             allow,
             peers,
-        } => cat::run(seeds, to, listen, allow, peers).await,
-        Command::Demo { .. } => Ok(()),
+            trace,
+        } => cat::run(seeds, to, listen, allow, peers, trace).await,
+        Command::Demo { .. } | Command::Trace { .. } => Ok(()),
     }
 }

@@ -83,6 +83,29 @@ fn default_identity() -> Result<Identity, String> {
     read_identity(&path).map_err(|e| e.to_string())
 }
 
+/// `--trace FILE`: where a command writes its JSON-lines trace.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TraceArg {
+    /// Write a JSON-lines trace of the session (events, congestion window, RTT, losses,
+    /// flow control) to FILE; read it with `stt trace summary|plot|qlog FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+/// A node builder with `config` and, if asked for, the trace file.
+pub fn builder(
+    identity: Identity,
+    network: NetworkKey,
+    config: NodeConfig,
+    trace: &TraceArg,
+) -> stt_tokio::Builder {
+    let b = Node::builder(identity, network).config(config);
+    match &trace.trace {
+        Some(path) => b.trace_file(path),
+        None => b,
+    }
+}
+
 /// The node configuration of every `stt` command.
 pub fn config() -> NodeConfig {
     let mut c = NodeConfig::default();
@@ -158,6 +181,7 @@ pub async fn connect(
     network: NetworkKey,
     target: Target,
     peers: &PeerArgs,
+    trace: &TraceArg,
 ) -> Result<(Node, Session), CliError> {
     let handshake = config().handshake_timeout;
     let key = match &target {
@@ -184,8 +208,7 @@ pub async fn connect(
     let (node, result, shown) = match target {
         Target::Udp(to) => {
             let addr = resolve(&to).await?;
-            let node = Node::builder(identity, network)
-                .config(config())
+            let node = builder(identity, network, config(), trace)
                 .bind_udp(wildcard(addr))
                 .build()
                 .await?;
@@ -196,7 +219,7 @@ pub async fn connect(
             (node, r, addr.to_string())
         }
         Target::Ws(url, ca) => {
-            let mut b = Node::builder(identity, network).config(config());
+            let mut b = builder(identity, network, config(), trace);
             if url.starts_with("wss://") {
                 b = b.wss_trust(match ca {
                     Some(file) => WssTrust::from_pem_file(file)?,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use stt_tokio::{Node, Session, WssIdentity};
+use stt_tokio::{Session, WssIdentity};
 use tokio::task::JoinSet;
 
 use super::disk::{self, BLOCK, Writer};
@@ -42,6 +42,8 @@ pub struct Listen {
     pub count: u64,
     /// A file of the only NodeIds allowed to send.
     pub allow: Option<PathBuf>,
+    /// Where to write the trace.
+    pub trace: net::TraceArg,
     /// Output mode.
     pub output: Output,
 }
@@ -75,9 +77,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
     if let Some(file) = &args.allow {
         config.peer_policy = Some(crate::peers::allow_policy(file)?);
     }
-    let mut b = Node::builder(identity, network)
-        .config(config)
-        .bind_udp(args.bind);
+    let mut b = net::builder(identity, network, config, &args.trace).bind_udp(args.bind);
     match &args.ws {
         Some((addr, Some((cert, key)))) => {
             b = b.bind_wss(*addr, WssIdentity::from_pem_files(cert, key)?);

@@ -14,7 +14,7 @@ use super::tree::{self, Local};
 use super::wire::{self, Accept, Entry, Message, TreeDigest, code};
 use super::{Control, stream_error};
 use crate::error::{CliError, Side};
-use crate::net::{self, PeerArgs, Seeds, Target};
+use crate::net::{self, PeerArgs, Seeds, Target, TraceArg};
 use crate::report::{Output, Summary};
 use crate::signals;
 
@@ -24,6 +24,7 @@ pub async fn run(
     path: PathBuf,
     target: Target,
     peers: PeerArgs,
+    trace: TraceArg,
     out: Output,
 ) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
@@ -31,7 +32,7 @@ pub async fn run(
         .await
         .map_err(|e| CliError::Other(e.to_string()))??;
     let (node, session) = tokio::select! {
-        r = net::connect(identity, network, target, &peers) => r?,
+        r = net::connect(identity, network, target, &peers, &trace) => r?,
         sig = signals::interrupted() => return Err(CliError::Interrupted(sig)),
     };
     out.info(format!("connected to {}", session.peer()));
