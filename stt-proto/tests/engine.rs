@@ -993,3 +993,118 @@ fn bulk_packets_end_on_aead_blocks_and_batch_for_gso() {
     let mut r = pair.peers[1].node.session(b).unwrap();
     assert_eq!(r.recv_datagram().map(|d| d.len()), Some(max));
 }
+
+/// Drains node `i`'s metric records.
+fn metrics(pair: &mut Pair, i: usize) -> Vec<stt_proto::MetricRecord> {
+    std::iter::from_fn(|| pair.peers[i].node.poll_metric()).collect()
+}
+
+#[test]
+fn metrics_record_recovery_losses_and_data_only_when_on() {
+    use stt_proto::metrics::{DataKind, Metric, SendLimit};
+    let mut on = NodeConfig::default();
+    on.transport.metrics = true;
+    let mut pair = Pair::new(on, NodeConfig::default());
+    // Every 40th packet from the sender is lost.
+    pair.hook = Some(Box::new(|from, n, _| {
+        if from == 0 && n % 40 == 0 {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    let (a, b) = pair.connect();
+    let mut records = metrics(&mut pair, 0);
+    let len = 1 << 20;
+    transfer(&mut pair, a, b, 1, len);
+    // The last ACKs are still on their way when the receiver has read everything.
+    pair.run_until(Duration::from_secs(1), |_| false);
+    records.extend(metrics(&mut pair, 0));
+    assert!(
+        metrics(&mut pair, 1).is_empty(),
+        "a node with metrics off recorded some"
+    );
+    assert!(records.iter().all(|r| r.session == a));
+    assert!(records.windows(2).all(|w| w[0].time <= w[1].time));
+    let sum = |kind: DataKind| -> u64 {
+        records
+            .iter()
+            .filter_map(|r| match r.metric {
+                Metric::StreamData { len, kind: k, .. } if k == kind => Some(len),
+                _ => None,
+            })
+            .sum()
+    };
+    assert_eq!(sum(DataKind::Sent), len as u64, "first transmissions");
+    assert!(sum(DataKind::Resent) > 0, "losses were resent");
+    assert!(sum(DataKind::Acked) >= len as u64);
+    let lost = records
+        .iter()
+        .filter(|r| matches!(r.metric, Metric::PacketLost { .. }))
+        .count() as u64;
+    let stats = pair.peers[0].node.session(a).unwrap().stats();
+    assert_eq!(lost, stats.packets_lost);
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.metric, Metric::CongestionEvent { .. }))
+    );
+    let samples: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r.metric {
+            Metric::Recovery(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert!(samples.len() > 10);
+    assert!(samples.windows(2).all(|w| w[0] != w[1]), "only changes");
+    let last = samples[samples.len() - 1];
+    assert_eq!(last.cwnd, stats.cwnd);
+    assert!(last.smoothed_rtt >= Duration::from_millis(10) && last.pacing_rate > 0);
+    let limits: Vec<SendLimit> = records
+        .iter()
+        .filter_map(|r| match r.metric {
+            Metric::SendLimit(l) => Some(l),
+            _ => None,
+        })
+        .collect();
+    assert!(limits.contains(&SendLimit::Sending));
+    assert!(limits.windows(2).all(|w| w[0] != w[1]), "only changes");
+}
+
+#[test]
+fn metrics_record_flow_control_blocks_on_both_sides() {
+    use stt_proto::metrics::{Metric, SendLimit};
+    let mut cfg = NodeConfig::default();
+    cfg.transport.metrics = true;
+    let mut small = cfg.clone();
+    // A receiver whose windows stay small: the sender waits for credit.
+    small.transport.stream_receive_window = 64 << 10;
+    small.transport.max_stream_receive_window = 64 << 10;
+    let mut pair = Pair::new(cfg, small);
+    let (a, b) = pair.connect();
+    transfer(&mut pair, a, b, 1, 1 << 20);
+    let sender = metrics(&mut pair, 0);
+    let receiver = metrics(&mut pair, 1);
+    assert!(sender.iter().any(|r| matches!(
+        r.metric,
+        Metric::FlowBlocked {
+            stream: Some(_),
+            peer: false,
+            ..
+        }
+    )));
+    assert!(
+        sender
+            .iter()
+            .any(|r| r.metric == Metric::SendLimit(SendLimit::FlowControl))
+    );
+    assert!(receiver.iter().any(|r| matches!(
+        r.metric,
+        Metric::FlowBlocked {
+            stream: Some(_),
+            peer: true,
+            ..
+        }
+    )));
+}

@@ -484,3 +484,50 @@ fn a_listener_without_node_seed_keeps_its_identity_across_restarts() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_traced_transfer_reads_back_as_summary_plot_and_qlog() {
+    let d = Scratch::new("trace");
+    let net = network_seed(&d.join("net.seed"));
+    let out = d.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = d.join("f.bin");
+    random_file(&file, 4 << 20, 9);
+    let (sent_trace, heard_trace) = (d.join("send.jsonl"), d.join("listen.jsonl"));
+    let (listener, addr) = start_listener(&net, &out, &["--trace", s(&heard_trace)]);
+    let sent = send(&net, &file, &addr, &["--trace", s(&sent_trace)]).wait(LONG);
+    assert!(sent.ok(), "{sent:?}");
+    assert!(listener.wait(LONG).ok());
+    let trace = |args: &[&str]| Proc::stt("trace", args).wait(LONG);
+    let summary = trace(&["trace", "summary", s(&sent_trace)]);
+    assert!(summary.ok(), "{summary:?}");
+    // One session that had every byte of the file acknowledged (plus the control
+    // stream's few bytes, on another stream).
+    let row = summary.stdout.lines().nth(1).expect("a session row");
+    let acked: f64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!((4.19..4.3).contains(&acked), "{}", summary.stdout);
+    assert!(trace(&["trace", "summary", s(&heard_trace)]).ok());
+    let svg = d.join("send.svg");
+    let plotted = trace(&["trace", "plot", s(&sent_trace), "-o", s(&svg)]);
+    assert!(plotted.ok(), "{plotted:?}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("congestion window"));
+    let qlog = d.join("send.sqlog");
+    assert!(trace(&["trace", "qlog", s(&sent_trace), "-o", s(&qlog)]).ok());
+    let q = std::fs::read(&qlog).unwrap();
+    assert_eq!(q.first(), Some(&0x1e));
+    assert!(String::from_utf8_lossy(&q).contains("recovery:metrics_updated"));
+    // The failures people meet: no such file, a trace written without metrics.
+    let missing = trace(&["trace", "summary", s(&d.join("nope.jsonl"))]);
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    assert!(missing.stderr.contains("cannot read"), "{}", missing.stderr);
+    let bare = d.join("bare.jsonl");
+    std::fs::write(&bare, "{\"schema\":\"stt-trace\",\"version\":1}\n").unwrap();
+    let empty = trace(&["trace", "summary", s(&bare)]);
+    assert_eq!(empty.status.code(), Some(1), "{empty:?}");
+    assert!(
+        empty.stderr.contains("no session metrics"),
+        "{}",
+        empty.stderr
+    );
+}

@@ -299,6 +299,63 @@ mod tests {
     use crate::node::PathId;
 
     #[test]
+    fn metric_lines_and_header() {
+        use crate::metrics::{DataKind, Metric, RecoverySample, SendLimit};
+        let mut node = crate::Node::new(
+            alloc::sync::Arc::new(crate::config::NodeConfig::default()),
+            crate::Identity::from_node_seed(&[1; 32]).unwrap(),
+            crate::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
+            [3; 32],
+        )
+        .unwrap();
+        let session = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
+        let at = |time, metric| MetricRecord {
+            session,
+            time: Instant::from_micros(time),
+            metric,
+        };
+        assert_eq!(
+            header_json("x\"y"),
+            r#"{"schema":"stt-trace","version":1,"source":"x\"y"}"#
+        );
+        let sample = RecoverySample {
+            cwnd: 12_000,
+            bytes_in_flight: 2_400,
+            smoothed_rtt: core::time::Duration::from_micros(20_500),
+            min_rtt: core::time::Duration::from_millis(20),
+            latest_rtt: core::time::Duration::from_millis(21),
+            pacing_rate: 731_707,
+        };
+        assert_eq!(
+            metric_json(&at(9, Metric::Recovery(sample)), Some("client")),
+            r#"{"time":9,"session":0,"node":"client","name":"recovery:metrics","data":{"cwnd":12000,"bytes_in_flight":2400,"smoothed_rtt":20500,"min_rtt":20000,"latest_rtt":21000,"pacing_rate":731707}}"#
+        );
+        let data = Metric::StreamData {
+            stream: StreamId(6),
+            offset: 1200,
+            len: 1184,
+            kind: DataKind::Resent,
+        };
+        assert_eq!(
+            metric_json(&at(10, data), None),
+            r#"{"time":10,"session":0,"name":"stream:data","data":{"stream":6,"offset":1200,"len":1184,"kind":"resent"}}"#
+        );
+        let blocked = Metric::FlowBlocked {
+            stream: None,
+            limit: 4096,
+            peer: true,
+        };
+        assert_eq!(
+            metric_json(&at(11, blocked), None),
+            r#"{"time":11,"session":0,"name":"flow:blocked","data":{"stream":null,"limit":4096,"peer":true}}"#
+        );
+        assert_eq!(
+            metric_json(&at(12, Metric::SendLimit(SendLimit::FlowControl)), None),
+            r#"{"time":12,"session":0,"name":"transport:send_limit","data":{"limit":"flow_control"}}"#
+        );
+    }
+
+    #[test]
     fn lines_are_json_objects() {
         let mut node = crate::Node::new(
             alloc::sync::Arc::new(crate::config::NodeConfig::default()),
