@@ -235,7 +235,7 @@ impl Node {
                 max: 0,
             })?;
         params.truncate(n);
-        let responder = Responder::new(ResponderConfig {
+        let mut responder = Responder::new(ResponderConfig {
             max_half_open: config.max_half_open,
             under_load_threshold: config.cookie_threshold,
             half_open_lifetime: config.handshake_timeout,
@@ -244,7 +244,6 @@ impl Node {
             allow_list: None,
             admission: config.admission,
         });
-        let mut responder = responder;
         // Its own fork: the secret and public streams draw exactly what they drew before.
         let mut admission_key = [0u8; 32];
         root.fork(b"stt node admission").fill(&mut admission_key);

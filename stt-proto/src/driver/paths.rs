@@ -100,6 +100,16 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
     /// The id of `addr`, allocating a fresh (idle) one the first time it is seen.
     /// Marks an idle path as recently used; may forget the oldest idle path.
     pub fn path_for(&mut self, addr: &A) -> PathId {
+        let (id, new) = self.touch_or_insert(addr);
+        if new {
+            self.evict();
+        }
+        id
+    }
+
+    /// The id of `addr` (fresh and idle the first time), marked as recently used; says
+    /// whether it is new. Forgets nothing.
+    fn touch_or_insert(&mut self, addr: &A) -> (PathId, bool) {
         self.tick += 1;
         let tick = self.tick;
         if let Some(e) = self.by_addr.get_mut(addr) {
@@ -108,7 +118,7 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
                 self.idle.insert(tick, e.id);
                 e.used = tick;
             }
-            return e.id;
+            return (e.id, false);
         }
         let id = PathId(self.next);
         self.next += 1;
@@ -122,8 +132,7 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
         );
         self.by_id.insert(id, addr.clone());
         self.idle.insert(tick, id);
-        self.evict();
-        id
+        (id, true)
     }
 
     /// As [`PathTable::path_for`], but an idle path that `node` still uses
@@ -136,12 +145,10 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
 
     /// As [`PathTable::path_for`], never forgetting an idle path for which `in_use` is true.
     pub fn path_for_in_use(&mut self, addr: &A, in_use: impl Fn(PathId) -> bool) -> PathId {
-        let before = self.idle_limit;
-        // Allocate without evicting, then evict skipping what is in use.
-        self.idle_limit = usize::MAX;
-        let id = self.path_for(addr);
-        self.idle_limit = before;
-        self.evict_skipping(&in_use);
+        let (id, new) = self.touch_or_insert(addr);
+        if new {
+            self.evict_skipping(&in_use);
+        }
         id
     }
 
