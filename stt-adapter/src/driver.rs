@@ -14,6 +14,7 @@ use async_channel::{Receiver, TrySendError};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use quinn_udp::RecvMeta;
+use stt_proto::RemoteAddr;
 
 use crate::packet_pool::{POOL_SLOTS, PacketPool};
 use crate::runtime::{DriverTimer, Runtime};
@@ -40,7 +41,7 @@ pub(crate) struct Driver<R: Runtime> {
     shared: Arc<Shared>,
     udp: Vec<UdpIo<R>>,
     commands: Pin<Box<Receiver<Command<R>>>>,
-    ws_in: Pin<Box<Receiver<(stt_proto::PathId, BytesMut)>>>,
+    ws_in: Pin<Box<Receiver<(stt_proto::PathId, RemoteAddr, BytesMut)>>>,
     timer: R::Timer,
     timer_at: Option<stt_proto::Instant>,
     send_buf: Vec<u8>,
@@ -65,7 +66,7 @@ impl<R: Runtime> Driver<R> {
         shared: Arc<Shared>,
         udp: Vec<UdpIo<R>>,
         commands: Receiver<Command<R>>,
-        ws_in: Receiver<(stt_proto::PathId, BytesMut)>,
+        ws_in: Receiver<(stt_proto::PathId, RemoteAddr, BytesMut)>,
         timer: R::Timer,
         max_packet: usize,
     ) -> Self {
@@ -146,14 +147,19 @@ impl<R: Runtime> Driver<R> {
                 };
                 worked = true;
                 let now = self.shared.now();
-                let mut st = self.shared.lock();
+                let mut guard = self.shared.lock();
+                let st = &mut *guard;
                 for (m, buf) in meta.iter().zip(&self.recv_bufs).take(n) {
-                    let path = st.paths.path_for(&Remote::Udp(m.addr));
+                    // Paths the engine still uses (half-open handshakes…) are never
+                    // forgotten; cookies are bound to the address bytes, not the id.
+                    let path = st.paths.path_for_node(&Remote::Udp(m.addr), &st.node);
+                    let remote = RemoteAddr::from(m.addr);
                     let data = &buf[..m.len.min(buf.len())];
                     let stride = if m.stride == 0 { data.len() } else { m.stride };
                     for d in data.chunks(stride.max(1)) {
                         self.received += 1;
-                        st.node.handle_datagram(now, path, self.packets.take(d));
+                        st.node
+                            .handle_datagram_from(now, path, &remote, self.packets.take(d));
                     }
                 }
             }
@@ -165,10 +171,13 @@ impl<R: Runtime> Driver<R> {
         let mut worked = false;
         for _ in 0..WORK_LIMIT * 4 {
             match self.ws_in.as_mut().poll_next(cx) {
-                Poll::Ready(Some((path, data))) => {
+                Poll::Ready(Some((path, remote, data))) => {
                     worked = true;
                     let now = self.shared.now();
-                    self.shared.lock().node.handle_datagram(now, path, data);
+                    self.shared
+                        .lock()
+                        .node
+                        .handle_datagram_from(now, path, &remote, data);
                 }
                 Poll::Ready(None) | Poll::Pending => break,
             }

@@ -9,7 +9,7 @@ use std::task::Waker;
 
 use bytes::{Bytes, BytesMut};
 use stt_proto::driver::{Dispatch, PathTable};
-use stt_proto::{Event, Instant, PathId, SessionHandle};
+use stt_proto::{Event, Instant, PathId, RemoteAddr, SessionHandle};
 
 use crate::rejections::RejectionLog;
 use crate::trace_log::TraceLog;
@@ -124,7 +124,7 @@ pub struct Shared {
     state: Mutex<State>,
     epoch: std::time::Instant,
     /// Inbound WebSocket packets for the driver.
-    pub(crate) ws_in: async_channel::Sender<(PathId, BytesMut)>,
+    pub(crate) ws_in: async_channel::Sender<(PathId, RemoteAddr, BytesMut)>,
     /// Largest WebSocket message accepted.
     max_ws_message: usize,
 }
@@ -138,7 +138,7 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     pub(crate) fn new(
         state: State,
-        ws_in: async_channel::Sender<(PathId, BytesMut)>,
+        ws_in: async_channel::Sender<(PathId, RemoteAddr, BytesMut)>,
         max_ws_message: usize,
     ) -> Arc<Self> {
         Arc::new(Self {

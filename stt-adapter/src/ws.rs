@@ -4,13 +4,14 @@
 //! messages over the size cap and read errors close that connection only; the engine
 //! never sees them. Accepting and dialing are the runtime's ([`crate::Runtime`]).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_channel::Receiver;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use stt_proto::PathId;
+use stt_proto::{PathId, RemoteAddr};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Error, Message};
 
@@ -30,8 +31,20 @@ pub fn config(max: usize) -> WebSocketConfig {
 }
 
 /// Gives an established connection a path, and spawns its reader and writer on `rt`;
-/// returns the connection's number.
+/// returns the connection's number. For an accepted connection prefer [`attach_from`],
+/// which binds cookies to the client's socket address.
 pub fn attach<R, S>(rt: &R, shared: &Arc<Shared>, ws: S) -> u64
+where
+    R: Runtime,
+    S: Sink<Message, Error = Error> + Stream<Item = Result<Message, Error>> + Send + 'static,
+{
+    attach_from(rt, shared, ws, None)
+}
+
+/// As [`attach`], with the peer's socket address (when known): the engine binds cookies
+/// and the per-source INIT limit to it (PROTOCOL.md §5.7.5, §5.7.8); without one the
+/// connection's path id stands in.
+pub fn attach_from<R, S>(rt: &R, shared: &Arc<Shared>, ws: S, peer: Option<SocketAddr>) -> u64
 where
     R: Runtime,
     S: Sink<Message, Error = Error> + Stream<Item = Result<Message, Error>> + Send + 'static,
@@ -49,7 +62,8 @@ where
     };
     let (sink, stream) = ws.split();
     rt.spawn(write_loop(sink, out_rx));
-    rt.spawn(read_loop(stream, shared.clone(), conn, path));
+    let remote = peer.map_or(RemoteAddr::from_path_id(path.0), RemoteAddr::from);
+    rt.spawn(read_loop(stream, shared.clone(), conn, path, remote));
     conn
 }
 
@@ -75,15 +89,24 @@ where
 }
 
 /// Hands binary messages to the driver until the connection ends, then forgets it.
-async fn read_loop<S>(mut stream: S, shared: Arc<Shared>, conn: u64, path: PathId)
-where
+async fn read_loop<S>(
+    mut stream: S,
+    shared: Arc<Shared>,
+    conn: u64,
+    path: PathId,
+    remote: RemoteAddr,
+) where
     S: Stream<Item = Result<Message, Error>> + Unpin,
 {
     let inbound = shared.ws_in.clone();
     while let Some(msg) = stream.next().await {
         match msg {
             Ok(Message::Binary(b)) => {
-                if inbound.send((path, BytesMut::from(&b[..]))).await.is_err() {
+                if inbound
+                    .send((path, remote, BytesMut::from(&b[..])))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

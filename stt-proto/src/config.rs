@@ -11,6 +11,7 @@ use core::time::Duration;
 use crate::congestion::{ControllerFactory, VenoConfig};
 use crate::crypto::CryptoProvider;
 use crate::frame::{DEFAULT_MAX_PACKET, MIN_MAX_PACKET};
+pub use crate::handshake::admission::AdmissionConfig;
 use crate::identity::NodeId;
 
 /// A configuration value was rejected.
@@ -259,6 +260,9 @@ pub struct NodeConfig {
     pub max_half_open: usize,
     /// Half-open handshakes above which INITs must carry a cookie.
     pub cookie_threshold: usize,
+    /// INIT admission under a flood (PROTOCOL.md §5.7.8): the INIT rate from which INITs
+    /// must carry a cookie, the per-source INIT limit and the replay filter's size.
+    pub admission: AdmissionConfig,
     /// Give up a handshake after this long (seed: 10 s).
     pub handshake_timeout: Duration,
     /// First handshake retransmission delay; doubles on each retry.
@@ -284,6 +288,7 @@ impl fmt::Debug for NodeConfig {
             .field("max_sessions", &self.max_sessions)
             .field("max_half_open", &self.max_half_open)
             .field("cookie_threshold", &self.cookie_threshold)
+            .field("admission", &self.admission)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("accept_incoming", &self.accept_incoming)
             .field("peer_policy", &self.peer_policy.is_some())
@@ -301,6 +306,7 @@ impl Default for NodeConfig {
             max_sessions: 10_000,
             max_half_open: 1024,
             cookie_threshold: 256,
+            admission: AdmissionConfig::default(),
             handshake_timeout: Duration::from_secs(10),
             handshake_retransmit: Duration::from_millis(500),
             accept_incoming: true,
@@ -329,6 +335,32 @@ impl NodeConfig {
             self.cookie_threshold as u64,
             0,
             self.max_half_open as u64,
+        )?;
+        let a = &self.admission;
+        check(
+            "admission.under_load_init_rate",
+            u64::from(a.under_load_init_rate),
+            1,
+            1 << 24,
+        )?;
+        check(
+            "admission.source_rate",
+            u64::from(a.source_rate),
+            1,
+            1 << 20,
+        )?;
+        check(
+            "admission.source_burst",
+            u64::from(a.source_burst),
+            1,
+            1 << 20,
+        )?;
+        check("admission.source_slots", a.source_slots as u64, 1, 1 << 20)?;
+        check(
+            "admission.replay_capacity",
+            a.replay_capacity as u64,
+            1,
+            1 << 20,
         )?;
         check("max_endpoints", self.max_endpoints as u64, 0, 1 << 16)?;
         check(

@@ -8,7 +8,6 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::str::FromStr;
 
-use sha2::Sha256;
 use sha3::{Digest, Sha3_256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -27,7 +26,8 @@ pub(crate) mod labels {
     pub const RESET_INFO: &[u8] = b"reset";
     pub const PSK_SALT: &[u8] = b"stt/1 psk";
     pub const PSK_INFO: &[u8] = b"noise psk0";
-    pub const COOKIE_INFO: &[u8] = b"stt cookie";
+    pub const COOKIE_SALT: &[u8] = b"stt/1 cookie";
+    pub const COOKIE_INFO: &[u8] = b"cookie reply key";
 }
 
 /// A seed was rejected.
@@ -241,11 +241,15 @@ impl NetworkKey {
         check_seed(shared_seed)?;
         let mut psk = [0u8; 32];
         hkdf_expand(labels::PSK_SALT, shared_seed, labels::PSK_INFO, &mut psk);
+        // Its own extraction from the seed (never the PSK as PRK): only members can read or
+        // forge cookie replies, and the Noise PSK is used for nothing but Noise.
         let mut cookie_key = [0u8; 32];
-        // HKDF-Expand with the PSK as PRK: only members can read or forge cookie replies.
-        if let Ok(hk) = hkdf::Hkdf::<Sha256>::from_prk(&psk) {
-            let _ = hk.expand(labels::COOKIE_INFO, &mut cookie_key);
-        }
+        hkdf_expand(
+            labels::COOKIE_SALT,
+            shared_seed,
+            labels::COOKIE_INFO,
+            &mut cookie_key,
+        );
         Ok(Self { psk, cookie_key })
     }
 
@@ -307,5 +311,18 @@ mod tests {
         assert_ne!(nk.psk(), &id.secret_bytes());
         assert_ne!(nk.psk(), nk.cookie_key());
         assert_ne!(id.reset_token(SessionId(1)), id.reset_token(SessionId(2)));
+    }
+
+    /// The cookie-reply key comes from the seed under its own label, never from the PSK.
+    #[test]
+    fn cookie_key_has_its_own_label_on_the_seed() {
+        let seed = [5u8; 32];
+        let nk = NetworkKey::from_shared_seed(&seed).unwrap();
+        let mut want = [0u8; 32];
+        hkdf_expand(b"stt/1 cookie", &seed, b"cookie reply key", &mut want);
+        assert_eq!(nk.cookie_key(), &want);
+        let mut from_psk = [0u8; 32];
+        crate::crypto::hkdf_expand_prk(nk.psk(), &[b"stt cookie"], &mut from_psk);
+        assert_ne!(nk.cookie_key(), &from_psk);
     }
 }

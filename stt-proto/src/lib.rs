@@ -115,6 +115,7 @@ pub use endpoint::{EndpointMessage, RouteId, RouteMode};
 pub use event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
 pub use frame::EndpointId;
 pub use handshake::AllowList;
+pub use handshake::admission::RemoteAddr;
 pub use identity::{Identity, NetworkKey, NodeId};
 pub use node::{
     Node, NodeStats, PathId, RejectCause, RejectedHandshake, SessionHandle, SessionRef, Transmit,

@@ -26,14 +26,16 @@ use crate::frame::{
     DecodeError, Dir, ErrorCode, Flags, HEADER_LEN, Header, PacketType, ResolveKind, SessionId,
     StreamId, TAG_LEN,
 };
+use crate::handshake::admission::RemoteAddr;
 use crate::handshake::initiator::generate_ephemeral;
-use crate::handshake::{AllowList, DropReason, InitOutcome, Initiator, Responder, ResponderConfig};
+use crate::handshake::{AllowList, DropReason, Initiator, Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
 use crate::session::{Control, Inbound, Phase, Session, SessionStats, TransportParams};
 use crate::storage::ServeId;
 use crate::time::Instant;
 
+mod admission;
 #[cfg(test)]
 mod prepare_tests;
 #[cfg(feature = "fuzzing")]
@@ -119,6 +121,21 @@ pub struct NodeStats {
     /// Metric records dropped because nobody called [`Node::poll_metric`] for
     /// [`MAX_QUEUED_METRICS`] records.
     pub metrics_dropped: u64,
+    /// Under load, INITs that carried no `mac2`: answered with a COOKIE (PROTOCOL.md §5.7.8).
+    pub inits_cookie_required: u64,
+    /// Under load, INITs whose `mac2` did not verify for their address: answered with a COOKIE.
+    pub inits_bad_cookie: u64,
+    /// INITs refused by their source's token bucket (also in `dropped_over_limit`).
+    pub inits_rate_limited: u64,
+    /// INITs whose ephemeral an earlier handshake here already used: replays, refused
+    /// without any DH (also in `dropped_replayed`).
+    pub inits_replayed: u64,
+    /// INITs refused because the half-open table was full (also in `dropped_over_limit`).
+    pub inits_table_full: u64,
+    /// Retransmitted INITs answered with their cached CHALLENGE (no DH, no state).
+    pub inits_challenge_resent: u64,
+    /// Times the INIT rate crossed its threshold and put the responder under load.
+    pub under_load_rate_trips: u64,
 }
 
 /// Metric records the node holds for [`Node::poll_metric`]; beyond this the oldest go.
@@ -185,6 +202,8 @@ pub struct Node {
     /// `poll_timeout`/`handle_timeout`, not once per packet.
     stale_timers: Vec<u32>,
     outbox: VecDeque<(PathId, Vec<u8>)>,
+    /// Paths of half-open handshakes and accepted sessions ([`Node::path_in_use`]).
+    held_paths: admission::HeldPaths,
     events: VecDeque<Event>,
     metrics: VecDeque<MetricRecord>,
     rejected: VecDeque<RejectedHandshake>,
@@ -228,14 +247,19 @@ impl Node {
                 max: 0,
             })?;
         params.truncate(n);
-        let responder = Responder::new(ResponderConfig {
+        let mut responder = Responder::new(ResponderConfig {
             max_half_open: config.max_half_open,
             under_load_threshold: config.cookie_threshold,
             half_open_lifetime: config.handshake_timeout,
             aeads: AeadSet::preferred(config.crypto),
             provider: config.crypto,
             allow_list: None,
+            admission: config.admission,
         });
+        // Its own fork: the secret and public streams draw exactly what they drew before.
+        let mut admission_key = [0u8; 32];
+        root.fork(b"stt node admission").fill(&mut admission_key);
+        responder.set_admission_key(admission_key);
         Ok(Self {
             config,
             identity,
@@ -251,6 +275,7 @@ impl Node {
             dirty: VecDeque::new(),
             stale_timers: Vec::new(),
             outbox: VecDeque::new(),
+            held_paths: admission::HeldPaths::default(),
             events: VecDeque::new(),
             metrics: VecDeque::new(),
             rejected: VecDeque::new(),
@@ -278,7 +303,16 @@ impl Node {
 
     /// Counters of dropped packets and handshakes.
     pub fn stats(&self) -> NodeStats {
-        self.stats
+        let r = self.responder.stats();
+        NodeStats {
+            inits_cookie_required: r.cookie_required,
+            inits_bad_cookie: r.bad_cookie,
+            inits_rate_limited: r.rate_limited,
+            inits_replayed: r.replayed,
+            inits_challenge_resent: r.challenges_resent,
+            under_load_rate_trips: r.rate_trips,
+            ..self.stats
+        }
     }
 
     /// Sessions currently held (any phase).
@@ -420,8 +454,20 @@ impl Node {
     }
 
     /// Feeds one received datagram. Bad input is counted in [`NodeStats`] and dropped;
-    /// it never returns an error and never panics.
+    /// it never returns an error and never panics. The path id stands in for the remote
+    /// address ([`RemoteAddr::from_path_id`]); adapters that know the address call
+    /// [`Node::handle_datagram_from`], so cookies survive a recycled path id.
     pub fn handle_datagram(&mut self, now: Instant, path: PathId, datagram: BytesMut) {
+        self.dispatch_datagram(now, path, &RemoteAddr::from_path_id(path.0), datagram);
+    }
+
+    fn dispatch_datagram(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        remote: &RemoteAddr,
+        datagram: BytesMut,
+    ) {
         if datagram.len()
             > self
                 .config
@@ -444,7 +490,7 @@ impl Node {
             }
         };
         match header.packet_type {
-            PacketType::Init => self.handle_init(now, path, &datagram),
+            PacketType::Init => self.handle_init(now, path, remote, &datagram),
             PacketType::Response => self.handle_response(now, path, &header, &datagram),
             PacketType::Challenge | PacketType::Cookie | PacketType::Version => {
                 let Some(index) = self.lookup(header.session_id) else {
@@ -516,51 +562,6 @@ impl Node {
         self.outbox.push_back((path, out));
     }
 
-    fn handle_init(&mut self, now: Instant, path: PathId, datagram: &[u8]) {
-        if !self.config.accept_incoming {
-            self.stats.dropped_unexpected += 1;
-            return;
-        }
-        if self.by_local_id.len() >= self.config.max_sessions || self.outbox.len() >= OUTBOX_LIMIT {
-            self.stats.dropped_over_limit += 1;
-            return;
-        }
-        let local = self.fresh_session_id();
-        let mut out = vec![0u8; self.config.max_packet_size];
-        let outcome = self.responder.handle_init(
-            now,
-            &self.identity,
-            &self.network,
-            &path.0.to_be_bytes(),
-            datagram,
-            local,
-            &self.params,
-            &mut self.rng_secret,
-            &mut out,
-        );
-        match outcome {
-            InitOutcome::Challenge { len, .. } => {
-                out.truncate(len);
-                self.outbox.push_back((path, out));
-            }
-            InitOutcome::Cookie { len } => {
-                out.truncate(len);
-                self.stats.cookies_sent += 1;
-                self.outbox.push_back((path, out));
-            }
-            InitOutcome::Drop(reason) => {
-                if matches!(reason, DropReason::TableFull | DropReason::SessionCollision) {
-                    self.stats.dropped_over_limit += 1;
-                } else {
-                    self.stats.dropped_handshake += 1;
-                    if reason == DropReason::PskFail {
-                        self.reject(path, RejectCause::WrongNetwork);
-                    }
-                }
-            }
-        }
-    }
-
     fn handle_response(&mut self, now: Instant, path: PathId, header: &Header, datagram: &[u8]) {
         if !self.responder.contains_session(header.session_id) {
             if let Some(index) = self.lookup(header.session_id) {
@@ -603,6 +604,7 @@ impl Node {
             Ok(s) => {
                 self.slots[handle.index as usize].session = Some(s);
                 self.stats.sessions_accepted += 1;
+                self.hold_accepted(path, header.session_id);
                 self.touch(handle.index, now);
             }
             Err(_) => {

@@ -10,7 +10,7 @@ use async_tungstenite::tungstenite::client::IntoClientRequest;
 use smol::future::FutureExt;
 use smol::{Async, Timer};
 use stt_adapter::Shared;
-use stt_adapter::ws::{HANDSHAKE_TIMEOUT, attach, config};
+use stt_adapter::ws::{HANDSHAKE_TIMEOUT, attach, attach_from, config};
 use stt_proto::driver::ConnectionError;
 
 use crate::runtime::Smol;
@@ -45,7 +45,7 @@ pub(crate) async fn serve(listener: Async<TcpListener>, shared: Arc<Shared>) {
             match within(HANDSHAKE_TIMEOUT, hs).await {
                 Some(Ok(ws)) => {
                     tracing::debug!(%from, "ws client connected");
-                    attach(&Smol, &shared, ws);
+                    attach_from(&Smol, &shared, ws, Some(from));
                 }
                 Some(Err(e)) => tracing::debug!(%from, "ws handshake refused: {e}"),
                 None => tracing::debug!(%from, "ws handshake timed out"),

@@ -75,7 +75,7 @@ where
     match tokio_tungstenite::accept_async_with_config(stream, Some(cfg)).await {
         Ok(ws) => {
             tracing::debug!(%from, "ws client connected");
-            attach(shared, ws);
+            stt_adapter::ws::attach_from(&Tokio::here(), shared, ws, Some(from));
         }
         Err(e) => tracing::debug!(%from, "ws handshake refused: {e}"),
     }

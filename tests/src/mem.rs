@@ -291,6 +291,41 @@ pub fn counters_moved(
             before.sessions_connected,
             after.sessions_connected,
         ),
+        (
+            "inits_cookie_required",
+            before.inits_cookie_required,
+            after.inits_cookie_required,
+        ),
+        (
+            "inits_bad_cookie",
+            before.inits_bad_cookie,
+            after.inits_bad_cookie,
+        ),
+        (
+            "inits_rate_limited",
+            before.inits_rate_limited,
+            after.inits_rate_limited,
+        ),
+        (
+            "inits_replayed",
+            before.inits_replayed,
+            after.inits_replayed,
+        ),
+        (
+            "inits_table_full",
+            before.inits_table_full,
+            after.inits_table_full,
+        ),
+        (
+            "inits_challenge_resent",
+            before.inits_challenge_resent,
+            after.inits_challenge_resent,
+        ),
+        (
+            "under_load_rate_trips",
+            before.under_load_rate_trips,
+            after.under_load_rate_trips,
+        ),
     ];
     let moved: Vec<_> = pairs
         .into_iter()

@@ -8,7 +8,11 @@
 //! *pinned* while something needs it (a session's current path, a live WebSocket
 //! connection) and *idle* otherwise. Idle paths are kept in least-recently-used order
 //! and the oldest are forgotten beyond [`PathTable::idle_limit`]. Forgetting an idle
-//! path is harmless: a later datagram from that remote simply gets a fresh id.
+//! path is harmless: a later datagram from that remote simply gets a fresh id (cookies
+//! and INIT limits are bound to the remote's address bytes, not to the id). An idle path
+//! the engine still uses — a half-open handshake's, an accepted session's, one with a
+//! reply queued ([`Node::path_in_use`]) — is never forgotten: [`PathTable::path_for_node`]
+//! skips it.
 //! No IO and no protocol decisions here.
 
 use std::collections::{BTreeMap, HashMap};
@@ -96,6 +100,16 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
     /// The id of `addr`, allocating a fresh (idle) one the first time it is seen.
     /// Marks an idle path as recently used; may forget the oldest idle path.
     pub fn path_for(&mut self, addr: &A) -> PathId {
+        let (id, new) = self.touch_or_insert(addr);
+        if new {
+            self.evict();
+        }
+        id
+    }
+
+    /// The id of `addr` (fresh and idle the first time), marked as recently used; says
+    /// whether it is new. Forgets nothing.
+    fn touch_or_insert(&mut self, addr: &A) -> (PathId, bool) {
         self.tick += 1;
         let tick = self.tick;
         if let Some(e) = self.by_addr.get_mut(addr) {
@@ -104,7 +118,7 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
                 self.idle.insert(tick, e.id);
                 e.used = tick;
             }
-            return e.id;
+            return (e.id, false);
         }
         let id = PathId(self.next);
         self.next += 1;
@@ -118,7 +132,23 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
         );
         self.by_id.insert(id, addr.clone());
         self.idle.insert(tick, id);
-        self.evict();
+        (id, true)
+    }
+
+    /// As [`PathTable::path_for`], but an idle path that `node` still uses
+    /// ([`Node::path_in_use`]) is kept rather than forgotten: the adapters call this one for
+    /// received datagrams. Those kept paths are bounded by the engine's own limits (half-open
+    /// handshakes, sessions, queued replies).
+    pub fn path_for_node(&mut self, addr: &A, node: &Node) -> PathId {
+        self.path_for_in_use(addr, |id| node.path_in_use(id))
+    }
+
+    /// As [`PathTable::path_for`], never forgetting an idle path for which `in_use` is true.
+    pub fn path_for_in_use(&mut self, addr: &A, in_use: impl Fn(PathId) -> bool) -> PathId {
+        let (id, new) = self.touch_or_insert(addr);
+        if new {
+            self.evict_skipping(&in_use);
+        }
         id
     }
 
@@ -235,6 +265,27 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
         }
     }
 
+    /// Forgets the least recently used idle paths beyond the limit, except those in use,
+    /// which become most recently used (each is looked at once per call).
+    fn evict_skipping(&mut self, in_use: &impl Fn(PathId) -> bool) {
+        let mut looked = 0;
+        while self.idle.len() > self.idle_limit && looked < self.idle.len() {
+            looked += 1;
+            let Some((_, id)) = self.idle.pop_first() else {
+                return;
+            };
+            if in_use(id) {
+                let tick = self.next_tick();
+                if let Some(e) = self.entry_mut(id) {
+                    e.used = tick;
+                }
+                self.idle.insert(tick, id);
+            } else if let Some(addr) = self.by_id.remove(&id) {
+                self.by_addr.remove(&addr);
+            }
+        }
+    }
+
     /// Forgets the least recently used idle paths beyond the limit.
     fn evict(&mut self) {
         while self.idle.len() > self.idle_limit {
@@ -327,6 +378,50 @@ mod tests {
         // The flood's newest sources are the ones kept.
         assert!(t.get(&99_999).is_some());
         assert!(t.get(&2).is_none());
+    }
+
+    /// A half-open handshake's path is idle in the table (no session pins it yet) but the
+    /// engine still uses it: a flood of new sources must not make it forget the id.
+    #[test]
+    fn a_flood_spares_idle_paths_the_engine_uses() {
+        use crate::{Identity, Instant, NetworkKey, RemoteAddr, config::NodeConfig};
+        let node_at = |seed: u8| {
+            Node::new(
+                std::sync::Arc::new(NodeConfig::default()),
+                Identity::from_node_seed(&[seed; 32]).unwrap(),
+                NetworkKey::from_shared_seed(&[7; 32]).unwrap(),
+                [seed; 32],
+            )
+            .unwrap()
+        };
+        let (mut client, mut server) = (node_at(1), node_at(2));
+        let now = Instant::from_micros(1);
+        client.connect(now, PathId(1)).unwrap();
+        let mut buf = std::vec![0u8; 2048];
+        let init = client.poll_transmit(now, &mut buf).unwrap();
+        let mut t: PathTable<u32> = PathTable::new(64);
+        let half_open = t.path_for_node(&0, &server);
+        let remote = RemoteAddr::new(&[0]).unwrap();
+        let d = bytes::BytesMut::from(&buf[..init.len]);
+        server.handle_datagram_from(now, half_open, &remote, d);
+        while server.poll_transmit(now, &mut buf).is_some() {}
+        assert_eq!(server.half_open_count(), 1);
+        for a in 1..10_000u32 {
+            t.path_for_node(&a, &server);
+            assert!(t.len() <= 64 + 1);
+        }
+        assert_eq!(
+            t.addr(half_open),
+            Some(&0),
+            "the half-open path was forgotten"
+        );
+        // Once the handshake is gone the path is an idle one like any other.
+        server.handle_timeout(Instant::from_micros(60_000_000));
+        for a in 10_000..10_100u32 {
+            t.path_for_node(&a, &server);
+        }
+        assert_eq!(t.addr(half_open), None);
+        check(&t);
     }
 
     #[test]

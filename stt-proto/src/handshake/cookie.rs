@@ -2,7 +2,7 @@
 //! reply adapted to XXpsk0).
 //!
 //! The responder keeps only a rotating 32-byte secret: `cookie = HMAC(secret, path)[..16]`,
-//! sent sealed with XChaCha20-Poly1305 under the PSK-derived cookie key, AD = the INIT's
+//! sent sealed with XChaCha20-Poly1305 under the network's cookie key (PROTOCOL.md §5.7.2), AD = the INIT's
 //! payload tag. The initiator proves it can receive at `path` with `mac2` on its next INIT.
 
 use chacha20poly1305::XChaCha20Poly1305;

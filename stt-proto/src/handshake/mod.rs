@@ -12,6 +12,7 @@ use crate::crypto::{Aead, CryptoError, PacketProtection};
 use crate::frame::{HEADER_LEN, SessionId, Side};
 use crate::identity::NodeId;
 
+pub mod admission;
 pub mod cookie;
 pub mod initiator;
 pub mod noise;

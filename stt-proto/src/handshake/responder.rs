@@ -1,10 +1,12 @@
 //! The responder's side of the handshake, one per node (PROTOCOL.md §5.7.4, §5.5): the
 //! INIT pipeline, the bounded half-open table and the under-load cookie round.
 //!
-//! INIT pipeline, cheapest first: size and header → under load, `mac2` or a stateless COOKIE
-//! → dedupe by the initiator's ephemeral (cached CHALLENGE, no DH) → message 1's AEAD (the
-//! PSK membership check, no DH) → only then `e_R`, two DH and a bounded table insert.
-//! Nothing here counts bytes per address or runs timers: the engine does.
+//! INIT pipeline, cheapest first: size and header → the INIT-rate count → under load,
+//! `mac2` or a stateless COOKIE → the source's token bucket → dedupe by the initiator's
+//! ephemeral (cached CHALLENGE, no DH) → the replay filter (ephemerals already used, no DH)
+//! → message 1's AEAD (the PSK membership check, no DH) → only then `e_R`, two DH and a
+//! bounded table insert. The admission limits live in [`super::admission`]. Nothing here
+//! counts bytes per address or runs timers: the engine does.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -15,6 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
+use super::admission::{Admission, AdmissionConfig};
 use super::cookie::{self, CookieSecrets};
 use super::initiator::{
     check_header, generate_ephemeral, handshake_header, is_strict_handshake_header,
@@ -49,6 +52,8 @@ pub struct ResponderConfig {
     pub provider: &'static dyn CryptoProvider,
     /// If set, only these node ids may complete a handshake.
     pub allow_list: Option<AllowList>,
+    /// The INIT-rate trigger, per-source limit and replay filter.
+    pub admission: AdmissionConfig,
 }
 
 impl Default for ResponderConfig {
@@ -61,6 +66,7 @@ impl Default for ResponderConfig {
             aeads: AeadSet::preferred(provider),
             provider,
             allow_list: None,
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -75,6 +81,11 @@ pub enum DropReason {
     /// Under load and `mac2` missing or invalid (a COOKIE is sent instead, see
     /// [`InitOutcome::Cookie`]); also a mac2 made for another path.
     BadMac2,
+    /// The source's token bucket is empty (PROTOCOL.md §5.7.8).
+    RateLimited,
+    /// The INIT's ephemeral key was already used by a handshake here: a recorded INIT
+    /// replayed after its half-open handshake ended (no DH is spent on it).
+    Replayed,
     /// The half-open table is full.
     TableFull,
     /// Our proposed session id collides with a half-open handshake: redraw it.
@@ -126,8 +137,19 @@ pub struct ResponderStats {
     pub psk_fail: u64,
     /// COOKIE replies sent.
     pub cookies_sent: u64,
-    /// INITs with an invalid mac2 while under load (a COOKIE was sent).
+    /// INITs with an invalid mac2 while under load (a COOKIE was sent): the sum of
+    /// `cookie_required` and `bad_cookie`.
     pub bad_mac2: u64,
+    /// Under load, INITs without a `mac2` (all zero): a COOKIE was sent.
+    pub cookie_required: u64,
+    /// Under load, INITs whose `mac2` did not verify for their address: a COOKIE was sent.
+    pub bad_cookie: u64,
+    /// INITs refused by their source's token bucket.
+    pub rate_limited: u64,
+    /// INITs refused because their ephemeral was already used (replays).
+    pub replayed: u64,
+    /// Times the INIT rate put the responder under load.
+    pub rate_trips: u64,
     /// CHALLENGEs sent for new handshakes.
     pub challenges: u64,
     /// Cached CHALLENGEs resent.
@@ -159,6 +181,7 @@ pub struct Responder {
     half_open: BTreeMap<SessionId, HalfOpen>,
     by_ephemeral: BTreeMap<[u8; 32], SessionId>,
     cookies: CookieSecrets,
+    admission: Admission,
     under_load_until: Option<Instant>,
     stats: ResponderStats,
     /// An ephemeral key prepared while idle ([`Responder::prepare_ephemeral`]), used by
@@ -179,6 +202,7 @@ impl Responder {
     /// A responder with no half-open handshakes.
     pub fn new(config: ResponderConfig) -> Self {
         Self {
+            admission: Admission::new(config.admission),
             config,
             half_open: BTreeMap::new(),
             by_ephemeral: BTreeMap::new(),
@@ -212,7 +236,24 @@ impl Responder {
 
     /// Counters so far.
     pub fn stats(&self) -> ResponderStats {
-        self.stats
+        let a = self.admission.stats();
+        ResponderStats {
+            rate_limited: a.rate_limited,
+            replayed: a.replayed,
+            rate_trips: a.rate_trips,
+            ..self.stats
+        }
+    }
+
+    /// Sets the secret keying the admission hashes (source buckets, replay filter); the
+    /// node draws it from its seed. Without it the hashes use an all-zero key.
+    pub fn set_admission_key(&mut self, key: [u8; 32]) {
+        self.admission.set_key(key);
+    }
+
+    /// Bytes held by the admission tables, and the most they can hold.
+    pub fn admission_memory(&self) -> (usize, usize) {
+        (self.admission.memory(), self.admission.memory_bound())
     }
 
     /// Half-open handshakes held.
@@ -255,7 +296,7 @@ impl Responder {
         self.stats.expired += (before - self.half_open.len()) as u64;
     }
 
-    fn drop_with(&mut self, reason: DropReason) -> InitOutcome {
+    pub(super) fn drop_with(&mut self, reason: DropReason) -> InitOutcome {
         self.stats.dropped += 1;
         if reason == DropReason::PskFail {
             self.stats.psk_fail += 1;
@@ -263,8 +304,8 @@ impl Responder {
         InitOutcome::Drop(reason)
     }
 
-    /// Handles an INIT that arrived on `path` (opaque bytes naming the sender's address, which
-    /// a cookie binds). On success writes a CHALLENGE (or, under load, a COOKIE) into `out`,
+    /// Handles an INIT that arrived from `path` (opaque bytes naming the sender's address —
+    /// [`super::admission::RemoteAddr`] — which a cookie and the per-source limit bind). On success writes a CHALLENGE (or, under load, a COOKIE) into `out`,
     /// which must hold [`MAX_CHALLENGE_LEN`] bytes. `local_session` is the id we will receive
     /// on if this INIT proceeds; `rng` should be the node's secret stream.
     #[allow(clippy::too_many_arguments)]
@@ -293,21 +334,34 @@ impl Responder {
         }
         self.expire(now);
 
-        // 2. Under load: only an INIT with a valid mac2 for this path goes on.
+        // 2. The INIT rate: past the threshold, the responder is under load.
+        if self.admission.count_init(now) {
+            self.extend_under_load(now);
+        }
+
+        // 3. Under load: only an INIT with a valid mac2 for this address goes on.
         if self.is_under_load(now) {
-            self.under_load_until = Some(
-                self.under_load_until
-                    .map_or(now + UNDER_LOAD_STICKY, |u| u.max(now + UNDER_LOAD_STICKY)),
-            );
+            self.extend_under_load(now);
             self.cookies.rotate(now, rng);
             let (signed, mac2) = packet.split_at(INIT_LEN - MAC2_LEN);
             if !self.cookies.verify(path, signed, mac2) {
                 self.stats.bad_mac2 += 1;
+                if mac2.iter().all(|&b| b == 0) {
+                    self.stats.cookie_required += 1;
+                } else {
+                    self.stats.bad_cookie += 1;
+                }
                 return self.write_cookie(network, path, packet, header.session_id, rng, out);
             }
         }
 
-        // 3. Retransmitted INIT: resend the cached CHALLENGE, no DH.
+        // 4. The source's token bucket: only INITs past the cookie gate are charged, so
+        // spoofed INITs under load cannot drain a genuine address's bucket.
+        if !self.admission.take_token(now, path) {
+            return self.drop_with(DropReason::RateLimited);
+        }
+
+        // 5. Retransmitted INIT: resend the cached CHALLENGE, no DH.
         let mut e_i = [0u8; 32];
         e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
         // Only the Noise bytes (e_I and the sealed payload) are digested: the clear header
@@ -327,7 +381,12 @@ impl Responder {
             return self.drop_with(DropReason::DuplicateEphemeral);
         }
 
-        // 4. Message 1: the PSK membership check. One HKDF chain and one AEAD, no DH.
+        // 6. An ephemeral an earlier handshake here used: a replay, refused without DH.
+        if self.admission.is_replay(now, &e_i) {
+            return self.drop_with(DropReason::Replayed);
+        }
+
+        // 7. Message 1: the PSK membership check. One HKDF chain and one AEAD, no DH.
         let mut st = SymmetricState::initialize();
         st.mix_key_and_hash(network.psk());
         st.mix_hash(&e_i);
@@ -344,7 +403,7 @@ impl Responder {
             return self.drop_with(DropReason::BadOffer);
         }
 
-        // 5. Room for one more half-open handshake?
+        // 8. Room for one more half-open handshake?
         if self.half_open.len() >= self.config.max_half_open {
             return self.drop_with(DropReason::TableFull);
         }
@@ -352,8 +411,9 @@ impl Responder {
             return self.drop_with(DropReason::SessionCollision);
         }
 
-        // 6. Only now: e_R, ee, es, and the CHALLENGE.
-        match self.write_challenge(
+        // 9. Only now: e_R, ee, es, and the CHALLENGE. The ephemeral is remembered whether
+        // or not the DH succeeds: a replay of this INIT must not cost DH again.
+        let written = self.write_challenge(
             identity,
             st,
             &e_i,
@@ -363,7 +423,9 @@ impl Responder {
             params,
             rng,
             out,
-        ) {
+        );
+        self.admission.remember(now, &e_i);
+        match written {
             Ok((len, mut entry)) => {
                 entry.init_digest = digest;
                 entry.expires = now + self.config.half_open_lifetime;
@@ -430,6 +492,11 @@ impl Responder {
                 expires: Instant::ZERO,
             },
         ))
+    }
+
+    fn extend_under_load(&mut self, now: Instant) {
+        let until = now + UNDER_LOAD_STICKY;
+        self.under_load_until = Some(self.under_load_until.map_or(until, |u| u.max(until)));
     }
 
     fn write_cookie(

@@ -252,7 +252,9 @@ impl Session {
         }
         let len = hs.initiator.write_init(buf).ok()?;
         hs.next_send = now + hs.rto;
-        hs.rto *= 2;
+        // Saturating: every COOKIE asks for an immediate resend, so the doublings are not
+        // bounded by the handshake timeout and `*= 2` would overflow (a panic).
+        hs.rto = hs.rto.saturating_mul(2);
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += len as u64;
         Some((self.path.id, len))

@@ -1,0 +1,154 @@
+//! The node's side of INIT admission (PROTOCOL.md §5.7.8): INITs enter with the remote
+//! address bytes the adapter supplies ([`Node::handle_datagram_from`]), the responder's
+//! verdict is counted in [`crate::NodeStats`], and the node remembers which paths carry a
+//! half-open handshake or a session it accepted so the adapter's path table keeps them
+//! ([`Node::path_in_use`]).
+//!
+//! The admission limits themselves live in `handshake::admission`; this file only wires
+//! them to paths and counters. It must not grow per-packet state beyond its bound
+//! (one entry per half-open handshake or accepted session).
+
+use alloc::collections::BTreeSet;
+use alloc::vec;
+use bytes::BytesMut;
+
+use super::{Node, OUTBOX_LIMIT, PathId, RejectCause};
+use crate::frame::SessionId;
+use crate::handshake::admission::RemoteAddr;
+use crate::handshake::{DropReason, InitOutcome};
+use crate::time::Instant;
+
+/// Paths that carry a half-open handshake or a session accepted here, by local session
+/// id; entries whose handshake or session ended are pruned lazily.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeldPaths {
+    set: BTreeSet<(PathId, SessionId)>,
+    /// Prune when the set reaches this size (doubles with what stays).
+    prune_at: usize,
+}
+
+impl Node {
+    /// Feeds one received datagram that came from `remote`: the address bytes (at most
+    /// [`crate::handshake::admission::MAX_REMOTE_ADDR_LEN`]) that cookies and the per-source
+    /// INIT limit are bound to. Adapters pass the peer's socket address (IP and port), so a
+    /// client retrying from the same address validates its cookie even if its path id was
+    /// recycled. Otherwise as [`Node::handle_datagram`].
+    pub fn handle_datagram_from(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        remote: &RemoteAddr,
+        datagram: BytesMut,
+    ) {
+        self.dispatch_datagram(now, path, remote, datagram);
+    }
+
+    /// Whether the adapter must keep `path` (not forget it as idle): a half-open handshake,
+    /// a session accepted here or a queued reply uses it.
+    pub fn path_in_use(&self, path: PathId) -> bool {
+        let held = self
+            .held_paths
+            .set
+            .range((path, SessionId(0))..=(path, SessionId(u64::MAX)))
+            .any(|&(p, sid)| self.holds(p, sid));
+        held || self.outbox.iter().any(|(p, _)| *p == path)
+    }
+
+    /// Whether `(path, sid)` still names a half-open handshake or a session on `path`.
+    fn holds(&self, path: PathId, sid: SessionId) -> bool {
+        if self.responder.contains_session(sid) {
+            return true;
+        }
+        self.by_local_id.get(&sid).is_some_and(|&i| {
+            self.slots[i as usize]
+                .session
+                .as_ref()
+                .is_some_and(|s| s.path.id == path)
+        })
+    }
+
+    fn hold_path(&mut self, path: PathId, sid: SessionId) {
+        self.held_paths.set.insert((path, sid));
+        if self.held_paths.set.len() >= self.held_paths.prune_at.max(64) {
+            let set = core::mem::take(&mut self.held_paths.set);
+            let kept: BTreeSet<_> = set.into_iter().filter(|&(p, s)| self.holds(p, s)).collect();
+            self.held_paths.prune_at = kept.len() * 2;
+            self.held_paths.set = kept;
+        }
+    }
+
+    /// Entries of the held-path set (bounded by half-open handshakes plus accepted
+    /// sessions, times two before a prune).
+    pub fn held_paths_len(&self) -> usize {
+        self.held_paths.set.len()
+    }
+
+    /// Bytes held by the responder's admission tables and the most they can hold.
+    pub fn admission_memory(&self) -> (usize, usize) {
+        self.responder.admission_memory()
+    }
+
+    pub(super) fn handle_init(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        remote: &RemoteAddr,
+        d: &[u8],
+    ) {
+        if !self.config.accept_incoming {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        if self.by_local_id.len() >= self.config.max_sessions || self.outbox.len() >= OUTBOX_LIMIT {
+            self.stats.dropped_over_limit += 1;
+            return;
+        }
+        let local = self.fresh_session_id();
+        let mut out = vec![0u8; self.config.max_packet_size];
+        let outcome = self.responder.handle_init(
+            now,
+            &self.identity,
+            &self.network,
+            remote.as_bytes(),
+            d,
+            local,
+            &self.params,
+            &mut self.rng_secret,
+            &mut out,
+        );
+        match outcome {
+            InitOutcome::Challenge { len, resent } => {
+                out.truncate(len);
+                self.outbox.push_back((path, out));
+                if !resent {
+                    self.hold_path(path, local);
+                }
+            }
+            InitOutcome::Cookie { len } => {
+                out.truncate(len);
+                self.stats.cookies_sent += 1;
+                self.outbox.push_back((path, out));
+            }
+            InitOutcome::Drop(reason) => match reason {
+                DropReason::TableFull => {
+                    self.stats.dropped_over_limit += 1;
+                    self.stats.inits_table_full += 1;
+                }
+                DropReason::SessionCollision | DropReason::RateLimited => {
+                    self.stats.dropped_over_limit += 1;
+                }
+                DropReason::Replayed => self.stats.dropped_replayed += 1,
+                DropReason::PskFail => {
+                    self.stats.dropped_handshake += 1;
+                    self.reject(path, RejectCause::WrongNetwork);
+                }
+                _ => self.stats.dropped_handshake += 1,
+            },
+        }
+    }
+
+    /// A session accepted on `path` keeps it held while the session stays there.
+    pub(super) fn hold_accepted(&mut self, path: PathId, sid: SessionId) {
+        self.hold_path(path, sid);
+    }
+}
