@@ -196,13 +196,15 @@ impl Node {
         config: Arc<NodeConfig>,
         identity: Identity,
         network: NetworkKey,
-        rng_seed: [u8; 32],
+        mut rng_seed: [u8; 32],
     ) -> Result<Self, ConfigError> {
+        let root = Rng::from_seed(rng_seed);
+        // The caller's copy is the caller's to wipe; this one is wiped here.
+        zeroize::Zeroize::zeroize(&mut rng_seed);
         config.validate()?;
         // The static key on the configured provider's X25519 backend; should it refuse the
         // key, the default backend computes the very same X25519.
         let identity = identity.with_provider(config.crypto).unwrap_or(identity);
-        let root = Rng::from_seed(rng_seed);
         let rng_secret = root.fork(b"stt node secret");
         let rng_public = root.fork(b"stt node public");
         let max_datagram = crate::session::max_datagram_payload(config.max_packet_size);

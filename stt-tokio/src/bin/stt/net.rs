@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use stt_proto::error::SessionError;
-use stt_tokio::seed::{random_seed, read_identity, read_network, write_seed};
+use stt_tokio::seed::{SeedKind, random_seed, read_identity, read_network, write_seed};
 use stt_tokio::{
     ConnectionError, Identity, NetworkKey, Node, NodeConfig, NodeId, Session, WssTrust,
 };
@@ -46,7 +46,8 @@ impl Seeds {
                 Err(why) => {
                     tracing::warn!("no --node-seed and {why}: using a one-off identity");
                     let seed = random_seed().map_err(CliError::Random)?;
-                    Identity::from_node_seed(&seed).map_err(|e| CliError::Other(e.to_string()))?
+                    Identity::from_node_seed(&seed[..])
+                        .map_err(|e| CliError::Other(e.to_string()))?
                 }
             },
         };
@@ -68,7 +69,7 @@ fn default_identity() -> Result<Identity, String> {
         let temp = dir.join(format!(".node.seed.{}", std::process::id()));
         let _ = std::fs::remove_file(&temp);
         let seed = random_seed().map_err(|e| format!("no OS randomness: {e}"))?;
-        write_seed(&temp, &seed).map_err(|e| e.to_string())?;
+        write_seed(&temp, SeedKind::Node, &seed).map_err(|e| e.to_string())?;
         let linked = std::fs::hard_link(&temp, &path);
         let _ = std::fs::remove_file(&temp);
         match linked {
