@@ -36,8 +36,12 @@ use crate::time::Instant;
 
 #[cfg(test)]
 mod prepare_tests;
+#[cfg(test)]
+mod rotation_tests;
 #[cfg(feature = "fuzzing")]
 mod test_hooks;
+#[cfg(test)]
+mod test_pair;
 
 /// An adapter-chosen handle for a network path (a UDP peer address, a WebSocket
 /// connection). The core only compares paths; the adapter maps them to sockets.

@@ -1,12 +1,16 @@
 //! Seed files through the `stt` binary, as separate processes: `keygen` and `network
 //! new` write the checksummed `stt-seed1-…` text form, `pair` shows the same line, older
 //! hex files are still read, and a passphrase, a mistyped seed or a seed of the wrong
-//! kind is refused with a message that says which. No network traffic; about a second.
+//! kind is refused with a message that says which (no network traffic; about a second);
+//! and a listener given `--next-network` takes senders of either seed, not a third one
+//! (loopback UDP; a few seconds, bounded by the 10 s handshake timeout of the refusal).
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use stt_tests::procs::{Scratch, stt_bin};
+use std::time::Duration;
+
+use stt_tests::procs::{Proc, Scratch, free_udp_port, network_seed, random_file, stt_bin};
 
 fn stt(args: &[&str]) -> Output {
     Command::new(stt_bin())
@@ -101,4 +105,97 @@ fn seed_files_are_written_checksummed_and_bad_ones_are_refused_clearly() {
         e.contains("holds a node seed, but a network seed is needed"),
         "{e}"
     );
+}
+
+#[test]
+fn a_listener_rotating_its_network_seed_accepts_senders_of_either_seed() {
+    const LONG: Duration = Duration::from_secs(120);
+    let d = Scratch::new("cli-seeds-rotate");
+    let old = network_seed(&d.join("old.seed"));
+    let new = network_seed(&d.join("new.seed"));
+    let other = network_seed(&d.join("other.seed"));
+    let node = d.join("listener.seed");
+    assert!(stt(&["keygen", "--out", s(&node)]).status.success());
+    let out = d.join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let addr = format!("127.0.0.1:{}", free_udp_port());
+    let mut listener = Proc::stt(
+        "listener",
+        &[
+            "listen",
+            "--network",
+            s(&old),
+            "--next-network",
+            s(&new),
+            "--node-seed",
+            s(&node),
+            "--bind",
+            &addr,
+            "--out",
+            s(&out),
+            "--count",
+            "2",
+        ],
+    );
+    listener.wait_stderr("listening as", Duration::from_secs(30));
+    let known = d.join("known_peers");
+    for (i, net) in [&old, &new].into_iter().enumerate() {
+        let file = d.join(format!("f{i}.bin"));
+        random_file(&file, 10_000, i as u64);
+        let sent = Proc::stt(
+            "sender",
+            &[
+                "send",
+                "--network",
+                s(net),
+                "--known-peers",
+                s(&known),
+                "--to",
+                &addr,
+                s(&file),
+            ],
+        )
+        .wait(LONG);
+        assert!(sent.ok(), "seed {i}: {sent:?}");
+        assert!(out.join(format!("f{i}.bin")).exists());
+    }
+    let l = listener.wait(LONG);
+    assert!(l.ok(), "{l:?}");
+    // A third seed is refused (the listener is gone; start it again without the count).
+    let mut listener = Proc::stt(
+        "listener",
+        &[
+            "listen",
+            "--network",
+            s(&old),
+            "--next-network",
+            s(&new),
+            "--node-seed",
+            s(&node),
+            "--bind",
+            &addr,
+            "--out",
+            s(&out),
+        ],
+    );
+    listener.wait_stderr("listening as", Duration::from_secs(30));
+    let file = d.join("f2.bin");
+    random_file(&file, 10_000, 2);
+    let sent = Proc::stt(
+        "sender",
+        &[
+            "send",
+            "--network",
+            s(&other),
+            "--known-peers",
+            s(&known),
+            "--to",
+            &addr,
+            s(&file),
+        ],
+    )
+    .wait(LONG);
+    assert!(!sent.ok(), "{sent:?}");
+    assert!(sent.stderr.contains("network seed"), "{}", sent.stderr);
+    assert!(!out.join("f2.bin").exists());
 }

@@ -33,12 +33,20 @@ pub struct Seeds {
     /// Shared network seed file (every member of the network has the same one).
     #[arg(long, env = "STT_NETWORK")]
     pub network: PathBuf,
+    /// The network seed being rotated to (optional): incoming handshakes sealed with
+    /// either seed are accepted, outgoing ones use --network. See docs/PRIMITIVES.md §8
+    /// for the steps of a rotation.
+    #[arg(long, env = "STT_NEXT_NETWORK", value_name = "FILE")]
+    pub next_network: Option<PathBuf>,
 }
 
 impl Seeds {
     /// The identity and network key.
     pub fn load(&self) -> Result<(Identity, NetworkKey), CliError> {
-        let network = read_network(&self.network)?;
+        let mut network = read_network(&self.network)?;
+        if let Some(next) = &self.next_network {
+            network = network.with_next(&read_network(next)?);
+        }
         let identity = match &self.node_seed {
             Some(p) => read_identity(p)?,
             None => match default_identity() {
