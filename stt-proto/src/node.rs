@@ -36,6 +36,9 @@ use crate::time::Instant;
 
 #[cfg(test)]
 mod prepare_tests;
+mod reset;
+#[cfg(test)]
+mod reset_tests;
 #[cfg(test)]
 mod rotation_tests;
 #[cfg(feature = "fuzzing")]
@@ -115,6 +118,12 @@ pub struct NodeStats {
     /// Handshakes that failed authentication (also counted in `dropped_handshake`):
     /// an INIT sealed with another network's key, or a RESPONSE that did not verify.
     pub handshakes_failed_auth: u64,
+    /// Stateless RESETs sent, answering packets for sessions not held here (§5.5).
+    pub resets_sent: u64,
+    /// Packets for sessions not held here left unanswered by the RESET rate limit.
+    pub resets_limited: u64,
+    /// Genuine RESETs received: sessions the peer had lost, ended at once.
+    pub resets_received: u64,
 }
 
 /// Why a handshake was refused as unauthenticated ([`Node::poll_rejected_handshake`]).
@@ -178,6 +187,8 @@ pub struct Node {
     /// `poll_timeout`/`handle_timeout`, not once per packet.
     stale_timers: Vec<u32>,
     outbox: VecDeque<(PathId, Vec<u8>)>,
+    /// Stateless reset: the rate limit and sessions by their peer's id.
+    resets: reset::Resets,
     events: VecDeque<Event>,
     rejected: VecDeque<RejectedHandshake>,
     stats: NodeStats,
@@ -245,6 +256,7 @@ impl Node {
             dirty: VecDeque::new(),
             stale_timers: Vec::new(),
             outbox: VecDeque::new(),
+            resets: reset::Resets::default(),
             events: VecDeque::new(),
             rejected: VecDeque::new(),
             stats: NodeStats::default(),
@@ -445,12 +457,15 @@ impl Node {
                     return;
                 };
                 let config = self.config.clone();
+                let mut established = false;
                 if let Some(s) = self.slots[index as usize].session.as_mut() {
                     let was_handshaking = s.phase == Phase::Handshaking;
                     s.handle_handshake_packet(now, &header, &datagram, &config, &mut self.stats);
-                    if was_handshaking && s.is_established() {
-                        self.stats.sessions_connected += 1;
-                    }
+                    established = was_handshaking && s.is_established();
+                }
+                if established {
+                    self.stats.sessions_connected += 1;
+                    self.index_peer_id(index);
                 }
                 self.touch(index, now);
             }
@@ -461,6 +476,7 @@ impl Node {
                 }
                 let Some(index) = self.lookup(header.session_id) else {
                     self.stats.dropped_unknown_session += 1;
+                    self.answer_reset(now, path, header.session_id, datagram.len());
                     return;
                 };
                 // Disjoint field borrows: no Arc clone on the per-packet path.
@@ -476,11 +492,7 @@ impl Node {
                 }
                 self.touch(index, now);
             }
-            PacketType::Reset => {
-                // Stateless reset tokens arrive with a later issue; until then RESET
-                // packets are ignored (and cannot harm a session).
-                self.stats.dropped_unexpected += 1;
-            }
+            PacketType::Reset => self.handle_reset(now, &header, &datagram),
         }
     }
 
@@ -596,6 +608,7 @@ impl Node {
             Ok(s) => {
                 self.slots[handle.index as usize].session = Some(s);
                 self.stats.sessions_accepted += 1;
+                self.index_peer_id(handle.index);
                 self.touch(handle.index, now);
             }
             Err(_) => {
@@ -849,11 +862,13 @@ impl Node {
         }
         if s.phase == Phase::Closed {
             let local = s.local_id;
+            let peer = s.conn.as_ref().map(|c| c.peer_session);
             endpoints.forget_session(s.handle);
             slot.session = None;
             slot.deadline = None;
             slot.generation = slot.generation.wrapping_add(1);
             self.by_local_id.remove(&local);
+            self.unindex_peer_id(index, peer);
             self.free.push(index);
         }
     }
