@@ -69,7 +69,7 @@ fn a_restarted_listener_resets_the_session_and_the_sender_says_so() {
     assert!(!done.ok(), "{done:?}");
     assert!(
         done.stderr
-            .contains("the peer restarted or otherwise forgot this session"),
+            .contains("the peer holds no state for this session (it answered with a stateless reset): it restarted"),
         "{}",
         done.stderr
     );

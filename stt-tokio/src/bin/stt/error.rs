@@ -224,7 +224,7 @@ pub fn describe_connection(e: &ConnectionError) -> String {
             "the session timed out: nothing arrived from the peer within the idle timeout (the peer was killed, lost its network, or the path is cut)".into()
         }
         ConnectionError::Closed(SessionError::Reset) => {
-            "the peer restarted or otherwise forgot this session (it answered with a stateless reset); nothing more can be sent on it: run the command again to start a new session".into()
+            "the peer holds no state for this session (it answered with a stateless reset): it restarted or lost the session, or, if this happened right after connecting, it refused this node once it saw who it is (an allow-list without this NodeId, or too many sessions). Run the command again to start a new session".into()
         }
         ConnectionError::Closed(SessionError::HandshakeTimeout) => {
             "no answer to the handshake (nothing listening, filtered, or a different network seed)".into()
