@@ -339,11 +339,14 @@ impl<R: Runtime> Node<R> {
             };
             st.paths.set_session_path(h, path);
             st.dispatch.insert(h);
+            // Count the pending connect as a handle so a Closed event keeps its reason,
+            // under the same lock as the insert: a handshake that fails before a later
+            // acquire (a pinned connect refused on loopback) would otherwise have its
+            // entry forgotten and be reported as a node shutdown.
+            st.dispatch.acquire(h);
             st.wake_driver();
             h
         };
-        // Count the pending connect as a handle so a Closed event keeps its reason.
-        shared.lock().dispatch.acquire(handle);
         let r = poll_fn(|cx| {
             let mut st = shared.lock();
             if st.driver_done {

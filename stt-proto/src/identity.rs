@@ -222,11 +222,19 @@ impl Identity {
     }
 }
 
-/// The network's shared secrets, derived from its `shared_seed`.
+/// The network's shared secrets, derived from its `shared_seed`, and optionally those of
+/// the seed the network is rotating to ([`NetworkKey::with_next`], PROTOCOL.md §5.7.9).
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct NetworkKey {
-    psk: [u8; 32],
-    cookie_key: [u8; 32],
+    current: NetSecrets,
+    next: Option<NetSecrets>,
+}
+
+/// The keys of one shared seed.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct NetSecrets {
+    pub(crate) psk: [u8; 32],
+    pub(crate) cookie_key: [u8; 32],
 }
 
 impl fmt::Debug for NetworkKey {
@@ -250,15 +258,42 @@ impl NetworkKey {
             labels::COOKIE_INFO,
             &mut cookie_key,
         );
-        Ok(Self { psk, cookie_key })
+        let current = NetSecrets { psk, cookie_key };
+        psk.zeroize();
+        cookie_key.zeroize();
+        Ok(Self {
+            current,
+            next: None,
+        })
     }
 
+    /// This key, additionally accepting `next`'s seed from initiators: the step of a seed
+    /// rotation (PROTOCOL.md §5.7.9). A responder opens an INIT sealed with either seed;
+    /// an initiator always uses this key's own (current) seed. Any next seed `next`
+    /// itself carries is ignored.
+    pub fn with_next(mut self, next: &NetworkKey) -> Self {
+        self.next = Some(next.current.clone());
+        self
+    }
+
+    /// Whether a next seed is accepted too ([`NetworkKey::with_next`]).
+    pub fn has_next(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// The current seed's PSK: what an initiator seals its INIT with.
     pub(crate) fn psk(&self) -> &[u8; 32] {
-        &self.psk
+        &self.current.psk
     }
 
+    /// The current seed's cookie-reply key.
     pub(crate) fn cookie_key(&self) -> &[u8; 32] {
-        &self.cookie_key
+        &self.current.cookie_key
+    }
+
+    /// Every seed a responder accepts, current first.
+    pub(crate) fn accepted(&self) -> impl Iterator<Item = &NetSecrets> {
+        core::iter::once(&self.current).chain(self.next.as_ref())
     }
 }
 

@@ -38,8 +38,15 @@ use crate::time::Instant;
 mod admission;
 #[cfg(test)]
 mod prepare_tests;
+mod reset;
+#[cfg(test)]
+mod reset_tests;
+#[cfg(test)]
+mod rotation_tests;
 #[cfg(feature = "fuzzing")]
 mod test_hooks;
+#[cfg(test)]
+mod test_pair;
 
 /// An adapter-chosen handle for a network path (a UDP peer address, a WebSocket
 /// connection). The core only compares paths; the adapter maps them to sockets.
@@ -136,6 +143,12 @@ pub struct NodeStats {
     pub inits_challenge_resent: u64,
     /// Times the INIT rate crossed its threshold and put the responder under load.
     pub under_load_rate_trips: u64,
+    /// Stateless RESETs sent, answering packets for sessions not held here (§5.5).
+    pub resets_sent: u64,
+    /// Packets for sessions not held here left unanswered by the RESET rate limit.
+    pub resets_limited: u64,
+    /// Genuine RESETs received: sessions the peer had lost, ended at once.
+    pub resets_received: u64,
 }
 
 /// Metric records the node holds for [`Node::poll_metric`]; beyond this the oldest go.
@@ -204,6 +217,8 @@ pub struct Node {
     outbox: VecDeque<(PathId, Vec<u8>)>,
     /// Paths of half-open handshakes and accepted sessions ([`Node::path_in_use`]).
     held_paths: admission::HeldPaths,
+    /// Stateless reset: the rate limit and sessions by their peer's id.
+    resets: reset::Resets,
     events: VecDeque<Event>,
     metrics: VecDeque<MetricRecord>,
     rejected: VecDeque<RejectedHandshake>,
@@ -227,13 +242,15 @@ impl Node {
         config: Arc<NodeConfig>,
         identity: Identity,
         network: NetworkKey,
-        rng_seed: [u8; 32],
+        mut rng_seed: [u8; 32],
     ) -> Result<Self, ConfigError> {
+        let root = Rng::from_seed(rng_seed);
+        // The caller's copy is the caller's to wipe; this one is wiped here.
+        zeroize::Zeroize::zeroize(&mut rng_seed);
         config.validate()?;
         // The static key on the configured provider's X25519 backend; should it refuse the
         // key, the default backend computes the very same X25519.
         let identity = identity.with_provider(config.crypto).unwrap_or(identity);
-        let root = Rng::from_seed(rng_seed);
         let rng_secret = root.fork(b"stt node secret");
         let rng_public = root.fork(b"stt node public");
         let max_datagram = crate::session::max_datagram_payload(config.max_packet_size);
@@ -276,6 +293,7 @@ impl Node {
             stale_timers: Vec::new(),
             outbox: VecDeque::new(),
             held_paths: admission::HeldPaths::default(),
+            resets: reset::Resets::default(),
             events: VecDeque::new(),
             metrics: VecDeque::new(),
             rejected: VecDeque::new(),
@@ -498,12 +516,15 @@ impl Node {
                     return;
                 };
                 let config = self.config.clone();
+                let mut established = false;
                 if let Some(s) = self.slots[index as usize].session.as_mut() {
                     let was_handshaking = s.phase == Phase::Handshaking;
                     s.handle_handshake_packet(now, &header, &datagram, &config, &mut self.stats);
-                    if was_handshaking && s.is_established() {
-                        self.stats.sessions_connected += 1;
-                    }
+                    established = was_handshaking && s.is_established();
+                }
+                if established {
+                    self.stats.sessions_connected += 1;
+                    self.index_peer_id(index);
                 }
                 self.touch(index, now);
             }
@@ -514,6 +535,7 @@ impl Node {
                 }
                 let Some(index) = self.lookup(header.session_id) else {
                     self.stats.dropped_unknown_session += 1;
+                    self.answer_reset(now, path, header.session_id, datagram.len());
                     return;
                 };
                 // Disjoint field borrows: no Arc clone on the per-packet path.
@@ -529,11 +551,7 @@ impl Node {
                 }
                 self.touch(index, now);
             }
-            PacketType::Reset => {
-                // Stateless reset tokens arrive with a later issue; until then RESET
-                // packets are ignored (and cannot harm a session).
-                self.stats.dropped_unexpected += 1;
-            }
+            PacketType::Reset => self.handle_reset(now, &header, &datagram),
         }
     }
 
@@ -605,6 +623,7 @@ impl Node {
                 self.slots[handle.index as usize].session = Some(s);
                 self.stats.sessions_accepted += 1;
                 self.hold_accepted(path, header.session_id);
+                self.index_peer_id(handle.index);
                 self.touch(handle.index, now);
             }
             Err(_) => {
@@ -879,11 +898,13 @@ impl Node {
         }
         if s.phase == Phase::Closed {
             let local = s.local_id;
+            let peer = s.conn.as_ref().map(|c| c.peer_session);
             endpoints.forget_session(s.handle);
             slot.session = None;
             slot.deadline = None;
             slot.generation = slot.generation.wrapping_add(1);
             self.by_local_id.remove(&local);
+            self.unindex_peer_id(index, peer);
             self.free.push(index);
         }
     }

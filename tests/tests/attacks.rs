@@ -617,11 +617,30 @@ fn guessed_session_ids_find_nothing_and_get_no_answer() {
         };
         (PathId(3_000 + i % 100), forged(h, rng, 64))
     });
-    let moved = counters_moved("session-id guessing", &before, &p.stats()[1]);
+    let after = p.stats()[1];
+    let moved = counters_moved("session-id guessing", &before, &after);
     assert_eq!(hits, 0);
-    assert_eq!(moved, vec![("dropped_unknown_session", N)]);
-    let answered: Vec<_> = p.sent_to.keys().filter(|k| k.1 >= 3_000).collect();
-    assert!(answered.is_empty(), "guesses got answers: {answered:?}");
+    // The only answers are stateless RESETs (PROTOCOL.md §5.5) to the DATA/CONFIRM
+    // guesses: 36 bytes, smaller than the guess, at most 32 per second, the rest counted
+    // as limited; CHALLENGE guesses get nothing.
+    let protected = (0..N).filter(|i| i % 3 != 2).count() as u64;
+    let sent = after.resets_sent - before.resets_sent;
+    let limited = after.resets_limited - before.resets_limited;
+    assert_eq!(sent + limited, protected, "{moved:?}");
+    assert!(limited > 0 && sent < protected / 10, "{moved:?}");
+    let others: Vec<_> = moved
+        .iter()
+        .filter(|m| !m.0.starts_with("resets_"))
+        .collect();
+    assert_eq!(others, vec![&("dropped_unknown_session", N)]);
+    // `sent_to` counts bytes: every byte sent to a guesser is one of the 36-byte RESETs.
+    let answered_bytes: u64 = p
+        .sent_to
+        .iter()
+        .filter(|(k, _)| k.1 >= 3_000)
+        .map(|(_, v)| *v)
+        .sum();
+    assert_eq!(answered_bytes, sent * 36, "{sent} RESETs");
     assert!(is_up(&mut p, 1, b));
     transfer(&mut p, a, b, 4 << 10);
 }

@@ -2,6 +2,12 @@
 //!
 //! Only transport packet keys come from ring; the handshake stays on RustCrypto because
 //! ring's X25519 insists on its own RNG, which conflicts with injected randomness.
+//!
+//! **Keys are not wiped.** ring's `LessSafeKey` implements neither `zeroize` nor a wiping
+//! `Drop`, and its key schedule is private, so an expanded transport key stays in freed
+//! memory after its session ends. Where that matters, use the aws-lc provider (its
+//! allocator cleanses freed AEAD contexts) or RustCrypto (zeroized on drop); see
+//! docs/PRIMITIVES.md §8.
 
 use alloc::boxed::Box;
 
@@ -9,7 +15,7 @@ use ring::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, U
 
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
-/// The ring provider.
+/// The ring provider. Its packet keys are **not** zeroized on drop (see the module docs).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RingProvider;
 

@@ -18,6 +18,7 @@ pub mod initiator;
 pub mod noise;
 pub mod payload;
 pub mod responder;
+mod rotation;
 
 pub use initiator::{Initiator, generate_ephemeral};
 pub use noise::{PROLOGUE, PROTOCOL_NAME};

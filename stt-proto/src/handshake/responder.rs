@@ -24,6 +24,7 @@ use super::initiator::{
 };
 use super::noise::{SymmetricState, dh};
 use super::payload;
+use super::rotation;
 use super::{
     AllowList, COOKIE_LEN, DH_LEN, Established, HandshakeError, INIT_LEN, MAC2_LEN,
     MAX_CHALLENGE_LEN, NOISE_TAG_LEN,
@@ -386,16 +387,13 @@ impl Responder {
             return self.drop_with(DropReason::Replayed);
         }
 
-        // 7. Message 1: the PSK membership check. One HKDF chain and one AEAD, no DH.
-        let mut st = SymmetricState::initialize();
-        st.mix_key_and_hash(network.psk());
-        st.mix_hash(&e_i);
-        st.mix_key(&e_i);
+        // 7. Message 1: the PSK membership check. One HKDF chain and one AEAD per
+        // accepted seed (two during a rotation), no DH.
         let mut plain = [0u8; super::INIT_PAYLOAD_LEN];
         let sealed = &packet[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN];
-        if st.decrypt_and_hash(sealed, &mut plain).is_err() {
+        let Some((st, _)) = rotation::open_init(network, &e_i, sealed, &mut plain) else {
             return self.drop_with(DropReason::PskFail);
-        }
+        };
         let Ok((peer_session, offer)) = payload::decode_init(&plain) else {
             return self.drop_with(DropReason::Malformed);
         };
@@ -512,7 +510,11 @@ impl Responder {
         rng.fill(&mut nonce);
         let tag = &packet[INIT_LEN - MAC2_LEN - NOISE_TAG_LEN..INIT_LEN - MAC2_LEN];
         let cookie = self.cookies.cookie(path);
-        let Ok(sealed) = cookie::seal_reply(network.cookie_key(), nonce, tag, &cookie) else {
+        let mut e_i = [0u8; DH_LEN];
+        e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
+        let sealed_init = &packet[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN];
+        let key = rotation::cookie_key_for(network, &e_i, sealed_init);
+        let Ok(sealed) = cookie::seal_reply(key, nonce, tag, &cookie) else {
             return self.drop_with(DropReason::Crypto);
         };
         out[..HEADER_LEN].copy_from_slice(&handshake_header(PacketType::Cookie, peer_session));

@@ -85,6 +85,8 @@ pub(crate) struct Conn {
     pub record: PacketProtection,
     pub peer_session: SessionId,
     pub peer: NodeId,
+    /// The peer's stateless-reset token for `peer_session` (PROTOCOL.md §5.7.7).
+    pub peer_reset_token: [u8; 16],
     pub peer_params: TransportParams,
     /// Initiator: a protected packet from the responder arrived. Responder: always.
     pub confirmed: bool,
@@ -259,6 +261,7 @@ impl Session {
             record: est.record,
             peer_session: est.peer_session,
             peer: est.peer,
+            peer_reset_token: est.peer_reset_token,
             peer_params,
             confirmed,
             confirm_acked: false,

@@ -95,7 +95,16 @@ async fn pipe(session: &Session, mut send: SendStream, recv: RecvStream) -> Resu
     let mut sent = 0u64;
     let up = async {
         let mut input = stdin_reader();
-        while let Some(chunk) = input.recv().await {
+        loop {
+            // A session that ends (reset, timed out) ends the wait for more input too:
+            // an open, silent stdin must not keep the command running.
+            let chunk = tokio::select! {
+                c = input.recv() => c,
+                e = session.closed() => return Err(CliError::from_connection(e, Side::Peer)),
+            };
+            let Some(chunk) = chunk else {
+                break;
+            };
             let chunk = chunk.map_err(|e| CliError::Other(format!("cannot read stdin: {e}")))?;
             send.write_all(&chunk)
                 .await

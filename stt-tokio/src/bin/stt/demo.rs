@@ -41,9 +41,10 @@ fn payload(i: u64, len: usize) -> Vec<u8> {
 
 fn keys() -> Result<(Identity, Identity, NetworkKey), String> {
     let r = |e: getrandom::Error| format!("randomness: {e}");
-    let a = Identity::from_node_seed(&random_seed().map_err(r)?).map_err(|e| e.to_string())?;
-    let b = Identity::from_node_seed(&random_seed().map_err(r)?).map_err(|e| e.to_string())?;
-    let n = NetworkKey::from_shared_seed(&random_seed().map_err(r)?).map_err(|e| e.to_string())?;
+    let a = Identity::from_node_seed(&random_seed().map_err(r)?[..]).map_err(|e| e.to_string())?;
+    let b = Identity::from_node_seed(&random_seed().map_err(r)?[..]).map_err(|e| e.to_string())?;
+    let n =
+        NetworkKey::from_shared_seed(&random_seed().map_err(r)?[..]).map_err(|e| e.to_string())?;
     Ok((a, b, n))
 }
 

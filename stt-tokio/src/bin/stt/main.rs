@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use stt_tokio::Identity;
-use stt_tokio::seed::{random_seed, write_seed};
+use stt_tokio::seed::{SeedKind, random_seed, write_seed};
 
 mod cat;
 mod demo;
@@ -223,10 +223,10 @@ async fn run(cmd: Command) -> Result<(), CliError> {
     match cmd {
         Command::Keygen { out } => {
             let seed = random_seed().map_err(CliError::Random)?;
-            let id = Identity::from_node_seed(&seed)
+            let id = Identity::from_node_seed(&seed[..])
                 .map_err(|e| CliError::Other(e.to_string()))?
                 .node_id();
-            write_seed(&out, &seed)?;
+            write_seed(&out, SeedKind::Node, &seed)?;
             println!("{id}");
             eprintln!("to compare aloud: {}", peers::grouped(&id));
             eprintln!("node seed written to {} (mode 0600)", out.display());
@@ -242,7 +242,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             command: NetworkCommand::New { out },
         } => {
             let seed = random_seed().map_err(CliError::Random)?;
-            write_seed(&out, &seed)?;
+            write_seed(&out, SeedKind::Network, &seed)?;
             eprintln!(
                 "shared network seed written to {} (mode 0600); give it to members with `stt pair`",
                 out.display()
@@ -250,8 +250,12 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Pair { network } => {
-            let seed = stt_tokio::seed::read_seed(&network)?;
-            let text = hex::encode(&seed);
+            let seed = stt_tokio::seed::read_seed(&network, SeedKind::Network)?;
+            // An older file may hold more than 32 bytes: shown as hex, as it was.
+            let text = zeroize::Zeroizing::new(match <[u8; 32]>::try_from(seed.as_slice()) {
+                Ok(s) => stt_tokio::seed::text::encode(SeedKind::Network, &s),
+                Err(_) => hex::encode(seed.as_slice()),
+            });
             match qrcode::QrCode::new(text.as_bytes()) {
                 Ok(code) => {
                     let img = code
@@ -262,7 +266,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 }
                 Err(e) => eprintln!("no QR code: {e}"),
             }
-            println!("{text}");
+            println!("{}", text.as_str());
             eprintln!("save the text above to a file (chmod 600) and pass it with --network");
             Ok(())
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use stt_proto::error::SessionError;
-use stt_tokio::seed::{random_seed, read_identity, read_network, write_seed};
+use stt_tokio::seed::{SeedKind, random_seed, read_identity, read_network, write_seed};
 use stt_tokio::{
     ConnectionError, Identity, NetworkKey, Node, NodeConfig, NodeId, Session, WssTrust,
 };
@@ -33,12 +33,20 @@ pub struct Seeds {
     /// Shared network seed file (every member of the network has the same one).
     #[arg(long, env = "STT_NETWORK")]
     pub network: PathBuf,
+    /// The network seed being rotated to (optional): incoming handshakes sealed with
+    /// either seed are accepted, outgoing ones use --network. See docs/PRIMITIVES.md §8
+    /// for the steps of a rotation.
+    #[arg(long, env = "STT_NEXT_NETWORK", value_name = "FILE")]
+    pub next_network: Option<PathBuf>,
 }
 
 impl Seeds {
     /// The identity and network key.
     pub fn load(&self) -> Result<(Identity, NetworkKey), CliError> {
-        let network = read_network(&self.network)?;
+        let mut network = read_network(&self.network)?;
+        if let Some(next) = &self.next_network {
+            network = network.with_next(&read_network(next)?);
+        }
         let identity = match &self.node_seed {
             Some(p) => read_identity(p)?,
             None => match default_identity() {
@@ -46,7 +54,8 @@ impl Seeds {
                 Err(why) => {
                     tracing::warn!("no --node-seed and {why}: using a one-off identity");
                     let seed = random_seed().map_err(CliError::Random)?;
-                    Identity::from_node_seed(&seed).map_err(|e| CliError::Other(e.to_string()))?
+                    Identity::from_node_seed(&seed[..])
+                        .map_err(|e| CliError::Other(e.to_string()))?
                 }
             },
         };
@@ -68,7 +77,7 @@ fn default_identity() -> Result<Identity, String> {
         let temp = dir.join(format!(".node.seed.{}", std::process::id()));
         let _ = std::fs::remove_file(&temp);
         let seed = random_seed().map_err(|e| format!("no OS randomness: {e}"))?;
-        write_seed(&temp, &seed).map_err(|e| e.to_string())?;
+        write_seed(&temp, SeedKind::Node, &seed).map_err(|e| e.to_string())?;
         let linked = std::fs::hard_link(&temp, &path);
         let _ = std::fs::remove_file(&temp);
         match linked {

@@ -1,0 +1,47 @@
+//! Test helper: two or more `Node`s wired back to back in memory (no loss, no delay), for
+//! the rotation and reset tests. Owns nothing but the packet shuttle.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use bytes::BytesMut;
+
+use crate::event::Event;
+use crate::{Instant, Node, PathId};
+
+/// Moves every queued datagram between `a` (on path `a_path` as `b` sees it) and `b`
+/// (on `b_path` as `a` sees it) until both are quiet or `rounds` runs out, and returns
+/// the events each raised, in order.
+pub(super) fn pump(
+    a: &mut Node,
+    a_path: PathId,
+    b: &mut Node,
+    b_path: PathId,
+    now: Instant,
+    rounds: usize,
+) -> (Vec<Event>, Vec<Event>) {
+    let mut buf = vec![0u8; 65536];
+    let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let mut moved = false;
+        while let Some(t) = a.poll_transmit(now, &mut buf) {
+            b.handle_datagram(now, a_path, BytesMut::from(&buf[..t.len]));
+            moved = true;
+        }
+        while let Some(t) = b.poll_transmit(now, &mut buf) {
+            a.handle_datagram(now, b_path, BytesMut::from(&buf[..t.len]));
+            moved = true;
+        }
+        ea.extend(core::iter::from_fn(|| a.poll_event()));
+        eb.extend(core::iter::from_fn(|| b.poll_event()));
+        if !moved {
+            break;
+        }
+    }
+    (ea, eb)
+}
+
+/// Whether `events` hold a `Connected`.
+pub(super) fn connected(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e, Event::Connected { .. }))
+}
