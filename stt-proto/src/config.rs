@@ -13,6 +13,24 @@ use crate::crypto::CryptoProvider;
 use crate::frame::{DEFAULT_MAX_PACKET, MIN_MAX_PACKET};
 use crate::identity::NodeId;
 
+/// Probe-timeout periods of silence after which a peer that owes an acknowledgement is
+/// declared gone ([`crate::error::SessionError::PeerUnresponsive`]).
+///
+/// The clock starts where the idle timer's does (the last packet received, or the first
+/// ack-eliciting packet sent after it) and only runs while ack-eliciting data is in
+/// flight. A PTO period here is the un-backed-off one, `smoothed_rtt + max(4·rttvar, 1 ms)
+/// + max_ack_delay`; 8 of them cover the probes sent 1, 3 and 7 periods in (RFC 9002
+/// backoff) plus one period for the last probe's answer. The session then ends after
+/// `max(8 PTO, UNRESPONSIVE_FLOOR)` without a packet, never later than the idle timeout:
+/// about 3 s on a 50 ms path and 7-8 s on a steady 800 ms one, instead of the 30 s idle
+/// timeout. A slow path does not trip it: its ACKs keep arriving, and any packet from the
+/// peer restarts the clock.
+pub const UNRESPONSIVE_PTOS: u32 = 8;
+
+/// Shortest silence ever declared [`UNRESPONSIVE_PTOS`]-unresponsive, so an outage of a
+/// second or two on a short-RTT path (Wi-Fi roaming, a NAT rebinding) is ridden out.
+pub const UNRESPONSIVE_FLOOR: Duration = Duration::from_secs(3);
+
 /// A configuration value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

@@ -918,6 +918,15 @@ impl Session {
             self.terminate(SessionError::TimedOut);
             return;
         }
+        if let Some(at) = conn.unresponsive_deadline(config)
+            && now >= at
+        {
+            let silent_ms = u64::try_from((now - conn.last_activity).as_millis()).unwrap_or(u64::MAX);
+            let reason = SessionError::PeerUnresponsive { silent_ms };
+            self.error = Some(reason.clone());
+            self.terminate(reason);
+            return;
+        }
         if let Some((_, rto)) = conn.response_resend
             && now >= conn.last_activity + config.handshake_timeout.max(rto)
             && !conn.confirmed
@@ -993,6 +1002,9 @@ impl Session {
         }
         let conn = self.conn.as_ref()?;
         at(conn.last_activity + conn.effective_idle_timeout(config));
+        if let Some(u) = conn.unresponsive_deadline(config) {
+            at(u);
+        }
         if let Some((next, _)) = conn.response_resend {
             at(next);
         }
@@ -1171,6 +1183,20 @@ impl Conn {
     fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {
         let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
         self.idle_timeout.max(pto.saturating_mul(3))
+    }
+
+    /// When the peer is declared unresponsive if nothing arrives: only while it owes an
+    /// acknowledgement, `max(UNRESPONSIVE_PTOS · PTO, UNRESPONSIVE_FLOOR)` after the idle
+    /// timer's start (see [`crate::config::UNRESPONSIVE_PTOS`]).
+    fn unresponsive_deadline(&self, config: &NodeConfig) -> Option<Instant> {
+        if !self.sent.has_ack_eliciting_in_flight() {
+            return None;
+        }
+        let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
+        let wait = pto
+            .saturating_mul(crate::config::UNRESPONSIVE_PTOS)
+            .max(crate::config::UNRESPONSIVE_FLOOR);
+        Some(self.last_activity + wait)
     }
 
     /// When pacing next lets a packet out, if it is holding one back.
