@@ -38,6 +38,7 @@
 
 pub mod invariant;
 pub mod link;
+pub mod liveness;
 pub mod mixes;
 pub mod payload;
 pub mod report;
@@ -103,5 +104,6 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, trace: Option<Box<dyn Write>
         node_stats: Vec::new(),
         drops: Default::default(),
         links: Vec::new(),
+        session_ends: Vec::new(),
     }
 }

@@ -480,6 +480,18 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         "generated: rebindings x loss/bursts/corruption/reorder/dup/partition",
     ),
     (
+        "blackhole",
+        crate::liveness::blackhole,
+        true,
+        "path cut for good mid-transfer: peer unresponsive on both sides",
+    ),
+    (
+        "slow-path",
+        crate::liveness::slow_path,
+        true,
+        "800 ms RTT, 1 s deep queue: completes, no dead-peer false alarm",
+    ),
+    (
         "many-sessions",
         many_sessions,
         true,

@@ -240,6 +240,7 @@ pub struct World {
     violations: Vec<Violation>,
     buf: Vec<u8>,
     drops: BTreeMap<&'static str, u64>,
+    session_ends: Vec<crate::report::SessionEnd>,
     first_write: Option<Instant>,
     last_read: Option<Instant>,
     stream_bytes_read: u64,
@@ -359,6 +360,7 @@ impl World {
             violations: Vec::new(),
             buf: vec![0u8; 64 * 1024],
             drops: BTreeMap::new(),
+            session_ends: Vec::new(),
             first_write: None,
             last_read: None,
             stream_bytes_read: 0,
@@ -1120,6 +1122,11 @@ impl World {
                 };
                 let end = describe_close(&reason);
                 let text = reason.to_string();
+                self.session_ends.push(crate::report::SessionEnd {
+                    node: ix,
+                    at: Duration::from_micros(t_us),
+                    reason: reason.clone(),
+                });
                 self.trace.record(
                     t_us,
                     "closed",
@@ -1645,6 +1652,7 @@ impl World {
                 .map(|n| (n.name.clone(), n.last_stats))
                 .collect(),
             drops: self.drops,
+            session_ends: self.session_ends,
             links,
         }
     }
