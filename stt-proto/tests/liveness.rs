@@ -69,7 +69,11 @@ fn vanish(latency: Duration, warm: Duration) -> (Option<SessionError>, Duration)
     assert!(read > 0, "no data moved before the blackhole");
     let cut = pair.now;
     pair.path_hook = Some(Box::new(move |_, _, now: Instant, _| {
-        if now >= cut { Fate::Drop } else { Fate::Deliver }
+        if now >= cut {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
     }));
     let mut reason = None;
     pair.run_until(Duration::from_secs(60), |p| {

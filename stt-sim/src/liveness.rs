@@ -61,8 +61,9 @@ pub fn slow_path(_seed: u64) -> Scenario {
     });
     let srv = s.node(NodeSpec::new("server", config()).serve(Workload::streams(1, 256 * 1024)));
     s.node(
-        NodeSpec::new("client", config())
-            .client(ClientPlan::new(srv, Workload::streams(2, 512 * 1024)).expect(Expect::Complete)),
+        NodeSpec::new("client", config()).client(
+            ClientPlan::new(srv, Workload::streams(2, 512 * 1024)).expect(Expect::Complete),
+        ),
     );
     s.deadline = Duration::from_secs(120);
     s
@@ -95,7 +96,10 @@ pub fn check_slow_path(r: &RunReport) -> Result<(), String> {
             SessionError::LocallyClosed { .. } | SessionError::ClosedByPeer { .. }
         )
     }) {
-        Some(e) => Err(format!("node {} ended with {} at {:?}", e.node, e.reason, e.at)),
+        Some(e) => Err(format!(
+            "node {} ended with {} at {:?}",
+            e.node, e.reason, e.at
+        )),
         None => Ok(()),
     }
 }

@@ -921,7 +921,8 @@ impl Session {
         if let Some(at) = conn.unresponsive_deadline(config)
             && now >= at
         {
-            let silent_ms = u64::try_from((now - conn.last_activity).as_millis()).unwrap_or(u64::MAX);
+            let silent_ms =
+                u64::try_from((now - conn.last_activity).as_millis()).unwrap_or(u64::MAX);
             let reason = SessionError::PeerUnresponsive { silent_ms };
             self.error = Some(reason.clone());
             self.terminate(reason);
@@ -1186,7 +1187,7 @@ impl Conn {
     }
 
     /// When the peer is declared unresponsive if nothing arrives: only while it owes an
-    /// acknowledgement, `max(UNRESPONSIVE_PTOS · PTO, UNRESPONSIVE_FLOOR)` after the idle
+    /// acknowledgement, `max(UNRESPONSIVE_PTOS · PTO, unresponsive_floor)` after the idle
     /// timer's start (see [`crate::config::UNRESPONSIVE_PTOS`]).
     fn unresponsive_deadline(&self, config: &NodeConfig) -> Option<Instant> {
         if !self.sent.has_ack_eliciting_in_flight() {
@@ -1195,7 +1196,7 @@ impl Conn {
         let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
         let wait = pto
             .saturating_mul(crate::config::UNRESPONSIVE_PTOS)
-            .max(crate::config::UNRESPONSIVE_FLOOR);
+            .max(config.transport.unresponsive_floor);
         Some(self.last_activity + wait)
     }
 
