@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use stt_proto::config::NodeConfig;
 use stt_proto::error::{OpenStreamError, SessionError, WriteError};
-use stt_proto::frame::{
-    DataFrame, Dir, ErrorCode, Frame, Side, StreamId, StreamOpen,
-};
+use stt_proto::frame::{DataFrame, Dir, ErrorCode, Frame, Side, StreamId, StreamOpen};
 use stt_proto::{Event, PathId, SessionHandle};
 use stt_tests::flood::assert_amplification_within;
 use stt_tests::mem::{Pair, path_of};
@@ -80,7 +78,11 @@ fn data(offset: u64, bytes: &[u8]) -> Frame<'_> {
 }
 
 /// Connects node 0 to a receiver with these windows and opens `n` uni streams on it.
-fn setup(stream: u64, session: u64, n: usize) -> (Pair, SessionHandle, SessionHandle, Vec<StreamId>) {
+fn setup(
+    stream: u64,
+    session: u64,
+    n: usize,
+) -> (Pair, SessionHandle, SessionHandle, Vec<StreamId>) {
     let mut p = Pair::new(NodeConfig::default(), receiver(stream, session));
     let (a, b) = p.connect();
     let now = p.now;
@@ -113,7 +115,10 @@ fn data_past_the_stream_window_inside_the_session_window_is_refused() {
     let (mut p, a, b, ids) = setup(16 << 10, 1 << 20, 1);
     // Ends exactly at the stream window: allowed.
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 1000, &[1; 1000])]);
-    assert!(is_up(&mut p, 1, b), "data ending at the window edge refused");
+    assert!(
+        is_up(&mut p, 1, b),
+        "data ending at the window edge refused"
+    );
     // One byte further: only the stream check can refuse it.
     malicious(&mut p, a, ids[0], &[data(16 << 10, &[1; 1])]);
     assert_flow_violation(&mut p, b, "one byte past the stream window");
@@ -142,7 +147,10 @@ fn data_starting_inside_the_session_window_and_ending_past_it_is_refused() {
     let (mut p, a, b, ids) = setup(1 << 20, 16 << 10, 1);
     // Ends exactly at the session window: allowed.
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 1000, &[1; 1000])]);
-    assert!(is_up(&mut p, 1, b), "data ending at the session window refused");
+    assert!(
+        is_up(&mut p, 1, b),
+        "data ending at the session window refused"
+    );
     let (mut p, a, b, ids) = setup(1 << 20, 16 << 10, 1);
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 500, &[1; 1000])]);
     assert_flow_violation(&mut p, b, "DATA straddling the session window");
@@ -274,7 +282,10 @@ fn an_honest_sender_stops_at_the_session_window_when_the_stream_window_is_larger
         "receiver got {} bytes against a 32 KiB window ({fresh} sent)",
         rx.bytes_received
     );
-    assert!(rx.bytes_received > 16 << 10, "the window was not used: {rx:?}");
+    assert!(
+        rx.bytes_received > 16 << 10,
+        "the window was not used: {rx:?}"
+    );
     let w = p.nodes[0].session(a).unwrap().write(p.now, ids[0], &chunk);
     assert!(matches!(w, Err(WriteError::Blocked) | Ok(_)));
 }
@@ -315,12 +326,31 @@ fn bulk_data_to_an_unproven_address_stays_within_3x() {
         pump(p);
         false
     });
-    // A packet of node 0 (a keepalive under its keys) arrives from a new address;
-    // nothing node 1 sends gets through any more.
+    // A full-size packet of node 0 arrives from a new address; nothing node 1 sends
+    // gets through any more.
     p.deliver = false;
-    let ping = sealed(&mut p, a, StreamId::CONTROL, &[Frame::Keepalive]);
+    let start = p.captured.len();
+    let now = p.now;
+    let up = p.nodes[0]
+        .session(a)
+        .unwrap()
+        .open_stream(now, Dir::Uni, 0, None)
+        .unwrap();
+    p.nodes[0]
+        .session(a)
+        .unwrap()
+        .write(now, up, &[5u8; 1200])
+        .unwrap();
+    p.flush();
+    let fresh: Vec<Vec<u8>> = p.captured[start..]
+        .iter()
+        .filter(|s| s.from == 0)
+        .map(|s| s.bytes.clone())
+        .collect();
     let victim = PathId(4242);
-    p.inject(1, victim, &ping);
+    for bytes in &fresh {
+        p.inject(1, victim, bytes);
+    }
     for _ in 0..50 {
         pump(&mut p);
         p.now = p.now + Duration::from_millis(10);
@@ -328,6 +358,9 @@ fn bulk_data_to_an_unproven_address_stays_within_3x() {
         p.flush();
     }
     let sent = p.sent_to.get(&(1, victim.0)).copied().unwrap_or(0);
-    assert!(sent > 0, "node 1 never used the new address");
+    let got = p.received_from.get(&(1, victim.0)).copied().unwrap_or(0);
+    println!("unproven address: {got} bytes in, {sent} bytes out");
+    assert!(got >= 1000, "node 0's packet was small: {got} bytes");
+    assert!(sent > got, "node 1 did not use its budget: {sent} bytes");
     assert_amplification_within(&p, 1, victim.0, 3);
 }
