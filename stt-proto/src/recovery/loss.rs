@@ -28,6 +28,12 @@ const TIME_THRESHOLD_EIGHTHS: (u32, u32) = (9, 16);
 /// How many recently declared-lost packets are remembered to spot a spurious loss.
 const RECENT_LOST: usize = 8;
 
+/// RFC 9002 §7.6: losses spanning more than three probe timeouts (first to last
+/// ack-eliciting packet lost, `pto` without backoff) are persistent congestion.
+pub fn is_persistent_congestion(first_sent: Instant, last_sent: Instant, pto: Duration) -> bool {
+    last_sent.saturating_duration_since(first_sent) > pto.saturating_mul(3)
+}
+
 /// One packet in flight.
 #[derive(Debug, Clone)]
 pub struct SentPacket<I> {
@@ -369,6 +375,41 @@ mod tests {
         assert_eq!(lost_pns, [0, 1, 2, 3, 4]);
         assert_eq!(s.bytes_in_flight(), 0);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn persistent_congestion_needs_more_than_three_ptos() {
+        let pto = Duration::from_millis(100);
+        let at = |ms: u64| Instant(ms * 1000);
+        assert!(!is_persistent_congestion(at(0), at(34), pto));
+        assert!(!is_persistent_congestion(at(0), at(100), pto));
+        assert!(!is_persistent_congestion(at(0), at(300), pto));
+        assert!(is_persistent_congestion(at(0), at(301), pto));
+        assert!(!is_persistent_congestion(at(500), at(0), pto));
+    }
+
+    #[test]
+    fn probe_timeout_doubles_per_consecutive_timeout_and_resets_on_ack() {
+        let mut s = SentPackets::default();
+        let rtt = RttEstimator::new(Duration::from_millis(100));
+        let delay = Duration::from_millis(25);
+        assert_eq!(s.pto_deadline(&rtt, delay), None, "nothing in flight");
+        s.on_sent(0, packet(0));
+        let base = rtt.pto_base() + delay;
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(0) + base));
+        s.on_pto();
+        assert_eq!(s.pto_count(), 1);
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(0) + base * 2));
+        s.on_pto();
+        s.on_pto();
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(0) + base * 8));
+        // A probe sent later restarts the clock from that send, still backed off.
+        s.on_sent(1, packet(5_000));
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(5_000) + base * 8));
+        let mut acked = Vec::new();
+        s.on_ack([(1u64, 1u64)].into_iter(), &mut acked).unwrap();
+        assert_eq!(s.pto_count(), 0);
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(5_000) + base));
     }
 
     #[test]

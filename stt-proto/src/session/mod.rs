@@ -852,8 +852,8 @@ impl Session {
             }
             // Persistent congestion: the lost span is longer than 3 PTOs.
             let pto = conn.rtt.pto_base() + config.transport.max_ack_delay;
-            let persistent =
-                first_sent.is_some_and(|f| last_sent.saturating_duration_since(f) > pto * 3);
+            let persistent = first_sent
+                .is_some_and(|f| crate::recovery::is_persistent_congestion(f, last_sent, pto));
             if lost_bytes > 0 {
                 let before = conn.cc.window();
                 conn.cc
