@@ -47,8 +47,9 @@ fn closed(events: &[Event], s: SessionHandle) -> Option<SessionError> {
 }
 
 /// Starts a transfer over a pair with one-way `latency`, lets it run `warm`, then drops
-/// every packet both ways from then on. Returns (close reason, silence until the close).
-fn vanish(latency: Duration, warm: Duration) -> (Option<SessionError>, Duration) {
+/// every packet both ways from then on. Returns (close reason, silence until the close,
+/// probe timeouts during the silence).
+fn vanish(latency: Duration, warm: Duration) -> (Option<SessionError>, Duration, u64) {
     let config = NodeConfig::default(); // idle timeout 30 s, keepalive 10 s
     let mut pair = Pair::new(config.clone(), config);
     pair.latency = latency;
@@ -68,6 +69,8 @@ fn vanish(latency: Duration, warm: Duration) -> (Option<SessionError>, Duration)
     });
     assert!(read > 0, "no data moved before the blackhole");
     let cut = pair.now;
+    let ptos_before = pair.peers[0].node.session(a).unwrap().stats().pto_count;
+    let mut ptos = 0;
     pair.path_hook = Some(Box::new(move |_, _, now: Instant, _| {
         if now >= cut {
             Fate::Drop
@@ -78,18 +81,24 @@ fn vanish(latency: Duration, warm: Duration) -> (Option<SessionError>, Duration)
     let mut reason = None;
     pair.run_until(Duration::from_secs(60), |p| {
         pump(p, a, b, id, &chunk);
+        if let Some(mut s) = p.peers[0].node.session(a) {
+            ptos = s.stats().pto_count - ptos_before;
+        }
         reason = reason.take().or_else(|| closed(&p.peers[0].events, a));
         p.peers[0].events.clear();
         p.peers[1].events.clear();
         reason.is_some()
     });
-    (reason, pair.now - cut)
+    (reason, pair.now - cut, ptos)
 }
 
 #[test]
 fn peer_vanishing_mid_transfer_is_noticed_within_the_floor() {
     // 10 ms RTT: 8 PTO is far below the floor, so the floor is the bound.
-    let (reason, after) = vanish(Duration::from_millis(5), Duration::from_millis(300));
+    let (reason, after, ptos) = vanish(Duration::from_millis(5), Duration::from_millis(300));
+    // The probe timeout backs off (doubling from about 60 ms): a handful of probes in
+    // 4 s, not one per PTO.
+    assert!((3..=10).contains(&ptos), "{ptos} probe timeouts in {after:?}");
     assert!(
         matches!(reason, Some(SessionError::PeerUnresponsive { .. })),
         "{reason:?} after {after:?}"
@@ -108,7 +117,7 @@ fn peer_vanishing_mid_transfer_is_noticed_within_the_floor() {
 fn peer_vanishing_on_a_slow_path_is_noticed_within_eight_ptos() {
     // 800 ms RTT: PTO ≈ 0.8 s + 4·rttvar + 25 ms, so about 8 PTO, well under the 30 s
     // idle timeout.
-    let (reason, after) = vanish(Duration::from_millis(400), Duration::from_secs(10));
+    let (reason, after, _) = vanish(Duration::from_millis(400), Duration::from_secs(10));
     assert!(
         matches!(reason, Some(SessionError::PeerUnresponsive { .. })),
         "{reason:?} after {after:?}"
