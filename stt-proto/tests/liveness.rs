@@ -98,7 +98,10 @@ fn peer_vanishing_mid_transfer_is_noticed_within_the_floor() {
     let (reason, after, ptos) = vanish(Duration::from_millis(5), Duration::from_millis(300));
     // The probe timeout backs off (doubling from about 60 ms): a handful of probes in
     // 4 s, not one per PTO.
-    assert!((3..=10).contains(&ptos), "{ptos} probe timeouts in {after:?}");
+    assert!(
+        (3..=10).contains(&ptos),
+        "{ptos} probe timeouts in {after:?}"
+    );
     assert!(
         matches!(reason, Some(SessionError::PeerUnresponsive { .. })),
         "{reason:?} after {after:?}"
