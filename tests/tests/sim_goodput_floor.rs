@@ -1,9 +1,9 @@
 //! Goodput floors: on fixed simulator seeds of the bulk, bottleneck and lossy scenarios,
 //! goodput must stay at or above a recorded floor and the retransmission ratio at or
 //! below a recorded ceiling (both with margin: floor about 75% of the goodput measured
-//! when they were recorded, ceiling about 1.5x the ratio plus one point). A loss
-//! detector that only fires on timeouts, a congestion controller that never hears of
-//! loss or never reduces its window, or a PTO that never backs off breaks one of them.
+//! when they were recorded, ceiling about 1.5x the ratio plus one point). Checked to
+//! fail when loss detection only fires on timeouts, when the session never reports loss
+//! to its congestion controller, and when NewReno does not reduce its window on loss.
 //! Deterministic (virtual time); about 15 s in debug. Print the figures with
 //! `cargo test -p stt-tests --test sim_goodput_floor -- --nocapture`.
 
