@@ -7,6 +7,7 @@
 //! run's master seed. Library code here never panics on network data.
 
 mod apps;
+mod live_checks;
 mod path_oracle;
 mod paths;
 
@@ -182,6 +183,8 @@ struct Track {
     done: bool,
     last_stats: SessionStats,
     max_cwnd: u64,
+    /// The in-flight check's memory (`live_checks`).
+    flight: live_checks::Flight,
     /// The last path the engine reported validated for this session (its first path
     /// at `Connected`, then every `PathChanged`).
     validated_path: Option<PathId>,
@@ -241,6 +244,8 @@ pub struct World {
     buf: Vec<u8>,
     drops: BTreeMap<&'static str, u64>,
     session_ends: Vec<crate::report::SessionEnd>,
+    /// (receiver node, sender node) → when the receiver last got a datagram from it.
+    heard_at: BTreeMap<(usize, usize), Instant>,
     first_write: Option<Instant>,
     last_read: Option<Instant>,
     stream_bytes_read: u64,
@@ -361,6 +366,7 @@ impl World {
             buf: vec![0u8; 64 * 1024],
             drops: BTreeMap::new(),
             session_ends: Vec::new(),
+            heard_at: BTreeMap::new(),
             first_write: None,
             last_read: None,
             stream_bytes_read: 0,
@@ -545,6 +551,9 @@ impl World {
                     let len = bytes.len();
                     self.path_oracle
                         .on_deliver(from, from_addr, to, to_addr, sent_at, len, now);
+                    if let Some(from) = from {
+                        self.heard_at.insert((to, from), now);
+                    }
                 }
                 self.deliver(to, to_addr, from_addr, bytes, corrupted, duplicate)
             }
@@ -889,6 +898,7 @@ impl World {
                     done: false,
                     last_stats: SessionStats::default(),
                     max_cwnd: 0,
+                    flight: Default::default(),
                     validated_path: None,
                 });
                 self.nodes[ix].tracks.push(t);
@@ -1060,6 +1070,7 @@ impl World {
                         done: false,
                         last_stats: SessionStats::default(),
                         max_cwnd: 0,
+                        flight: Default::default(),
                         validated_path: None,
                     });
                     if let Some(pt) = peer_track {
@@ -1465,7 +1476,14 @@ impl World {
     }
 
     fn check_bounds(&mut self, ix: usize) {
-        let World { nodes, tracks, .. } = self;
+        let World {
+            nodes,
+            tracks,
+            heard_at,
+            now,
+            ..
+        } = self;
+        let now = *now;
         let n = &mut nodes[ix];
         let Some(node) = n.node.as_mut() else {
             return;
@@ -1476,7 +1494,14 @@ impl World {
             cfg.max_half_open,
             cfg.max_packet_size as u64,
         );
+        let t_cfg = &cfg.transport;
+        let (idle, keepalive, ack_delay) = (
+            t_cfg.idle_timeout,
+            t_cfg.keepalive_interval,
+            t_cfg.max_ack_delay,
+        );
         let mut found = Vec::new();
+        let mut idle_missed = Vec::new();
         if node.session_count() > max_sessions {
             found.push((
                 "session_count",
@@ -1504,8 +1529,28 @@ impl World {
                 if st.bytes_in_flight > bound {
                     found.push(("bytes_in_flight", st.bytes_in_flight, bound));
                 }
+                if let Some((v, b)) = tr.flight.over_window(&st, mtu) {
+                    found.push(("bytes_in_flight over the current cwnd", v, b));
+                }
+                if let Some(peer) = tr.peer.filter(|_| tr.up && !tr.closing) {
+                    let heard = heard_at.get(&(ix, peer)).copied();
+                    let last = heard.map_or(tr.started, |h| h.max(tr.started));
+                    if let Some(due) =
+                        live_checks::idle_due(last, idle, keepalive, st.rtt, ack_delay)
+                        && now > due
+                    {
+                        idle_missed.push((t, now.saturating_duration_since(last)));
+                    }
+                }
                 tracks[t].last_stats = st;
             }
+        }
+        for (track, silent) in idle_missed {
+            self.violate(Violation::IdleNotFired {
+                node: ix,
+                track,
+                silent,
+            });
         }
         for (what, value, bound) in found {
             self.violate(Violation::Memory {
