@@ -183,8 +183,6 @@ struct Track {
     done: bool,
     last_stats: SessionStats,
     max_cwnd: u64,
-    /// The in-flight check's memory (`live_checks`).
-    flight: live_checks::Flight,
     /// The last path the engine reported validated for this session (its first path
     /// at `Connected`, then every `PathChanged`).
     validated_path: Option<PathId>,
@@ -898,7 +896,6 @@ impl World {
                     done: false,
                     last_stats: SessionStats::default(),
                     max_cwnd: 0,
-                    flight: Default::default(),
                     validated_path: None,
                 });
                 self.nodes[ix].tracks.push(t);
@@ -1070,7 +1067,6 @@ impl World {
                         done: false,
                         last_stats: SessionStats::default(),
                         max_cwnd: 0,
-                        flight: Default::default(),
                         validated_path: None,
                     });
                     if let Some(pt) = peer_track {
@@ -1528,9 +1524,6 @@ impl World {
                 let bound = tr.max_cwnd + (2 * st.pto_count + 3) * mtu;
                 if st.bytes_in_flight > bound {
                     found.push(("bytes_in_flight", st.bytes_in_flight, bound));
-                }
-                if let Some((v, b)) = tr.flight.over_window(&st, mtu) {
-                    found.push(("bytes_in_flight over the current cwnd", v, b));
                 }
                 if let Some(peer) = tr.peer.filter(|_| tr.up && !tr.closing) {
                     let heard = heard_at.get(&(ix, peer)).copied();
