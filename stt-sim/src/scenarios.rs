@@ -480,6 +480,12 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         "generated: rebindings x loss/bursts/corruption/reorder/dup/partition",
     ),
     (
+        crate::adversary::NAME,
+        crate::adversary::generated,
+        true,
+        "generated: a member breaks a flow/stream limit; honest client through 64 KiB windows",
+    ),
+    (
         "blackhole",
         crate::liveness::blackhole,
         true,

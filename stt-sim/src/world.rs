@@ -6,6 +6,7 @@
 //! bounds as it goes. It never sleeps or reads a clock; all randomness is forked from the
 //! run's master seed. Library code here never panics on network data.
 
+mod adversary;
 mod apps;
 mod live_checks;
 mod path_oracle;
@@ -253,6 +254,8 @@ pub struct World {
     wire_bytes: u64,
     steps: u64,
     apps: apps::AppsState,
+    /// Attacks sent: (attacker's sim session, attack), checked at the end.
+    attacks: Vec<(usize, crate::adversary::Attack)>,
 }
 
 fn us(d: Duration) -> u64 {
@@ -374,6 +377,7 @@ impl World {
             wire_bytes: 0,
             steps: 0,
             apps: apps::AppsState::default(),
+            attacks: Vec::new(),
         };
         for i in 0..world.nodes.len() {
             world.boot(i)?;
@@ -660,6 +664,7 @@ impl World {
                     self.plans[p].current = None;
                 }
             }
+            Action::Attack { node, attack } => self.attack(node.0, attack),
             Action::Restart(NodeIx(ix)) => {
                 if ix >= self.nodes.len() || self.nodes[ix].node.is_some() {
                     return;
@@ -1576,6 +1581,7 @@ impl World {
 
     fn finish(mut self) -> RunReport {
         self.apps_finish();
+        self.check_attacks();
         if self.scenario.check_paths {
             self.check_paths();
         }
