@@ -18,13 +18,13 @@ use crate::identity::NodeId;
 ///
 /// The clock starts where the idle timer's does (the last packet received, or the first
 /// ack-eliciting packet sent after it) and only runs while ack-eliciting data is in
-/// flight. A PTO period here is the un-backed-off one, `smoothed_rtt + max(4·rttvar, 1 ms)
-/// + max_ack_delay`; 8 of them cover the probes sent 1, 3 and 7 periods in (RFC 9002
-/// backoff) plus one period for the last probe's answer. The session then ends after
-/// `max(8 PTO, UNRESPONSIVE_FLOOR)` without a packet, never later than the idle timeout:
-/// 4 s (the floor) on a 50 ms path and 7-8 s on a steady 800 ms one, instead of the 30 s idle
-/// timeout. A slow path does not trip it: its ACKs keep arriving, and any packet from the
-/// peer restarts the clock.
+/// flight. A PTO period here is the un-backed-off one,
+/// `smoothed_rtt + max(4·rttvar, 1 ms) + max_ack_delay`; 8 of them cover the probes sent
+/// 1, 3 and 7 periods in (RFC 9002 backoff) plus one period for the last probe's answer.
+/// The session then ends after `max(8 PTO, unresponsive_floor)` without a packet, never
+/// later than the idle timeout: 4 s (the floor) on a 50 ms path and 7-8 s on a steady
+/// 800 ms one, instead of the 30 s idle timeout. A slow path does not trip it: its ACKs
+/// keep arriving, and any packet from the peer restarts the clock.
 pub const UNRESPONSIVE_PTOS: u32 = 8;
 
 /// Default of [`TransportConfig::unresponsive_floor`]: the shortest silence ever declared

@@ -8,7 +8,7 @@ use stt_proto::error::SessionError;
 use stt_proto::frame::{DataFrame, Dir, Frame, Side, StreamId, StreamOpen};
 
 use super::{End, World};
-use crate::adversary::{Attack, LARGE_WINDOW, SMALL_WINDOW, STREAM_LIMIT};
+use crate::adversary::{Attack, SMALL_WINDOW, STREAM_LIMIT};
 use crate::invariant::Violation;
 use crate::trace::Val;
 
@@ -66,7 +66,6 @@ impl World {
                 }),
             ),
         };
-        debug_assert!(SMALL_WINDOW < LARGE_WINDOW);
         let mut payload = [0u8; 256];
         let Ok(n) = frame.encode(&mut payload) else {
             return;
