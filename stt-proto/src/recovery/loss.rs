@@ -413,6 +413,21 @@ mod tests {
     }
 
     #[test]
+    fn skipped_packet_numbers_keep_the_others_in_place() {
+        let mut s = SentPackets::default();
+        s.on_sent(0, packet(0));
+        // 1 and 2 are skipped (never sent); 3 must still be found as 3.
+        s.on_sent(3, packet(30));
+        let mut acked = Vec::new();
+        s.on_ack([(1u64, 2u64)].into_iter(), &mut acked).unwrap();
+        assert!(acked.is_empty(), "skipped numbers acknowledged a packet");
+        s.on_ack([(3u64, 3u64)].into_iter(), &mut acked).unwrap();
+        assert_eq!(acked.len(), 1);
+        assert_eq!((acked[0].0, acked[0].1.time_sent), (3, Instant(30)));
+        assert_eq!(s.bytes_in_flight(), 1000);
+    }
+
+    #[test]
     fn ack_of_unsent_is_refused_without_change() {
         let mut s = SentPackets::default();
         s.on_sent(0, packet(0));
