@@ -410,6 +410,10 @@ mod tests {
         s.on_ack([(1u64, 1u64)].into_iter(), &mut acked).unwrap();
         assert_eq!(s.pto_count(), 0);
         assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(5_000) + base));
+        // Everything acknowledged: no probe timer at all.
+        s.on_ack([(0u64, 0u64)].into_iter(), &mut acked).unwrap();
+        assert!(!s.has_ack_eliciting_in_flight());
+        assert_eq!(s.pto_deadline(&rtt, delay), None);
     }
 
     #[test]
