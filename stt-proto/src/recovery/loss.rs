@@ -432,6 +432,21 @@ mod tests {
     }
 
     #[test]
+    fn idle_release_frees_the_ring_only_when_nothing_is_tracked() {
+        let mut s = SentPackets::default();
+        s.on_sent(0, packet(0));
+        s.on_sent(1, packet(1));
+        s.release_if_idle();
+        assert_eq!(s.len(), 2, "released a ring with packets in flight");
+        assert!(s.oldest_in_flight().is_some());
+        let mut acked = Vec::new();
+        s.on_ack([(0u64, 1u64)].into_iter(), &mut acked).unwrap();
+        assert!(s.is_empty() && s.ring.capacity() > 0);
+        s.release_if_idle();
+        assert_eq!(s.ring.capacity(), 0);
+    }
+
+    #[test]
     fn ack_of_unsent_is_refused_without_change() {
         let mut s = SentPackets::default();
         s.on_sent(0, packet(0));
