@@ -491,8 +491,13 @@ mod tests {
         s.detect_lost(Instant(10), &rtt, &mut lost);
         assert_eq!(lost.len(), 1);
         assert_eq!(s.packet_threshold(), PACKET_THRESHOLD);
-        // ...then acknowledged after all: a reordering of 6 packets, not a loss.
+        // ...then acknowledged after all: a reordering of 6 packets, not a loss. The
+        // peer is alive, so the probe timeout backs off no more.
+        s.on_pto();
+        let before = acked.len();
         s.on_ack([(0u64, 0u64)].into_iter(), &mut acked).unwrap();
+        assert_eq!(acked.len(), before, "nothing newly acknowledged");
+        assert_eq!(s.pto_count(), 0);
         assert_eq!(s.spurious_losses(), 1);
         assert_eq!(s.packet_threshold(), 6);
         // The same reordering again (7 held back, 8..=12 acked) is no longer a loss.
