@@ -224,7 +224,7 @@ pub fn describe_connection(e: &ConnectionError) -> String {
             "the session timed out: nothing arrived from the peer within the idle timeout (the peer was killed, lost its network, or the path is cut)".into()
         }
         ConnectionError::Closed(SessionError::PeerUnresponsive { silent_ms }) => format!(
-            "the peer stopped answering: nothing came back for {:.1} s while data was outstanding (the peer was killed, lost its network, or the path is cut)",
+            "the session timed out: the peer stopped answering, nothing came back for {:.1} s while data was outstanding (the peer was killed, lost its network, or the path is cut)",
             *silent_ms as f64 / 1000.0
         ),
         ConnectionError::Closed(SessionError::HandshakeTimeout) => {
