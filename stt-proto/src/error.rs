@@ -35,6 +35,14 @@ pub enum SessionError {
     /// Nothing arrived within the idle timeout.
     #[error("idle timeout")]
     TimedOut,
+    /// The peer stopped answering while data was outstanding: nothing arrived for
+    /// `max(UNRESPONSIVE_PTOS probe timeouts, UNRESPONSIVE_FLOOR)` (see
+    /// [`crate::config::UNRESPONSIVE_PTOS`]), well before the idle timeout.
+    #[error("peer unresponsive: no answer to outstanding data for {silent_ms} ms")]
+    PeerUnresponsive {
+        /// How long nothing had arrived when the session was given up, in milliseconds.
+        silent_ms: u64,
+    },
     /// The peer closed the session.
     #[error("closed by peer: {code} {reason:?}")]
     ClosedByPeer {

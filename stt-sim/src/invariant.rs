@@ -180,6 +180,19 @@ pub enum Violation {
         /// The address.
         path: u64,
     },
+    /// A session heard nothing from its peer's node for longer than its idle timeout
+    /// allows (`world/live_checks.rs`) and is still open: the timer did not fire.
+    #[error(
+        "node {node} session {track}: still open after {silent:?} without a packet from its peer"
+    )]
+    IdleNotFired {
+        /// The node.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// Silence so far.
+        silent: Duration,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

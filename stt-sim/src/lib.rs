@@ -14,7 +14,12 @@
 //! bounded memory, no panic. [`mixes`] draws whole fault mixes (NAT rebindings with
 //! loss, bursts, corruption, reordering, duplication and partitions) from the seed
 //! (scenario `rebind-mix`) and checks, at the end, that every session is alive and on
-//! its peer's current, validated address.
+//! its peer's current, validated address. [`adversary`] adds a member peer that breaks
+//! its peer's flow-control or stream limits under genuine keys (`adversary-mix`: the
+//! honest side must close with the right code), [`liveness`] a peer that vanishes
+//! (`blackhole`: reported unresponsive within the bound) and a slow path that must not
+//! look dead (`slow-path`). The world also checks, after every step, that no session
+//! outlives its idle timeout without hearing from its peer.
 //!
 //! ```
 //! use std::time::Duration;
@@ -36,8 +41,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod adversary;
 pub mod invariant;
 pub mod link;
+pub mod liveness;
 pub mod mixes;
 pub mod payload;
 pub mod report;
@@ -103,5 +110,6 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, trace: Option<Box<dyn Write>
         node_stats: Vec::new(),
         drops: Default::default(),
         links: Vec::new(),
+        session_ends: Vec::new(),
     }
 }

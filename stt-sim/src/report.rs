@@ -58,6 +58,19 @@ pub struct RunReport {
     pub drops: BTreeMap<&'static str, u64>,
     /// Per link direction counters.
     pub links: Vec<((usize, usize), LinkStats)>,
+    /// Every session that ended, in order.
+    pub session_ends: Vec<SessionEnd>,
+}
+
+/// One session's end as its node reported it.
+#[derive(Debug, Clone)]
+pub struct SessionEnd {
+    /// The node.
+    pub node: usize,
+    /// Virtual time of the `Closed` event.
+    pub at: Duration,
+    /// The reason given.
+    pub reason: stt_proto::error::SessionError,
 }
 
 impl RunReport {

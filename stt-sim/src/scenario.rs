@@ -271,6 +271,14 @@ pub enum Action {
     Crash(NodeIx),
     /// A crashed node starts again with the same identity and fresh state.
     Restart(NodeIx),
+    /// The node's established session breaks one of its peer's limits with a forged
+    /// packet under genuine keys (`crate::adversary`); the peer must close it.
+    Attack {
+        /// The attacker.
+        node: NodeIx,
+        /// What it breaks.
+        attack: crate::adversary::Attack,
+    },
 }
 
 /// An attacker on the path that injects packets at a node.

@@ -489,6 +489,24 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         "generated: rebindings x loss/bursts/corruption/reorder/dup/partition",
     ),
     (
+        crate::adversary::NAME,
+        crate::adversary::generated,
+        true,
+        "generated: a member breaks a flow/stream limit; honest client through 64 KiB windows",
+    ),
+    (
+        "blackhole",
+        crate::liveness::blackhole,
+        true,
+        "path cut for good mid-transfer: peer unresponsive on both sides",
+    ),
+    (
+        "slow-path",
+        crate::liveness::slow_path,
+        true,
+        "800 ms RTT, 1 s deep queue: completes, no dead-peer false alarm",
+    ),
+    (
         "many-sessions",
         many_sessions,
         true,

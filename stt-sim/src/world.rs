@@ -6,7 +6,9 @@
 //! bounds as it goes. It never sleeps or reads a clock; all randomness is forked from the
 //! run's master seed. Library code here never panics on network data.
 
+mod adversary;
 mod apps;
+mod live_checks;
 mod path_oracle;
 mod paths;
 
@@ -240,6 +242,9 @@ pub struct World {
     violations: Vec<Violation>,
     buf: Vec<u8>,
     drops: BTreeMap<&'static str, u64>,
+    session_ends: Vec<crate::report::SessionEnd>,
+    /// (receiver node, sender node) → when the receiver last got a datagram from it.
+    heard_at: BTreeMap<(usize, usize), Instant>,
     first_write: Option<Instant>,
     last_read: Option<Instant>,
     stream_bytes_read: u64,
@@ -249,6 +254,8 @@ pub struct World {
     wire_bytes: u64,
     steps: u64,
     apps: apps::AppsState,
+    /// Attacks sent: (attacker's sim session, attack), checked at the end.
+    attacks: Vec<(usize, crate::adversary::Attack)>,
 }
 
 fn us(d: Duration) -> u64 {
@@ -363,6 +370,8 @@ impl World {
             violations: Vec::new(),
             buf: vec![0u8; 64 * 1024],
             drops: BTreeMap::new(),
+            session_ends: Vec::new(),
+            heard_at: BTreeMap::new(),
             first_write: None,
             last_read: None,
             stream_bytes_read: 0,
@@ -372,6 +381,7 @@ impl World {
             wire_bytes: 0,
             steps: 0,
             apps: apps::AppsState::default(),
+            attacks: Vec::new(),
         };
         for i in 0..world.nodes.len() {
             world.boot(i)?;
@@ -547,6 +557,9 @@ impl World {
                     let len = bytes.len();
                     self.path_oracle
                         .on_deliver(from, from_addr, to, to_addr, sent_at, len, now);
+                    if let Some(from) = from {
+                        self.heard_at.insert((to, from), now);
+                    }
                 }
                 self.deliver(to, to_addr, from_addr, bytes, corrupted, duplicate)
             }
@@ -655,6 +668,7 @@ impl World {
                     self.plans[p].current = None;
                 }
             }
+            Action::Attack { node, attack } => self.attack(node.0, attack),
             Action::Restart(NodeIx(ix)) => {
                 if ix >= self.nodes.len() || self.nodes[ix].node.is_some() {
                     return;
@@ -1142,6 +1156,11 @@ impl World {
                 };
                 let end = describe_close(&reason);
                 let text = reason.to_string();
+                self.session_ends.push(crate::report::SessionEnd {
+                    node: ix,
+                    at: Duration::from_micros(t_us),
+                    reason: reason.clone(),
+                });
                 self.trace.record(
                     t_us,
                     "closed",
@@ -1480,7 +1499,14 @@ impl World {
     }
 
     fn check_bounds(&mut self, ix: usize) {
-        let World { nodes, tracks, .. } = self;
+        let World {
+            nodes,
+            tracks,
+            heard_at,
+            now,
+            ..
+        } = self;
+        let now = *now;
         let n = &mut nodes[ix];
         let Some(node) = n.node.as_mut() else {
             return;
@@ -1491,7 +1517,14 @@ impl World {
             cfg.max_half_open,
             cfg.max_packet_size as u64,
         );
+        let t_cfg = &cfg.transport;
+        let (idle, keepalive, ack_delay) = (
+            t_cfg.idle_timeout,
+            t_cfg.keepalive_interval,
+            t_cfg.max_ack_delay,
+        );
         let mut found = Vec::new();
+        let mut idle_missed = Vec::new();
         if node.session_count() > max_sessions {
             found.push((
                 "session_count",
@@ -1519,8 +1552,25 @@ impl World {
                 if st.bytes_in_flight > bound {
                     found.push(("bytes_in_flight", st.bytes_in_flight, bound));
                 }
+                if let Some(peer) = tr.peer.filter(|_| tr.up && !tr.closing) {
+                    let heard = heard_at.get(&(ix, peer)).copied();
+                    let last = heard.map_or(tr.started, |h| h.max(tr.started));
+                    if let Some(due) =
+                        live_checks::idle_due(last, idle, keepalive, st.rtt, ack_delay)
+                        && now > due
+                    {
+                        idle_missed.push((t, now.saturating_duration_since(last)));
+                    }
+                }
                 tracks[t].last_stats = st;
             }
+        }
+        for (track, silent) in idle_missed {
+            self.violate(Violation::IdleNotFired {
+                node: ix,
+                track,
+                silent,
+            });
         }
         for (what, value, bound) in found {
             self.violate(Violation::Memory {
@@ -1553,6 +1603,7 @@ impl World {
 
     fn finish(mut self) -> RunReport {
         self.apps_finish();
+        self.check_attacks();
         if self.scenario.check_paths {
             self.check_paths();
         }
@@ -1667,6 +1718,7 @@ impl World {
                 .map(|n| (n.name.clone(), n.last_stats))
                 .collect(),
             drops: self.drops,
+            session_ends: self.session_ends,
             links,
         }
     }

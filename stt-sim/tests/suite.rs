@@ -62,6 +62,9 @@ scenario_tests! {
     mixed => "mixed",
     bidi_loss => "bidi-loss",
     apps_loss5 => "apps-loss5",
+    adversary_mix => "adversary-mix",
+    blackhole => "blackhole",
+    slow_path => "slow-path",
 }
 
 /// Same seed and scenario: the same trace, byte for byte (compared by hash and by the

@@ -289,6 +289,21 @@ mod tests {
     }
 
     #[test]
+    fn congestion_avoidance_keeps_the_remainder_of_tiny_acks() {
+        // 1-byte ACKs each earn 1200/6000 of a byte: only the carried remainder makes a
+        // window's worth of them grow the window by about one MTU.
+        let mut cc = reno();
+        let rtt = RttEstimator::default();
+        cc.on_congestion_event(at(1_000), at(500), false, 1200);
+        assert_eq!(cc.window(), 6_000);
+        for _ in 0..6_000 {
+            cc.on_ack(at(2_000), at(1_500), 1, false, &rtt);
+        }
+        let grown = cc.window() - 6_000;
+        assert!((1_000..=1_200).contains(&grown), "grew {grown}");
+    }
+
+    #[test]
     fn congestion_avoidance_grows_per_ack_not_per_window() {
         // 2.5 datagrams of window after a loss: only two fit in flight. Their ACKs must
         // already make room for a third (RFC 9002 B.5), not wait for 2.5 datagrams of ACKs.

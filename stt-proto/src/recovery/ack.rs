@@ -319,6 +319,23 @@ mod tests {
         let all = t.write_frame(Instant::ZERO, &mut w, 256).unwrap();
         assert_eq!((all.largest, all.complete), (78, true));
         let full_len = w.position();
+        match Frame::decode_exact(&buf[..full_len]) {
+            Ok(Frame::Ack(ack)) => {
+                let ranges: alloc::vec::Vec<_> =
+                    ack.ranges().map(|r| (r.smallest, r.largest)).collect();
+                // Every range, down to the lowest.
+                assert_eq!(ranges.len(), 40);
+                assert_eq!(ranges.last(), Some(&(0, 0)));
+            }
+            other => panic!("not an ACK frame: {other:?}"),
+        }
+        let mut scratch = [AckRange {
+            smallest: 0,
+            largest: 0,
+        }; MAX_ACK_RANGES];
+        let frame = t.frame(Instant::ZERO, &mut scratch).unwrap();
+        let lowest = frame.ranges().last().map(|r| (r.smallest, r.largest));
+        assert_eq!((frame.ranges().count(), lowest), (40, Some((0, 0))));
         // 40 bytes: the highest ranges only, a whole frame that decodes.
         let mut w = Writer::new(&mut buf);
         let part = t.write_frame(Instant::ZERO, &mut w, 40).unwrap();

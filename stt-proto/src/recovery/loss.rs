@@ -28,6 +28,12 @@ const TIME_THRESHOLD_EIGHTHS: (u32, u32) = (9, 16);
 /// How many recently declared-lost packets are remembered to spot a spurious loss.
 const RECENT_LOST: usize = 8;
 
+/// RFC 9002 §7.6: losses spanning more than three probe timeouts (first to last
+/// ack-eliciting packet lost, `pto` without backoff) are persistent congestion.
+pub fn is_persistent_congestion(first_sent: Instant, last_sent: Instant, pto: Duration) -> bool {
+    last_sent.saturating_duration_since(first_sent) > pto.saturating_mul(3)
+}
+
 /// One packet in flight.
 #[derive(Debug, Clone)]
 pub struct SentPacket<I> {
@@ -372,6 +378,75 @@ mod tests {
     }
 
     #[test]
+    fn persistent_congestion_needs_more_than_three_ptos() {
+        let pto = Duration::from_millis(100);
+        let at = |ms: u64| Instant(ms * 1000);
+        assert!(!is_persistent_congestion(at(0), at(34), pto));
+        assert!(!is_persistent_congestion(at(0), at(100), pto));
+        assert!(!is_persistent_congestion(at(0), at(300), pto));
+        assert!(is_persistent_congestion(at(0), at(301), pto));
+        assert!(!is_persistent_congestion(at(500), at(0), pto));
+    }
+
+    #[test]
+    fn probe_timeout_doubles_per_consecutive_timeout_and_resets_on_ack() {
+        let mut s = SentPackets::default();
+        let rtt = RttEstimator::new(Duration::from_millis(100));
+        let delay = Duration::from_millis(25);
+        assert_eq!(s.pto_deadline(&rtt, delay), None, "nothing in flight");
+        s.on_sent(0, packet(0));
+        let base = rtt.pto_base() + delay;
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(0) + base));
+        s.on_pto();
+        assert_eq!(s.pto_count(), 1);
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(0) + base * 2));
+        s.on_pto();
+        s.on_pto();
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(0) + base * 8));
+        // A probe sent later restarts the clock from that send, still backed off.
+        s.on_sent(1, packet(5_000));
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(5_000) + base * 8));
+        let mut acked = Vec::new();
+        s.on_ack([(1u64, 1u64)].into_iter(), &mut acked).unwrap();
+        assert_eq!(s.pto_count(), 0);
+        assert_eq!(s.pto_deadline(&rtt, delay), Some(Instant(5_000) + base));
+        // Everything acknowledged: no probe timer at all.
+        s.on_ack([(0u64, 0u64)].into_iter(), &mut acked).unwrap();
+        assert!(!s.has_ack_eliciting_in_flight());
+        assert_eq!(s.pto_deadline(&rtt, delay), None);
+    }
+
+    #[test]
+    fn skipped_packet_numbers_keep_the_others_in_place() {
+        let mut s = SentPackets::default();
+        s.on_sent(0, packet(0));
+        // 1 and 2 are skipped (never sent); 3 must still be found as 3.
+        s.on_sent(3, packet(30));
+        let mut acked = Vec::new();
+        s.on_ack([(1u64, 2u64)].into_iter(), &mut acked).unwrap();
+        assert!(acked.is_empty(), "skipped numbers acknowledged a packet");
+        s.on_ack([(3u64, 3u64)].into_iter(), &mut acked).unwrap();
+        assert_eq!(acked.len(), 1);
+        assert_eq!((acked[0].0, acked[0].1.time_sent), (3, Instant(30)));
+        assert_eq!(s.bytes_in_flight(), 1000);
+    }
+
+    #[test]
+    fn idle_release_frees_the_ring_only_when_nothing_is_tracked() {
+        let mut s = SentPackets::default();
+        s.on_sent(0, packet(0));
+        s.on_sent(1, packet(1));
+        s.release_if_idle();
+        assert_eq!(s.len(), 2, "released a ring with packets in flight");
+        assert!(s.oldest_in_flight().is_some());
+        let mut acked = Vec::new();
+        s.on_ack([(0u64, 1u64)].into_iter(), &mut acked).unwrap();
+        assert!(s.is_empty() && s.ring.capacity() > 0);
+        s.release_if_idle();
+        assert_eq!(s.ring.capacity(), 0);
+    }
+
+    #[test]
     fn ack_of_unsent_is_refused_without_change() {
         let mut s = SentPackets::default();
         s.on_sent(0, packet(0));
@@ -416,8 +491,13 @@ mod tests {
         s.detect_lost(Instant(10), &rtt, &mut lost);
         assert_eq!(lost.len(), 1);
         assert_eq!(s.packet_threshold(), PACKET_THRESHOLD);
-        // ...then acknowledged after all: a reordering of 6 packets, not a loss.
-        s.on_ack([(0u64, 0u64)].into_iter(), &mut acked).unwrap();
+        // ...then acknowledged after all: a reordering of 6 packets, not a loss. The
+        // peer is alive, so the probe timeout backs off no more.
+        s.on_pto();
+        let mut fresh = Vec::new();
+        s.on_ack([(0u64, 0u64)].into_iter(), &mut fresh).unwrap();
+        assert!(fresh.is_empty(), "nothing newly acknowledged");
+        assert_eq!(s.pto_count(), 0);
         assert_eq!(s.spurious_losses(), 1);
         assert_eq!(s.packet_threshold(), 6);
         // The same reordering again (7 held back, 8..=12 acked) is no longer a loss.

@@ -9,5 +9,6 @@ mod rtt;
 pub use ack::{AckTracker, AckWritten};
 pub use loss::{
     MAX_PACKET_THRESHOLD, PACKET_THRESHOLD, SentPacket, SentPackets, UnsentPacketAcked,
+    is_persistent_congestion,
 };
 pub use rtt::RttEstimator;

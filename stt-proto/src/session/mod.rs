@@ -891,8 +891,8 @@ impl Session {
             }
             // Persistent congestion: the lost span is longer than 3 PTOs.
             let pto = conn.rtt.pto_base() + config.transport.max_ack_delay;
-            let persistent =
-                first_sent.is_some_and(|f| last_sent.saturating_duration_since(f) > pto * 3);
+            let persistent = first_sent
+                .is_some_and(|f| crate::recovery::is_persistent_congestion(f, last_sent, pto));
             if lost_bytes > 0 {
                 let before = conn.cc.window();
                 conn.cc
@@ -969,6 +969,16 @@ impl Session {
         if now >= conn.last_activity + conn.effective_idle_timeout(config) {
             self.error = Some(SessionError::TimedOut);
             self.terminate(SessionError::TimedOut);
+            return;
+        }
+        if let Some(at) = conn.unresponsive_deadline(config)
+            && now >= at
+        {
+            let silent_ms =
+                u64::try_from((now - conn.last_activity).as_millis()).unwrap_or(u64::MAX);
+            let reason = SessionError::PeerUnresponsive { silent_ms };
+            self.error = Some(reason.clone());
+            self.terminate(reason);
             return;
         }
         if let Some((_, rto)) = conn.response_resend
@@ -1048,6 +1058,9 @@ impl Session {
         }
         let conn = self.conn.as_ref()?;
         at(conn.last_activity + conn.effective_idle_timeout(config));
+        if let Some(u) = conn.unresponsive_deadline(config) {
+            at(u);
+        }
         if let Some((next, _)) = conn.response_resend {
             at(next);
         }
@@ -1226,6 +1239,20 @@ impl Conn {
     fn effective_idle_timeout(&self, config: &NodeConfig) -> Duration {
         let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
         self.idle_timeout.max(pto.saturating_mul(3))
+    }
+
+    /// When the peer is declared unresponsive if nothing arrives: only while it owes an
+    /// acknowledgement, `max(UNRESPONSIVE_PTOS · PTO, unresponsive_floor)` after the idle
+    /// timer's start (see [`crate::config::UNRESPONSIVE_PTOS`]).
+    fn unresponsive_deadline(&self, config: &NodeConfig) -> Option<Instant> {
+        if !self.sent.has_ack_eliciting_in_flight() {
+            return None;
+        }
+        let pto = self.rtt.pto_base() + config.transport.max_ack_delay;
+        let wait = pto
+            .saturating_mul(crate::config::UNRESPONSIVE_PTOS)
+            .max(config.transport.unresponsive_floor);
+        Some(self.last_activity + wait)
     }
 
     /// When pacing next lets a packet out, if it is holding one back.

@@ -220,14 +220,30 @@ impl Pair {
     }
 
     /// Runs until `done` holds or virtual time passes `limit`.
+    /// Panics if a node keeps asking for a timer that is already due without anything
+    /// happening (an expired timer that never fires would otherwise hang the test).
     pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool {
         let deadline = self.now + limit;
+        let mut stuck = 0u32;
         while self.now < deadline {
             if done(self) {
                 return true;
             }
             let before = (self.now, self.delivered, self.in_flight.len());
+            let sent = self.sent;
             self.step();
+            if (self.now, self.delivered, self.in_flight.len(), self.sent)
+                == (before.0, before.1, before.2, sent)
+            {
+                stuck += 1;
+                assert!(
+                    stuck < 10_000,
+                    "timer loop: a node asks for a timer at {:?} that does nothing",
+                    self.now
+                );
+            } else {
+                stuck = 0;
+            }
             if (self.now, self.delivered, self.in_flight.len()) == before
                 && self
                     .peers

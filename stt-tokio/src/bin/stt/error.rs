@@ -226,6 +226,10 @@ pub fn describe_connection(e: &ConnectionError) -> String {
         ConnectionError::Closed(SessionError::Reset) => {
             "the peer holds no state for this session (it answered with a stateless reset): it restarted or lost the session, or, if this happened right after connecting, it refused this node once it saw who it is (an allow-list without this NodeId, or too many sessions). Run the command again to start a new session".into()
         }
+        ConnectionError::Closed(SessionError::PeerUnresponsive { silent_ms }) => format!(
+            "the session timed out: the peer stopped answering, nothing came back for {:.1} s while data was outstanding (the peer was killed, lost its network, or the path is cut)",
+            *silent_ms as f64 / 1000.0
+        ),
         ConnectionError::Closed(SessionError::HandshakeTimeout) => {
             "no answer to the handshake (nothing listening, filtered, or a different network seed)".into()
         }
