@@ -13,6 +13,9 @@ use crate::crypto::CryptoProvider;
 use crate::frame::{DEFAULT_MAX_PACKET, MIN_MAX_PACKET};
 use crate::identity::NodeId;
 
+/// Default [`TransportConfig::key_update_interval`].
+pub const DEFAULT_KEY_UPDATE_INTERVAL: Duration = Duration::from_secs(120);
+
 /// A configuration value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -94,7 +97,11 @@ pub struct TransportConfig {
     pub congestion: Arc<dyn ControllerFactory>,
     /// Spread packets over the RTT instead of sending the window in bursts.
     pub pacing: bool,
-    /// Update packet keys after this much time (in addition to the AEAD usage limits).
+    /// Update packet keys after this much time (in addition to the AEAD usage limits,
+    /// whichever comes first); `None` leaves only the limits. Default 2 minutes: the
+    /// key-update ratchet is one-way, so a key leaked from memory opens at most the
+    /// traffic of its own phase — on a quiet session the packet limits alone would leave
+    /// one key in use for hours. One HKDF chain every 2 minutes costs nothing measurable.
     pub key_update_interval: Option<Duration>,
     /// Application messages (routes, custom frames) sent but not yet resolved (a route
     /// until the peer accepts or refuses it, a custom frame until acknowledged) before
@@ -135,7 +142,7 @@ impl Default for TransportConfig {
             datagram_receive_buffer: 64 << 10,
             congestion: Arc::new(NewRenoConfig::default()),
             pacing: true,
-            key_update_interval: None,
+            key_update_interval: Some(DEFAULT_KEY_UPDATE_INTERVAL),
             max_messages_in_flight: 256,
             message_send_buffer: 256 << 10,
             max_pending_resolves: 64,

@@ -17,7 +17,8 @@ use crate::frame::{DecodeError, Flags, HEADER_LEN, Header, PacketType, SessionId
 /// Packet numbers stop here: the session must rekey (re-handshake) or close first.
 pub const MAX_PN: u64 = 1 << 62;
 
-/// Default time old receive keys are kept after a key update (the engine should set ~3 PTO).
+/// Time old receive keys are kept after a key update until the engine sets its own
+/// (a session sets about 3 PTO from its RTT estimate as soon as it is established).
 pub const DEFAULT_OLD_KEY_RETENTION: Duration = Duration::from_secs(1);
 
 /// AEAD usage limits of a session; [`RecordLimits::for_aead`] gives the protocol's values and

@@ -8,6 +8,7 @@
 mod apps;
 mod control;
 mod fetch;
+mod keys;
 mod params;
 mod paths;
 mod send;
@@ -299,6 +300,8 @@ impl Session {
             scratch: Vec::new(),
             path_first_pn: 0,
         };
+        let mut conn = conn;
+        conn.refresh_key_retention(t.max_ack_delay);
         self.phase = Phase::Established;
         self.handshake = None;
         self.events.push_back(Event::Connected {
@@ -801,6 +804,7 @@ impl Session {
             let sample = now.saturating_duration_since(p.time_sent);
             let max_delay = Duration::from_millis(conn.peer_params.max_ack_delay_ms);
             conn.rtt.update(ack_delay.min(max_delay), sample);
+            conn.refresh_key_retention(config.transport.max_ack_delay);
         }
         for (pn, p) in acked.drain(..) {
             conn.record.on_packet_acked(pn);
