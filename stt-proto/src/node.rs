@@ -463,10 +463,13 @@ impl Node {
                     slots,
                     stats,
                     rng_public,
+                    rng_secret,
                     ..
                 } = self;
                 if let Some(s) = slots[index as usize].session.as_mut() {
-                    s.handle_packet(now, path, &header, datagram, config, stats, rng_public);
+                    s.handle_packet(
+                        now, path, &header, datagram, config, stats, rng_public, rng_secret,
+                    );
                 }
                 self.touch(index, now);
             }
@@ -632,7 +635,7 @@ impl Node {
         for index in due {
             let config = self.config.clone();
             if let Some(s) = self.slots[index as usize].session.as_mut() {
-                s.handle_timeout(now, &config);
+                s.handle_timeout(now, &config, &mut self.rng_secret);
             }
             self.touch(index, now);
         }

@@ -116,3 +116,123 @@ fn key_updates_happen_by_default() {
     let updates = pair.peers[1].node.session(b).unwrap().stats().key_updates;
     assert!(updates >= 2, "{updates} key updates in 250 s");
 }
+
+fn pattern(stream: usize, len: usize) -> Vec<u8> {
+    let mut x = (stream as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Moves `streams` × `len` bytes from node 0 to node 1 and checks them byte for byte.
+fn transfer(pair: &mut Pair, a: SessionHandle, b: SessionHandle, streams: usize, len: usize) {
+    use std::collections::HashMap;
+    use stt_proto::error::{ReadError, WriteError};
+    use stt_proto::frame::{Dir, StreamId};
+    let now = pair.now;
+    let mut out: Vec<(StreamId, Vec<u8>, usize, bool)> = (0..streams)
+        .map(|i| {
+            let mut s = pair.peers[0].node.session(a).unwrap();
+            let id = s.open_stream(now, Dir::Uni, 0, Some(len as u64)).unwrap();
+            (id, pattern(i, len), 0, false)
+        })
+        .collect();
+    let expected: HashMap<StreamId, Vec<u8>> =
+        out.iter().map(|(id, d, _, _)| (*id, d.clone())).collect();
+    let mut got: HashMap<StreamId, (Vec<u8>, bool)> = HashMap::new();
+    let done = pair.run_until(Duration::from_secs(120), |p| {
+        let now = p.now;
+        let mut s = p.peers[0].node.session(a).unwrap();
+        for (id, data, sent, fin) in out.iter_mut() {
+            while *sent < data.len() {
+                match s.write(now, *id, &data[*sent..(*sent + 256 * 1024).min(data.len())]) {
+                    Ok(n) => *sent += n,
+                    Err(WriteError::Blocked) => break,
+                    Err(e) => panic!("write: {e}"),
+                }
+            }
+            if *sent == data.len() && !*fin {
+                s.finish(now, *id).unwrap();
+                *fin = true;
+            }
+        }
+        let mut s = p.peers[1].node.session(b).unwrap();
+        while let Some(id) = s.accept_stream(Dir::Uni) {
+            got.entry(id).or_default();
+        }
+        for (id, (buf, fin)) in got.iter_mut() {
+            while !*fin {
+                match s.read(now, *id, usize::MAX) {
+                    Ok(Some(bytes)) => buf.extend_from_slice(&bytes),
+                    Ok(None) => *fin = true,
+                    Err(ReadError::Blocked) => break,
+                    Err(e) => panic!("read: {e}"),
+                }
+            }
+        }
+        p.peers[0].events.clear();
+        p.peers[1].events.clear();
+        got.len() == streams && got.values().all(|(_, fin)| *fin)
+    });
+    assert!(done, "transfer did not complete by {:?}", pair.now);
+    for (id, data) in expected {
+        assert!(got[&id].0 == data, "stream {id} differs");
+    }
+}
+
+/// Re-handshakes run while streams flow, and each one really changes the keys: an
+/// eavesdropper that copied node 1 whole (keys and RNG state) just after the handshake,
+/// and sees every packet node 0 sends, stops opening them after the first re-handshake
+/// (node 1's RNG got fresh entropy since, as adapters reseed it every minute). With key
+/// updates alone it would follow every phase.
+#[test]
+fn rehandshakes_change_keys_while_streams_flow() {
+    let mut config = NodeConfig::default();
+    config.transport.rekey_interval = Some(Duration::from_millis(10));
+    config.transport.key_update_interval = None;
+    let mut pair = Pair::new(config.clone(), config);
+    pair.latency = Duration::from_millis(2);
+    let (a, b) = pair.connect();
+    let spy = Rc::new(RefCell::new(pair.peers[1].node.clone()));
+    pair.peers[1].node.reseed(&[9; 32]);
+    let tap = spy.clone();
+    let mut scratch = vec![0u8; 65_536];
+    pair.path_hook = Some(Box::new(move |from, _, now, data| {
+        if from == 0 {
+            let mut spy = tap.borrow_mut();
+            spy.handle_datagram(now, stt_proto::PathId(1), BytesMut::from(data));
+            while spy.poll_transmit(now, &mut scratch).is_some() {}
+            while spy.poll_event().is_some() {}
+        }
+        Fate::Deliver
+    }));
+    let start = pair.now;
+    transfer(&mut pair, a, b, 2, 8 << 20);
+    let took = pair.now.saturating_duration_since(start);
+    let sa = pair.peers[0].node.session(a).unwrap().stats();
+    let sb = pair.peers[1].node.session(b).unwrap().stats();
+    assert!(
+        sa.rekeys >= 5 && sb.rekeys >= 5,
+        "re-handshakes in {took:?}: {} / {}",
+        sa.rekeys,
+        sb.rekeys
+    );
+    assert_eq!(sa.rekeys, sb.rekeys + u64::from(sa.rekeys > sb.rekeys));
+    assert_eq!(pair.peers[1].node.stats().dropped_unauthenticated, 0);
+    let spied = spy
+        .borrow_mut()
+        .session(b)
+        .unwrap()
+        .stats()
+        .packets_received;
+    assert!(
+        spied * 4 < sb.packets_received,
+        "the eavesdropper opened {spied} of {} packets",
+        sb.packets_received
+    );
+}

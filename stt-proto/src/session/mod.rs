@@ -11,6 +11,7 @@ mod fetch;
 mod keys;
 mod params;
 mod paths;
+mod rekey;
 mod send;
 mod stats;
 mod streams;
@@ -127,6 +128,10 @@ pub(crate) struct Conn {
     pub close_frame: Option<(ErrorCode, Vec<u8>)>,
     pub close_sent: bool,
     pub next_key_update: Option<Instant>,
+    /// Initiator: when the next re-handshake is due (PROTOCOL.md §6.7).
+    pub rekey_at: Option<Instant>,
+    /// Re-handshake progress; created on first use.
+    pub rekey: Option<Box<rekey::Rekey>>,
     pub scratch: Vec<(u64, crate::recovery::SentPacket<PacketInfo>)>,
     /// The first packet number sent on the current path: losses of earlier packets
     /// (sent on a path the session has left) are not taken as congestion here.
@@ -297,6 +302,8 @@ impl Session {
             close_frame: None,
             close_sent: false,
             next_key_update: t.key_update_interval.map(|d| now + d),
+            rekey_at: rekey::first_rekey(t, self.side, now),
+            rekey: None,
             scratch: Vec::new(),
             path_first_pn: 0,
         };
@@ -486,6 +493,7 @@ impl Session {
         config: &NodeConfig,
         stats: &mut NodeStats,
         rng: &mut Rng,
+        rng_secret: &mut Rng,
     ) {
         let len = datagram.len();
         let Some(conn) = self.conn.as_mut() else {
@@ -573,7 +581,9 @@ impl Session {
                 last_data = Some((d.offset, d.fin, start..start + d.data.len()));
                 break;
             }
-            if let Err(code) = self.handle_frame(now, path, header, &payload, frame, config) {
+            if let Err(code) =
+                self.handle_frame(now, path, header, &payload, frame, config, rng_secret)
+            {
                 self.close(now, code, b"protocol violation");
                 return;
             }
@@ -605,6 +615,7 @@ impl Session {
                 config.transport.max_ack_delay,
             );
         }
+        self.rekey_on_volume(now, &config.transport);
     }
 
     /// Hands the bytes of a DATA frame to their stream.
@@ -624,6 +635,7 @@ impl Session {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_frame(
         &mut self,
         now: Instant,
@@ -632,6 +644,7 @@ impl Session {
         payload: &Bytes,
         frame: Frame<'_>,
         config: &NodeConfig,
+        rng_secret: &mut Rng,
     ) -> Result<(), ErrorCode> {
         let handle = self.handle;
         let Some(conn) = self.conn.as_mut() else {
@@ -681,6 +694,12 @@ impl Session {
             }
             Frame::MaxStreams { dir, count } => conn.streams.on_max_streams(dir, count),
             Frame::DataBlocked { .. } | Frame::StreamDataBlocked { .. } => {}
+            Frame::Rekey { seq, public } => return self.on_rekey(seq, &public, rng_secret),
+            Frame::RekeyReply {
+                seq,
+                generation,
+                public,
+            } => return self.on_rekey_reply(seq, generation, &public),
             Frame::PathChallenge(data) => self.path_response = Some((path, data)),
             Frame::PathResponse(data) => self.on_path_response(data),
             Frame::Datagram(d) => {
@@ -889,7 +908,7 @@ impl Session {
     }
 
     /// Fires whatever timers are due.
-    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig, rng: &mut Rng) {
         match self.phase {
             Phase::Closed => return,
             Phase::Closing { until } | Phase::Draining { until } => {
@@ -970,6 +989,10 @@ impl Session {
             }
             conn.next_key_update = config.transport.key_update_interval.map(|d| now + d);
         }
+        self.rekey_timeout(now, &config.transport, rng);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         let (pto, idle) = (conn.rtt.pto_base(), conn.effective_idle_timeout(config));
         self.probe_timeout(now, pto, idle);
     }
@@ -1024,6 +1047,9 @@ impl Session {
             at(conn.last_eliciting_sent + interval);
         }
         if let Some(k) = conn.next_key_update {
+            at(k);
+        }
+        if let Some(k) = conn.rekey_at {
             at(k);
         }
         if let Some(k) = conn.record.poll_timeout() {
