@@ -189,12 +189,13 @@ fn transfer(pair: &mut Pair, a: SessionHandle, b: SessionHandle, streams: usize,
 /// eavesdropper that copied node 1 whole (keys and RNG state) just after the handshake,
 /// and sees every packet node 0 sends, stops opening them after the first re-handshake
 /// (node 1's RNG got fresh entropy since, as adapters reseed it every minute). With key
-/// updates alone it would follow every phase.
+/// updates alone it would follow every phase. Plain key updates run every 15 ms too, so
+/// the two interleave.
 #[test]
 fn rehandshakes_change_keys_while_streams_flow() {
     let mut config = NodeConfig::default();
     config.transport.rekey_interval = Some(Duration::from_millis(10));
-    config.transport.key_update_interval = None;
+    config.transport.key_update_interval = Some(Duration::from_millis(15));
     let mut pair = Pair::new(config.clone(), config);
     pair.latency = Duration::from_millis(2);
     let (a, b) = pair.connect();

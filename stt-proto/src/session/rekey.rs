@@ -77,7 +77,8 @@ impl Conn {
 
 impl Session {
     /// Initiator: if a re-handshake is due, sends REKEY (PROTOCOL.md §6.7). One at a
-    /// time: while the previous is under way, tries again one PTO later.
+    /// time: while the previous is under way (or the handshake is unconfirmed), tries
+    /// again one PTO later, or one interval if that is shorter.
     pub(crate) fn rekey_timeout(&mut self, now: Instant, config: &TransportConfig, rng: &mut Rng) {
         let side = self.side;
         let Some(conn) = self.conn.as_mut() else {
@@ -87,7 +88,8 @@ impl Session {
             return;
         }
         if conn.record.is_rekeying() || !conn.record.is_confirmed() {
-            conn.rekey_at = Some(now + conn.rtt.pto_base());
+            let retry = conn.rtt.pto_base();
+            conn.rekey_at = Some(now + interval(config).map_or(retry, |d| d.min(retry)));
             return;
         }
         let key = match ephemeral(conn, rng) {
