@@ -312,11 +312,14 @@ impl<R: Runtime> Node<R> {
             };
             st.paths.set_session_path(h, path);
             st.dispatch.insert(h);
+            // Count the pending connect as a handle so a Closed event keeps its reason.
+            // Under the same lock as the insert: once the driver runs, a refused
+            // CHALLENGE can close the session at once, and a Closed event for a session
+            // nobody holds forgets it (the connect then saw `NodeShutDown`).
+            st.dispatch.acquire(h);
             st.wake_driver();
             h
         };
-        // Count the pending connect as a handle so a Closed event keeps its reason.
-        shared.lock().dispatch.acquire(handle);
         let r = poll_fn(|cx| {
             let mut st = shared.lock();
             if st.driver_done {
