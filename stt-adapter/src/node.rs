@@ -339,10 +339,10 @@ impl<R: Runtime> Node<R> {
             };
             st.paths.set_session_path(h, path);
             st.dispatch.insert(h);
-            // Count the pending connect as a handle so a Closed event keeps its reason,
-            // under the same lock as the insert: a handshake that fails before a later
-            // acquire (a pinned connect refused on loopback) would otherwise have its
-            // entry forgotten and be reported as a node shutdown.
+            // Count the pending connect as a handle so a Closed event keeps its reason.
+            // Under the same lock as the insert: once the driver runs, a refused
+            // CHALLENGE can close the session at once, and a Closed event for a session
+            // nobody holds forgets it (the connect then saw `NodeShutDown`).
             st.dispatch.acquire(h);
             st.wake_driver();
             h

@@ -35,6 +35,15 @@ pub const UNRESPONSIVE_PTOS: u32 = 8;
 /// peer's probes backed off) although the path came back.
 pub const UNRESPONSIVE_FLOOR: Duration = Duration::from_secs(4);
 
+/// Default [`TransportConfig::key_update_interval`].
+pub const DEFAULT_KEY_UPDATE_INTERVAL: Duration = Duration::from_secs(120);
+
+/// Default [`TransportConfig::rekey_interval`].
+pub const DEFAULT_REKEY_INTERVAL: Duration = Duration::from_secs(120);
+
+/// Default [`TransportConfig::rekey_bytes`].
+pub const DEFAULT_REKEY_BYTES: u64 = 1 << 30;
+
 /// A configuration value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -128,8 +137,22 @@ pub struct TransportConfig {
     /// `Node::poll_metric`, as traces and plots need. Off by default: then no session
     /// keeps a metrics log and recording costs one untaken branch per hook.
     pub metrics: bool,
-    /// Update packet keys after this much time (in addition to the AEAD usage limits).
+    /// Update packet keys after this much time (in addition to the AEAD usage limits,
+    /// whichever comes first); `None` leaves only the limits. Default 2 minutes: the
+    /// key-update ratchet is one-way, so a key leaked from memory opens at most the
+    /// traffic of its own phase — on a quiet session the packet limits alone would leave
+    /// one key in use for hours. One HKDF chain every 2 minutes costs nothing measurable.
     pub key_update_interval: Option<Duration>,
+    /// The session initiator re-handshakes (a fresh ephemeral DH inside the session,
+    /// PROTOCOL.md §6.7) this long after the last one; `None` or zero: never on time.
+    /// Default 2 minutes: key updates alone are a one-way ratchet, so an attacker who
+    /// once copied a session's keys could follow every later phase; a fresh DH each
+    /// interval bounds that to the interval (post-compromise recovery). Cost: two X25519
+    /// operations per side per interval.
+    pub rekey_interval: Option<Duration>,
+    /// The session initiator also re-handshakes after this many bytes sent and received
+    /// since the last one (default 2^30); `None` or zero: never on volume.
+    pub rekey_bytes: Option<u64>,
     /// Application messages (routes, custom frames) sent but not yet resolved (a route
     /// until the peer accepts or refuses it, a custom frame until acknowledged) before
     /// sending reports `Blocked`. At most 1024 (PROTOCOL.md §4.8).
@@ -171,7 +194,9 @@ impl Default for TransportConfig {
             congestion: Arc::new(VenoConfig::default()),
             pacing: true,
             metrics: false,
-            key_update_interval: None,
+            key_update_interval: Some(DEFAULT_KEY_UPDATE_INTERVAL),
+            rekey_interval: Some(DEFAULT_REKEY_INTERVAL),
+            rekey_bytes: Some(DEFAULT_REKEY_BYTES),
             max_messages_in_flight: 256,
             message_send_buffer: 256 << 10,
             max_pending_resolves: 64,
@@ -198,6 +223,9 @@ impl fmt::Debug for TransportConfig {
             .field("congestion", &self.congestion)
             .field("pacing", &self.pacing)
             .field("metrics", &self.metrics)
+            .field("key_update_interval", &self.key_update_interval)
+            .field("rekey_interval", &self.rekey_interval)
+            .field("rekey_bytes", &self.rekey_bytes)
             .field("max_messages_in_flight", &self.max_messages_in_flight)
             .field("max_fetches", &self.max_fetches)
             .field("max_serves", &self.max_serves)
@@ -273,6 +301,9 @@ impl TransportConfig {
         check("max_fetches", self.max_fetches as u64, 1, 1024)?;
         check("max_serves", self.max_serves as u64, 0, 1024)?;
         check("max_object_size", self.max_object_size, 0, 1 << 40)?;
+        if let Some(d) = self.rekey_interval.filter(|d| !d.is_zero()) {
+            check("rekey_interval_ms", ms(d), 10, 86_400_000)?;
+        }
         Ok(())
     }
 }

@@ -544,10 +544,13 @@ impl Node {
                     slots,
                     stats,
                     rng_public,
+                    rng_secret,
                     ..
                 } = self;
                 if let Some(s) = slots[index as usize].session.as_mut() {
-                    s.handle_packet(now, path, &header, datagram, config, stats, rng_public);
+                    s.handle_packet(
+                        now, path, &header, datagram, config, stats, rng_public, rng_secret,
+                    );
                 }
                 self.touch(index, now);
             }
@@ -600,6 +603,14 @@ impl Node {
             self.stats.dropped_over_limit += 1;
             return;
         }
+        // The session starts on the INIT's path, which the CHALLENGE proved; a RESPONSE
+        // from elsewhere (a NAT rebinding, or a copy replayed from a spoofed address)
+        // moves it to an unvalidated path like any other packet would (PROTOCOL.md §5.7.6).
+        let init_path = self
+            .responder
+            .init_path(header.session_id)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(path, |b| PathId(u64::from_be_bytes(b)));
         let est = match self.responder.handle_response(now, datagram) {
             Ok(est) => est,
             Err(reason) => {
@@ -618,8 +629,11 @@ impl Node {
         }
         let handle = self.alloc_slot(header.session_id);
         let config = self.config.clone();
-        match Session::new_responder(handle, header.session_id, path, est, now, &config) {
-            Ok(s) => {
+        match Session::new_responder(handle, header.session_id, init_path, est, now, &config) {
+            Ok(mut s) => {
+                if path != init_path {
+                    s.on_packet_path(path, datagram.len(), true, &mut self.rng_public);
+                }
                 self.slots[handle.index as usize].session = Some(s);
                 self.stats.sessions_accepted += 1;
                 self.hold_accepted(path, header.session_id);
@@ -655,7 +669,7 @@ impl Node {
         for index in due {
             let config = self.config.clone();
             if let Some(s) = self.slots[index as usize].session.as_mut() {
-                s.handle_timeout(now, &config);
+                s.handle_timeout(now, &config, &mut self.rng_secret);
             }
             self.touch(index, now);
         }
@@ -1058,6 +1072,12 @@ impl SessionRef<'_> {
     /// the peer moved: see [`Event::PathChanged`]).
     pub fn path(&mut self) -> PathId {
         self.session().path.id
+    }
+
+    /// Whether [`path`](Self::path) is proven (the peer answered a challenge on it, or
+    /// this side chose it); an unproven path gets at most 3× the bytes received on it.
+    pub fn path_validated(&mut self) -> bool {
+        self.session().path.validated
     }
 
     /// Moves the session to `path` by this side's choice (a new socket or WebSocket

@@ -321,3 +321,50 @@ fn losses_on_the_abandoned_path_are_not_congestion() {
         o.min_cwnd_after_move
     );
 }
+
+/// A RESPONSE arriving on another path than its INIT (a rebinding between messages, or a
+/// copy replayed from a spoofed address) must not make that path validated: the session
+/// starts on the INIT's path and the other one goes through path validation.
+#[test]
+fn a_response_from_another_path_is_not_taken_as_validated() {
+    use std::cell::RefCell;
+    const ELSEWHERE: PathId = PathId(77);
+    let mut pair = Pair::default_pair();
+    let held: Rc<RefCell<Option<Vec<u8>>>> = Rc::default();
+    let stash = held.clone();
+    // Node 0's RESPONSE (type 0x03) is taken off the link; the test delivers it on
+    // another path.
+    pair.path_hook = Some(Box::new(move |from, _, _, data| {
+        if from == 0 && data[2] == 0x03 && stash.borrow().is_none() {
+            *stash.borrow_mut() = Some(data.to_vec());
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    let now = pair.now;
+    let path = pair.peers[0].path_to_other;
+    pair.peers[0].node.connect(now, path).unwrap();
+    assert!(pair.run_until(Duration::from_secs(5), |_| held.borrow().is_some()));
+    let response = held.borrow_mut().take().unwrap();
+    let now = pair.now;
+    pair.peers[1]
+        .node
+        .handle_datagram(now, ELSEWHERE, bytes::BytesMut::from(&response[..]));
+    let mut b = None;
+    while let Some(e) = pair.peers[1].node.poll_event() {
+        if let Event::Connected { session, .. } = e {
+            b = Some(session);
+        }
+    }
+    let b = b.expect("the RESPONSE authenticated");
+    let mut s = pair.peers[1].node.session(b).unwrap();
+    assert_eq!(s.path(), ELSEWHERE);
+    assert!(!s.path_validated(), "a RESPONSE's path was taken as proven");
+    // Node 0's next packets arrive on the INIT's path, the validated fallback: the
+    // session returns there without a new challenge.
+    pair.run_until(Duration::from_secs(2), |_| false);
+    let mut s = pair.peers[1].node.session(b).unwrap();
+    assert_eq!(s.path(), PathId(1));
+    assert!(s.path_validated());
+}

@@ -102,6 +102,7 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, trace: Option<Box<dyn Write>
         packets_sent: 0,
         packets_lost: 0,
         probe_timeouts: 0,
+        rekeys: 0,
         wire_packets: 0,
         wire_bytes: 0,
         handshake_times: Vec::new(),

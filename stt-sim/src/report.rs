@@ -42,6 +42,8 @@ pub struct RunReport {
     pub packets_lost: u64,
     /// Probe timeouts that fired in sessions.
     pub probe_timeouts: u64,
+    /// Re-handshakes agreed, summed over every session's end (PROTOCOL.md §6.7).
+    pub rekeys: u64,
     /// Datagrams put on the wire by all nodes.
     pub wire_packets: u64,
     /// Bytes put on the wire by all nodes.

@@ -250,6 +250,34 @@ pub fn rebind_loss(seed: u64) -> Scenario {
     s
 }
 
+/// Re-handshakes every 20 ms and key updates every 15 ms on both nodes (so they
+/// interleave) during a transfer with 3% loss and some reordering: dozens of fresh DH
+/// exchanges whose frames and phase switches get lost or reordered, and every byte must
+/// still arrive intact, with no reconnect.
+pub fn rehandshake_loss(seed: u64) -> Scenario {
+    let link = LinkConfig {
+        loss: Loss::Random(0.03),
+        reorder: 0.02,
+        bandwidth_bps: Some(2_000_000),
+        queue_bytes: 8_000,
+        ..LinkConfig::default()
+    };
+    let (mut s, srv, cli) = pair(
+        "rehandshake-loss",
+        link,
+        Workload::streams(2, 160 * 1024),
+        Workload::streams(1, 32 * 1024),
+    );
+    let interval = ms(draw(seed, "rekey interval", 10, 30));
+    for n in [srv, cli] {
+        let t = &mut s.nodes[n.0].config.transport;
+        t.rekey_interval = Some(interval);
+        t.key_update_interval = Some(ms(15));
+    }
+    s.deadline = Duration::from_secs(60);
+    s
+}
+
 /// Twelve clients, one server that admits at most eight sessions at once; clients
 /// retry until served. 1% loss.
 pub fn many_sessions(seed: u64) -> Scenario {
@@ -481,6 +509,12 @@ pub const ALL: &[(&str, Builder, bool, &str)] = &[
         rebind_loss,
         true,
         "2-3 client NAT rebindings under 2% loss, no reconnect",
+    ),
+    (
+        "rehandshake-loss",
+        rehandshake_loss,
+        true,
+        "re-handshakes every 10-30 ms, key updates every 15 ms, 3% loss",
     ),
     (
         crate::mixes::NAME,

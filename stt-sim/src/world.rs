@@ -1679,8 +1679,10 @@ impl World {
         let mut packets_sent = 0;
         let mut packets_lost = 0;
         let mut probe_timeouts = 0;
+        let mut rekeys = 0;
         for tr in &self.tracks {
             probe_timeouts += tr.last_stats.pto_count;
+            rekeys += tr.last_stats.rekeys;
             retransmitted += tr.last_stats.bytes_retransmitted;
             packets_sent += tr.last_stats.packets_sent;
             packets_lost += tr.last_stats.packets_lost;
@@ -1707,6 +1709,7 @@ impl World {
             packets_sent,
             packets_lost,
             probe_timeouts,
+            rekeys,
             wire_packets: self.wire_packets,
             wire_bytes: self.wire_bytes,
             handshake_times: self.handshake_times,

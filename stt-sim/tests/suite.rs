@@ -55,6 +55,7 @@ scenario_tests! {
     partition_short => "partition-short",
     nat_rebind => "nat-rebind",
     rebind_loss => "rebind-loss",
+    rehandshake_loss => "rehandshake-loss",
     rebind_mix => "rebind-mix",
     many_sessions => "many-sessions",
     non_member => "non-member",
@@ -102,4 +103,21 @@ fn same_seed_same_trace() {
     // Hash-only runs (no writer) hash the same lines.
     let s = scenarios::by_name("mixed", 7).expect("scenario");
     assert_eq!(run_scenario(&s, 7, None).trace_hash, h1);
+}
+
+/// `rehandshake-loss` really re-handshakes many times during its transfer (its byte-exact
+/// delivery is checked by the suite run above).
+#[test]
+fn rehandshake_loss_runs_many_rehandshakes() {
+    for seed in 0..5 {
+        let s = scenarios::by_name("rehandshake-loss", seed).expect("scenario exists");
+        let r = run_scenario(&s, seed, None);
+        assert!(r.passed(), "{}", r.failure_text());
+        assert!(
+            r.stream_bytes_read >= 2 * 160 * 1024 + 32 * 1024,
+            "read {}",
+            r.stream_bytes_read
+        );
+        assert!(r.rekeys >= 20, "seed {seed}: {} re-handshakes", r.rekeys);
+    }
 }

@@ -79,6 +79,20 @@ impl DirectionKeys {
         out
     }
 
+    /// The next phase's keys from a secret that `derive(secret, out)` writes into `out`
+    /// (the re-handshake's mixed update, [`super::rekey::RekeyMix`]).
+    pub(crate) fn next_mixed(
+        &self,
+        provider: &dyn CryptoProvider,
+        derive: impl FnOnce(&[u8; 32], &mut [u8; 32]),
+    ) -> Result<Self, CryptoError> {
+        let mut next = [0u8; 32];
+        derive(&self.secret, &mut next);
+        let out = Self::new(provider, self.aead, &next);
+        next.zeroize();
+        out
+    }
+
     /// The nonce of packet number `pn`: `iv ⊕ (0³² ‖ u64be(pn))`.
     pub fn nonce(&self, pn: u64) -> [u8; NONCE_LEN] {
         // Built as an 8-byte and a 4-byte word, the way AEADs read a nonce back, so the

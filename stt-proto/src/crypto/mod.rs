@@ -18,6 +18,7 @@ pub mod aws_lc;
 pub mod dh;
 pub mod keys;
 pub mod record;
+pub mod rekey;
 pub mod replay;
 #[cfg(feature = "ring")]
 pub mod ring;
@@ -30,6 +31,7 @@ pub use self::ring::{RING, RingProvider};
 pub use dh::{DhError, DhKey, X25519_LEN};
 pub use keys::{DirectionKeys, STREAM_KEY_CACHE};
 pub use record::{Opened, PacketProtection, RecordError, RecordLimits, Sealed};
+pub use rekey::RekeyMix;
 pub use replay::{REPLAY_WINDOW, ReplayError, ReplayWindow};
 pub use rustcrypto::{RUST_CRYPTO, RustCryptoProvider};
 
@@ -295,5 +297,7 @@ pub(crate) fn hkdf_expand_prk(prk: &[u8; 32], info: &[&[u8]], out: &mut [u8]) {
     }
 }
 
+#[cfg(test)]
+mod rekey_tests;
 #[cfg(test)]
 mod tests;

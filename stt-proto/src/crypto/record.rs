@@ -9,15 +9,17 @@ use alloc::boxed::Box;
 use core::time::Duration;
 
 use super::keys::DirectionKeys;
+use super::rekey::RekeyMix;
 use super::replay::{ReplayError, ReplayWindow};
 use super::{Aead, CryptoError, CryptoProvider, TAG_LEN};
 use crate::Instant;
 use crate::frame::{DecodeError, Flags, HEADER_LEN, Header, PacketType, SessionId, StreamId};
 
-/// Packet numbers stop here: the session must rekey (re-handshake) or close first.
+/// Packet numbers stop here: the session must close first (a re-handshake does not reset them).
 pub const MAX_PN: u64 = 1 << 62;
 
-/// Default time old receive keys are kept after a key update (the engine should set ~3 PTO).
+/// Time old receive keys are kept after a key update until the engine sets its own
+/// (a session sets about 3 PTO from its RTT estimate as soon as it is established).
 pub const DEFAULT_OLD_KEY_RETENTION: Duration = Duration::from_secs(1);
 
 /// AEAD usage limits of a session; [`RecordLimits::for_aead`] gives the protocol's values and
@@ -68,7 +70,7 @@ pub enum RecordError {
     /// The key hit its confidentiality limit and no key update is possible yet.
     #[error("AEAD confidentiality limit reached")]
     KeyLimit,
-    /// Packet numbers are used up: re-handshake or close.
+    /// Packet numbers are used up: close.
     #[error("packet numbers exhausted")]
     Exhausted,
     /// A key update is not allowed now (handshake unconfirmed, or the last update is not
@@ -81,6 +83,10 @@ pub enum RecordError {
     /// The packet type is not a protected one.
     #[error("packet type {0:?} is not protected")]
     NotProtected(PacketType),
+    /// A re-handshake named a key phase this side cannot mix into (already derived,
+    /// or too far ahead): close with KEY_UPDATE_ERROR.
+    #[error("re-handshake for key phase {0} out of range")]
+    RekeyGeneration(u64),
     /// The buffer cannot hold header, payload and tag.
     #[error("buffer too small: need {need}, have {have}")]
     BufferTooSmall {
@@ -151,6 +157,10 @@ pub struct PacketProtection {
     limits: RecordLimits,
     confirmed: bool,
     retention: Duration,
+    /// This side sent REKEY and awaits the answer: it starts no key update meanwhile.
+    rekey_outstanding: bool,
+    /// The agreed re-handshake DH, until both directions have passed its phase.
+    rekey: Option<Box<RekeyMix>>,
 }
 
 impl core::fmt::Debug for PacketProtection {
@@ -216,6 +226,8 @@ impl PacketProtection {
             limits: RecordLimits::for_aead(aead),
             confirmed,
             retention: DEFAULT_OLD_KEY_RETENTION,
+            rekey_outstanding: false,
+            rekey: None,
         })
     }
 
@@ -311,8 +323,73 @@ impl PacketProtection {
     }
 
     /// Whether [`initiate_key_update`](Self::initiate_key_update) would succeed now.
+    /// Besides RFC 9001's rules, no update starts while this side awaits a REKEY_REPLY,
+    /// and the side that answered a re-handshake does not start the mixed update.
     pub fn can_update_keys(&self) -> bool {
-        self.confirmed && self.tx.acked_in_generation && self.tx.generation == self.rx.generation
+        self.confirmed
+            && self.tx.acked_in_generation
+            && self.tx.generation == self.rx.generation
+            && !self.rekey_outstanding
+            && !self
+                .rekey
+                .as_ref()
+                .is_some_and(|m| !m.may_initiate && self.tx.generation + 1 == m.generation)
+    }
+
+    /// Whether a re-handshake is under way: REKEY sent and unanswered, or its DH agreed
+    /// and not yet in use in both directions.
+    pub fn is_rekeying(&self) -> bool {
+        self.rekey_outstanding || self.rekey.is_some()
+    }
+
+    /// The session initiator sent REKEY: no key update starts until the answer is in.
+    pub fn begin_rekey(&mut self) {
+        self.rekey_outstanding = true;
+    }
+
+    /// The key phase a re-handshake answered now mixes into: the first phase neither
+    /// direction has entered.
+    pub fn rekey_generation(&self) -> u64 {
+        self.tx.generation.max(self.rx.generation) + 1
+    }
+
+    /// Installs a re-handshake's DH output (PROTOCOL.md §6.7). Its phase must be one
+    /// neither direction has entered and at most two ahead; next-phase receive keys
+    /// derived before are dropped so they are derived again with the mix.
+    pub fn install_rekey(&mut self, mix: RekeyMix) -> Result<(), RecordError> {
+        let entered = self.tx.generation.max(self.rx.generation);
+        if mix.generation <= entered || mix.generation > entered + 2 || self.rekey.is_some() {
+            return Err(RecordError::RekeyGeneration(mix.generation));
+        }
+        if self.rx.generation + 1 == mix.generation {
+            self.rx.next = None;
+        }
+        self.rekey = Some(Box::new(mix));
+        self.rekey_outstanding = false;
+        Ok(())
+    }
+
+    /// Forgets the re-handshake DH once both directions are past its phase.
+    fn settle_rekey(&mut self) {
+        if self.rekey.as_ref().is_some_and(|m| {
+            self.tx.generation >= m.generation && self.rx.generation >= m.generation
+        }) {
+            self.rekey = None;
+        }
+    }
+
+    /// The next-phase keys after `keys` (of phase `generation`): mixed with the
+    /// re-handshake DH when the next phase is the one it applies to.
+    fn next_keys(
+        &self,
+        keys: &DirectionKeys,
+        generation: u64,
+    ) -> Result<DirectionKeys, RecordError> {
+        match self.rekey.as_ref() {
+            Some(m) if m.generation == generation + 1 => m.next_keys(self.provider, keys),
+            _ => keys.next(self.provider),
+        }
+        .map_err(RecordError::Crypto)
     }
 
     /// Starts a key update: later packets use the next send phase. Allowed only after the
@@ -326,16 +403,13 @@ impl PacketProtection {
     }
 
     fn update_send_keys(&mut self) -> Result<(), RecordError> {
-        let next = self
-            .tx
-            .keys
-            .next(self.provider)
-            .map_err(RecordError::Crypto)?;
+        let next = self.next_keys(&self.tx.keys, self.tx.generation)?;
         self.tx.keys = next;
         self.tx.generation += 1;
         self.tx.sealed_with_key = 0;
         self.tx.first_pn_of_generation = self.tx.next_pn;
         self.tx.acked_in_generation = false;
+        self.settle_rekey();
         Ok(())
     }
 
@@ -365,7 +439,13 @@ impl PacketProtection {
         if pn >= self.limits.max_pn {
             return Err(RecordError::Exhausted);
         }
-        if self.tx.sealed_with_key >= self.limits.update_threshold && self.can_update_keys() {
+        let rekey_due = self
+            .rekey
+            .as_ref()
+            .is_some_and(|m| m.may_initiate && self.tx.generation + 1 == m.generation);
+        if (rekey_due || self.tx.sealed_with_key >= self.limits.update_threshold)
+            && self.can_update_keys()
+        {
             self.update_send_keys()?;
         }
         if self.tx.sealed_with_key >= self.limits.confidentiality {
@@ -446,11 +526,7 @@ impl PacketProtection {
             Phase::Current => &mut self.rx.current,
             Phase::Next => {
                 if self.rx.next.is_none() {
-                    let derived = self
-                        .rx
-                        .current
-                        .next(self.provider)
-                        .map_err(RecordError::Crypto)?;
+                    let derived = self.next_keys(&self.rx.current, self.rx.generation)?;
                     self.rx.next = Some(Box::new(derived));
                 }
                 match self.rx.next.as_mut() {
@@ -497,6 +573,7 @@ impl PacketProtection {
                     self.update_send_keys()?;
                     key_updated = true;
                 }
+                self.settle_rekey();
             }
         }
         Ok(Opened {

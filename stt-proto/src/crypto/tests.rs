@@ -191,14 +191,14 @@ pub(crate) fn pair_with(
     )
 }
 
-fn pair() -> (PacketProtection, PacketProtection) {
+pub(super) fn pair() -> (PacketProtection, PacketProtection) {
     pair_with(&RUST_CRYPTO, Aead::ChaCha20Poly1305)
 }
 
-const T: Instant = Instant(5_000_000);
+pub(super) const T: Instant = Instant(5_000_000);
 const SID: SessionId = SessionId(0xfeed);
 
-fn seal(p: &mut PacketProtection, stream: u32, msg: &[u8]) -> Vec<u8> {
+pub(super) fn seal(p: &mut PacketProtection, stream: u32, msg: &[u8]) -> Vec<u8> {
     let mut buf = vec![0u8; HEADER_LEN + msg.len() + TAG_LEN];
     buf[HEADER_LEN..HEADER_LEN + msg.len()].copy_from_slice(msg);
     let s = p
@@ -208,7 +208,11 @@ fn seal(p: &mut PacketProtection, stream: u32, msg: &[u8]) -> Vec<u8> {
     buf
 }
 
-fn open(p: &mut PacketProtection, now: Instant, pkt: &[u8]) -> Result<(u64, Vec<u8>), RecordError> {
+pub(super) fn open(
+    p: &mut PacketProtection,
+    now: Instant,
+    pkt: &[u8],
+) -> Result<(u64, Vec<u8>), RecordError> {
     let mut b = pkt.to_vec();
     p.open(now, &mut b).map(|o| (o.pn, o.payload.to_vec()))
 }

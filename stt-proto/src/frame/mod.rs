@@ -136,6 +136,10 @@ pub enum FrameType {
     Disconnect = 0x15,
     /// 0x16: asks the peer to stop sending on a stream.
     StopSending = 0x16,
+    /// 0x17: starts a re-handshake: the initiator's fresh ephemeral DH key.
+    Rekey = 0x17,
+    /// 0x18: answers a re-handshake: the responder's fresh ephemeral DH key.
+    RekeyReply = 0x18,
     /// 0x20: announces (or withdraws) a named endpoint this node serves.
     EndpointRegister = 0x20,
     /// 0x21: asks whether the peer serves a name, or answers that question.
@@ -186,6 +190,8 @@ impl FrameType {
             0x14 => Self::Keepalive,
             0x15 => Self::Disconnect,
             0x16 => Self::StopSending,
+            0x17 => Self::Rekey,
+            0x18 => Self::RekeyReply,
             0x20 => Self::EndpointRegister,
             0x21 => Self::EndpointResolve,
             0x22 => Self::EndpointRoute,
@@ -238,6 +244,22 @@ pub enum Frame<'a> {
         stream_id: StreamId,
         /// Application error code.
         code: ErrorCode,
+    },
+    /// Starts a re-handshake (PROTOCOL.md §6.7).
+    Rekey {
+        /// Re-handshake number, counting from 0 per session.
+        seq: u64,
+        /// The session initiator's fresh X25519 public key.
+        public: [u8; 32],
+    },
+    /// Answers a re-handshake (PROTOCOL.md §6.7).
+    RekeyReply {
+        /// The REKEY's number.
+        seq: u64,
+        /// The key phase whose secrets the new DH output is mixed into.
+        generation: u64,
+        /// The session responder's fresh X25519 public key.
+        public: [u8; 32],
     },
     /// Registers or withdraws a named endpoint.
     EndpointRegister(EndpointRegister),
@@ -336,6 +358,15 @@ impl<'a> Frame<'a> {
                 stream_id: stream::read_stream_id(r)?,
                 code: ErrorCode(r.varint()?),
             },
+            FrameType::Rekey => Frame::Rekey {
+                seq: r.varint()?,
+                public: r.array()?,
+            },
+            FrameType::RekeyReply => Frame::RekeyReply {
+                seq: r.varint()?,
+                generation: r.varint()?,
+                public: r.array()?,
+            },
             FrameType::EndpointRegister => {
                 Frame::EndpointRegister(EndpointRegister::decode_body(r)?)
             }
@@ -407,6 +438,21 @@ impl<'a> Frame<'a> {
                 w.u8(FrameType::StopSending as u8)?;
                 stream::write_stream_id(w, *stream_id)?;
                 w.varint(code.0)
+            }
+            Frame::Rekey { seq, public } => {
+                w.u8(FrameType::Rekey as u8)?;
+                w.varint(*seq)?;
+                w.put(public)
+            }
+            Frame::RekeyReply {
+                seq,
+                generation,
+                public,
+            } => {
+                w.u8(FrameType::RekeyReply as u8)?;
+                w.varint(*seq)?;
+                w.varint(*generation)?;
+                w.put(public)
             }
             Frame::EndpointRegister(f) => f.write(w),
             Frame::EndpointResolve(f) => f.write(w),

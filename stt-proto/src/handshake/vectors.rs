@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::tests::*;
 use super::*;
-use crate::crypto::{Aead, RUST_CRYPTO};
+use crate::crypto::{Aead, CryptoProvider, RUST_CRYPTO};
 use crate::frame::{HEADER_LEN, PacketType, StreamId};
 use crate::identity::{Identity, NetworkKey};
 use crate::rng::Rng;
@@ -56,6 +56,23 @@ fn vectors() -> Vec<(&'static str, String)> {
             .unwrap()
             .material();
     v.push(("secret i2r (phase 1)", hex::encode(next.0)));
+    // A re-handshake (§6.7) mixed into phase 1: ephemeral secrets 0x11… and 0x22….
+    let e_i = RUST_CRYPTO.x25519_key(&[0x11; 32]).unwrap();
+    let e_r = RUST_CRYPTO.x25519_key(&[0x22; 32]).unwrap();
+    let dh = e_i.agree(&e_r.public_key()).unwrap();
+    assert_eq!(dh, e_r.agree(&e_i.public_key()).unwrap());
+    let mix = crate::crypto::RekeyMix::new(1, &dh, &e_i.public_key(), &e_r.public_key(), true);
+    let mixed = mix
+        .next_keys(&RUST_CRYPTO, r.ei.record.send_keys())
+        .unwrap()
+        .material();
+    v.push(("rekey e_I public", hex::encode(e_i.public_key())));
+    v.push(("rekey e_R public", hex::encode(e_r.public_key())));
+    v.push(("rekey dh", hex::encode(dh)));
+    v.push((
+        "secret i2r (phase 1, after re-handshake)",
+        hex::encode(mixed.0),
+    ));
     let mut stream_key = [0u8; 32];
     crate::crypto::hkdf_expand_prk(
         &s_i2r,

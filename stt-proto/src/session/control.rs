@@ -80,6 +80,15 @@ pub(crate) enum Control {
     StorageCancel {
         request_id: u64,
     },
+    Rekey {
+        seq: u64,
+        public: [u8; 32],
+    },
+    RekeyReply {
+        seq: u64,
+        generation: u64,
+        public: [u8; 32],
+    },
 }
 
 impl Control {
@@ -180,6 +189,19 @@ impl Control {
             }),
             Control::StorageCancel { request_id } => Frame::StorageCancel {
                 request_id: *request_id,
+            },
+            Control::Rekey { seq, public } => Frame::Rekey {
+                seq: *seq,
+                public: *public,
+            },
+            Control::RekeyReply {
+                seq,
+                generation,
+                public,
+            } => Frame::RekeyReply {
+                seq: *seq,
+                generation: *generation,
+                public: *public,
             },
         }
     }

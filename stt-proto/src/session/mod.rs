@@ -8,9 +8,11 @@
 mod apps;
 mod control;
 mod fetch;
+mod keys;
 mod metrics;
 mod params;
 mod paths;
+mod rekey;
 mod send;
 mod stats;
 mod streams;
@@ -130,6 +132,10 @@ pub(crate) struct Conn {
     pub close_frame: Option<(ErrorCode, Vec<u8>)>,
     pub close_sent: bool,
     pub next_key_update: Option<Instant>,
+    /// Initiator: when the next re-handshake is due (PROTOCOL.md §6.7).
+    pub rekey_at: Option<Instant>,
+    /// Re-handshake progress; created on first use.
+    pub rekey: Option<Box<rekey::Rekey>>,
     pub scratch: Vec<(u64, crate::recovery::SentPacket<PacketInfo>)>,
     /// The first packet number sent on the current path: losses of earlier packets
     /// (sent on a path the session has left) are not taken as congestion here.
@@ -303,10 +309,14 @@ impl Session {
             close_frame: None,
             close_sent: false,
             next_key_update: t.key_update_interval.map(|d| now + d),
+            rekey_at: rekey::first_rekey(t, self.side, now),
+            rekey: None,
             scratch: Vec::new(),
             path_first_pn: 0,
             metrics: t.metrics.then(Box::default),
         };
+        let mut conn = conn;
+        conn.refresh_key_retention(t.max_ack_delay);
         self.phase = Phase::Established;
         self.handshake = None;
         self.events.push_back(Event::Connected {
@@ -491,6 +501,7 @@ impl Session {
         config: &NodeConfig,
         stats: &mut NodeStats,
         rng: &mut Rng,
+        rng_secret: &mut Rng,
     ) {
         let len = datagram.len();
         let Some(conn) = self.conn.as_mut() else {
@@ -578,7 +589,9 @@ impl Session {
                 last_data = Some((d.offset, d.fin, start..start + d.data.len()));
                 break;
             }
-            if let Err(code) = self.handle_frame(now, path, header, &payload, frame, config) {
+            if let Err(code) =
+                self.handle_frame(now, path, header, &payload, frame, config, rng_secret)
+            {
                 self.close(now, code, b"protocol violation");
                 return;
             }
@@ -610,6 +623,7 @@ impl Session {
                 config.transport.max_ack_delay,
             );
         }
+        self.rekey_on_volume(now, &config.transport);
     }
 
     /// Hands the bytes of a DATA frame to their stream.
@@ -629,6 +643,7 @@ impl Session {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_frame(
         &mut self,
         now: Instant,
@@ -637,6 +652,7 @@ impl Session {
         payload: &Bytes,
         frame: Frame<'_>,
         config: &NodeConfig,
+        rng_secret: &mut Rng,
     ) -> Result<(), ErrorCode> {
         let handle = self.handle;
         let Some(conn) = self.conn.as_mut() else {
@@ -701,6 +717,12 @@ impl Session {
                     peer: true,
                 },
             ),
+            Frame::Rekey { seq, public } => return self.on_rekey(seq, &public, rng_secret),
+            Frame::RekeyReply {
+                seq,
+                generation,
+                public,
+            } => return self.on_rekey_reply(seq, generation, &public),
             Frame::PathChallenge(data) => self.path_response = Some((path, data)),
             Frame::PathResponse(data) => self.on_path_response(data),
             Frame::Datagram(d) => {
@@ -824,6 +846,7 @@ impl Session {
             let sample = now.saturating_duration_since(p.time_sent);
             let max_delay = Duration::from_millis(conn.peer_params.max_ack_delay_ms);
             conn.rtt.update(ack_delay.min(max_delay), sample);
+            conn.refresh_key_retention(config.transport.max_ack_delay);
         }
         for (pn, p) in acked.drain(..) {
             conn.record.on_packet_acked(pn);
@@ -938,7 +961,7 @@ impl Session {
     }
 
     /// Fires whatever timers are due.
-    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &NodeConfig, rng: &mut Rng) {
         match self.phase {
             Phase::Closed => return,
             Phase::Closing { until } | Phase::Draining { until } => {
@@ -1031,6 +1054,10 @@ impl Session {
             }
             conn.next_key_update = config.transport.key_update_interval.map(|d| now + d);
         }
+        self.rekey_timeout(now, &config.transport, rng);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         let (pto, idle) = (conn.rtt.pto_base(), conn.effective_idle_timeout(config));
         self.probe_timeout(now, pto, idle);
     }
@@ -1088,6 +1115,9 @@ impl Session {
             at(conn.last_eliciting_sent + interval);
         }
         if let Some(k) = conn.next_key_update {
+            at(k);
+        }
+        if let Some(k) = conn.rekey_at {
             at(k);
         }
         if let Some(k) = conn.record.poll_timeout() {

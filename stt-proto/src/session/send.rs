@@ -104,6 +104,10 @@ impl PacketInfo {
                     count: conn.streams.advertised_streams(dir),
                 }),
                 Control::DataBlocked(_) | Control::StreamDataBlocked { .. } => None,
+                // Re-handshake frames: re-sent while their exchange is still open.
+                Control::Rekey { .. } | Control::RekeyReply { .. } => {
+                    conn.rekey_still_open(&c).then_some(c)
+                }
                 Control::StreamOpen { id, .. } | Control::StopSending { id, .. }
                     if !conn.streams.is_live(id) =>
                 {

@@ -35,4 +35,6 @@ pub struct SessionStats {
     pub pto_count: u64,
     /// Key updates completed.
     pub key_updates: u64,
+    /// Re-handshakes agreed (a fresh DH installed; PROTOCOL.md §6.7).
+    pub rekeys: u64,
 }

@@ -63,6 +63,12 @@ const CHAT: EndpointId = EndpointId([
     0x8e, 0x19, 0x84, 0x6d, 0xdb, 0x0b, 0x4f, 0xff, 0x82, 0x4d, 0x19, 0xe6, 0x23, 0xbd, 0x7c, 0x99,
 ]);
 
+/// An X25519 public key for the re-handshake examples: bytes 0x00..=0x1f.
+const REKEY_KEY: [u8; 32] = [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+];
+
 /// SHA3-256("hello world").
 const HELLO_WORLD: [u8; 32] = [
     0x64, 0x4b, 0xcc, 0x7e, 0x56, 0x43, 0x73, 0x04, 0x09, 0x99, 0xaa, 0xc8, 0x9e, 0x76, 0x22, 0xf3,
@@ -179,6 +185,15 @@ fn expected(name: &str) -> Expect {
             stream_id: StreamId(4),
             limit: 65_536,
         }),
+        "frame-rekey" => frame(Frame::Rekey {
+            seq: 3,
+            public: REKEY_KEY,
+        }),
+        "frame-rekey-reply" => frame(Frame::RekeyReply {
+            seq: 3,
+            generation: 9,
+            public: REKEY_KEY,
+        }),
         "frame-path-challenge" => frame(Frame::PathChallenge([1, 2, 3, 4, 5, 6, 7, 8])),
         "frame-path-response" => frame(Frame::PathResponse([1, 2, 3, 4, 5, 6, 7, 8])),
         "frame-datagram" => frame(Frame::Datagram(Datagram { data: b"temp=21.5" })),
@@ -284,6 +299,8 @@ const NAMES: &[&str] = &[
     "frame-max-streams-uni",
     "frame-data-blocked",
     "frame-stream-data-blocked",
+    "frame-rekey",
+    "frame-rekey-reply",
     "frame-path-challenge",
     "frame-path-response",
     "frame-datagram",

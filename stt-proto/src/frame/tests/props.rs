@@ -254,6 +254,14 @@ fn arb_simple() -> impl Strategy<Value = Owned> {
         Just(Frame::Keepalive),
         any::<[u8; 8]>().prop_map(Frame::PathChallenge),
         any::<[u8; 8]>().prop_map(Frame::PathResponse),
+        (varint(), any::<[u8; 32]>()).prop_map(|(seq, public)| Frame::Rekey { seq, public }),
+        (varint(), varint(), any::<[u8; 32]>()).prop_map(|(seq, generation, public)| {
+            Frame::RekeyReply {
+                seq,
+                generation,
+                public,
+            }
+        }),
     ]
     .prop_map(Owned::Frame)
 }

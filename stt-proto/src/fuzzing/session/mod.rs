@@ -125,7 +125,8 @@ struct Run {
     rx: BTreeMap<(usize, StreamId), Rx>,
     /// (reader side, stream) the malicious peer touched.
     tainted: BTreeSet<(usize, StreamId)>,
-    /// A side sealed an ACK frame: the other side may believe lies about delivery.
+    /// A side sealed an ACK frame (the other side may believe lies about delivery) or a
+    /// re-handshake frame (the sides may end up with different keys).
     forged_ack: bool,
     buf: Vec<u8>,
 }

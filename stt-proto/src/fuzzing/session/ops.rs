@@ -304,7 +304,10 @@ impl Run {
                 Frame::StreamOpen(o) => Some(o.stream_id),
                 Frame::StreamClose(c) => Some(c.stream_id),
                 Frame::StopSending { stream_id, .. } => Some(stream_id),
-                Frame::Ack(_) => {
+                // A forged ACK lies about delivery; a forged REKEY or REKEY_REPLY
+                // installs a DH the other side does not share: either may stall the
+                // session without any bug.
+                Frame::Ack(_) | Frame::Rekey { .. } | Frame::RekeyReply { .. } => {
                     self.forged_ack = true;
                     None
                 }
