@@ -606,11 +606,7 @@ impl Node {
         // The session starts on the INIT's path, which the CHALLENGE proved; a RESPONSE
         // from elsewhere (a NAT rebinding, or a copy replayed from a spoofed address)
         // moves it to an unvalidated path like any other packet would (PROTOCOL.md §5.7.6).
-        let init_path = self
-            .responder
-            .init_path(header.session_id)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(path, |b| PathId(u64::from_be_bytes(b)));
+        let init_path = self.init_path_of(header.session_id).unwrap_or(path);
         let est = match self.responder.handle_response(now, datagram) {
             Ok(est) => est,
             Err(reason) => {

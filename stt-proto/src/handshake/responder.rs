@@ -173,8 +173,6 @@ struct HalfOpen {
     peer_session: SessionId,
     aead: Aead,
     expires: Instant,
-    /// The path the INIT arrived on: the CHALLENGE went there, so a RESPONSE proves it.
-    init_path: Vec<u8>,
 }
 
 /// The node's handshake responder.
@@ -267,13 +265,6 @@ impl Responder {
     /// Whether `session` is the id of a half-open handshake (the engine must not reuse it).
     pub fn contains_session(&self, session: SessionId) -> bool {
         self.half_open.contains_key(&session)
-    }
-
-    /// The path (as given to [`Responder::handle_init`]) the INIT of half-open handshake
-    /// `session` arrived on. The CHALLENGE went there, so an authenticated RESPONSE proves
-    /// that path; a RESPONSE arriving on another one proves nothing about it.
-    pub fn init_path(&self, session: SessionId) -> Option<&[u8]> {
-        self.half_open.get(&session).map(|h| &h.init_path[..])
     }
 
     /// Forces "under load" until `until` (the engine's INIT-rate detector uses this).
@@ -435,7 +426,6 @@ impl Responder {
         match written {
             Ok((len, mut entry)) => {
                 entry.init_digest = digest;
-                entry.init_path = path.to_vec();
                 entry.expires = now + self.config.half_open_lifetime;
                 self.by_ephemeral.insert(e_i, local_session);
                 self.half_open.insert(local_session, entry);
@@ -498,7 +488,6 @@ impl Responder {
                 peer_session,
                 aead,
                 expires: Instant::ZERO,
-                init_path: Vec::new(),
             },
         ))
     }

@@ -77,6 +77,16 @@ impl Node {
         }
     }
 
+    /// The path the INIT of half-open handshake `sid` arrived on (its CHALLENGE went
+    /// there), if it is still held.
+    pub(super) fn init_path_of(&self, sid: SessionId) -> Option<PathId> {
+        self.held_paths
+            .set
+            .iter()
+            .find(|&&(_, s)| s == sid)
+            .map(|&(p, _)| p)
+    }
+
     /// Entries of the held-path set (bounded by half-open handshakes plus accepted
     /// sessions, times two before a prune).
     pub fn held_paths_len(&self) -> usize {
