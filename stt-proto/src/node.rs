@@ -603,10 +603,14 @@ impl Node {
             self.stats.dropped_over_limit += 1;
             return;
         }
-        // The session starts on the INIT's path, which the CHALLENGE proved; a RESPONSE
-        // from elsewhere (a NAT rebinding, or a copy replayed from a spoofed address)
-        // moves it to an unvalidated path like any other packet would (PROTOCOL.md §5.7.6).
-        let init_path = self.init_path_of(header.session_id).unwrap_or(path);
+        // The session starts on the INIT's path when the CHALLENGE went there alone: the
+        // RESPONSE proves the initiator received it there. A RESPONSE from elsewhere (a NAT
+        // rebinding, or a copy replayed from a spoofed address) moves it to an unvalidated
+        // path like any other packet would. If the CHALLENGE went to several paths (the
+        // INIT was repeated from elsewhere, perhaps replayed from a spoofed address),
+        // nothing is proven: the session starts unvalidated on the RESPONSE's path
+        // (PROTOCOL.md §5.7.6).
+        let proven = self.challenged_path_of(header.session_id);
         let est = match self.responder.handle_response(now, datagram) {
             Ok(est) => est,
             Err(reason) => {
@@ -625,9 +629,12 @@ impl Node {
         }
         let handle = self.alloc_slot(header.session_id);
         let config = self.config.clone();
-        match Session::new_responder(handle, header.session_id, init_path, est, now, &config) {
+        let start = proven.unwrap_or(path);
+        match Session::new_responder(handle, header.session_id, start, est, now, &config) {
             Ok(mut s) => {
-                if path != init_path {
+                if proven.is_none() {
+                    s.start_unproven(datagram.len(), &mut self.rng_public);
+                } else if path != start {
                     s.on_packet_path(path, datagram.len(), true, &mut self.rng_public);
                 }
                 self.slots[handle.index as usize].session = Some(s);

@@ -117,6 +117,8 @@ pub enum InitOutcome {
         len: usize,
         /// A cached CHALLENGE was resent.
         resent: bool,
+        /// The half-open handshake it answers (this side's session id).
+        session: SessionId,
     },
     /// Under load: send the stateless COOKIE of `len` bytes written to `out`.
     Cookie {
@@ -377,7 +379,11 @@ impl Responder {
                 let len = h.challenge.len();
                 out[..len].copy_from_slice(&h.challenge);
                 self.stats.challenges_resent += 1;
-                return InitOutcome::Challenge { len, resent: true };
+                return InitOutcome::Challenge {
+                    len,
+                    resent: true,
+                    session: *sid,
+                };
             }
             return self.drop_with(DropReason::DuplicateEphemeral);
         }
@@ -430,7 +436,11 @@ impl Responder {
                 self.by_ephemeral.insert(e_i, local_session);
                 self.half_open.insert(local_session, entry);
                 self.stats.challenges += 1;
-                InitOutcome::Challenge { len, resent: false }
+                InitOutcome::Challenge {
+                    len,
+                    resent: false,
+                    session: local_session,
+                }
             }
             Err(HandshakeError::LowOrderPoint) => self.drop_with(DropReason::LowOrderPoint),
             Err(_) => self.drop_with(DropReason::Crypto),

@@ -77,14 +77,15 @@ impl Node {
         }
     }
 
-    /// The path the INIT of half-open handshake `sid` arrived on (its CHALLENGE went
-    /// there), if it is still held.
-    pub(super) fn init_path_of(&self, sid: SessionId) -> Option<PathId> {
-        self.held_paths
-            .set
-            .iter()
-            .find(|&&(_, s)| s == sid)
-            .map(|&(p, _)| p)
+    /// The one path the CHALLENGE of half-open handshake `sid` went to, or `None` if it
+    /// went to several (its INIT was repeated from elsewhere) or none is held: then no
+    /// path is proven by the RESPONSE alone (PROTOCOL.md §5.7.6).
+    pub(super) fn challenged_path_of(&self, sid: SessionId) -> Option<PathId> {
+        let mut paths = self.held_paths.set.iter().filter(|&&(_, s)| s == sid);
+        match (paths.next(), paths.next()) {
+            (Some(&(p, _)), None) => Some(p),
+            _ => None,
+        }
     }
 
     /// Entries of the held-path set (bounded by half-open handshakes plus accepted
@@ -127,12 +128,12 @@ impl Node {
             &mut out,
         );
         match outcome {
-            InitOutcome::Challenge { len, resent } => {
+            InitOutcome::Challenge { len, session, .. } => {
                 out.truncate(len);
                 self.outbox.push_back((path, out));
-                if !resent {
-                    self.hold_path(path, local);
-                }
+                // Every path a CHALLENGE went to is held: a resent one (a retransmitted
+                // or replayed INIT from elsewhere) makes the INIT's path ambiguous.
+                self.hold_path(path, session);
             }
             InitOutcome::Cookie { len } => {
                 out.truncate(len);

@@ -122,6 +122,23 @@ impl super::Session {
         }));
     }
 
+    /// A new responder session whose CHALLENGE went to more than one path: the path it
+    /// starts on (the RESPONSE's) is unproven, with no validated path to fall back to, so
+    /// it is validated like a migration's before more than 3× what arrived goes there.
+    pub(crate) fn start_unproven(&mut self, len: usize, rng: &mut Rng) {
+        let mut state = PathState::new(self.path.id, false);
+        state.received = len as u64;
+        self.path = state;
+        self.fallback = None;
+        let mut challenge = [0u8; 8];
+        rng.fill(&mut challenge);
+        self.probe = Some(alloc::boxed::Box::new(Probe {
+            challenge,
+            sent_at: None,
+            tries: 0,
+        }));
+    }
+
     /// A PATH_RESPONSE arrived: if it echoes the pending challenge, the current path
     /// is proven, the fallback is forgotten and the application hears of the change.
     pub(crate) fn on_path_response(&mut self, data: [u8; 8]) {
