@@ -378,7 +378,7 @@ fn check_bounds(server: &Server, max_half_open: usize, idle_paths: usize) {
 /// a member: past its burst they are dropped by its token bucket and counted, while
 /// another address is served at once.
 #[test]
-fn one_source_sending_fresh_inits_is_rate_limited_alone() {
+fn one_source_reconnecting_often_is_not_throttled_while_not_under_load() {
     let admission = AdmissionConfig {
         source_rate: 2,
         source_burst: 8,
@@ -391,25 +391,20 @@ fn one_source_sending_fresh_inits_is_rate_limited_alone() {
         },
         64,
     );
+    // Far past the source's bucket (burst 8), far below the INIT-rate trigger: a client
+    // making handshakes in a loop (a benchmark, a script sending file after file) gets a
+    // CHALLENGE for each; the bucket only applies under load, as WireGuard's limiter.
     let inits = recorded_inits(40);
     let now = Instant::from_micros(1_000_000);
     let mut challenges = 0;
-    for init in &inits[..39] {
+    for init in &inits {
         let back = server.receive(now, 99, init);
         challenges += back.iter().filter(|r| r[2] == CHALLENGE).count();
     }
     let s = server.node.stats();
     show("one source", &s);
-    assert_eq!(challenges, 8, "the burst, then nothing");
-    assert_eq!(s.inits_rate_limited, 31);
-    let back = server.receive(now, 100, &inits[39]);
-    assert_eq!(back.len(), 1, "another source is served");
-    assert_eq!(back[0][2], CHALLENGE);
-    // Refilled at 2/s: one more after 500 ms.
-    let later = now + Duration::from_millis(500);
-    let fresh = recorded_inits(41).pop().unwrap();
-    let back = server.receive(later, 99, &fresh);
-    assert_eq!(back.first().map(|r| r[2]), Some(CHALLENGE));
+    assert_eq!(challenges, 40);
+    assert_eq!(s.inits_rate_limited, 0);
 }
 
 /// A flood of garbage INITs (no network key, each from its own address) faster than the

@@ -358,9 +358,11 @@ impl Responder {
             }
         }
 
-        // 4. The source's token bucket: only INITs past the cookie gate are charged, so
-        // spoofed INITs under load cannot drain a genuine address's bucket.
-        if !self.admission.take_token(now, path) {
+        // 4. Under load, the source's token bucket (as WireGuard limits handshakes only
+        // under load): a client reconnecting often is never throttled in normal times.
+        // Only INITs past the cookie gate are charged, so spoofed INITs cannot drain a
+        // genuine address's bucket.
+        if self.is_under_load(now) && !self.admission.take_token(now, path) {
             return self.drop_with(DropReason::RateLimited);
         }
 
