@@ -118,8 +118,8 @@ impl Default for AdmissionConfig {
     fn default() -> Self {
         Self {
             under_load_init_rate: 1000,
-            source_rate: 4,
-            source_burst: 16,
+            source_rate: 256,
+            source_burst: 512,
             source_slots: 4096,
             replay_capacity: 4096,
         }
