@@ -99,6 +99,18 @@ fn dir(d: Dir) -> &'static str {
     }
 }
 
+/// The start of every line up to the opening quote of its `name`: time, session and,
+/// when the trace holds several nodes, the node.
+fn envelope(o: &mut String, time: Instant, session: u64, node: Option<&str>) {
+    let _ = write!(o, "{{\"time\":{},\"session\":{session},", time.as_micros());
+    if let Some(node) = node {
+        o.push_str("\"node\":\"");
+        escape(o, node);
+        o.push_str("\",");
+    }
+    o.push_str("\"name\":\"");
+}
+
 /// One JSON line (without the trailing newline) describing `event` at `now`.
 pub fn event_json(now: Instant, event: &Event) -> String {
     event_json_for(now, event, None)
@@ -107,18 +119,7 @@ pub fn event_json(now: Instant, event: &Event) -> String {
 /// [`event_json`] naming the node that saw the event, for traces holding several.
 pub fn event_json_for(now: Instant, event: &Event, node: Option<&str>) -> String {
     let mut o = String::with_capacity(96);
-    let _ = write!(
-        o,
-        "{{\"time\":{},\"session\":{},",
-        now.as_micros(),
-        event.session().id()
-    );
-    if let Some(node) = node {
-        o.push_str("\"node\":\"");
-        escape(&mut o, node);
-        o.push_str("\",");
-    }
-    o.push_str("\"name\":\"");
+    envelope(&mut o, now, event.session().id(), node);
     match event {
         Event::Connected {
             peer, initiator, ..
@@ -203,18 +204,7 @@ pub fn header_json(source: &str) -> String {
 /// names the node that recorded it when one trace holds several (the simulator).
 pub fn metric_json(record: &MetricRecord, node: Option<&str>) -> String {
     let mut o = String::with_capacity(160);
-    let _ = write!(
-        o,
-        "{{\"time\":{},\"session\":{},",
-        record.time.as_micros(),
-        record.session.id()
-    );
-    if let Some(node) = node {
-        o.push_str("\"node\":\"");
-        escape(&mut o, node);
-        o.push_str("\",");
-    }
-    o.push_str("\"name\":\"");
+    envelope(&mut o, record.time, record.session.id(), node);
     match record.metric {
         Metric::Recovery(r) => {
             let _ = write!(
@@ -298,16 +288,20 @@ mod tests {
     use crate::frame::StreamId;
     use crate::node::PathId;
 
-    #[test]
-    fn metric_lines_and_header() {
-        use crate::metrics::{DataKind, Metric, RecoverySample, SendLimit};
-        let mut node = crate::Node::new(
+    fn test_node() -> crate::Node {
+        crate::Node::new(
             alloc::sync::Arc::new(crate::config::NodeConfig::default()),
             crate::Identity::from_node_seed(&[1; 32]).unwrap(),
             crate::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
             [3; 32],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn metric_lines_and_header() {
+        use crate::metrics::{DataKind, Metric, RecoverySample, SendLimit};
+        let mut node = test_node();
         let session = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
         let at = |time, metric| MetricRecord {
             session,
@@ -357,13 +351,7 @@ mod tests {
 
     #[test]
     fn lines_are_json_objects() {
-        let mut node = crate::Node::new(
-            alloc::sync::Arc::new(crate::config::NodeConfig::default()),
-            crate::Identity::from_node_seed(&[1; 32]).unwrap(),
-            crate::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
-            [3; 32],
-        )
-        .unwrap();
+        let mut node = test_node();
         let h = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
         let l = event_json(
             Instant::from_micros(5),
