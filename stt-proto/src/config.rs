@@ -35,6 +35,13 @@ pub const UNRESPONSIVE_PTOS: u32 = 8;
 /// peer's probes backed off) although the path came back.
 pub const UNRESPONSIVE_FLOOR: Duration = Duration::from_secs(4);
 
+/// A sender never assigns a routed-message id 1024 or more above an unacknowledged one
+/// (PROTOCOL.md §4.5): the bound on one session's unresolved routed messages.
+pub const MESSAGE_WINDOW: u64 = 1024;
+
+/// Metric records the node holds for [`crate::Node::poll_metric`]; beyond this the oldest go.
+pub const MAX_QUEUED_METRICS: usize = 1 << 16;
+
 /// Default [`TransportConfig::key_update_interval`].
 pub const DEFAULT_KEY_UPDATE_INTERVAL: Duration = Duration::from_secs(120);
 
@@ -278,7 +285,7 @@ impl TransportConfig {
             "max_messages_in_flight",
             self.max_messages_in_flight as u64,
             1,
-            crate::session::MESSAGE_WINDOW,
+            MESSAGE_WINDOW,
         )?;
         check(
             "message_send_buffer",

@@ -12,18 +12,18 @@ use bytes::Bytes;
 
 use crate::config::TransportConfig;
 use crate::crypto::ReplayWindow;
-use crate::endpoint::{RouteId, RouteMode};
+use crate::endpoint::RouteMode;
 use crate::error::{CustomFrameError, ResolveError, RouteError};
 use crate::event::{EndpointEvent, Event};
 use crate::frame::{EndpointId, ErrorCode, ResolveKind};
-use crate::node::SessionHandle;
+use crate::ids::RouteId;
+use crate::ids::SessionHandle;
 use crate::storage::ContentHash;
 
 use super::control::Control;
 use super::fetch::Fetches;
 
-/// A sender never assigns a message id 1024 or more above an unacknowledged one.
-pub const MESSAGE_WINDOW: u64 = 1024;
+use crate::config::MESSAGE_WINDOW;
 
 /// Answers (accept/refuse, resolve answers, storage refusals) queued or in flight
 /// beyond which a peer is flooding: an honest one has at most `MESSAGE_WINDOW`

@@ -35,14 +35,14 @@ use crate::frame::{
 };
 use crate::handshake::{Established, HandshakeError, Initiator};
 use crate::identity::NodeId;
+use crate::ids::{PathId, SessionHandle};
 use crate::metrics::{DataKind, Metric};
-use crate::node::{NodeStats, PathId, SessionHandle};
 use crate::recovery::{AckTracker, RttEstimator, SentPackets};
 use crate::rng::Rng;
+use crate::stats::NodeStats;
 use crate::storage::{ContentHash, FetchId};
 use crate::time::Instant;
 
-pub use apps::MESSAGE_WINDOW;
 pub(crate) use apps::{Apps, Inbound};
 pub(crate) use control::Control;
 pub(crate) use fetch::Answer;

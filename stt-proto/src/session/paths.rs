@@ -8,7 +8,7 @@
 
 use core::time::Duration;
 
-use crate::node::PathId;
+use crate::ids::PathId;
 use crate::rng::Rng;
 use crate::time::Instant;
 

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use crate::frame::{
     DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, PacketType, StreamId, TAG_LEN, Writer,
 };
-use crate::node::PathId;
+use crate::ids::PathId;
 use crate::stream::Chunk;
 use crate::time::Instant;
 
