@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-use super::session_ref::{VARINT_MAX_LEN, established};
+use super::session_ref::VARINT_MAX_LEN;
 use super::{Node, SessionRef};
 use crate::endpoint::{EndpointMessage, RouteId, RouteMode};
 use crate::error::{EndpointError, ResolveError, RouteError};
@@ -136,18 +136,9 @@ impl SessionRef<'_> {
             });
         }
         let t = self.node.config.clone();
-        let handle = self.handle;
-        let Some(conn) = established(self.session()) else {
-            return Err(RouteError::NotConnected);
-        };
-        let crate::session::Conn { apps, control, .. } = conn;
-        let r = crate::session::apps_of(apps, handle).send_route(
-            &t.transport,
-            endpoint,
-            payload,
-            mode,
-            control,
-        );
+        let r = self
+            .session()
+            .send_route(&t.transport, endpoint, payload, mode);
         self.done(now, r)
     }
 
@@ -155,30 +146,18 @@ impl SessionRef<'_> {
     /// `EndpointEvent::Resolved` with the returned request number.
     pub fn resolve(&mut self, now: Instant, endpoint: EndpointId) -> Result<u64, ResolveError> {
         let t = self.node.config.clone();
-        let handle = self.handle;
-        let Some(conn) = established(self.session()) else {
-            return Err(ResolveError::NotConnected);
-        };
-        let crate::session::Conn { apps, control, .. } = conn;
-        let r = crate::session::apps_of(apps, handle).resolve(&t.transport, endpoint, control);
+        let r = self.session().resolve(&t.transport, endpoint);
         self.done(now, r)
     }
 
     /// Application messages not yet resolved: routes awaiting their outcome and
     /// custom frames not yet acknowledged. Zero means closing now loses none of them.
     pub fn messages_in_flight(&mut self) -> usize {
-        self.session()
-            .conn
-            .as_ref()
-            .and_then(|c| c.apps.as_ref())
-            .map_or(0, |a| a.held())
+        self.session().messages_in_flight()
     }
 
     /// Endpoints the peer has announced (registered and not withdrawn).
     pub fn peer_endpoints(&mut self) -> Vec<EndpointId> {
-        match self.session().conn.as_ref().and_then(|c| c.apps.as_ref()) {
-            Some(apps) => apps.peer_endpoints().collect(),
-            None => Vec::new(),
-        }
+        self.session().peer_endpoints()
     }
 }

@@ -11,7 +11,6 @@ use crate::frame::{
 };
 use crate::handshake::admission::RemoteAddr;
 use crate::ids::PathId;
-use crate::session::Phase;
 use crate::time::Instant;
 
 impl Node {
@@ -62,7 +61,7 @@ impl Node {
                 let config = self.config.clone();
                 let mut established = false;
                 if let Some(s) = self.slots[index as usize].session.as_mut() {
-                    let was_handshaking = s.phase == Phase::Handshaking;
+                    let was_handshaking = s.is_handshaking();
                     s.handle_handshake_packet(now, &header, &datagram, &config, &mut self.stats);
                     established = was_handshaking && s.is_established();
                 }

@@ -38,7 +38,6 @@ mod endpoints;
 mod inbound;
 #[cfg(test)]
 mod prepare_tests;
-mod requests;
 mod reset;
 #[cfg(test)]
 mod reset_tests;

@@ -55,13 +55,13 @@ impl SessionRef<'_> {
     /// The path the session currently sends on (possibly still being validated after
     /// the peer moved: see [`Event::PathChanged`]).
     pub fn path(&mut self) -> PathId {
-        self.session().path.id
+        self.session().path_id()
     }
 
     /// Whether [`path`](Self::path) is proven (the peer answered a challenge on it, or
     /// this side chose it); an unproven path gets at most 3× the bytes received on it.
     pub fn path_validated(&mut self) -> bool {
-        self.session().path.validated
+        self.session().path_validated()
     }
 
     /// Moves the session to `path` by this side's choice (a new socket or WebSocket
@@ -134,7 +134,7 @@ impl SessionRef<'_> {
             None => Err(ReadError::SessionClosed),
         };
         if let Ok(Some(b)) = &r {
-            self.session().stats.stream_bytes_read += b.len() as u64;
+            self.session().note_stream_read(b.len());
         }
         self.done(now, r)
     }
@@ -249,19 +249,10 @@ impl SessionRef<'_> {
             });
         }
         let t = self.node.config.clone();
-        let handle = self.handle;
-        let s = self.session();
-        let Some(conn) = established(s) else {
-            return Err(CustomFrameError::NotConnected);
-        };
         let payload = Bytes::copy_from_slice(payload);
-        let crate::session::Conn { apps, control, .. } = conn;
-        let r = crate::session::apps_of(apps, handle).send_custom(
-            &t.transport,
-            frame_type,
-            payload,
-            control,
-        );
+        let r = self
+            .session()
+            .send_custom(&t.transport, frame_type, payload);
         self.done(now, r)
     }
 
@@ -281,12 +272,4 @@ impl SessionRef<'_> {
         };
         self.done(now, r)
     }
-}
-
-/// The connection state of an established session.
-pub(super) fn established(s: &mut Session) -> Option<&mut crate::session::Conn> {
-    if !s.is_established() {
-        return None;
-    }
-    s.conn.as_deref_mut()
 }

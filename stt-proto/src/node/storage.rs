@@ -5,11 +5,8 @@
 
 use bytes::Bytes;
 
-use super::session_ref::established;
 use super::{Node, SessionRef};
 use crate::error::{FetchStartError, ServeError};
-use crate::event::StorageEvent;
-use crate::session::{Answer, Control};
 use crate::storage::{ContentHash, FetchId, ServeId};
 use crate::time::Instant;
 
@@ -44,46 +41,15 @@ impl SessionRef<'_> {
                 limit: t.transport.max_object_size,
             });
         }
-        let handle = self.handle;
-        let Some(conn) = established(self.session()) else {
-            return Err(FetchStartError::NotConnected);
-        };
-        let crate::session::Conn { apps, control, .. } = conn;
-        let apps = crate::session::apps_of(apps, handle);
-        if apps.fetches.fetching() >= t.transport.max_fetches {
-            return Err(FetchStartError::TooMany {
-                max: t.transport.max_fetches,
-            });
-        }
-        if !apps.request_room() {
-            return Err(FetchStartError::Blocked);
-        }
-        let request_id = apps.alloc_id();
-        apps.fetches.start(request_id, hash, max_len);
-        control.push_back(Control::StorageGet {
-            request_id,
-            max_len,
-            hash: hash.0,
-        });
-        self.done(now, Ok(FetchId(request_id)))
+        let r = self.session().fetch(&t.transport, hash, max_len);
+        self.done(now, r)
     }
 
     /// Abandons a fetch: no outcome event follows, and the peer stops sending. False
     /// if it had already ended.
     pub fn cancel_fetch(&mut self, now: Instant, fetch: FetchId) -> bool {
-        let Some(conn) = established(self.session()) else {
-            return false;
-        };
-        let Some(apps) = conn.apps.as_mut() else {
-            return false;
-        };
-        if apps.fetches.cancel(fetch.0).is_none() {
-            return false;
-        }
-        conn.control.push_back(Control::StorageCancel {
-            request_id: fetch.0,
-        });
-        self.done(now, true)
+        let cancelled = self.session().cancel_fetch(fetch);
+        self.done(now, cancelled)
     }
 
     /// Answers a `StorageEvent::Requested`: the object's bytes, or `None` if it is not
@@ -94,27 +60,7 @@ impl SessionRef<'_> {
         request: ServeId,
         data: Option<Bytes>,
     ) -> Result<(), ServeError> {
-        let Some(conn) = established(self.session()) else {
-            return Err(ServeError::UnknownRequest);
-        };
-        let Some(apps) = conn.apps.as_mut() else {
-            return Err(ServeError::UnknownRequest);
-        };
-        let found = data.is_some();
-        let Some((hash, answer)) = apps.fetches.answer(request.0, data) else {
-            return Err(ServeError::UnknownRequest);
-        };
-        if let Answer::Refuse(code) = answer {
-            let c = Control::StorageRefuse {
-                request_id: request.0,
-                code,
-            };
-            apps.answer(c, &mut conn.control);
-        }
-        apps.storage(match found {
-            true => StorageEvent::Hit { request, hash },
-            false => StorageEvent::Miss { request, hash },
-        });
-        self.done(now, Ok(()))
+        let r = self.session().serve_object(request, data);
+        self.done(now, r)
     }
 }

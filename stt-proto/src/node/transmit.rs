@@ -5,8 +5,9 @@
 use super::{Node, Transmit};
 use crate::config::MAX_QUEUED_METRICS;
 use crate::crypto::AEAD_BLOCK;
-use crate::event::{Event, MetricRecord};
-use crate::session::{Control, Phase};
+use crate::event::MetricRecord;
+use crate::session::Control;
+use crate::session::NodeServices;
 use crate::time::Instant;
 
 impl Node {
@@ -70,20 +71,30 @@ impl Node {
     }
 
     pub(super) fn collect(&mut self, index: u32) {
-        self.process_inbound(index);
         let Node {
-            slots, endpoints, ..
+            slots,
+            endpoints,
+            serve_storage,
+            config,
+            stats,
+            metrics,
+            events,
+            ..
         } = self;
         let slot = &mut slots[index as usize];
         let Some(s) = slot.session.as_mut() else {
             return;
         };
+        s.answer_inbound(
+            &config.transport,
+            NodeServices {
+                endpoints,
+                serve_storage: *serve_storage,
+                stats,
+            },
+        );
         s.flush_stream_events();
-        if endpoints.len() > 0
-            && s.events
-                .iter()
-                .any(|e| matches!(e, Event::Connected { .. }))
-        {
+        if endpoints.len() > 0 && s.just_connected() {
             // A new session learns every endpoint this node serves.
             for endpoint in endpoints.ids() {
                 s.queue_control(Control::EndpointRegister {
@@ -92,28 +103,26 @@ impl Node {
                 });
             }
         }
-        if let Some(log) = s.conn.as_mut().and_then(|c| c.metrics.as_mut()) {
-            let session = s.handle;
-            for (time, metric) in log.records.drain(..) {
-                if self.metrics.len() >= MAX_QUEUED_METRICS {
-                    self.metrics.pop_front();
-                    self.stats.metrics_dropped += 1;
-                }
-                self.metrics.push_back(MetricRecord {
-                    session,
-                    time,
-                    metric,
-                });
+        let session = s.handle();
+        s.drain_metrics(|time, metric| {
+            if metrics.len() >= MAX_QUEUED_METRICS {
+                metrics.pop_front();
+                stats.metrics_dropped += 1;
             }
+            metrics.push_back(MetricRecord {
+                session,
+                time,
+                metric,
+            });
+        });
+        let taken = s.take_events();
+        if !taken.is_empty() {
+            events.extend(taken);
         }
-        if !s.events.is_empty() {
-            // Take the queue (not drain it) so an idle session keeps no event buffer.
-            self.events.extend(core::mem::take(&mut s.events));
-        }
-        if s.phase == Phase::Closed {
-            let local = s.local_id;
-            let peer = s.conn.as_ref().map(|c| c.peer_session);
-            endpoints.forget_session(s.handle);
+        if s.is_closed() {
+            let local = s.local_id();
+            let peer = s.peer_session();
+            endpoints.forget_session(session);
             slot.session = None;
             slot.deadline = None;
             slot.generation = slot.generation.wrapping_add(1);

@@ -7,6 +7,7 @@
 
 mod acks;
 mod apps;
+mod calls;
 mod control;
 mod fetch;
 mod keys;
@@ -41,6 +42,7 @@ use crate::recovery::{AckTracker, RttEstimator, SentPackets};
 use crate::time::Instant;
 
 pub(crate) use apps::{Apps, Inbound};
+pub(crate) use calls::NodeServices;
 pub(crate) use control::Control;
 pub(crate) use fetch::Answer;
 #[cfg(feature = "fuzzing")]
@@ -72,100 +74,100 @@ pub(crate) enum Phase {
 /// Initiator-side handshake progress.
 #[derive(Clone)]
 pub(crate) struct HandshakeProgress {
-    pub initiator: Box<Initiator>,
-    pub deadline: Instant,
-    pub next_send: Instant,
-    pub rto: Duration,
+    initiator: Box<Initiator>,
+    deadline: Instant,
+    next_send: Instant,
+    rto: Duration,
 }
 
 /// Everything that exists once keys are established.
 #[derive(Clone)]
 pub(crate) struct Conn {
-    pub record: PacketProtection,
-    pub peer_session: SessionId,
-    pub peer: NodeId,
+    record: PacketProtection,
+    peer_session: SessionId,
+    peer: NodeId,
     /// The peer's stateless-reset token for `peer_session` (PROTOCOL.md §5.7.7).
-    pub peer_reset_token: [u8; 16],
-    pub peer_params: TransportParams,
+    peer_reset_token: [u8; 16],
+    peer_params: TransportParams,
     /// Initiator: a protected packet from the responder arrived. Responder: always.
-    pub confirmed: bool,
+    confirmed: bool,
     /// Responder: one of our CONFIRM packets was acknowledged.
-    pub confirm_acked: bool,
+    confirm_acked: bool,
     /// Initiator: when to resend RESPONSE while unconfirmed.
-    pub response_resend: Option<(Instant, Duration)>,
+    response_resend: Option<(Instant, Duration)>,
     /// Initiator: the RESPONSE packet, kept for retransmission while unconfirmed.
-    pub response_bytes: Option<Vec<u8>>,
-    pub sent: SentPackets<PacketInfo>,
-    pub acks: AckTracker,
-    pub rtt: RttEstimator,
-    pub cc: Box<dyn Controller>,
-    pub pacer: Pacer,
+    response_bytes: Option<Vec<u8>>,
+    sent: SentPackets<PacketInfo>,
+    acks: AckTracker,
+    rtt: RttEstimator,
+    cc: Box<dyn Controller>,
+    pacer: Pacer,
     /// Set while pacing holds a packet back: when it may go.
-    pub pacer_next: Option<Instant>,
-    pub streams: Streams,
-    pub control: VecDeque<Control>,
-    pub datagrams_out: VecDeque<Bytes>,
-    pub datagrams_out_bytes: usize,
-    pub datagrams_in: VecDeque<Bytes>,
-    pub datagrams_in_bytes: usize,
-    pub max_datagram_out: usize,
-    pub idle_timeout: Duration,
-    pub last_activity: Instant,
+    pacer_next: Option<Instant>,
+    streams: Streams,
+    control: VecDeque<Control>,
+    datagrams_out: VecDeque<Bytes>,
+    datagrams_out_bytes: usize,
+    datagrams_in: VecDeque<Bytes>,
+    datagrams_in_bytes: usize,
+    max_datagram_out: usize,
+    idle_timeout: Duration,
+    last_activity: Instant,
     /// An ack-eliciting packet went out since the last packet arrived (RFC 9000 §10.1:
     /// only the first such packet restarts the idle timer).
-    pub eliciting_since_recv: bool,
-    pub last_eliciting_sent: Instant,
-    pub probes_pending: u8,
+    eliciting_since_recv: bool,
+    last_eliciting_sent: Instant,
+    probes_pending: u8,
     /// A congestion event just cut the window: one packet may still go (RFC 9002 §7.3.2).
-    pub recovery_send: bool,
+    recovery_send: bool,
     /// The last transmit found nothing to send while under half the window was in use
     /// (RFC 9002 §7.8): ACKs then must not grow the window.
-    pub app_limited: bool,
-    pub keepalive_pending: bool,
+    app_limited: bool,
+    keepalive_pending: bool,
     /// Application messages and storage fetches; created on first use.
-    pub apps: Option<Box<Apps>>,
+    apps: Option<Box<Apps>>,
     /// The next packet prefers storage data over stream data (they alternate).
-    pub storage_turn: bool,
-    pub close_frame: Option<(ErrorCode, Vec<u8>)>,
-    pub close_sent: bool,
-    pub next_key_update: Option<Instant>,
+    storage_turn: bool,
+    close_frame: Option<(ErrorCode, Vec<u8>)>,
+    close_sent: bool,
+    next_key_update: Option<Instant>,
     /// Initiator: when the next re-handshake is due (PROTOCOL.md §6.7).
-    pub rekey_at: Option<Instant>,
+    rekey_at: Option<Instant>,
     /// Re-handshake progress; created on first use.
-    pub rekey: Option<Box<rekey::Rekey>>,
-    pub scratch: Vec<(u64, crate::recovery::SentPacket<PacketInfo>)>,
+    rekey: Option<Box<rekey::Rekey>>,
+    scratch: Vec<(u64, crate::recovery::SentPacket<PacketInfo>)>,
     /// The first packet number sent on the current path: losses of earlier packets
     /// (sent on a path the session has left) are not taken as congestion here.
-    pub path_first_pn: u64,
+    path_first_pn: u64,
     /// Metrics not yet taken by the node, while `TransportConfig::metrics` is on.
-    pub metrics: Option<Box<metrics::MetricsLog>>,
+    metrics: Option<Box<metrics::MetricsLog>>,
 }
 
 /// A session slot: one peer, one key schedule.
 #[derive(Clone)]
 pub(crate) struct Session {
-    pub handle: SessionHandle,
-    pub local_id: SessionId,
-    pub side: Side,
-    pub phase: Phase,
+    handle: SessionHandle,
+    local_id: SessionId,
+    side: Side,
+    phase: Phase,
     /// The path packets go to; unvalidated while `probe` is pending.
-    pub path: PathState,
+    path: PathState,
     /// The challenge proving `path`, while it is unvalidated. Boxed: a path is
     /// validated rarely, and idle sessions should stay small.
-    pub probe: Option<Box<Probe>>,
+    probe: Option<Box<Probe>>,
     /// The last validated path, kept while `path` is unvalidated: a newest packet
     /// arriving there moves the session back without a new validation.
-    pub fallback: Option<PathId>,
+    fallback: Option<PathId>,
     /// A PATH_CHALLENGE to answer: the path it arrived on and its data.
-    pub path_response: Option<(PathId, [u8; 8])>,
+    path_response: Option<(PathId, [u8; 8])>,
     /// The path this side moved away from by its own choice ([`Session::migrate`]):
     /// late packets arriving on it are processed but never pull the session back.
-    pub left_path: Option<PathId>,
-    pub handshake: Option<HandshakeProgress>,
-    pub conn: Option<Box<Conn>>,
-    pub stats: SessionStats,
-    pub error: Option<SessionError>,
-    pub events: VecDeque<Event>,
+    left_path: Option<PathId>,
+    handshake: Option<HandshakeProgress>,
+    conn: Option<Box<Conn>>,
+    stats: SessionStats,
+    error: Option<SessionError>,
+    events: VecDeque<Event>,
 }
 
 impl Session {
@@ -323,6 +325,85 @@ impl Session {
         });
         self.conn = Some(Box::new(conn));
         Ok(())
+    }
+
+    /// The handle naming this session.
+    pub(crate) fn handle(&self) -> SessionHandle {
+        self.handle
+    }
+
+    /// This side's session id (the one the peer addresses packets to).
+    pub(crate) fn local_id(&self) -> SessionId {
+        self.local_id
+    }
+
+    /// True while the initiator waits for CHALLENGE.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.phase == Phase::Handshaking
+    }
+
+    /// True once the session is gone and its slot may be freed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The path packets go to.
+    pub(crate) fn path_id(&self) -> PathId {
+        self.path.id
+    }
+
+    /// Whether the current path is proven.
+    pub(crate) fn path_validated(&self) -> bool {
+        self.path.validated
+    }
+
+    /// Counts stream bytes the application read.
+    pub(crate) fn note_stream_read(&mut self, bytes: usize) {
+        self.stats.stream_bytes_read += bytes as u64;
+    }
+
+    /// True if an [`Event::Connected`] is among the events not yet taken.
+    pub(crate) fn just_connected(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::Connected { .. }))
+    }
+
+    /// Takes the queued events (the queue itself, so an idle session keeps no buffer).
+    pub(crate) fn take_events(&mut self) -> VecDeque<Event> {
+        core::mem::take(&mut self.events)
+    }
+
+    /// Hands each metric record not yet taken to `f` (while metrics are on).
+    pub(crate) fn drain_metrics(&mut self, mut f: impl FnMut(Instant, crate::metrics::Metric)) {
+        if let Some(log) = self.conn.as_mut().and_then(|c| c.metrics.as_mut()) {
+            for (time, metric) in log.records.drain(..) {
+                f(time, metric);
+            }
+        }
+    }
+
+    /// The peer's session id for this session, once established.
+    pub(crate) fn peer_session(&self) -> Option<SessionId> {
+        self.conn.as_ref().map(|c| c.peer_session)
+    }
+
+    /// Whether a RESET naming `id` with `token` comes from this session's peer
+    /// (constant-time token comparison, PROTOCOL.md §5.7.7).
+    pub(crate) fn reset_is_genuine(&self, id: SessionId, token: &[u8; 16]) -> bool {
+        self.conn.as_ref().is_some_and(|c| {
+            c.peer_session == id
+                && bool::from(subtle::ConstantTimeEq::ct_eq(
+                    &c.peer_reset_token[..],
+                    &token[..],
+                ))
+        })
+    }
+
+    /// The peer reset the session: it ends at once with [`SessionError::Reset`].
+    pub(crate) fn on_reset(&mut self) {
+        self.error.get_or_insert(SessionError::Reset);
+        self.terminate(SessionError::Reset);
     }
 
     /// The peer's id, once authenticated.
