@@ -1,8 +1,8 @@
 //! Every limit and timer of a node and its sessions, with defaults and their reasons.
 //!
 //! Configuration is plain data shared by `Arc`; nothing here performs protocol work.
-//! Defaults follow the seed's appendix C where it had one (keepalive 10 s, dead after
-//! 30 s, handshake timeout 10 s, 256 streams) and RFC 9000/9002 elsewhere.
+//! Defaults: keepalive 10 s, idle timeout 30 s, handshake timeout 10 s and 256 streams
+//! per direction; RFC 9000/9002 for the rest.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -36,7 +36,7 @@ pub const UNRESPONSIVE_PTOS: u32 = 8;
 pub const UNRESPONSIVE_FLOOR: Duration = Duration::from_secs(4);
 
 /// A sender never assigns a routed-message id 1024 or more above an unacknowledged one
-/// (PROTOCOL.md §4.5): the bound on one session's unresolved routed messages.
+/// (PROTOCOL.md §4.8): the bound on one session's unresolved routed messages.
 pub const MESSAGE_WINDOW: u64 = 1024;
 
 /// Metric records the node holds for [`crate::Node::poll_metric`]; beyond this the oldest go.

@@ -262,6 +262,7 @@ impl Session {
         let max_datagram_out = send::max_datagram_payload(config.max_packet_size)
             .min(usize::try_from(peer_params.max_datagram).unwrap_or(usize::MAX));
         let confirmed = self.side == Side::Responder;
+        let cc = t.congestion.build(now, mtu);
         let conn = Conn {
             record: est.record,
             peer_session: est.peer_session,
@@ -279,13 +280,8 @@ impl Session {
                 rtt.set_max_ack_delay(Some(ms(peer_params.max_ack_delay_ms)));
                 rtt
             },
-            cc: t.congestion.build(now, mtu),
-            pacer: Pacer::new(
-                t.initial_rtt,
-                t.congestion.build(now, mtu).window(),
-                mtu,
-                now,
-            ),
+            pacer: Pacer::new(t.initial_rtt, cc.window(), mtu, now),
+            cc,
             pacer_next: None,
             streams: Streams::new(self.side, limits),
             control: VecDeque::new(),
