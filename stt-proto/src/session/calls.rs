@@ -2,12 +2,12 @@
 //! (routes and resolves to the peer's endpoints, custom frames, storage fetch, cancel
 //! and serve), and the node's answers to what the peer asked of it. `SessionRef` (in
 //! `node`) checks node-wide arguments and calls these; the windows and frames they
-//! drive live in `apps.rs` and `fetch.rs`.
+//! drive live in `messages.rs` and `fetch.rs`.
 
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-use super::{Answer, Conn, Control, Inbound, Session, apps_of};
+use super::{Answer, Conn, Control, Inbound, Session, messages_of};
 use crate::config::TransportConfig;
 use crate::endpoint::{EndpointMessage, Offer, Registry, RouteMode};
 use crate::error::{CustomFrameError, FetchStartError, ResolveError, RouteError, ServeError};
@@ -49,8 +49,10 @@ impl Session {
         let Some(conn) = self.established_conn() else {
             return Err(RouteError::NotConnected);
         };
-        let Conn { apps, control, .. } = conn;
-        apps_of(apps, handle).send_route(t, endpoint, payload, mode, control)
+        let Conn {
+            messages, control, ..
+        } = conn;
+        messages_of(messages, handle).send_route(t, endpoint, payload, mode, control)
     }
 
     /// Asks the peer whether it serves `endpoint`.
@@ -63,8 +65,10 @@ impl Session {
         let Some(conn) = self.established_conn() else {
             return Err(ResolveError::NotConnected);
         };
-        let Conn { apps, control, .. } = conn;
-        apps_of(apps, handle).resolve(t, endpoint, control)
+        let Conn {
+            messages, control, ..
+        } = conn;
+        messages_of(messages, handle).resolve(t, endpoint, control)
     }
 
     /// Queues an application-defined frame.
@@ -78,22 +82,24 @@ impl Session {
         let Some(conn) = self.established_conn() else {
             return Err(CustomFrameError::NotConnected);
         };
-        let Conn { apps, control, .. } = conn;
-        apps_of(apps, handle).send_custom(t, frame_type, payload, control)
+        let Conn {
+            messages, control, ..
+        } = conn;
+        messages_of(messages, handle).send_custom(t, frame_type, payload, control)
     }
 
     /// Routed messages and custom frames not yet resolved.
     pub(crate) fn messages_in_flight(&self) -> usize {
         self.conn
             .as_ref()
-            .and_then(|c| c.apps.as_ref())
+            .and_then(|c| c.messages.as_ref())
             .map_or(0, |a| a.held())
     }
 
     /// Endpoints the peer has announced.
     pub(crate) fn peer_endpoints(&self) -> Vec<EndpointId> {
-        match self.conn.as_ref().and_then(|c| c.apps.as_ref()) {
-            Some(apps) => apps.peer_endpoints().collect(),
+        match self.conn.as_ref().and_then(|c| c.messages.as_ref()) {
+            Some(messages) => messages.peer_endpoints().collect(),
             None => Vec::new(),
         }
     }
@@ -109,16 +115,18 @@ impl Session {
         let Some(conn) = self.established_conn() else {
             return Err(FetchStartError::NotConnected);
         };
-        let Conn { apps, control, .. } = conn;
-        let apps = apps_of(apps, handle);
-        if apps.fetches.fetching() >= t.max_fetches {
+        let Conn {
+            messages, control, ..
+        } = conn;
+        let messages = messages_of(messages, handle);
+        if messages.fetches.fetching() >= t.max_fetches {
             return Err(FetchStartError::TooMany { max: t.max_fetches });
         }
-        if !apps.request_room() {
+        if !messages.request_room() {
             return Err(FetchStartError::Blocked);
         }
-        let request_id = apps.alloc_id();
-        apps.fetches.start(request_id, hash, max_len);
+        let request_id = messages.alloc_id();
+        messages.fetches.start(request_id, hash, max_len);
         control.push_back(Control::StorageGet {
             request_id,
             max_len,
@@ -132,10 +140,10 @@ impl Session {
         let Some(conn) = self.established_conn() else {
             return false;
         };
-        let Some(apps) = conn.apps.as_mut() else {
+        let Some(messages) = conn.messages.as_mut() else {
             return false;
         };
-        if apps.fetches.cancel(fetch.0).is_none() {
+        if messages.fetches.cancel(fetch.0).is_none() {
             return false;
         }
         conn.control.push_back(Control::StorageCancel {
@@ -153,11 +161,11 @@ impl Session {
         let Some(conn) = self.established_conn() else {
             return Err(ServeError::UnknownRequest);
         };
-        let Some(apps) = conn.apps.as_mut() else {
+        let Some(messages) = conn.messages.as_mut() else {
             return Err(ServeError::UnknownRequest);
         };
         let found = data.is_some();
-        let Some((hash, answer)) = apps.fetches.answer(request.0, data) else {
+        let Some((hash, answer)) = messages.fetches.answer(request.0, data) else {
             return Err(ServeError::UnknownRequest);
         };
         if let Answer::Refuse(code) = answer {
@@ -165,9 +173,9 @@ impl Session {
                 request_id: request.0,
                 code,
             };
-            apps.answer(c, &mut conn.control);
+            messages.answer(c, &mut conn.control);
         }
-        apps.storage(match found {
+        messages.storage(match found {
             true => StorageEvent::Hit { request, hash },
             false => StorageEvent::Miss { request, hash },
         });
@@ -181,10 +189,10 @@ impl Session {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let Some(apps) = conn.apps.as_mut() else {
+        let Some(messages) = conn.messages.as_mut() else {
             return;
         };
-        if apps.inbound.is_empty() {
+        if messages.inbound.is_empty() {
             return;
         }
         let peer = conn.peer;
@@ -193,7 +201,7 @@ impl Session {
             serve_storage,
             stats,
         } = node;
-        for item in core::mem::take(&mut apps.inbound) {
+        for item in core::mem::take(&mut messages.inbound) {
             match item {
                 Inbound::Route {
                     message_id,
@@ -223,7 +231,7 @@ impl Session {
                             Some(code)
                         }
                     };
-                    apps.answer(Control::RouteAnswer { message_id, code }, &mut conn.control);
+                    messages.answer(Control::RouteAnswer { message_id, code }, &mut conn.control);
                 }
                 Inbound::Resolve {
                     request_id,
@@ -238,7 +246,7 @@ impl Session {
                         kind,
                         endpoint,
                     };
-                    apps.answer(answer, &mut conn.control);
+                    messages.answer(answer, &mut conn.control);
                 }
                 Inbound::Get {
                     request_id,
@@ -252,10 +260,10 @@ impl Session {
                             event: StorageEvent::Miss { request, hash },
                         });
                         Some(ErrorCode::OBJECT_NOT_FOUND)
-                    } else if apps.fetches.serving() >= t.max_serves {
+                    } else if messages.fetches.serving() >= t.max_serves {
                         Some(ErrorCode::RESOURCE_EXHAUSTED)
                     } else {
-                        apps.fetches.await_answer(request_id, hash, max_len);
+                        messages.fetches.await_answer(request_id, hash, max_len);
                         self.events.push_back(Event::Storage {
                             session: handle,
                             event: StorageEvent::Requested {
@@ -268,7 +276,7 @@ impl Session {
                     };
                     if let Some(code) = refuse {
                         let c = Control::StorageRefuse { request_id, code };
-                        apps.answer(c, &mut conn.control);
+                        messages.answer(c, &mut conn.control);
                     }
                 }
             }

@@ -6,11 +6,11 @@
 //! entry point takes `now`. Packet assembly lives in `send.rs`.
 
 mod acks;
-mod apps;
 mod calls;
 mod control;
 mod fetch;
 mod keys;
+mod messages;
 mod metrics;
 mod params;
 mod paths;
@@ -41,12 +41,12 @@ use crate::ids::{PathId, SessionHandle};
 use crate::recovery::{AckTracker, RttEstimator, SentPackets};
 use crate::time::Instant;
 
-pub(crate) use apps::{Apps, Inbound};
 pub(crate) use calls::NodeServices;
 pub(crate) use control::Control;
 pub(crate) use fetch::Answer;
 #[cfg(feature = "fuzzing")]
 pub(crate) use fetch::Fetches;
+pub(crate) use messages::{Inbound, Messages};
 pub use params::{MAX_PARAMS_LEN, TransportParams};
 pub(crate) use paths::{PathState, Probe};
 pub use stats::SessionStats;
@@ -125,7 +125,7 @@ pub(crate) struct Conn {
     app_limited: bool,
     keepalive_pending: bool,
     /// Application messages and storage fetches; created on first use.
-    apps: Option<Box<Apps>>,
+    messages: Option<Box<Messages>>,
     /// The next packet prefers storage data over stream data (they alternate).
     storage_turn: bool,
     close_frame: Option<(ErrorCode, Vec<u8>)>,
@@ -299,7 +299,7 @@ impl Session {
             app_limited: false,
             // The responder confirms at once with an ack-eliciting CONFIRM packet.
             keepalive_pending: self.side == Side::Responder,
-            apps: None,
+            messages: None,
             storage_turn: false,
             close_frame: None,
             close_sent: false,
@@ -533,10 +533,10 @@ impl Session {
             if !conn.streams.control.is_empty() {
                 conn.control.extend(conn.streams.control.drain(..));
             }
-            if let Some(apps) = conn.apps.as_mut()
-                && !apps.events.is_empty()
+            if let Some(messages) = conn.messages.as_mut()
+                && !messages.events.is_empty()
             {
-                self.events.extend(apps.events.drain(..));
+                self.events.extend(messages.events.drain(..));
             }
         }
     }
@@ -582,13 +582,16 @@ impl Session {
 }
 
 /// The session's application-message state, created on first use.
-pub(crate) fn apps_of(apps: &mut Option<Box<Apps>>, handle: SessionHandle) -> &mut Apps {
-    apps.get_or_insert_with(|| Box::new(Apps::new(handle)))
+pub(crate) fn messages_of(
+    messages: &mut Option<Box<Messages>>,
+    handle: SessionHandle,
+) -> &mut Messages {
+    messages.get_or_insert_with(|| Box::new(Messages::new(handle)))
 }
 
 impl Conn {
     /// The session's application-message state, created on first use.
-    pub(crate) fn apps(&mut self, handle: SessionHandle) -> &mut Apps {
-        apps_of(&mut self.apps, handle)
+    pub(crate) fn messages(&mut self, handle: SessionHandle) -> &mut Messages {
+        messages_of(&mut self.messages, handle)
     }
 }

@@ -3,7 +3,7 @@
 //! carry, dispatched to streams, acknowledgements, control and application state.
 //! It never builds packets (that is `send.rs`).
 
-use super::{Conn, Control, DataOutcome, Phase, Session, apps_of};
+use super::{Conn, Control, DataOutcome, Phase, Session, messages_of};
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 
@@ -368,7 +368,7 @@ impl Session {
                 message_id,
                 payload: body,
             } => {
-                if conn.apps(handle).on_custom(message_id) {
+                if conn.messages(handle).on_custom(message_id) {
                     self.events.push_back(Event::CustomFrame {
                         session: handle,
                         frame_type,
@@ -378,19 +378,26 @@ impl Session {
             }
             Frame::EndpointRoute(r) => {
                 let body = keep(payload, r.payload);
-                conn.apps(handle).on_route(r.message_id, r.endpoint, body)?;
+                conn.messages(handle)
+                    .on_route(r.message_id, r.endpoint, body)?;
             }
             Frame::EndpointAccept { message_id } => {
-                let Conn { apps, control, .. } = &mut **conn;
-                apps_of(apps, handle).on_route_answer(message_id, None, control);
+                let Conn {
+                    messages, control, ..
+                } = &mut **conn;
+                messages_of(messages, handle).on_route_answer(message_id, None, control);
             }
             Frame::EndpointRefuse(r) => {
-                let Conn { apps, control, .. } = &mut **conn;
-                apps_of(apps, handle).on_route_answer(r.message_id, Some(r.code), control);
+                let Conn {
+                    messages, control, ..
+                } = &mut **conn;
+                messages_of(messages, handle).on_route_answer(r.message_id, Some(r.code), control);
             }
             Frame::EndpointRegister(r) => {
-                let Conn { apps, control, .. } = &mut **conn;
-                apps_of(apps, handle).on_register(
+                let Conn {
+                    messages, control, ..
+                } = &mut **conn;
+                messages_of(messages, handle).on_register(
                     &config.transport,
                     r.endpoint,
                     r.registered,
@@ -398,21 +405,23 @@ impl Session {
                 );
             }
             Frame::EndpointResolve(r) => {
-                conn.apps(handle)
+                conn.messages(handle)
                     .on_resolve(r.request_id, r.kind, r.endpoint)?;
             }
             Frame::StorageGet(g) => {
-                conn.apps(handle)
+                conn.messages(handle)
                     .on_get(g.request_id, ContentHash(g.hash), g.max_len)?;
             }
             Frame::StorageData(d) => {
-                let Conn { apps, control, .. } = &mut **conn;
-                let apps = apps_of(apps, handle);
+                let Conn {
+                    messages, control, ..
+                } = &mut **conn;
+                let messages = messages_of(messages, handle);
                 let fetch = FetchId(d.request_id);
-                match apps.fetches.on_data(&d) {
+                match messages.fetches.on_data(&d) {
                     DataOutcome::Pending => {}
                     DataOutcome::Done { hash, data } => {
-                        apps.storage(StorageEvent::Fetched { fetch, hash, data });
+                        messages.storage(StorageEvent::Fetched { fetch, hash, data });
                     }
                     DataOutcome::Failed {
                         hash,
@@ -424,14 +433,14 @@ impl Session {
                                 request_id: d.request_id,
                             });
                         }
-                        apps.storage(StorageEvent::FetchFailed { fetch, hash, error });
+                        messages.storage(StorageEvent::FetchFailed { fetch, hash, error });
                     }
                 }
             }
             Frame::StorageRefuse(r) => {
-                let apps = conn.apps(handle);
-                if let Some((hash, error)) = apps.fetches.on_refuse(r.request_id, r.code) {
-                    apps.storage(StorageEvent::FetchFailed {
+                let messages = conn.messages(handle);
+                if let Some((hash, error)) = messages.fetches.on_refuse(r.request_id, r.code) {
+                    messages.storage(StorageEvent::FetchFailed {
                         fetch: FetchId(r.request_id),
                         hash,
                         error,
@@ -439,7 +448,7 @@ impl Session {
                 }
             }
             Frame::StorageCancel { request_id } => {
-                conn.apps(handle).fetches.on_cancel(request_id);
+                conn.messages(handle).fetches.on_cancel(request_id);
             }
         }
         Ok(())

@@ -68,16 +68,16 @@ impl PacketInfo {
             conn.acks.on_ack_acked(largest);
         }
         if let Some((request, chunk)) = self.storage
-            && let Some(apps) = conn.apps.as_mut()
+            && let Some(messages) = conn.messages.as_mut()
         {
-            apps.fetches.on_chunk_acked(request, &chunk);
+            messages.fetches.on_chunk_acked(request, &chunk);
         }
         for c in self.control {
             if let Control::StreamClose { id, .. } = c {
                 conn.streams.on_reset_acked(id);
             }
-            if let Some(apps) = conn.apps.as_mut() {
-                apps.on_acked(&c, &mut conn.control);
+            if let Some(messages) = conn.messages.as_mut() {
+                messages.on_acked(&c, &mut conn.control);
             }
         }
     }
@@ -87,9 +87,9 @@ impl PacketInfo {
             conn.streams.on_chunk_lost(id, &chunk);
         }
         if let Some((request, chunk)) = self.storage
-            && let Some(apps) = conn.apps.as_mut()
+            && let Some(messages) = conn.messages.as_mut()
         {
-            apps.fetches.on_chunk_lost(request, &chunk);
+            messages.fetches.on_chunk_lost(request, &chunk);
         }
         for c in self.control {
             let refreshed = match c {
@@ -115,7 +115,7 @@ impl PacketInfo {
                 }
                 // Application messages: re-sent unless their outcome is already known.
                 other => {
-                    let stale = conn.apps.as_mut().is_some_and(|a| !a.on_lost(&other));
+                    let stale = conn.messages.as_mut().is_some_and(|a| !a.on_lost(&other));
                     (!stale).then_some(other)
                 }
             };
@@ -301,7 +301,10 @@ impl Session {
             may_elicit = conn.pacer_next.is_none();
         }
         let ack_due = conn.acks.ack_due(now);
-        let storage_pending = conn.apps.as_ref().is_some_and(|a| a.fetches.has_pending());
+        let storage_pending = conn
+            .messages
+            .as_ref()
+            .is_some_and(|a| a.fetches.has_pending());
         let wants_eliciting = conn.keepalive_pending
             || probing
             || !conn.control.is_empty()
@@ -598,15 +601,19 @@ fn fill_storage(w: &mut Writer<'_>, conn: &mut Conn, info: &mut PacketInfo) -> b
     if room <= STORAGE_FRAMING {
         return false;
     }
-    let Some(apps) = conn.apps.as_mut() else {
+    let Some(messages) = conn.messages.as_mut() else {
         return false;
     };
-    let Some((request, total, chunk)) = apps.fetches.next_chunk(room - STORAGE_FRAMING) else {
+    let Some((request, total, chunk)) = messages.fetches.next_chunk(room - STORAGE_FRAMING) else {
         return false;
     };
-    if apps.fetches.write_chunk(w, request, total, &chunk).is_err() {
+    if messages
+        .fetches
+        .write_chunk(w, request, total, &chunk)
+        .is_err()
+    {
         // Could not copy: give the piece back for a later packet.
-        apps.fetches.on_chunk_lost(request, &chunk);
+        messages.fetches.on_chunk_lost(request, &chunk);
         return false;
     }
     info.storage = Some((request, chunk));
