@@ -1,10 +1,15 @@
-//! `Node`: owns every session of one local identity, routes datagrams to them by the
-//! receiver-chosen session id (before any decryption), runs the responder side of
-//! handshakes, keeps the single timer heap, and exposes the sans-IO contract
-//! (`handle_*` in; `poll_transmit`/`poll_timeout`/`poll_event` out).
+//! `Node`: owns every session of one local identity and exposes the sans-IO contract
+//! (`handle_*` in; `poll_transmit`/`poll_timeout`/`poll_event` out). This file holds the
+//! node's state and the calls that only read or queue; each of the other concerns has
+//! its file: `inbound.rs` (routing datagrams by session id), `connect.rs` (sessions
+//! coming into being), `admission.rs` (INIT admission under load), `reset.rs`
+//! (stateless reset), `timers.rs` (the timer heap), `transmit.rs` (outbound and
+//! collecting session output), `session_ref.rs`, `endpoints.rs` and `storage.rs` (the
+//! application calls on a session).
 //!
 //! It performs no IO and reads no clock; protocol rules for one session live in
-//! `session`, cryptography in `handshake`/`crypto`.
+//! `session` (whose internals only `session` touches), cryptography in
+//! `handshake`/`crypto`.
 
 use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
 use alloc::sync::Arc;

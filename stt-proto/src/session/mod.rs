@@ -1,9 +1,15 @@
 //! One session's state machine: handshaking → established → closing/draining → closed
-//! (diagram in docs/ARCHITECTURE.md), the receive path for its protected packets, its
-//! timers, and the application calls on it.
+//! (diagram in docs/ARCHITECTURE.md). This file holds the session's state, its
+//! construction and its life-cycle calls; the rest is split by concern: `recv.rs` (the
+//! receive path and frame dispatch), `send.rs` (packet assembly), `acks.rs` (ACKs and
+//! loss), `timers.rs`, `paths.rs` (path validation and migration), `streams/`,
+//! `messages.rs` and `fetch.rs` (application messages and storage), `calls.rs` (the
+//! application calls on them), `keys.rs` / `rekey.rs` (key updates and re-handshakes),
+//! `control.rs`, `params.rs`, `stats.rs`, `metrics.rs`.
 //!
 //! A session never routes datagrams (the node does) and never reads a clock: every
-//! entry point takes `now`. Packet assembly lives in `send.rs`.
+//! entry point takes `now`. Its fields are private to this folder: the node goes through
+//! methods.
 
 mod acks;
 mod calls;
