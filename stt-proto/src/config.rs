@@ -326,10 +326,10 @@ pub struct NodeConfig {
     pub max_half_open: usize,
     /// Half-open handshakes above which INITs must carry a cookie.
     pub cookie_threshold: usize,
-    /// INIT admission under a flood (PROTOCOL.md §5.7.8): the INIT rate from which INITs
+    /// INIT admission under a flood (PROTOCOL.md §5.7.8): the rate of DH-costing INITs from which INITs
     /// must carry a cookie, the per-source INIT limit and the replay filter's size.
     pub admission: AdmissionConfig,
-    /// Give up a handshake after this long (seed: 10 s).
+    /// Give up a handshake after this long.
     pub handshake_timeout: Duration,
     /// First handshake retransmission delay; doubles on each retry.
     pub handshake_retransmit: Duration,
