@@ -95,16 +95,16 @@ impl<F: Fn(&NodeId) -> bool + Send + Sync> PeerPolicy for F {
 /// Per-session transport parameters and timers.
 #[derive(Clone)]
 pub struct TransportConfig {
-    /// Close a session when nothing arrives for this long (seed: 30 s).
+    /// Close a session when nothing arrives for this long.
     pub idle_timeout: Duration,
-    /// Send KEEPALIVE after this long without sending anything ack-eliciting (seed: 10 s).
+    /// Send KEEPALIVE after this long without sending anything ack-eliciting.
     pub keepalive_interval: Option<Duration>,
     /// Shortest silence, with ack-eliciting data in flight, after which the peer is
     /// declared unresponsive (default [`UNRESPONSIVE_FLOOR`], 4 s; the bound is
     /// `max(UNRESPONSIVE_PTOS · PTO, this)`). Set it to the idle timeout or more to rely
     /// on the idle timeout alone.
     pub unresponsive_floor: Duration,
-    /// Bidirectional streams the peer may open at once (seed: 256).
+    /// Bidirectional streams the peer may open at once.
     pub max_streams_bidi: u64,
     /// Unidirectional streams the peer may open at once.
     pub max_streams_uni: u64,
