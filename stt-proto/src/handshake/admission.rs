@@ -91,11 +91,7 @@ impl From<core::net::SocketAddr> for RemoteAddr {
 
 impl core::fmt::Debug for RemoteAddr {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "RemoteAddr(")?;
-        for b in self.as_bytes() {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, ")")
+        write!(f, "RemoteAddr({})", crate::hex::Hex(self.as_bytes()))
     }
 }
 
