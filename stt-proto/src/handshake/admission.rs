@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::Instant;
+use crate::config::AdmissionConfig;
 use crate::crypto::hmac_sha256;
 
 /// Longest address the adapter may attach to a datagram, in bytes.
@@ -92,38 +93,6 @@ impl From<core::net::SocketAddr> for RemoteAddr {
 impl core::fmt::Debug for RemoteAddr {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "RemoteAddr({})", crate::hex::Hex(self.as_bytes()))
-    }
-}
-
-/// Admission limits (see [`crate::config::NodeConfig`] for the defaults' reasoning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdmissionConfig {
-    /// INITs per [`RATE_WINDOW`] that reach the Diffie-Hellman stage (members' fresh
-    /// INITs; garbage, replays and retransmissions are not counted) from which the
-    /// responder is under load (cookies required). The default is above what one core
-    /// computes (each handshake costs the responder four X25519 operations; the
-    /// versus_quinn bench reaches about 8,000 handshakes/s on 2 cores, clients included):
-    /// a device that computes fewer should lower it.
-    pub under_load_init_rate: u32,
-    /// INITs per second each source may have admitted to the costly stages.
-    pub source_rate: u32,
-    /// Burst of INITs a source may have admitted at once.
-    pub source_burst: u32,
-    /// Token buckets kept (sources share one when their keyed hashes collide).
-    pub source_slots: usize,
-    /// INIT ephemerals the replay filter holds per generation (two generations).
-    pub replay_capacity: usize,
-}
-
-impl Default for AdmissionConfig {
-    fn default() -> Self {
-        Self {
-            under_load_init_rate: 20_000,
-            source_rate: 256,
-            source_burst: 512,
-            source_slots: 4096,
-            replay_capacity: 4096,
-        }
     }
 }
 

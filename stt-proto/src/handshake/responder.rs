@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
-use super::admission::{Admission, AdmissionConfig};
+use super::admission::Admission;
 use super::cookie::{self, CookieSecrets};
 use super::initiator::{
     check_header, generate_ephemeral, handshake_header, is_strict_handshake_header,
@@ -30,6 +30,7 @@ use super::{
     MAX_CHALLENGE_LEN, NOISE_TAG_LEN,
 };
 use crate::Instant;
+use crate::config::AdmissionConfig;
 use crate::crypto::{Aead, AeadSet, CryptoProvider, DhKey, PacketProtection, default_provider};
 use crate::frame::{CookieBody, HEADER_LEN, Header, PacketType, SessionId, Side};
 use crate::identity::{Identity, NetworkKey, NodeId};
