@@ -12,6 +12,7 @@ use alloc::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
 
+use super::aead_key::{self, AeadCipher};
 use super::dh::{DhError, DhKey, X25519_LEN};
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
@@ -45,10 +46,10 @@ impl CryptoProvider for AwsLcProvider {
             Aead::Aes256Gcm => &AES_256_GCM,
         };
         let unbound = UnboundKey::new(alg, key).map_err(|_| CryptoError::Unsupported(aead))?;
-        Ok(Box::new(AwsLcAeadKey {
+        Ok(aead_key::packet_key(
             aead,
-            key: Arc::new(LessSafeKey::new(unbound)),
-        }))
+            Arc::new(LessSafeKey::new(unbound)),
+        ))
     }
 
     fn x25519_key(&self, secret: &[u8; X25519_LEN]) -> Result<Arc<dyn DhKey>, DhError> {
@@ -61,53 +62,35 @@ impl CryptoProvider for AwsLcProvider {
     }
 }
 
-/// An expanded AEAD key; shared by clones (aws-lc's `LessSafeKey` is not `Clone`).
-#[derive(Clone)]
-struct AwsLcAeadKey {
-    aead: Aead,
-    key: Arc<LessSafeKey>,
-}
-
-impl PacketKey for AwsLcAeadKey {
-    fn seal_in_place(
+/// An expanded AEAD key, shared by clones (aws-lc's `LessSafeKey` is not `Clone`).
+impl AeadCipher for Arc<LessSafeKey> {
+    fn seal(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN], CryptoError> {
         let tag = self
-            .key
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(ad), buf)
             .map_err(|_| CryptoError::TooLong)?;
-        let mut out = [0u8; TAG_LEN];
-        out.copy_from_slice(tag.as_ref());
-        Ok(out)
+        Ok(aead_key::tag_array(tag.as_ref()))
     }
 
-    fn open_in_place(
+    fn open(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8],
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
-        self.key
-            .open_in_place_separate_tag(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(ad),
-                tag,
-                buf,
-            )
-            .map(|_| ())
-            .map_err(|_| CryptoError::Auth)
-    }
-
-    fn aead(&self) -> Aead {
-        self.aead
-    }
-
-    fn clone_box(&self) -> Box<dyn PacketKey> {
-        Box::new(self.clone())
+        self.open_in_place_separate_tag(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(ad),
+            tag,
+            buf,
+        )
+        .map(|_| ())
+        .map_err(|_| CryptoError::Auth)
     }
 }
 

@@ -13,6 +13,7 @@ use core::fmt;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+mod aead_key;
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;
 pub mod dh;

@@ -13,6 +13,7 @@ use alloc::boxed::Box;
 
 use ring::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
 
+use super::aead_key::{self, AeadCipher};
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
 /// The ring provider. Its packet keys are **not** zeroized on drop (see the module docs).
@@ -45,59 +46,38 @@ impl CryptoProvider for RingProvider {
             Aead::Aes256Gcm => &AES_256_GCM,
         };
         let unbound = UnboundKey::new(alg, key).map_err(|_| CryptoError::Unsupported(aead))?;
-        Ok(Box::new(RingKey {
-            aead,
-            key: LessSafeKey::new(unbound),
-        }))
+        Ok(aead_key::packet_key(aead, LessSafeKey::new(unbound)))
     }
 }
 
-#[derive(Clone)]
-struct RingKey {
-    aead: Aead,
-    key: LessSafeKey,
-}
-
-impl PacketKey for RingKey {
-    fn seal_in_place(
+impl AeadCipher for LessSafeKey {
+    fn seal(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN], CryptoError> {
         let tag = self
-            .key
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(ad), buf)
             .map_err(|_| CryptoError::TooLong)?;
-        let mut out = [0u8; TAG_LEN];
-        out.copy_from_slice(tag.as_ref());
-        Ok(out)
+        Ok(aead_key::tag_array(tag.as_ref()))
     }
 
-    fn open_in_place(
+    fn open(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8],
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
-        self.key
-            .open_in_place_separate_tag(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(ad),
-                Tag::from(*tag),
-                buf,
-                0..,
-            )
-            .map(|_| ())
-            .map_err(|_| CryptoError::Auth)
-    }
-
-    fn aead(&self) -> Aead {
-        self.aead
-    }
-
-    fn clone_box(&self) -> Box<dyn PacketKey> {
-        Box::new(self.clone())
+        self.open_in_place_separate_tag(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(ad),
+            Tag::from(*tag),
+            buf,
+            0..,
+        )
+        .map(|_| ())
+        .map_err(|_| CryptoError::Auth)
     }
 }

@@ -9,6 +9,7 @@ use aes_gcm::Aes256Gcm;
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 
+use super::aead_key::{self, AeadCipher};
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
 /// The RustCrypto provider (`chacha20poly1305`, `aes-gcm`).
@@ -37,22 +38,12 @@ impl CryptoProvider for RustCryptoProvider {
         key: &[u8; KEY_LEN],
     ) -> Result<Box<dyn PacketKey>, CryptoError> {
         Ok(match aead {
-            Aead::ChaCha20Poly1305 => Box::new(RcKey::<ChaCha20Poly1305> {
-                aead,
-                cipher: ChaCha20Poly1305::new(&(*key).into()),
-            }),
-            Aead::Aes256Gcm => Box::new(RcKey::<Aes256Gcm> {
-                aead,
-                cipher: Aes256Gcm::new(&(*key).into()),
-            }),
+            Aead::ChaCha20Poly1305 => {
+                aead_key::packet_key(aead, ChaCha20Poly1305::new(&(*key).into()))
+            }
+            Aead::Aes256Gcm => aead_key::packet_key(aead, Aes256Gcm::new(&(*key).into())),
         })
     }
-}
-
-#[derive(Clone)]
-struct RcKey<C> {
-    aead: Aead,
-    cipher: C,
 }
 
 /// The two RustCrypto AEADs share nonce and tag sizes; this bound states it once.
@@ -60,41 +51,31 @@ trait Rc12: AeadInOut + Clone + Send + Sync + 'static {}
 impl Rc12 for ChaCha20Poly1305 {}
 impl Rc12 for Aes256Gcm {}
 
-impl<C: Rc12> PacketKey for RcKey<C>
+impl<C: Rc12> AeadCipher for C
 where
     chacha20poly1305::aead::Nonce<C>: From<[u8; NONCE_LEN]>,
     chacha20poly1305::aead::Tag<C>: From<[u8; TAG_LEN]> + Into<[u8; TAG_LEN]>,
 {
-    fn seal_in_place(
+    fn seal(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN], CryptoError> {
         let tag = self
-            .cipher
             .encrypt_inout_detached(&(*nonce).into(), ad, buf.into())
             .map_err(|_| CryptoError::TooLong)?;
         Ok(tag.into())
     }
 
-    fn open_in_place(
+    fn open(
         &self,
         nonce: &[u8; NONCE_LEN],
         ad: &[u8],
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
-        self.cipher
-            .decrypt_inout_detached(&(*nonce).into(), ad, buf.into(), &(*tag).into())
+        self.decrypt_inout_detached(&(*nonce).into(), ad, buf.into(), &(*tag).into())
             .map_err(|_| CryptoError::Auth)
-    }
-
-    fn aead(&self) -> Aead {
-        self.aead
-    }
-
-    fn clone_box(&self) -> Box<dyn PacketKey> {
-        Box::new(self.clone())
     }
 }
