@@ -2,9 +2,10 @@
 //! ordered by (time, insertion sequence), so ties resolve the same way on every run.
 //!
 //! This file owns the [`World`] type, its construction and its step loop (next event or
-//! next node timer, whichever is first); each concern lives in a file under `world/`.
-//! The world never sleeps or reads a clock; all randomness is forked from the run's
-//! master seed. Library code here never panics on network data.
+//! next node timer, whichever is first); it must not hold a concern's logic: node hosting,
+//! the network, faults, sessions, stream and app drivers and the checks each live in a
+//! file under `world/`. The world never sleeps or reads a clock; all randomness is forked
+//! from the run's master seed. Library code here never panics on network data.
 
 mod adversary;
 mod apps;
