@@ -8,7 +8,6 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::str::FromStr;
 
-use sha3::{Digest, Sha3_256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::{CryptoProvider, DhError, DhKey, default_provider, hmac_sha256};
@@ -63,7 +62,7 @@ pub struct NodeId(pub [u8; 32]);
 impl NodeId {
     /// The id of a static public key.
     pub fn from_public_key(public: &[u8; 32]) -> Self {
-        NodeId(Sha3_256::digest(public).into())
+        NodeId(crate::hash::sha3_256(public))
     }
 
     /// The raw 32 bytes.
@@ -320,7 +319,10 @@ mod tests {
         assert!(s.to_uppercase().parse::<NodeId>().is_err());
         assert!("00".parse::<NodeId>().is_err());
         let pk = Identity::from_node_seed(&[3; 32]).unwrap().public_key();
-        assert_eq!(id.0, <[u8; 32]>::from(Sha3_256::digest(pk)));
+        assert_eq!(
+            id.0,
+            <[u8; 32]>::from(<sha3::Sha3_256 as sha3::Digest>::digest(pk))
+        );
     }
 
     #[test]

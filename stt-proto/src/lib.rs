@@ -96,6 +96,7 @@ pub mod error;
 pub mod event;
 pub mod frame;
 pub mod handshake;
+mod hash;
 mod hex;
 pub mod identity;
 pub mod ids;

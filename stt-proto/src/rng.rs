@@ -9,8 +9,6 @@
 
 use chacha20::ChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Domain-separation salt of [`Rng::fork`] (PROTOCOL.md §5.7.2).
@@ -99,9 +97,7 @@ impl Rng {
 /// `HKDF-SHA256(salt, ikm).expand(info)` into `out` (at most 255 × 32 bytes, which every
 /// caller in this crate respects).
 pub(crate) fn hkdf_expand(salt: &[u8], ikm: &[u8], info: &[u8], out: &mut [u8]) {
-    let hk = Hkdf::<Sha256>::new(Some(salt), ikm);
-    // Output lengths are compile-time constants ≤ 96 bytes, far below HKDF's 8160-byte limit.
-    let _ = hk.expand(info, out);
+    crate::hash::hkdf_sha256(salt, ikm, info, out);
 }
 
 #[cfg(test)]

@@ -10,9 +10,6 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-
 mod aead_key;
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;
@@ -277,26 +274,7 @@ pub(crate) fn cpu_has_aes() -> bool {
     }
 }
 
-/// HMAC-SHA256 of the concatenation of `parts` under `key`.
-pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
-        Ok(m) => m,
-        // HMAC accepts keys of any length; this arm is never taken.
-        Err(_) => return [0; 32],
-    };
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
-
-/// `HKDF-Expand(prk, info)` into `out` (RFC 5869 §2.3); `prk` is a 32-byte secret.
-pub(crate) fn hkdf_expand_prk(prk: &[u8; 32], info: &[&[u8]], out: &mut [u8]) {
-    if let Ok(hk) = hkdf::Hkdf::<Sha256>::from_prk(prk) {
-        // Output lengths in this crate are ≤ 32 bytes, far below the 8160-byte limit.
-        let _ = hk.expand_multi_info(info, out);
-    }
-}
+pub(crate) use crate::hash::{hkdf_expand_prk, hmac_sha256};
 
 #[cfg(test)]
 mod rekey_tests;

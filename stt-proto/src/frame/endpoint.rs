@@ -5,8 +5,6 @@
 
 use core::fmt;
 
-use sha3::{Digest, Sha3_256};
-
 use super::codec::{Reader, Writer};
 use super::{DecodeError, EncodeError, ErrorCode, FrameType, varint};
 
@@ -20,7 +18,7 @@ pub struct EndpointId(pub [u8; ENDPOINT_ID_LEN]);
 impl EndpointId {
     /// The id of the endpoint called `name`: SHA3-256 of its UTF-8 bytes.
     pub fn from_name(name: &str) -> Self {
-        Self(Sha3_256::digest(name.as_bytes()).into())
+        Self(crate::hash::sha3_256(name.as_bytes()))
     }
 }
 

@@ -6,10 +6,9 @@
 //! message sequencing lives in the initiator and
 //! responder modules. Everything secret is zeroized on drop.
 
+use crate::hash::{hkdf_sha256, sha256};
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use hkdf::Hkdf;
-use sha2::{Digest, Sha256};
 
 use crate::crypto::{DhError, DhKey};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -37,7 +36,7 @@ impl SymmetricState {
     /// `InitializeSymmetric(PROTOCOL_NAME)` then `MixHash(PROLOGUE)`. The name is longer
     /// than 32 bytes, so `h = SHA-256(name)`.
     pub(crate) fn initialize() -> Self {
-        let h: [u8; 32] = Sha256::digest(PROTOCOL_NAME).into();
+        let h = sha256(&[PROTOCOL_NAME]);
         let mut s = Self {
             ck: h,
             h,
@@ -50,18 +49,13 @@ impl SymmetricState {
     }
 
     pub(crate) fn mix_hash(&mut self, data: &[u8]) {
-        let mut d = Sha256::new();
-        d.update(self.h);
-        d.update(data);
-        self.h = d.finalize().into();
+        self.h = sha256(&[&self.h, data]);
     }
 
     /// Noise `HKDF(ck, ikm, n)`: RFC 5869 extract with salt `ck`, expand with empty info.
     fn hkdf<const N: usize>(&self, ikm: &[u8]) -> [u8; N] {
         let mut out = [0u8; N];
-        let hk = Hkdf::<Sha256>::new(Some(&self.ck), ikm);
-        // N is 64 or 96, well within HKDF's limit.
-        let _ = hk.expand(&[], &mut out);
+        hkdf_sha256(&self.ck, ikm, &[], &mut out);
         out
     }
 

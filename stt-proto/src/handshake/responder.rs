@@ -13,7 +13,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
@@ -368,7 +367,7 @@ impl Responder {
         // Only the Noise bytes (e_I and the sealed payload) are digested: the clear header
         // is not authenticated, so a copy differing there must not pass for another INIT.
         // The header's session id must be the one this half-open handshake answers.
-        let digest: [u8; 32] = Sha256::digest(&packet[HEADER_LEN..INIT_LEN - MAC2_LEN]).into();
+        let digest = crate::hash::sha256(&[&packet[HEADER_LEN..INIT_LEN - MAC2_LEN]]);
         if let Some(sid) = self.by_ephemeral.get(&e_i) {
             if let Some(h) = self.half_open.get(sid)
                 && bool::from(h.init_digest.ct_eq(&digest))

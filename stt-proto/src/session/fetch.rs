@@ -5,11 +5,11 @@
 //!
 //! It never sees a store: the application answers requests with the object's bytes.
 
+use crate::hash::Sha3Hasher;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use sha3::{Digest, Sha3_256};
 
 use crate::error::FetchError;
 use crate::frame::{EncodeError, FrameType, StorageData, Writer};
@@ -24,7 +24,7 @@ struct Fetch {
     total: Option<u64>,
     buf: Vec<u8>,
     have: RangeSet,
-    hasher: Sha3_256,
+    hasher: Sha3Hasher,
     hashed: u64,
 }
 
@@ -88,7 +88,7 @@ impl Fetches {
                 total: None,
                 buf: Vec::new(),
                 have: RangeSet::new(),
-                hasher: Sha3_256::new(),
+                hasher: Sha3Hasher::default(),
                 hashed: 0,
             },
         );
@@ -176,7 +176,7 @@ impl Fetches {
         let Some(f) = self.fetches.remove(&d.request_id) else {
             return DataOutcome::Pending;
         };
-        if ContentHash(f.hasher.finalize().into()) != f.hash {
+        if ContentHash(f.hasher.finalize()) != f.hash {
             return DataOutcome::Failed {
                 hash: f.hash,
                 error: FetchError::HashMismatch,

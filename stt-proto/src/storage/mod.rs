@@ -15,8 +15,6 @@ use bytes::Bytes;
 use core::fmt;
 use core::str::FromStr;
 
-use sha3::{Digest, Sha3_256};
-
 pub use memory::MemoryStore;
 pub use seal::{SEAL_OVERHEAD, StorageKey};
 
@@ -27,7 +25,7 @@ pub struct ContentHash(pub [u8; 32]);
 impl ContentHash {
     /// The hash of `data`.
     pub fn of(data: &[u8]) -> Self {
-        Self(Sha3_256::digest(data).into())
+        Self(crate::hash::sha3_256(data))
     }
 }
 
