@@ -5,12 +5,12 @@
 //! so the `stt-trace` tools read a real run and a simulated one alike.
 
 use std::fmt::Write;
-use std::string::String;
 
-use crate::event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
-use crate::frame::Dir;
-use crate::metrics::{Metric, TRACE_SCHEMA_VERSION};
-use crate::time::Instant;
+use stt_proto::frame::Dir;
+use stt_proto::metrics::Metric;
+use stt_proto::{EndpointEvent, Event, Instant, MetricRecord, StorageEvent, StreamEvent};
+
+use crate::model::SCHEMA_VERSION;
 
 fn escape(out: &mut String, s: &str) {
     for c in s.chars() {
@@ -84,7 +84,7 @@ fn storage_json(o: &mut String, event: &StorageEvent) {
         }
         StorageEvent::FetchFailed { error, .. } => {
             o.push_str(",\"error\":\"");
-            escape(o, &std::format!("{error}"));
+            escape(o, &format!("{error}"));
             o.push('"');
         }
         _ => {}
@@ -131,7 +131,7 @@ pub fn event_json_for(now: Instant, event: &Event, node: Option<&str>) -> String
         }
         Event::Closed { reason, .. } => {
             o.push_str("session:closed\",\"data\":{\"reason\":\"");
-            escape(&mut o, &std::format!("{reason}"));
+            escape(&mut o, &format!("{reason}"));
             o.push_str("\"}");
         }
         Event::Stream { event, .. } => {
@@ -139,17 +139,17 @@ pub fn event_json_for(now: Instant, event: &Event, node: Option<&str>) -> String
                 StreamEvent::Opened { id, total_len } => (
                     "opened",
                     id.0,
-                    total_len.map(|t| std::format!(",\"total_len\":{t}")),
+                    total_len.map(|t| format!(",\"total_len\":{t}")),
                 ),
                 StreamEvent::Readable(id) => ("readable", id.0, None),
                 StreamEvent::Writable(id) => ("writable", id.0, None),
                 StreamEvent::Finished(id) => ("finished", id.0, None),
                 StreamEvent::Expired(id) => ("expired", id.0, None),
                 StreamEvent::Stopped { id, code } => {
-                    ("stopped", id.0, Some(std::format!(",\"code\":{}", code.0)))
+                    ("stopped", id.0, Some(format!(",\"code\":{}", code.0)))
                 }
                 StreamEvent::Reset { id, code } => {
-                    ("reset", id.0, Some(std::format!(",\"code\":{}", code.0)))
+                    ("reset", id.0, Some(format!(",\"code\":{}", code.0)))
                 }
                 StreamEvent::Available(d) => {
                     let _ = write!(o, "stream:available\",\"data\":{{\"dir\":\"{}\"}}", dir(*d));
@@ -193,7 +193,7 @@ pub fn header_json(source: &str) -> String {
     let mut o = String::with_capacity(64);
     let _ = write!(
         o,
-        "{{\"schema\":\"stt-trace\",\"version\":{TRACE_SCHEMA_VERSION},\"source\":\""
+        "{{\"schema\":\"stt-trace\",\"version\":{SCHEMA_VERSION},\"source\":\""
     );
     escape(&mut o, source);
     o.push_str("\"}");
@@ -285,14 +285,14 @@ pub fn metric_json(record: &MetricRecord, node: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::StreamId;
-    use crate::node::PathId;
+    use stt_proto::frame::StreamId;
+    use stt_proto::{Node, PathId};
 
-    fn test_node() -> crate::Node {
-        crate::Node::new(
-            alloc::sync::Arc::new(crate::config::NodeConfig::default()),
-            crate::Identity::from_node_seed(&[1; 32]).unwrap(),
-            crate::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
+    fn test_node() -> Node {
+        Node::new(
+            std::sync::Arc::new(stt_proto::config::NodeConfig::default()),
+            stt_proto::Identity::from_node_seed(&[1; 32]).unwrap(),
+            stt_proto::NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
             [3; 32],
         )
         .unwrap()
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn metric_lines_and_header() {
-        use crate::metrics::{DataKind, Metric, RecoverySample, SendLimit};
+        use stt_proto::metrics::{DataKind, Metric, RecoverySample, SendLimit};
         let mut node = test_node();
         let session = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
         let at = |time, metric| MetricRecord {
@@ -380,8 +380,8 @@ mod tests {
             &Event::Endpoint {
                 session: h,
                 event: EndpointEvent::Refused {
-                    route: crate::endpoint::RouteId(2),
-                    code: crate::frame::ErrorCode::BUFFER_OVERFLOW,
+                    route: stt_proto::RouteId(2),
+                    code: stt_proto::frame::ErrorCode::BUFFER_OVERFLOW,
                 },
             },
         );
@@ -394,9 +394,9 @@ mod tests {
             &Event::Storage {
                 session: h,
                 event: StorageEvent::FetchFailed {
-                    fetch: crate::storage::FetchId(4),
-                    hash: crate::storage::ContentHash([0xab; 32]),
-                    error: crate::error::FetchError::HashMismatch,
+                    fetch: stt_proto::FetchId(4),
+                    hash: stt_proto::ContentHash([0xab; 32]),
+                    error: stt_proto::error::FetchError::HashMismatch,
                 },
             },
         );
@@ -404,5 +404,195 @@ mod tests {
             r#"{"time":8,"session":0,"name":"storage:fetch_failed","data":{"request":4,"hash":"abab"#
         ));
         assert!(l.ends_with(r#""error":"received bytes do not match the requested hash"}}"#));
+    }
+
+    /// Lines written here are read back by this crate's reader with the same figures:
+    /// the two halves of the format agree.
+    #[test]
+    fn written_lines_read_back() {
+        use crate::model::{DataPoint, RecoveryPoint, SessionKey};
+        use stt_proto::metrics::{DataKind, RecoverySample};
+        let mut node = test_node();
+        let session = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
+        let at = |time, metric| MetricRecord {
+            session,
+            time: Instant::from_micros(time),
+            metric,
+        };
+        let sample = RecoverySample {
+            cwnd: 12_000,
+            bytes_in_flight: 2_400,
+            smoothed_rtt: core::time::Duration::from_micros(20_500),
+            min_rtt: core::time::Duration::from_millis(20),
+            latest_rtt: core::time::Duration::from_millis(21),
+            pacing_rate: 731_707,
+        };
+        let lines = [
+            header_json("round-trip"),
+            metric_json(&at(9, Metric::Recovery(sample)), Some("a\nb")),
+            metric_json(
+                &at(
+                    10,
+                    Metric::StreamData {
+                        stream: StreamId(6),
+                        offset: 1200,
+                        len: 1184,
+                        kind: DataKind::Acked,
+                    },
+                ),
+                Some("a\nb"),
+            ),
+            event_json_for(
+                Instant::from_micros(11),
+                &Event::Closed {
+                    session,
+                    reason: stt_proto::error::SessionError::HandshakeTimeout,
+                },
+                Some("a\nb"),
+            ),
+        ];
+        let text = lines.join("\n");
+        let trace = crate::Trace::read(text.as_bytes()).expect("the reader takes the lines");
+        assert_eq!(trace.source.as_deref(), Some("round-trip"));
+        let key = SessionKey {
+            node: Some("a\nb".to_owned()),
+            session: 0,
+        };
+        let s = &trace.sessions[&key];
+        assert_eq!(
+            s.recovery,
+            [RecoveryPoint {
+                time: 9,
+                cwnd: 12_000,
+                bytes_in_flight: 2_400,
+                smoothed_rtt: 20_500,
+                min_rtt: 20_000,
+                latest_rtt: 21_000,
+                pacing_rate: 731_707,
+            }]
+        );
+        assert_eq!(
+            s.data,
+            [DataPoint {
+                time: 10,
+                stream: 6,
+                offset: 1200,
+                len: 1184,
+                kind: crate::model::DataKind::Acked,
+            }]
+        );
+        assert_eq!(s.closed.as_deref(), Some("handshake timed out"));
+        assert_eq!(s.span, Some((9, 11)));
+    }
+
+    /// Every event kind makes one JSON object with the envelope's fields, named in its
+    /// category.
+    #[test]
+    fn every_event_is_one_object() {
+        use stt_proto::frame::{Dir, ErrorCode};
+        use stt_proto::{EndpointId, FetchId, ServeId};
+        let mut node = test_node();
+        let session = node.connect(Instant::from_micros(0), PathId(1)).unwrap();
+        let id = EndpointId([7; 32]);
+        let hash = stt_proto::ContentHash([1; 32]);
+        let stream = StreamId(4);
+        let events = [
+            Event::Connected {
+                session,
+                peer: node.node_id(),
+                initiator: true,
+            },
+            Event::Stream {
+                session,
+                event: StreamEvent::Opened {
+                    id: stream,
+                    total_len: Some(9),
+                },
+            },
+            Event::Stream {
+                session,
+                event: StreamEvent::Reset {
+                    id: stream,
+                    code: ErrorCode(3),
+                },
+            },
+            Event::Stream {
+                session,
+                event: StreamEvent::Available(Dir::Uni),
+            },
+            Event::DatagramReceived { session },
+            Event::CustomFrame {
+                session,
+                frame_type: 0x80,
+                payload: bytes_of(5),
+            },
+            Event::KeyUpdated { session },
+            Event::Endpoint {
+                session,
+                event: EndpointEvent::Resolved {
+                    request: 2,
+                    endpoint: id,
+                    found: true,
+                },
+            },
+            Event::Endpoint {
+                session,
+                event: EndpointEvent::Delivered {
+                    route: stt_proto::RouteId(8),
+                },
+            },
+            Event::Storage {
+                session,
+                event: StorageEvent::Requested {
+                    request: ServeId(1),
+                    hash,
+                    max_len: 100,
+                },
+            },
+            Event::Storage {
+                session,
+                event: StorageEvent::Fetched {
+                    fetch: FetchId(2),
+                    hash,
+                    data: bytes_of(3),
+                },
+            },
+            Event::MessagesWritable { session },
+        ];
+        let expected = [
+            ("session:connected", r#"{"peer":"PEER","initiator":true}"#),
+            ("stream:opened", r#"{"stream":4,"total_len":9}"#),
+            ("stream:reset", r#"{"stream":4,"code":3}"#),
+            ("stream:available", r#"{"dir":"uni"}"#),
+            ("datagram:received", "{}"),
+            ("frame:custom", r#"{"type":128,"len":5}"#),
+            ("security:key_updated", "{}"),
+            (
+                "endpoint:resolved",
+                r#"{"endpoint":"0707070707070707070707070707070707070707070707070707070707070707","request":2,"found":true}"#,
+            ),
+            ("endpoint:delivered", r#"{"route":8}"#),
+            (
+                "storage:requested",
+                r#"{"request":1,"hash":"0101010101010101010101010101010101010101010101010101010101010101","max_len":100}"#,
+            ),
+            (
+                "storage:fetched",
+                r#"{"request":2,"hash":"0101010101010101010101010101010101010101010101010101010101010101","len":3}"#,
+            ),
+            ("messages:writable", "{}"),
+        ];
+        let peer = node.node_id().to_string();
+        for (event, (name, data)) in events.iter().zip(expected) {
+            let data = data.replace("PEER", &peer);
+            assert_eq!(
+                event_json(Instant::from_micros(3), event),
+                format!(r#"{{"time":3,"session":0,"name":"{name}","data":{data}}}"#)
+            );
+        }
+    }
+
+    fn bytes_of(n: usize) -> bytes::Bytes {
+        bytes::Bytes::from(vec![0u8; n])
     }
 }
