@@ -1,114 +1,96 @@
-//! The JSON-lines trace (schema in docs/ARCHITECTURE.md "Traces"): a [`header_json`]
-//! line, then one object per engine [`Event`] and per [`MetricRecord`], qlog-style
-//! (`time` in µs, `name` as `category:event`, then `data`). Adapters write it per
-//! session or per process when the user opts in, the simulator writes the same lines,
-//! so the `stt-trace` tools read a real run and a simulated one alike.
+//! Writing the JSON-lines trace (schema in docs/ARCHITECTURE.md "Traces"): a
+//! [`header_json`] line, then one object per engine [`Event`] and per [`MetricRecord`],
+//! qlog-style (`time` in µs, `name` as `category:event`, then `data`), each built from a
+//! small serde struct. Adapters write it per session or per process when the user opts
+//! in and the simulator writes the same lines, so this crate's readers take a real run
+//! and a simulated one alike. Formatting only: no files, no decisions about what to trace.
 
-use std::fmt::Write;
+use std::fmt::Display;
 
+use serde::{Serialize, Serializer};
 use stt_proto::frame::Dir;
 use stt_proto::metrics::Metric;
 use stt_proto::{EndpointEvent, Event, Instant, MetricRecord, StorageEvent, StreamEvent};
 
 use crate::model::SCHEMA_VERSION;
 
-fn escape(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
+/// The first line of a trace.
+#[derive(Serialize)]
+struct Header<'a> {
+    schema: &'static str,
+    version: u64,
+    source: &'a str,
+}
+
+/// Every other line: when, which session, which node (when the trace holds several),
+/// what happened, and its data.
+#[derive(Serialize)]
+struct Line<'a, D> {
+    time: u64,
+    session: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    name: &'static str,
+    data: D,
+}
+
+/// A value written as its `Display` text (node ids, close reasons, errors).
+struct Shown<T>(T);
+
+impl<T: Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
     }
 }
 
-fn hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
+/// Bytes written as lowercase hex (endpoint ids, content hashes).
+struct Hex<'a>(&'a [u8]);
+
+impl Serialize for Hex<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
     }
 }
 
-fn endpoint_json(o: &mut String, event: &EndpointEvent) {
-    let (name, id) = match event {
-        EndpointEvent::PeerRegistered(id) => ("peer_registered", Some(id)),
-        EndpointEvent::PeerWithdrawn(id) => ("peer_withdrawn", Some(id)),
-        EndpointEvent::Resolved { endpoint, .. } => ("resolved", Some(endpoint)),
-        EndpointEvent::Message { endpoint } => ("message", Some(endpoint)),
-        EndpointEvent::Delivered { .. } => ("delivered", None),
-        EndpointEvent::Refused { .. } => ("refused", None),
-    };
-    let _ = write!(o, "endpoint:{name}\",\"data\":{{");
-    if let Some(id) = id {
-        o.push_str("\"endpoint\":\"");
-        hex(o, &id.0);
-        o.push('"');
-    }
-    match event {
-        EndpointEvent::Resolved { request, found, .. } => {
-            let _ = write!(o, ",\"request\":{request},\"found\":{found}");
-        }
-        EndpointEvent::Delivered { route } => {
-            let _ = write!(o, "\"route\":{}", route.0);
-        }
-        EndpointEvent::Refused { route, code } => {
-            let _ = write!(o, "\"route\":{},\"code\":{}", route.0, code.0);
-        }
-        _ => {}
-    }
-    o.push('}');
+/// `"data":{}`.
+#[derive(Serialize)]
+struct NoData {}
+
+/// The start of a line, to which each event or metric adds its name and data.
+#[derive(Clone, Copy)]
+struct Envelope<'a> {
+    time: Instant,
+    session: u64,
+    node: Option<&'a str>,
 }
 
-fn storage_json(o: &mut String, event: &StorageEvent) {
-    let (name, id, hash) = match event {
-        StorageEvent::Requested { request, hash, .. } => ("requested", request.0, hash),
-        StorageEvent::Hit { request, hash } => ("hit", request.0, hash),
-        StorageEvent::Miss { request, hash } => ("miss", request.0, hash),
-        StorageEvent::Fetched { fetch, hash, .. } => ("fetched", fetch.0, hash),
-        StorageEvent::FetchFailed { fetch, hash, .. } => ("fetch_failed", fetch.0, hash),
-    };
-    let _ = write!(
-        o,
-        "storage:{name}\",\"data\":{{\"request\":{id},\"hash\":\""
-    );
-    hex(o, &hash.0);
-    o.push('"');
-    match event {
-        StorageEvent::Requested { max_len, .. } => {
-            let _ = write!(o, ",\"max_len\":{max_len}");
-        }
-        StorageEvent::Fetched { data, .. } => {
-            let _ = write!(o, ",\"len\":{}", data.len());
-        }
-        StorageEvent::FetchFailed { error, .. } => {
-            o.push_str(",\"error\":\"");
-            escape(o, &format!("{error}"));
-            o.push('"');
-        }
-        _ => {}
-    }
-    o.push('}');
-}
-
-fn dir(d: Dir) -> &'static str {
-    match d {
-        Dir::Bi => "bi",
-        Dir::Uni => "uni",
+impl Envelope<'_> {
+    /// The whole line (without the trailing newline).
+    fn line(self, name: &'static str, data: impl Serialize) -> String {
+        to_json(&Line {
+            time: self.time.as_micros(),
+            session: self.session,
+            node: self.node,
+            name,
+            data,
+        })
     }
 }
 
-/// The start of every line up to the opening quote of its `name`: time, session and,
-/// when the trace holds several nodes, the node.
-fn envelope(o: &mut String, time: Instant, session: u64, node: Option<&str>) {
-    let _ = write!(o, "{{\"time\":{},\"session\":{session},", time.as_micros());
-    if let Some(node) = node {
-        o.push_str("\"node\":\"");
-        escape(o, node);
-        o.push_str("\",");
-    }
-    o.push_str("\"name\":\"");
+/// Serializes one line. Nothing written here can fail: every field is a number, a
+/// bool, a string or a struct of them, and maps have string keys.
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("a trace line always serializes")
+}
+
+/// The first line of a trace: the schema, its version ([`SCHEMA_VERSION`]) and who wrote
+/// it (`source`, e.g. `"stt-tokio"`, `"stt-sim"`).
+pub fn header_json(source: &str) -> String {
+    to_json(&Header {
+        schema: "stt-trace",
+        version: SCHEMA_VERSION,
+        source,
+    })
 }
 
 /// One JSON line (without the trailing newline) describing `event` at `now`.
@@ -118,129 +100,309 @@ pub fn event_json(now: Instant, event: &Event) -> String {
 
 /// [`event_json`] naming the node that saw the event, for traces holding several.
 pub fn event_json_for(now: Instant, event: &Event, node: Option<&str>) -> String {
-    let mut o = String::with_capacity(96);
-    envelope(&mut o, now, event.session().id(), node);
+    let env = Envelope {
+        time: now,
+        session: event.session().id(),
+        node,
+    };
     match event {
         Event::Connected {
             peer, initiator, ..
         } => {
-            let _ = write!(
-                o,
-                "session:connected\",\"data\":{{\"peer\":\"{peer}\",\"initiator\":{initiator}}}"
-            );
+            #[derive(Serialize)]
+            struct Connected<'a> {
+                peer: Shown<&'a stt_proto::NodeId>,
+                initiator: bool,
+            }
+            env.line(
+                "session:connected",
+                Connected {
+                    peer: Shown(peer),
+                    initiator: *initiator,
+                },
+            )
         }
         Event::Closed { reason, .. } => {
-            o.push_str("session:closed\",\"data\":{\"reason\":\"");
-            escape(&mut o, &format!("{reason}"));
-            o.push_str("\"}");
+            #[derive(Serialize)]
+            struct Closed<'a> {
+                reason: Shown<&'a stt_proto::error::SessionError>,
+            }
+            env.line(
+                "session:closed",
+                Closed {
+                    reason: Shown(reason),
+                },
+            )
         }
-        Event::Stream { event, .. } => {
-            let (name, id, extra) = match event {
-                StreamEvent::Opened { id, total_len } => (
-                    "opened",
-                    id.0,
-                    total_len.map(|t| format!(",\"total_len\":{t}")),
-                ),
-                StreamEvent::Readable(id) => ("readable", id.0, None),
-                StreamEvent::Writable(id) => ("writable", id.0, None),
-                StreamEvent::Finished(id) => ("finished", id.0, None),
-                StreamEvent::Expired(id) => ("expired", id.0, None),
-                StreamEvent::Stopped { id, code } => {
-                    ("stopped", id.0, Some(format!(",\"code\":{}", code.0)))
-                }
-                StreamEvent::Reset { id, code } => {
-                    ("reset", id.0, Some(format!(",\"code\":{}", code.0)))
-                }
-                StreamEvent::Available(d) => {
-                    let _ = write!(o, "stream:available\",\"data\":{{\"dir\":\"{}\"}}", dir(*d));
-                    o.push('}');
-                    return o;
-                }
-            };
-            let _ = write!(
-                o,
-                "stream:{name}\",\"data\":{{\"stream\":{id}{}}}",
-                extra.unwrap_or_default()
-            );
-        }
-        Event::DatagramReceived { .. } => o.push_str("datagram:received\",\"data\":{}"),
+        Event::Stream { event, .. } => stream_line(env, event),
+        Event::DatagramReceived { .. } => env.line("datagram:received", NoData {}),
         Event::CustomFrame {
             frame_type,
             payload,
             ..
         } => {
-            let _ = write!(
-                o,
-                "frame:custom\",\"data\":{{\"type\":{frame_type},\"len\":{}}}",
-                payload.len()
-            );
+            #[derive(Serialize)]
+            struct Custom {
+                #[serde(rename = "type")]
+                frame_type: u8,
+                len: usize,
+            }
+            env.line(
+                "frame:custom",
+                Custom {
+                    frame_type: *frame_type,
+                    len: payload.len(),
+                },
+            )
         }
         Event::PathChanged { path, .. } => {
-            let _ = write!(o, "path:changed\",\"data\":{{\"path\":{}}}", path.0);
+            #[derive(Serialize)]
+            struct Path {
+                path: u64,
+            }
+            env.line("path:changed", Path { path: path.0 })
         }
-        Event::KeyUpdated { .. } => o.push_str("security:key_updated\",\"data\":{}"),
-        Event::Endpoint { event, .. } => endpoint_json(&mut o, event),
-        Event::Storage { event, .. } => storage_json(&mut o, event),
-        Event::MessagesWritable { .. } => o.push_str("messages:writable\",\"data\":{}"),
+        Event::KeyUpdated { .. } => env.line("security:key_updated", NoData {}),
+        Event::Endpoint { event, .. } => endpoint_line(env, event),
+        Event::Storage { event, .. } => storage_line(env, event),
+        Event::MessagesWritable { .. } => env.line("messages:writable", NoData {}),
     }
-    o.push('}');
-    o
 }
 
-/// The first line of a trace: the schema, its version and who wrote it (`source`,
-/// e.g. `"stt-tokio"`, `"stt-sim"`).
-pub fn header_json(source: &str) -> String {
-    let mut o = String::with_capacity(64);
-    let _ = write!(
-        o,
-        "{{\"schema\":\"stt-trace\",\"version\":{SCHEMA_VERSION},\"source\":\""
-    );
-    escape(&mut o, source);
-    o.push_str("\"}");
-    o
+fn stream_line(env: Envelope<'_>, event: &StreamEvent) -> String {
+    /// Every stream event but `available`: the stream and, for some, one figure more.
+    #[derive(Serialize)]
+    struct Stream {
+        stream: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        total_len: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u64>,
+    }
+    let plain = |id: stt_proto::frame::StreamId| Stream {
+        stream: id.0,
+        total_len: None,
+        code: None,
+    };
+    let (name, data) = match event {
+        StreamEvent::Opened { id, total_len } => (
+            "stream:opened",
+            Stream {
+                total_len: *total_len,
+                ..plain(*id)
+            },
+        ),
+        StreamEvent::Readable(id) => ("stream:readable", plain(*id)),
+        StreamEvent::Writable(id) => ("stream:writable", plain(*id)),
+        StreamEvent::Finished(id) => ("stream:finished", plain(*id)),
+        StreamEvent::Expired(id) => ("stream:expired", plain(*id)),
+        StreamEvent::Stopped { id, code } => (
+            "stream:stopped",
+            Stream {
+                code: Some(code.0),
+                ..plain(*id)
+            },
+        ),
+        StreamEvent::Reset { id, code } => (
+            "stream:reset",
+            Stream {
+                code: Some(code.0),
+                ..plain(*id)
+            },
+        ),
+        StreamEvent::Available(d) => {
+            #[derive(Serialize)]
+            struct Available {
+                dir: &'static str,
+            }
+            let dir = match d {
+                Dir::Bi => "bi",
+                Dir::Uni => "uni",
+            };
+            return env.line("stream:available", Available { dir });
+        }
+    };
+    env.line(name, data)
+}
+
+fn endpoint_line(env: Envelope<'_>, event: &EndpointEvent) -> String {
+    /// The fields an endpoint event has, in the order they are written.
+    #[derive(Serialize, Default)]
+    struct Endpoint<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        endpoint: Option<Hex<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        found: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        route: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u64>,
+    }
+    let (name, data) = match event {
+        EndpointEvent::PeerRegistered(id) => (
+            "endpoint:peer_registered",
+            Endpoint {
+                endpoint: Some(Hex(&id.0)),
+                ..Endpoint::default()
+            },
+        ),
+        EndpointEvent::PeerWithdrawn(id) => (
+            "endpoint:peer_withdrawn",
+            Endpoint {
+                endpoint: Some(Hex(&id.0)),
+                ..Endpoint::default()
+            },
+        ),
+        EndpointEvent::Resolved {
+            request,
+            endpoint,
+            found,
+        } => (
+            "endpoint:resolved",
+            Endpoint {
+                endpoint: Some(Hex(&endpoint.0)),
+                request: Some(*request),
+                found: Some(*found),
+                ..Endpoint::default()
+            },
+        ),
+        EndpointEvent::Message { endpoint } => (
+            "endpoint:message",
+            Endpoint {
+                endpoint: Some(Hex(&endpoint.0)),
+                ..Endpoint::default()
+            },
+        ),
+        EndpointEvent::Delivered { route } => (
+            "endpoint:delivered",
+            Endpoint {
+                route: Some(route.0),
+                ..Endpoint::default()
+            },
+        ),
+        EndpointEvent::Refused { route, code } => (
+            "endpoint:refused",
+            Endpoint {
+                route: Some(route.0),
+                code: Some(code.0),
+                ..Endpoint::default()
+            },
+        ),
+    };
+    env.line(name, data)
+}
+
+fn storage_line(env: Envelope<'_>, event: &StorageEvent) -> String {
+    /// The request (or fetch) and hash every storage event names, then its one figure.
+    #[derive(Serialize)]
+    struct Storage<'a> {
+        request: u64,
+        hash: Hex<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_len: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        len: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<Shown<&'a stt_proto::error::FetchError>>,
+    }
+    let (name, request, hash) = match event {
+        StorageEvent::Requested { request, hash, .. } => ("storage:requested", request.0, hash),
+        StorageEvent::Hit { request, hash } => ("storage:hit", request.0, hash),
+        StorageEvent::Miss { request, hash } => ("storage:miss", request.0, hash),
+        StorageEvent::Fetched { fetch, hash, .. } => ("storage:fetched", fetch.0, hash),
+        StorageEvent::FetchFailed { fetch, hash, .. } => ("storage:fetch_failed", fetch.0, hash),
+    };
+    let mut data = Storage {
+        request,
+        hash: Hex(&hash.0),
+        max_len: None,
+        len: None,
+        error: None,
+    };
+    match event {
+        StorageEvent::Requested { max_len, .. } => data.max_len = Some(*max_len),
+        StorageEvent::Fetched { data: bytes, .. } => data.len = Some(bytes.len()),
+        StorageEvent::FetchFailed { error, .. } => data.error = Some(Shown(error)),
+        StorageEvent::Hit { .. } | StorageEvent::Miss { .. } => {}
+    }
+    env.line(name, data)
 }
 
 /// One JSON line (without the trailing newline) describing a metric record; `node`
 /// names the node that recorded it when one trace holds several (the simulator).
 pub fn metric_json(record: &MetricRecord, node: Option<&str>) -> String {
-    let mut o = String::with_capacity(160);
-    envelope(&mut o, record.time, record.session.id(), node);
+    let env = Envelope {
+        time: record.time,
+        session: record.session.id(),
+        node,
+    };
     match record.metric {
         Metric::Recovery(r) => {
-            let _ = write!(
-                o,
-                "recovery:metrics\",\"data\":{{\"cwnd\":{},\"bytes_in_flight\":{},\
-                 \"smoothed_rtt\":{},\"min_rtt\":{},\"latest_rtt\":{},\"pacing_rate\":{}}}",
-                r.cwnd,
-                r.bytes_in_flight,
-                r.smoothed_rtt.as_micros(),
-                r.min_rtt.as_micros(),
-                r.latest_rtt.as_micros(),
-                r.pacing_rate
-            );
+            /// RTTs in µs.
+            #[derive(Serialize)]
+            struct Recovery {
+                cwnd: u64,
+                bytes_in_flight: u64,
+                smoothed_rtt: u128,
+                min_rtt: u128,
+                latest_rtt: u128,
+                pacing_rate: u64,
+            }
+            env.line(
+                "recovery:metrics",
+                Recovery {
+                    cwnd: r.cwnd,
+                    bytes_in_flight: r.bytes_in_flight,
+                    smoothed_rtt: r.smoothed_rtt.as_micros(),
+                    min_rtt: r.min_rtt.as_micros(),
+                    latest_rtt: r.latest_rtt.as_micros(),
+                    pacing_rate: r.pacing_rate,
+                },
+            )
         }
         Metric::PacketLost {
             packet_number,
             bytes,
             congestion,
         } => {
-            let _ = write!(
-                o,
-                "recovery:packet_lost\",\"data\":{{\"packet_number\":{packet_number},\
-                 \"bytes\":{bytes},\"congestion\":{congestion}}}"
-            );
+            #[derive(Serialize)]
+            struct PacketLost {
+                packet_number: u64,
+                bytes: u64,
+                congestion: bool,
+            }
+            env.line(
+                "recovery:packet_lost",
+                PacketLost {
+                    packet_number,
+                    bytes,
+                    congestion,
+                },
+            )
         }
         Metric::SpuriousLoss { total } => {
-            let _ = write!(o, "recovery:spurious_loss\",\"data\":{{\"total\":{total}}}");
+            #[derive(Serialize)]
+            struct SpuriousLoss {
+                total: u64,
+            }
+            env.line("recovery:spurious_loss", SpuriousLoss { total })
         }
         Metric::CongestionEvent { window, persistent } => {
-            let _ = write!(
-                o,
-                "recovery:congestion\",\"data\":{{\"window\":{window},\"persistent\":{persistent}}}"
-            );
+            #[derive(Serialize)]
+            struct Congestion {
+                window: u64,
+                persistent: bool,
+            }
+            env.line("recovery:congestion", Congestion { window, persistent })
         }
         Metric::ProbeTimeout { count } => {
-            let _ = write!(o, "recovery:pto\",\"data\":{{\"count\":{count}}}");
+            #[derive(Serialize)]
+            struct Pto {
+                count: u32,
+            }
+            env.line("recovery:pto", Pto { count })
         }
         Metric::StreamData {
             stream,
@@ -248,38 +410,57 @@ pub fn metric_json(record: &MetricRecord, node: Option<&str>) -> String {
             len,
             kind,
         } => {
-            let _ = write!(
-                o,
-                "stream:data\",\"data\":{{\"stream\":{},\"offset\":{offset},\"len\":{len},\
-                 \"kind\":\"{}\"}}",
-                stream.0,
-                kind.name()
-            );
+            #[derive(Serialize)]
+            struct StreamData {
+                stream: u32,
+                offset: u64,
+                len: u64,
+                kind: &'static str,
+            }
+            env.line(
+                "stream:data",
+                StreamData {
+                    stream: stream.0,
+                    offset,
+                    len,
+                    kind: kind.name(),
+                },
+            )
         }
         Metric::FlowBlocked {
             stream,
             limit,
             peer,
         } => {
-            o.push_str("flow:blocked\",\"data\":{\"stream\":");
-            match stream {
-                Some(s) => {
-                    let _ = write!(o, "{}", s.0);
-                }
-                None => o.push_str("null"),
+            /// `stream` is null for the session-wide limit.
+            #[derive(Serialize)]
+            struct FlowBlocked {
+                stream: Option<u32>,
+                limit: u64,
+                peer: bool,
             }
-            let _ = write!(o, ",\"limit\":{limit},\"peer\":{peer}}}");
+            env.line(
+                "flow:blocked",
+                FlowBlocked {
+                    stream: stream.map(|s| s.0),
+                    limit,
+                    peer,
+                },
+            )
         }
         Metric::SendLimit(limit) => {
-            let _ = write!(
-                o,
-                "transport:send_limit\",\"data\":{{\"limit\":\"{}\"}}",
-                limit.name()
-            );
+            #[derive(Serialize)]
+            struct SendLimit {
+                limit: &'static str,
+            }
+            env.line(
+                "transport:send_limit",
+                SendLimit {
+                    limit: limit.name(),
+                },
+            )
         }
     }
-    o.push('}');
-    o
 }
 
 #[cfg(test)]
