@@ -1,8 +1,8 @@
 //! Every limit and timer of a node and its sessions, with defaults and their reasons.
 //!
 //! Configuration is plain data shared by `Arc`; nothing here performs protocol work.
-//! Defaults follow the seed's appendix C where it had one (keepalive 10 s, dead after
-//! 30 s, handshake timeout 10 s, 256 streams) and RFC 9000/9002 elsewhere.
+//! Defaults: keepalive 10 s, idle timeout 30 s, handshake timeout 10 s and 256 streams
+//! per direction; RFC 9000/9002 for the rest.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -34,6 +34,13 @@ pub const UNRESPONSIVE_PTOS: u32 = 8;
 /// a NAT rebinding plus a 1.1 s partition left one side hearing nothing for 3.06 s (the
 /// peer's probes backed off) although the path came back.
 pub const UNRESPONSIVE_FLOOR: Duration = Duration::from_secs(4);
+
+/// A sender never assigns a routed-message id 1024 or more above an unacknowledged one
+/// (PROTOCOL.md §4.8): the bound on one session's unresolved routed messages.
+pub const MESSAGE_WINDOW: u64 = 1024;
+
+/// Metric records the node holds for [`crate::Node::poll_metric`]; beyond this the oldest go.
+pub const MAX_QUEUED_METRICS: usize = 1 << 16;
 
 /// Default [`TransportConfig::key_update_interval`].
 pub const DEFAULT_KEY_UPDATE_INTERVAL: Duration = Duration::from_secs(120);
@@ -278,7 +285,7 @@ impl TransportConfig {
             "max_messages_in_flight",
             self.max_messages_in_flight as u64,
             1,
-            crate::session::MESSAGE_WINDOW,
+            MESSAGE_WINDOW,
         )?;
         check(
             "message_send_buffer",

@@ -63,7 +63,7 @@ impl Node {
             self.slots[i as usize]
                 .session
                 .as_ref()
-                .is_some_and(|s| s.path.id == path)
+                .is_some_and(|s| s.path_id() == path)
         })
     }
 
