@@ -94,6 +94,7 @@ pub mod error;
 pub mod event;
 pub mod frame;
 pub mod handshake;
+mod hex;
 pub mod identity;
 pub mod ids;
 pub mod metrics;

@@ -140,6 +140,8 @@ pub struct Node {
     rejected: VecDeque<RejectedHandshake>,
     stats: NodeStats,
     params: Vec<u8>,
+    /// Where CHALLENGE and COOKIE replies are written before being queued (reused).
+    reply_scratch: Vec<u8>,
     /// Named endpoints this node serves.
     pub(crate) endpoints: Registry,
     /// Peer storage requests reach the application (off: refused "not found").
@@ -215,6 +217,7 @@ impl Node {
             rejected: VecDeque::new(),
             stats: NodeStats::default(),
             params,
+            reply_scratch: Vec::new(),
             endpoints: Registry::default(),
             serve_storage: false,
         })
