@@ -2,8 +2,8 @@
 //! streaming helpers) reach the engine: lock the node, act, pass the engine's events
 //! on and wake the driver. No protocol logic here.
 
+use crate::error::ConnectionError;
 use stt_proto::SessionHandle;
-use stt_proto::driver::ConnectionError;
 
 use crate::shared::{Shared, State};
 

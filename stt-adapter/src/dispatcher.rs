@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
+use crate::error::ConnectionError;
+use crate::state::SubscriberId;
 use bytes::Bytes;
-use stt_proto::driver::ConnectionError;
-use stt_proto::driver::SubscriberId;
 use stt_proto::error::CustomFrameError;
 use stt_proto::frame::CUSTOM_MIN;
 use stt_proto::{Event, NodeId, SessionHandle};
@@ -103,7 +103,7 @@ impl FrameDispatcher {
     /// Starts dispatching `node`'s custom frames on a task of the node's runtime; up to
     /// 1024 may wait for handlers.
     pub fn new<R: Runtime>(node: &Node<R>) -> Self {
-        Self::with_capacity(node, stt_proto::driver::DEFAULT_SUBSCRIBER_CAPACITY)
+        Self::with_capacity(node, crate::state::DEFAULT_SUBSCRIBER_CAPACITY)
     }
 
     /// Like [`FrameDispatcher::new`], with `capacity` frames waiting at most.

@@ -7,8 +7,9 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::error::ConnectionError;
+use crate::state::Pending;
 use bytes::Bytes;
-use stt_proto::driver::{ConnectionError, Pending};
 use stt_proto::error::{EndpointError, RouteError as EngineRouteError};
 use stt_proto::frame::ErrorCode;
 use stt_proto::{EndpointId, EndpointMessage, RouteId, RouteMode, SessionHandle};
@@ -250,7 +251,7 @@ impl<R: Runtime> Session<R> {
                     Some(e) => Poll::Ready(Err(e)),
                     None => {
                         if let Some(p) = st.dispatch.apps.routes.get_mut(&guard.key) {
-                            stt_proto::driver::dispatch::register(&mut p.waker, cx.waker());
+                            crate::state::dispatch::register(&mut p.waker, cx.waker());
                         }
                         Poll::Pending
                     }
@@ -308,7 +309,7 @@ impl<R: Runtime> Session<R> {
                 return Poll::Ready(Err(e.into()));
             }
             if let Some(p) = st.dispatch.apps.resolves.get_mut(&key) {
-                stt_proto::driver::dispatch::register(&mut p.waker, cx.waker());
+                crate::state::dispatch::register(&mut p.waker, cx.waker());
             }
             Poll::Pending
         })

@@ -6,8 +6,8 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::state::{DEFAULT_SUBSCRIBER_CAPACITY, EventFilter, SubscriberId};
 use stt_proto::Event;
-use stt_proto::driver::{DEFAULT_SUBSCRIBER_CAPACITY, EventFilter, SubscriberId};
 
 use crate::node::Node;
 use crate::runtime::Runtime;

@@ -11,7 +11,8 @@
 //! where its users expect other IO traits than `futures-io`'s, stream wrappers.
 //!
 //! Everything here waits on wakers only, so handle futures run on any executor. Every
-//! protocol decision lives in `stt-proto`, and the table-keeping in `stt_proto::driver`.
+//! protocol decision lives in `stt-proto`; the runtime-free table-keeping (paths,
+//! waker dispatch, event bus) is in `state`, the trace format in `stt-trace`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ mod access;
 mod dispatcher;
 mod driver;
 mod endpoint;
+mod error;
 mod events;
 mod fs_store;
 mod node;
@@ -28,6 +30,7 @@ mod runtime;
 mod send_batch;
 mod session;
 mod shared;
+mod state;
 mod storage;
 mod stream;
 mod streaming;
@@ -38,6 +41,7 @@ pub mod ws;
 
 pub use dispatcher::{CustomFrame, DispatcherError, FrameDispatcher, SendFrameError};
 pub use endpoint::{DEFAULT_ENDPOINT_QUEUE, EndpointReceiver, ResolveError, RouteError};
+pub use error::{ConnectionError, SendDatagramError, StreamIoError, TlsError};
 pub use events::{EventStream, RecvError};
 pub use fs_store::{FsStore, FsStoreError};
 pub use node::{BindError, Builder, DEFAULT_MAX_WS_MESSAGE, DEFAULT_SOCKET_BUFFER, Node};
@@ -47,13 +51,13 @@ pub use runtime::{DriverTimer, Runtime, UdpPoller};
 pub use rustls::pki_types;
 pub use session::Session;
 pub use shared::Shared;
+pub use state::paths::{DEFAULT_IDLE_PATHS, PathTable};
 pub use storage::{FetchError, StorageServer};
 pub use stream::{RecvStream, SendStream};
 pub use streaming::{
     DEFAULT_SEGMENT_SIZE, LiveReceiver, LiveSender, SOURCE_FAILED, Segment, SendError,
 };
 pub use stt_proto::config::NodeConfig;
-pub use stt_proto::driver::{ConnectionError, SendDatagramError, StreamIoError, TlsError};
 pub use stt_proto::error::EndpointError;
 pub use stt_proto::session::SessionStats;
 pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};

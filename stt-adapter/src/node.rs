@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::error::ConnectionError;
+use crate::state::dispatch::register;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
 use stt_proto::config::NodeConfig;
-use stt_proto::driver::ConnectionError;
-use stt_proto::driver::dispatch::register;
 use stt_proto::frame::ErrorCode;
 use stt_proto::{AllowList, Identity, NetworkKey, NodeId, NodeStats, PathId, SessionHandle};
 

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::error::ConnectionError;
 use quinn_udp::UdpSockRef;
-use stt_proto::driver::ConnectionError;
 
 use crate::shared::Shared;
 use crate::stream::{RecvStream, SendStream};

@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 
+use crate::error::{ConnectionError, SendDatagramError};
+use crate::state::dispatch::register;
 use bytes::Bytes;
-use stt_proto::driver::dispatch::register;
-use stt_proto::driver::{ConnectionError, SendDatagramError};
 use stt_proto::error::OpenStreamError;
 use stt_proto::frame::{Dir, ErrorCode, StreamId};
 use stt_proto::session::SessionStats;

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
+use crate::state::{Dispatch, PathTable};
 use bytes::{Bytes, BytesMut};
-use stt_proto::driver::{Dispatch, PathTable};
 use stt_proto::{Event, Instant, PathId, RemoteAddr, SessionHandle};
 
 use crate::rejections::RejectionLog;

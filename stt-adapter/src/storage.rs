@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Wake, Waker};
 use std::thread::Thread;
 
+use crate::error::ConnectionError;
+use crate::state::Pending;
 use bytes::Bytes;
-use stt_proto::driver::{ConnectionError, Pending};
 use stt_proto::error::{FetchError as EngineFetchError, FetchStartError};
 use stt_proto::{ContentHash, FetchId, SessionHandle};
 
@@ -227,7 +228,7 @@ impl<R: Runtime> Session<R> {
                 return Poll::Ready(Err(e.into()));
             }
             if let Some(p) = st.dispatch.apps.fetches.get_mut(&guard.key) {
-                stt_proto::driver::dispatch::register(&mut p.waker, cx.waker());
+                crate::state::dispatch::register(&mut p.waker, cx.waker());
             }
             Poll::Pending
         })

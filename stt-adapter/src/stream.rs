@@ -12,10 +12,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::error::StreamIoError;
+use crate::state::dispatch::register;
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use stt_proto::driver::StreamIoError;
-use stt_proto::driver::dispatch::register;
 use stt_proto::error::{ReadError, StreamError, WriteError};
 use stt_proto::frame::{ErrorCode, StreamId};
 use stt_proto::{SessionHandle, SessionRef};

@@ -15,9 +15,9 @@
 
 use std::time::Duration;
 
+use crate::error::{ConnectionError, StreamIoError};
 use bytes::Bytes;
 use futures_io::AsyncRead;
-use stt_proto::driver::{ConnectionError, StreamIoError};
 use stt_proto::frame::{Dir, ErrorCode, StreamId};
 
 use crate::access::with;

@@ -12,10 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::error::TlsError;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{CertificateError, ClientConfig, RootCertStore, ServerConfig};
-use stt_proto::driver::TlsError;
 
 /// Errors of loading certificates, keys or trust roots.
 #[derive(Debug, thiserror::Error)]

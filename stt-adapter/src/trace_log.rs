@@ -1,6 +1,6 @@
 //! Where a node's JSON-lines trace goes (docs/ARCHITECTURE.md "Traces"): one file per
 //! session in a directory, or one file for the whole node. Writes what the core's
-//! events and metric records say (formatted by `stt_proto::driver::trace`); decides
+//! events and metric records say (formatted by `stt_trace::write`); decides
 //! nothing about the protocol. A write error stops that file and is logged once.
 
 use std::collections::HashMap;
@@ -8,8 +8,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use stt_proto::driver::trace::{event_json, header_json, metric_json};
 use stt_proto::{Event, Instant, MetricRecord, NodeId, SessionHandle};
+use stt_trace::{event_json, header_json, metric_json};
 
 /// Where the user asked the trace to go.
 #[derive(Debug, Clone)]

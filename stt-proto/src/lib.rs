@@ -89,8 +89,6 @@ extern crate std;
 pub mod config;
 pub mod congestion;
 pub mod crypto;
-#[cfg(feature = "std")]
-pub mod driver;
 pub mod endpoint;
 pub mod error;
 pub mod event;

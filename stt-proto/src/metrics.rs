@@ -4,14 +4,11 @@
 //! Only produced while `TransportConfig::metrics` is on: with it off no session holds a
 //! metrics log and every hook is one untaken branch. This module holds the vocabulary
 //! only; the session records (`session::metrics`), adapters and the simulator write
-//! them out (`driver::trace`, schema in docs/ARCHITECTURE.md "Traces").
+//! them out (`stt-trace`, schema in docs/ARCHITECTURE.md "Traces").
 
 use core::time::Duration;
 
 use crate::frame::StreamId;
-
-/// The version of the trace schema written from these metrics (docs/ARCHITECTURE.md).
-pub const TRACE_SCHEMA_VERSION: u32 = 1;
 
 /// A change in a session's recovery, congestion or flow-control state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,7 +45,7 @@ impl Trace {
             sink: Some(sink),
             ..Self::hash_only()
         };
-        t.write_unhashed(&stt_proto::driver::trace::header_json("stt-sim"));
+        t.write_unhashed(&stt_trace::header_json("stt-sim"));
         t
     }
 

@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use smol::{Async, Timer};
+use stt_adapter::ConnectionError;
 use stt_adapter::{DriverTimer, RecvStream, Runtime, SendStream, Shared, WssIdentity, WssTrust};
-use stt_proto::driver::ConnectionError;
 
 use crate::udp::SmolUdp;
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use smol::future::FutureExt;
 use smol::{Async, Timer};
+use stt_adapter::ConnectionError;
 use stt_adapter::Shared;
 use stt_adapter::ws::{HANDSHAKE_TIMEOUT, attach, attach_from, config};
-use stt_proto::driver::ConnectionError;
 
 use crate::runtime::Smol;
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use stt_adapter::ConnectionError;
 use stt_adapter::{DriverTimer, Runtime, Shared, WssIdentity, WssTrust};
-use stt_proto::driver::ConnectionError;
 use tokio::runtime::Handle;
 
 use crate::stream::{RecvStream, SendStream};

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use stt_proto::driver::StreamIoError;
+use stt_adapter::StreamIoError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The sending half of a stream. Implements [`AsyncWrite`]; `shutdown` finishes the

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use stt_adapter::tls::{classify, server_name};
 use stt_adapter::ws::{HANDSHAKE_TIMEOUT, config as ws_config};
+use stt_adapter::{ConnectionError, TlsError};
 use stt_adapter::{Shared, WssIdentity, WssTrust};
-use stt_proto::driver::{ConnectionError, TlsError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_tungstenite::WebSocketStream;

@@ -7,7 +7,8 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-/// The trace schema version this crate reads.
+/// The trace schema version this crate writes ([`crate::write::header_json`]) and reads
+/// (docs/ARCHITECTURE.md "Traces"); a change to any line's shape bumps it.
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// Why a trace could not be read.

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use sha3::{Digest, Sha3_256};
-use stt_proto::driver::paths::DEFAULT_IDLE_PATHS;
+use stt_adapter::DEFAULT_IDLE_PATHS;
 use stt_tokio::{Identity, NetworkKey, Node};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

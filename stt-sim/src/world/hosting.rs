@@ -81,7 +81,7 @@ impl World {
             any = true;
             if self.trace.writes() {
                 let node = Some(self.nodes[ix].name.as_str());
-                let line = stt_proto::driver::trace::event_json_for(self.now, &ev, node);
+                let line = stt_trace::event_json_for(self.now, &ev, node);
                 self.trace.write_unhashed(&line);
             }
             self.on_event(ix, ev);
@@ -95,7 +95,7 @@ impl World {
             return;
         };
         while let Some(record) = node.poll_metric() {
-            let line = stt_proto::driver::trace::metric_json(&record, Some(&n.name));
+            let line = stt_trace::metric_json(&record, Some(&n.name));
             self.trace.write_unhashed(&line);
         }
     }

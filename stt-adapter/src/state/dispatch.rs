@@ -7,13 +7,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::task::Waker;
-use std::vec::Vec;
 
-use crate::error::SessionError;
-use crate::event::{Event, StreamEvent};
-use crate::frame::{Dir, ErrorCode, StreamId};
-use crate::identity::NodeId;
-use crate::node::{PathId, SessionHandle};
+use stt_proto::error::SessionError;
+use stt_proto::frame::{Dir, ErrorCode, StreamId};
+use stt_proto::{Event, NodeId, PathId, SessionHandle, StreamEvent};
 
 /// Moves the waker in `slot`, if any, to `woken`: the caller wakes them once it has
 /// released its lock, so a woken task does not run straight into it.
@@ -168,11 +165,6 @@ impl Dispatch {
     /// Tracked sessions.
     pub fn handles(&self) -> impl Iterator<Item = SessionHandle> + '_ {
         self.sessions.keys().copied()
-    }
-
-    /// Number of tracked sessions.
-    pub fn len(&self) -> usize {
-        self.sessions.len()
     }
 
     /// True when no session is tracked.
@@ -330,7 +322,7 @@ mod tests {
     use std::task::Wake;
 
     use super::*;
-    use crate::frame::Side;
+    use stt_proto::frame::Side;
 
     struct Count(AtomicUsize);
 
@@ -343,7 +335,7 @@ mod tests {
     #[test]
     fn events_queue_wakers_for_the_caller_to_wake_after_unlocking() {
         let mut d = Dispatch::default();
-        let h = SessionHandle::test(1);
+        let h = crate::state::test_handle(1);
         let id = StreamId::new(Side::Initiator, Dir::Uni, 0).unwrap();
         let count = Arc::new(Count(AtomicUsize::new(0)));
         register(

@@ -8,16 +8,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::task::Waker;
-use std::vec::Vec;
 
 use bytes::Bytes;
 
-use crate::endpoint::RouteId;
-use crate::error::FetchError;
-use crate::event::{EndpointEvent, Event, StorageEvent};
-use crate::frame::{EndpointId, ErrorCode};
-use crate::node::SessionHandle;
-use crate::storage::{ContentHash, FetchId, ServeId};
+use stt_proto::error::FetchError;
+use stt_proto::frame::ErrorCode;
+use stt_proto::{
+    ContentHash, EndpointEvent, EndpointId, Event, FetchId, RouteId, ServeId, SessionHandle,
+    StorageEvent,
+};
 
 use super::dispatch::register;
 
@@ -201,7 +200,7 @@ mod tests {
 
     #[test]
     fn outcomes_are_kept_for_late_pollers_and_unknown_ones_ignored() {
-        let s = SessionHandle::test(1);
+        let s = crate::state::test_handle(1);
         let mut w = AppWaiters::default();
         w.routes.insert((s, RouteId(3)), Pending::default());
         let refused = Event::Endpoint {

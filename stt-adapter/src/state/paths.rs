@@ -17,10 +17,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use std::vec::Vec;
 
-use crate::event::Event;
-use crate::node::{Node, PathId, SessionHandle};
+use stt_proto::{Event, Node, PathId, SessionHandle};
 
 /// Idle (unpinned) paths kept by default. Handshakes, probes of a migrating peer and
 /// recently closed sessions live here; a flood of new source addresses evicts the
@@ -302,28 +300,7 @@ impl<A: Eq + Hash + Clone> PathTable<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Eight real handles (initiated sessions of a throwaway engine).
-    fn handles() -> std::vec::Vec<SessionHandle> {
-        use crate::{Identity, Instant, NetworkKey, config::NodeConfig};
-        let mut node = Node::new(
-            std::sync::Arc::new(NodeConfig::default()),
-            Identity::from_node_seed(&[1; 32]).unwrap(),
-            NetworkKey::from_shared_seed(&[2; 32]).unwrap(),
-            [3; 32],
-        )
-        .unwrap();
-        (0..8)
-            .map(|i| node.connect(Instant::from_micros(1), PathId(i)).unwrap())
-            .collect()
-    }
-
-    fn handle(i: u32) -> SessionHandle {
-        std::thread_local! {
-            static HANDLES: std::vec::Vec<SessionHandle> = handles();
-        }
-        HANDLES.with(|h| h[i as usize % h.len()])
-    }
+    use crate::state::test_handle as handle;
 
     /// Every id maps to an address that maps back to it; idle holds exactly the
     /// unpinned entries under their last-use tick; the idle bound holds.
@@ -384,7 +361,7 @@ mod tests {
     /// engine still uses it: a flood of new sources must not make it forget the id.
     #[test]
     fn a_flood_spares_idle_paths_the_engine_uses() {
-        use crate::{Identity, Instant, NetworkKey, RemoteAddr, config::NodeConfig};
+        use stt_proto::{Identity, Instant, NetworkKey, RemoteAddr, config::NodeConfig};
         let node_at = |seed: u8| {
             Node::new(
                 std::sync::Arc::new(NodeConfig::default()),
@@ -397,7 +374,7 @@ mod tests {
         let (mut client, mut server) = (node_at(1), node_at(2));
         let now = Instant::from_micros(1);
         client.connect(now, PathId(1)).unwrap();
-        let mut buf = std::vec![0u8; 2048];
+        let mut buf = vec![0u8; 2048];
         let init = client.poll_transmit(now, &mut buf).unwrap();
         let mut t: PathTable<u32> = PathTable::new(64);
         let half_open = t.path_for_node(&0, &server);

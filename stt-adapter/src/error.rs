@@ -3,10 +3,8 @@
 //! They wrap the engine's own errors; `StreamIoError` converts into `std::io::Error`
 //! so `AsyncRead`/`AsyncWrite` implementations can carry it without losing the type.
 
-use std::string::String;
-
-use crate::error::{ConnectError, DatagramError, SessionError};
-use crate::frame::ErrorCode;
+use stt_proto::error::{ConnectError, DatagramError, SessionError};
+use stt_proto::frame::ErrorCode;
 
 /// Why a session (or an attempt to make one) is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! INIT admission under a flood (PROTOCOL.md §5.7.8), sans-IO: a responder behind the
-//! adapters' own path table (`driver::PathTable`, fed with `path_for_node` and
+//! adapters' own path table (`stt_adapter::PathTable`, fed with `path_for_node` and
 //! `handle_datagram_from` as the UDP driver does), spoofed-source floods, replays of
 //! recorded genuine INITs, a per-source flood from one real address, and a legitimate
 //! client that must get through. Addresses are plain `u32`s; the address bytes the core
@@ -10,10 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use stt_adapter::PathTable;
 use stt_proto::config::{AdmissionConfig, NodeConfig};
-use stt_proto::driver::PathTable;
-use stt_proto::identity::{Identity, NetworkKey};
-use stt_proto::{Event, Instant, Node, NodeStats, PathId, RemoteAddr};
+use stt_proto::{Event, Identity, Instant, NetworkKey, Node, NodeStats, PathId, RemoteAddr};
 
 const CHALLENGE: u8 = 0x02;
 const COOKIE: u8 = 0x05;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::task::{Poll, Waker};
 
-use crate::event::Event;
+use stt_proto::Event;
 
 /// Default number of events a subscriber may fall behind before it lags.
 pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 1024;
@@ -75,6 +75,7 @@ impl EventBus {
     }
 
     /// Number of subscriptions.
+    #[cfg(test)]
     pub fn subscribers(&self) -> usize {
         self.subscribers.len()
     }
@@ -135,12 +136,11 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::SessionHandle;
     use std::task::Waker;
 
     fn ev(n: u32) -> Event {
         Event::KeyUpdated {
-            session: SessionHandle::test(n),
+            session: crate::state::test_handle(n),
         }
     }
 
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn a_filter_keeps_unwanted_events_from_filling_the_queue() {
         let mut bus = EventBus::default();
-        let only_odd = bus.subscribe(2, Some(|e| e.session() == SessionHandle::test(1)));
+        let only_odd = bus.subscribe(2, Some(|e| e.session() == crate::state::test_handle(1)));
         for i in 0..100 {
             bus.publish(&ev(i % 2));
         }
