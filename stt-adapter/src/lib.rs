@@ -57,9 +57,9 @@ pub use stream::{RecvStream, SendStream};
 pub use streaming::{
     DEFAULT_SEGMENT_SIZE, LiveReceiver, LiveSender, SOURCE_FAILED, Segment, SendError,
 };
+pub use stt_proto::SessionStats;
 pub use stt_proto::config::NodeConfig;
 pub use stt_proto::error::EndpointError;
-pub use stt_proto::session::SessionStats;
 pub use stt_proto::storage::{ContentHash, StorageKey, StoreLimits};
 pub use stt_proto::{AllowList, Identity, NetworkKey, NodeId, NodeStats};
 pub use stt_proto::{EndpointId, EndpointMessage, Event, RouteMode};

@@ -12,9 +12,9 @@ use std::task::Poll;
 use crate::error::{ConnectionError, SendDatagramError};
 use crate::state::dispatch::register;
 use bytes::Bytes;
+use stt_proto::SessionStats;
 use stt_proto::error::OpenStreamError;
 use stt_proto::frame::{Dir, ErrorCode, StreamId};
-use stt_proto::session::SessionStats;
 use stt_proto::{NodeId, SessionHandle};
 
 use crate::runtime::Runtime;

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stt_proto::identity::MIN_SEED_LEN;
+use stt_proto::MIN_SEED_LEN;
 use zeroize::Zeroizing;
 
 pub mod text;
@@ -67,7 +67,7 @@ pub enum SeedFileError {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: stt_proto::identity::SeedError,
+        source: stt_proto::SeedError,
     },
 }
 

@@ -86,41 +86,56 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+// Public modules: the parts of the API a user configures or plugs into (limits,
+// congestion controllers, crypto providers, error types, the wire codec, object stores,
+// metric records), and the handshake state machines on their own (for tools and benches
+// that drive a Noise handshake without a node). Everything else is internal; its public
+// types are re-exported below.
 pub mod config;
 pub mod congestion;
 pub mod crypto;
-pub mod endpoint;
 pub mod error;
-pub mod event;
 pub mod frame;
 pub mod handshake;
+pub mod metrics;
+pub mod storage;
+
+mod endpoint;
+mod event;
 mod hash;
 mod hex;
-pub mod identity;
-pub mod ids;
-pub mod metrics;
-pub mod node;
-pub mod range_set;
-pub mod recovery;
-pub mod rng;
-pub mod session;
-pub mod stats;
-pub mod storage;
-pub mod stream;
-pub mod time;
+mod identity;
+mod ids;
+mod node;
+mod range_set;
+mod recovery;
+mod rng;
+mod session;
+mod stats;
+mod stream;
+mod time;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 
-pub use endpoint::{EndpointMessage, RouteId, RouteMode};
-pub use event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
-pub use frame::EndpointId;
+// The node and its sessions.
+pub use node::{
+    Node, RejectCause, RejectedHandshake, SessionRef, Transmit, max_custom_payload,
+    max_route_payload,
+};
+pub use session::{SessionStats, TransportParams};
+pub use stats::NodeStats;
+// Identities, ids and handles.
 pub use handshake::AllowList;
 pub use handshake::admission::RemoteAddr;
-pub use identity::{Identity, NetworkKey, NodeId};
-pub use node::{
-    Node, NodeStats, PathId, RejectCause, RejectedHandshake, SessionHandle, SessionRef, Transmit,
-};
-pub use rng::Rng;
+pub use identity::{Identity, MIN_SEED_LEN, NetworkKey, NodeId, NodeIdParseError, SeedError};
+pub use ids::{PathId, RouteId, SessionHandle};
+// What the node reports.
+pub use event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
+// Named endpoints and storage.
+pub use endpoint::{EndpointMessage, RouteMode};
+pub use frame::EndpointId;
 pub use storage::{ContentHash, FetchId, ServeId};
+// Time and randomness come from the caller.
+pub use rng::Rng;
 pub use time::Instant;

@@ -88,6 +88,7 @@ impl RangeSet {
     }
 
     /// True if `v` is in the set.
+    #[cfg(test)]
     pub fn contains(&self, v: u64) -> bool {
         self.map
             .range(..=v)
@@ -96,6 +97,7 @@ impl RangeSet {
     }
 
     /// True if every value of `r` is in the set (trivially true for an empty `r`).
+    #[cfg(test)]
     pub fn covers(&self, r: Range<u64>) -> bool {
         if r.start >= r.end {
             return true;
@@ -113,16 +115,19 @@ impl RangeSet {
     }
 
     /// Number of disjoint ranges (not of values).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
     /// The smallest value in the set.
+    #[cfg(test)]
     pub fn min(&self) -> Option<u64> {
         self.map.first_key_value().map(|(&s, _)| s)
     }
 
     /// The largest value in the set (the last range's end − 1).
+    #[cfg(test)]
     pub fn max(&self) -> Option<u64> {
         self.map.last_key_value().map(|(_, &e)| e - 1)
     }
@@ -133,6 +138,7 @@ impl RangeSet {
     }
 
     /// The highest range.
+    #[cfg(test)]
     pub fn last_range(&self) -> Option<Range<u64>> {
         self.map.last_key_value().map(|(&s, &e)| s..e)
     }

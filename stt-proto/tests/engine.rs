@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use common::{Fate, Pair};
+use stt_proto::StreamEvent;
 use stt_proto::config::NodeConfig;
 use stt_proto::error::{ReadError, SessionError, WriteError};
-use stt_proto::event::StreamEvent;
 use stt_proto::frame::{DEFAULT_MAX_PACKET, Dir, ErrorCode, HEADER_LEN, StreamId, TAG_LEN};
 use stt_proto::{Event, PathId, SessionHandle};
 
@@ -587,9 +587,9 @@ fn peer_policy_refuses_a_node_id() {
     let a = common::node(1, &net, NodeConfig::default());
     let refused = a.node_id();
     let mut config = NodeConfig::default();
-    config.peer_policy = Some(std::sync::Arc::new(
-        move |id: &stt_proto::identity::NodeId| *id != refused,
-    ));
+    config.peer_policy = Some(std::sync::Arc::new(move |id: &stt_proto::NodeId| {
+        *id != refused
+    }));
     let b = common::node(2, &net, config);
     let mut pair = Pair::with_nodes(a, b);
     let path = pair.peers[0].path_to_other;

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use stt_proto::identity::Identity;
+use stt_proto::Identity;
 use stt_proto::{Instant, NodeStats};
 
 use self::faults::InjState;

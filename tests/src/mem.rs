@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use stt_proto::config::NodeConfig;
-use stt_proto::identity::{Identity, NetworkKey};
 use stt_proto::{Event, Instant, Node, NodeStats, PathId, SessionHandle};
+use stt_proto::{Identity, NetworkKey};
 
 /// A datagram one node sent.
 #[derive(Debug, Clone)]

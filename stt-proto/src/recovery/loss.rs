@@ -134,6 +134,7 @@ impl<I> SentPackets<I> {
     }
 
     /// The largest packet number the peer acknowledged.
+    #[cfg(test)]
     pub fn largest_acked(&self) -> Option<u64> {
         self.largest_acked
     }
@@ -246,6 +247,7 @@ impl<I> SentPackets<I> {
     }
 
     /// The current packet threshold (starts at [`PACKET_THRESHOLD`], grows on reordering).
+    #[cfg(test)]
     pub fn packet_threshold(&self) -> u64 {
         self.packet_threshold
     }
@@ -334,6 +336,7 @@ impl<I> SentPackets<I> {
     }
 
     /// Packets tracked (in flight or awaiting trim).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.ring.len()
     }

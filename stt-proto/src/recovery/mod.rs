@@ -6,9 +6,6 @@ mod ack;
 mod loss;
 mod rtt;
 
-pub use ack::{AckTracker, AckWritten};
-pub use loss::{
-    MAX_PACKET_THRESHOLD, PACKET_THRESHOLD, SentPacket, SentPackets, UnsentPacketAcked,
-    is_persistent_congestion,
-};
+pub use ack::AckTracker;
+pub use loss::{SentPacket, SentPackets, is_persistent_congestion};
 pub use rtt::RttEstimator;

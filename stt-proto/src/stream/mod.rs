@@ -8,4 +8,4 @@ mod recv;
 mod send;
 
 pub use recv::{RecvBuffer, RecvError};
-pub use send::{Chunk, SendBuffer, SendBufferError};
+pub use send::{Chunk, SendBuffer};

@@ -148,6 +148,7 @@ impl SendBuffer {
     }
 
     /// True once `reset` was called.
+    #[cfg(test)]
     pub fn is_reset(&self) -> bool {
         self.reset
     }
@@ -300,6 +301,7 @@ impl SendBuffer {
 
     /// The `len` bytes at `offset` as a zero-copy slice, if they lie within one
     /// written segment and are still held. `len == 0` yields an empty `Bytes`.
+    #[cfg(test)]
     pub fn chunk_bytes(&self, offset: u64, len: usize) -> Option<Bytes> {
         self.check_held(offset, len).ok()?;
         if len == 0 {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use stt_proto::config::NodeConfig;
-use stt_proto::identity::{Identity, NetworkKey};
 use stt_proto::{Event, Instant, Node, PathId, SessionHandle};
+use stt_proto::{Identity, NetworkKey};
 
 /// What a link does with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

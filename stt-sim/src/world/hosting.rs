@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use stt_proto::identity::{Identity, NetworkKey, NodeId};
+use stt_proto::{Identity, NetworkKey, NodeId};
 use stt_proto::{Instant, Node, NodeStats};
 
 use super::{SimError, World};

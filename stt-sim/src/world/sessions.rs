@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use stt_proto::SessionStats;
 use stt_proto::error::SessionError;
 use stt_proto::frame::ErrorCode;
-use stt_proto::session::SessionStats;
 use stt_proto::{Event, Instant, PathId, SessionHandle, StreamEvent};
 
 use super::streams::{InStream, OutStream, StreamRecord};
