@@ -43,7 +43,7 @@ mod reset;
 mod reset_tests;
 #[cfg(test)]
 mod rotation_tests;
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 mod test_hooks;
 #[cfg(test)]
 mod test_pair;

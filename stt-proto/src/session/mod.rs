@@ -16,7 +16,7 @@ mod rekey;
 mod send;
 mod stats;
 mod streams;
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 mod test_hooks;
 
 use alloc::boxed::Box;
@@ -46,7 +46,7 @@ pub use apps::MESSAGE_WINDOW;
 pub(crate) use apps::{Apps, Inbound};
 pub(crate) use control::Control;
 pub(crate) use fetch::Answer;
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 pub(crate) use fetch::Fetches;
 pub use params::{MAX_PARAMS_LEN, TransportParams};
 pub(crate) use paths::{PathState, Probe};

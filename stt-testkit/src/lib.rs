@@ -1,0 +1,30 @@
+//! # stt-testkit: test support for STT (never published, never a dependency of a build
+//! that ships)
+//!
+//! Owns the fuzz oracles (each feeds untrusted input to the protocol and panics on a
+//! broken invariant), the entry points the cargo-fuzz targets and the corpus replay
+//! tests call, the storage oracle's seed corpus, and the in-memory network the engine
+//! oracles run on. It drives `stt-proto` through its public API; where that cannot
+//! reach, through the test-only hooks of `stt_proto::test_hooks` (which is why it
+//! enables stt-proto's `test-hooks` feature, refused in release builds).
+//!
+//! It must not be a normal dependency of a library or binary: only of tests, fuzz
+//! targets and the test-support crates.
+
+extern crate alloc;
+
+mod codec;
+mod handshake;
+mod reassembly;
+mod session;
+mod storage;
+mod world;
+
+pub use codec::{
+    check_bodies, check_challenge, check_cookie, check_frame, check_frames, check_init,
+    check_reset, check_response, check_version, frame_decode, golden_blocks,
+};
+pub use handshake::{handshake_initiator, handshake_responder};
+pub use reassembly::stream_reassembly;
+pub use session::{EstablishedPair, session_established};
+pub use storage::{StorageStats, storage_read, storage_read_seeds, storage_read_stats};
