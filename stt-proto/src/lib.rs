@@ -128,7 +128,7 @@ pub mod test_hooks;
 #[cfg(all(feature = "test-hooks", not(debug_assertions), not(fuzzing)))]
 const _: () = assert!(
     option_env!("STT_TEST_HOOKS_IN_RELEASE").is_some(),
-    "stt-proto's `test-hooks` feature is test-only and refused in release builds"
+    "stt-proto's `test-hooks` feature is test-only: refused in release builds (crate doc, \"Test-only hooks\")"
 );
 
 pub use endpoint::{EndpointMessage, RouteId, RouteMode};
