@@ -3,7 +3,7 @@
 //! keys with ones from a fresh DH while streams keep flowing. Two Nodes back to back in
 //! memory (tests/common), virtual time.
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -4,7 +4,7 @@
 //! at the rebinding, and enough earlier losses that node 1's ACK frames carry many
 //! ranges. Two Nodes back to back in memory (tests/common), virtual time.
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,20 +1,21 @@
-//! # stt-testkit: test support for STT (never published, never a dependency of a build
+//! # stt-testkit: test support for STT (never published; never a dependency of a build
 //! that ships)
 //!
 //! Owns the fuzz oracles (each feeds untrusted input to the protocol and panics on a
 //! broken invariant), the entry points the cargo-fuzz targets and the corpus replay
-//! tests call, the storage oracle's seed corpus, and the in-memory network the engine
-//! oracles run on. It drives `stt-proto` through its public API; where that cannot
-//! reach, through the test-only hooks of `stt_proto::test_hooks` (which is why it
-//! enables stt-proto's `test-hooks` feature, refused in release builds).
-//!
-//! It must not be a normal dependency of a library or binary: only of tests, fuzz
-//! targets and the test-support crates.
+//! tests call, the storage oracle's seed corpus, the in-memory network the engine
+//! oracles run on, and [`pair`], the two-node harness of stt-proto's integration tests.
+//! It drives `stt-proto` through its public API and, where that cannot reach, through
+//! `stt_proto::test_hooks` (so it enables stt-proto's test-only `test-hooks` feature,
+//! refused in release builds). It must be a dependency only of tests and fuzz targets.
+
+#![warn(missing_docs)]
 
 extern crate alloc;
 
 mod codec;
 mod handshake;
+pub mod pair;
 mod reassembly;
 mod session;
 mod storage;
