@@ -81,8 +81,8 @@
 //!
 //! ## Test-only hooks
 //!
-//! The `test-hooks` feature exposes [`test_hooks`] (and
-//! [`SessionRef::seal_raw_frames`]): ways to break the protocol's rules that only test
+//! The `test-hooks` feature exposes the module `test_hooks` (and
+//! `SessionRef::seal_raw_frames`): ways to break the protocol's rules that only test
 //! code may use (the oracles of `stt-testkit`, the fuzz targets, the attack tests, the
 //! simulator's adversary). It is refused in release builds (`debug_assertions` off),
 //! except under cargo-fuzz (`--cfg fuzzing`) and inside this repository's own workspace,
