@@ -5,7 +5,7 @@
 #     sh docs/slow-transfer.sh
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release -q -p stt-tokio --bin stt
+cargo build --release -q -p stt-cli --bin stt
 cargo build --release -q -p stt-tests --example impaired_relay
 stt=target/release/stt
 dir=$(mktemp -d)

@@ -1,8 +1,8 @@
 //! Every limit and timer of a node and its sessions, with defaults and their reasons.
 //!
 //! Configuration is plain data shared by `Arc`; nothing here performs protocol work.
-//! Defaults follow the seed's appendix C where it had one (keepalive 10 s, dead after
-//! 30 s, handshake timeout 10 s, 256 streams) and RFC 9000/9002 elsewhere.
+//! Defaults: keepalive 10 s, idle timeout 30 s, handshake timeout 10 s and 256 streams
+//! per direction; RFC 9000/9002 for the rest.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -11,7 +11,6 @@ use core::time::Duration;
 use crate::congestion::{ControllerFactory, VenoConfig};
 use crate::crypto::CryptoProvider;
 use crate::frame::{DEFAULT_MAX_PACKET, MIN_MAX_PACKET};
-pub use crate::handshake::admission::AdmissionConfig;
 use crate::identity::NodeId;
 
 /// Probe-timeout periods of silence after which a peer that owes an acknowledgement is
@@ -34,6 +33,13 @@ pub const UNRESPONSIVE_PTOS: u32 = 8;
 /// a NAT rebinding plus a 1.1 s partition left one side hearing nothing for 3.06 s (the
 /// peer's probes backed off) although the path came back.
 pub const UNRESPONSIVE_FLOOR: Duration = Duration::from_secs(4);
+
+/// A sender never assigns a routed-message id 1024 or more above an unacknowledged one
+/// (PROTOCOL.md §4.8): the bound on one session's unresolved routed messages.
+pub const MESSAGE_WINDOW: u64 = 1024;
+
+/// Metric records the node holds for [`crate::Node::poll_metric`]; beyond this the oldest go.
+pub const MAX_QUEUED_METRICS: usize = 1 << 16;
 
 /// Default [`TransportConfig::key_update_interval`].
 pub const DEFAULT_KEY_UPDATE_INTERVAL: Duration = Duration::from_secs(120);
@@ -88,16 +94,16 @@ impl<F: Fn(&NodeId) -> bool + Send + Sync> PeerPolicy for F {
 /// Per-session transport parameters and timers.
 #[derive(Clone)]
 pub struct TransportConfig {
-    /// Close a session when nothing arrives for this long (seed: 30 s).
+    /// Close a session when nothing arrives for this long.
     pub idle_timeout: Duration,
-    /// Send KEEPALIVE after this long without sending anything ack-eliciting (seed: 10 s).
+    /// Send KEEPALIVE after this long without sending anything ack-eliciting.
     pub keepalive_interval: Option<Duration>,
     /// Shortest silence, with ack-eliciting data in flight, after which the peer is
     /// declared unresponsive (default [`UNRESPONSIVE_FLOOR`], 4 s; the bound is
     /// `max(UNRESPONSIVE_PTOS · PTO, this)`). Set it to the idle timeout or more to rely
     /// on the idle timeout alone.
     pub unresponsive_floor: Duration,
-    /// Bidirectional streams the peer may open at once (seed: 256).
+    /// Bidirectional streams the peer may open at once.
     pub max_streams_bidi: u64,
     /// Unidirectional streams the peer may open at once.
     pub max_streams_uni: u64,
@@ -278,7 +284,7 @@ impl TransportConfig {
             "max_messages_in_flight",
             self.max_messages_in_flight as u64,
             1,
-            crate::session::MESSAGE_WINDOW,
+            MESSAGE_WINDOW,
         )?;
         check(
             "message_send_buffer",
@@ -319,10 +325,10 @@ pub struct NodeConfig {
     pub max_half_open: usize,
     /// Half-open handshakes above which INITs must carry a cookie.
     pub cookie_threshold: usize,
-    /// INIT admission under a flood (PROTOCOL.md §5.7.8): the INIT rate from which INITs
+    /// INIT admission under a flood (PROTOCOL.md §5.7.8): the rate of DH-costing INITs from which INITs
     /// must carry a cookie, the per-source INIT limit and the replay filter's size.
     pub admission: AdmissionConfig,
-    /// Give up a handshake after this long (seed: 10 s).
+    /// Give up a handshake after this long.
     pub handshake_timeout: Duration,
     /// First handshake retransmission delay; doubles on each retry.
     pub handshake_retransmit: Duration,
@@ -429,5 +435,37 @@ impl NodeConfig {
             1 << 24,
         )?;
         self.transport.validate()
+    }
+}
+
+/// INIT admission limits under a flood (PROTOCOL.md §5.7.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionConfig {
+    /// INITs per one-second window that reach the Diffie-Hellman stage (members' fresh
+    /// INITs; garbage, replays and retransmissions are not counted) from which the
+    /// responder is under load (cookies required). The default is above what one core
+    /// computes (each handshake costs the responder four X25519 operations; the
+    /// versus_quinn bench reaches about 8,000 handshakes/s on 2 cores, clients included):
+    /// a device that computes fewer should lower it.
+    pub under_load_init_rate: u32,
+    /// INITs per second each source may have admitted to the costly stages.
+    pub source_rate: u32,
+    /// Burst of INITs a source may have admitted at once.
+    pub source_burst: u32,
+    /// Token buckets kept (sources share one when their keyed hashes collide).
+    pub source_slots: usize,
+    /// INIT ephemerals the replay filter holds per generation (two generations).
+    pub replay_capacity: usize,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        Self {
+            under_load_init_rate: 20_000,
+            source_rate: 256,
+            source_burst: 512,
+            source_slots: 4096,
+            replay_capacity: 4096,
+        }
     }
 }

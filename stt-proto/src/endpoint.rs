@@ -12,12 +12,8 @@ use bytes::Bytes;
 
 use crate::frame::{EndpointId, ErrorCode};
 use crate::identity::NodeId;
-use crate::node::SessionHandle;
-
-/// Names one routed message on its sending session, from `SessionRef::route` until
-/// its outcome (`EndpointEvent::Delivered` or `Refused`), across any re-sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RouteId(pub u64);
+pub use crate::ids::RouteId;
+use crate::ids::SessionHandle;
 
 /// What a route does when the peer's endpoint queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,11 @@
 
 use bytes::Bytes;
 
-use crate::endpoint::RouteId;
 use crate::error::{FetchError, SessionError};
 use crate::frame::{Dir, EndpointId, ErrorCode, StreamId};
 use crate::identity::NodeId;
+use crate::ids::{PathId, RouteId, SessionHandle};
 use crate::metrics::Metric;
-use crate::node::{PathId, SessionHandle};
 use crate::storage::{ContentHash, FetchId, ServeId};
 use crate::time::Instant;
 

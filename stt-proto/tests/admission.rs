@@ -300,7 +300,16 @@ fn a_spoofed_flood_with_replays_admits_the_client_and_stays_bounded() {
         challenges_new <= RECORDED as u64 + 1,
         "replays cost DH again"
     );
-    assert!(s.under_load_rate_trips >= 1, "the INIT rate never tripped");
+    // Under load from the half-open count (the recorded INITs' handshakes never
+    // complete); garbage and replays cost no DH, so the INIT rate does not count them.
+    assert!(
+        s.inits_cookie_required >= 1,
+        "the responder never went under load"
+    );
+    assert_eq!(
+        s.under_load_rate_trips, 0,
+        "garbage or replays counted as DH work"
+    );
     assert!(s.cookies_sent >= u64::from(FLOOD) * 9 / 10);
     // Nothing sent to a spoofed address exceeds what came from it.
     for (addr, sent) in &server.sent {
@@ -407,35 +416,79 @@ fn one_source_reconnecting_often_is_not_throttled_while_not_under_load() {
     assert_eq!(s.inits_rate_limited, 0);
 }
 
-/// A flood of garbage INITs (no network key, each from its own address) faster than the
-/// INIT-rate threshold: past the threshold the responder is under load and answers with
-/// stateless COOKIEs (whose mac2 check comes first) instead of running message 1's key
-/// schedule and AEAD on each, even though no half-open handshake exists.
+/// A flood of garbage INITs (no network key, each from its own address) at twice the
+/// INIT-rate threshold: each is refused by message 1 (one AEAD, no DH) and answered with
+/// nothing; the responder never goes under load, so no client is made to pay a cookie
+/// round trip for traffic that costs less than a cookie check.
 #[test]
-fn a_garbage_init_flood_trips_the_rate_trigger() {
-    let rate = AdmissionConfig::default().under_load_init_rate as u64;
-    let mut server = Server::new(NodeConfig::default(), 64);
+fn a_garbage_init_flood_costs_no_dh_and_does_not_put_the_responder_under_load() {
+    let admission = AdmissionConfig {
+        under_load_init_rate: 1000,
+        ..AdmissionConfig::default()
+    };
+    let mut server = Server::new(
+        NodeConfig {
+            admission,
+            ..NodeConfig::default()
+        },
+        64,
+    );
     let template = recorded_inits(1).remove(0);
     let start = Instant::from_micros(1_000_000);
     let mut x = 1u8;
-    for i in 0..3000u32 {
+    let mut replies = 0;
+    for i in 0..2000u32 {
         let mut init = template.clone();
         for b in init[20..].iter_mut() {
             x = x.wrapping_mul(29).wrapping_add(17);
             *b = x;
         }
         let now = start + Duration::from_micros(250 * u64::from(i)); // 4,000/s
-        server.receive(now, 5_000 + i, &init);
+        replies += server.receive(now, 5_000 + i, &init).len();
     }
     let s = server.node.stats();
     show("garbage", &s);
     assert_eq!(server.node.half_open_count(), 0);
-    assert_eq!(s.under_load_rate_trips, 1);
-    assert_eq!(
-        s.handshakes_failed_auth, rate,
-        "message 1 ran past the threshold"
+    assert_eq!(replies, 0, "garbage was answered");
+    assert_eq!(s.under_load_rate_trips, 0);
+    assert_eq!(s.cookies_sent, 0);
+    assert_eq!(s.handshakes_failed_auth, 2000, "message 1 refused each one");
+}
+
+/// Fresh INITs of a member (each from its own real address, so each handshake could
+/// complete) faster than the INIT-rate threshold: the INIT past the threshold trips it,
+/// and from then on every INIT needs a cookie; the DH work per second is bounded by the
+/// threshold even though no half-open limit was reached.
+#[test]
+fn fresh_member_inits_past_the_rate_threshold_put_the_responder_under_load() {
+    const RATE: u32 = 20;
+    let admission = AdmissionConfig {
+        under_load_init_rate: RATE,
+        ..AdmissionConfig::default()
+    };
+    let mut server = Server::new(
+        NodeConfig {
+            admission,
+            ..NodeConfig::default()
+        },
+        256,
     );
-    assert_eq!(s.cookies_sent, 3000 - rate);
+    let start = Instant::from_micros(1_000_000);
+    let (mut challenges, mut cookies) = (0, 0);
+    for (i, init) in recorded_inits(60).iter().enumerate() {
+        let now = start + Duration::from_millis(10 * i as u64); // 100/s, within one window
+        for r in server.receive(now, 1_000 + i as u32, init) {
+            challenges += usize::from(r[2] == CHALLENGE);
+            cookies += usize::from(r[2] == COOKIE);
+        }
+    }
+    let s = server.node.stats();
+    show("member rate", &s);
+    assert_eq!(s.under_load_rate_trips, 1);
+    // The INIT that crossed the threshold still got its CHALLENGE; the rest need cookies.
+    assert_eq!(challenges, RATE as usize + 1);
+    assert_eq!(cookies, 60 - challenges);
+    assert_eq!(s.inits_cookie_required, cookies as u64);
 }
 
 /// A responder that answers every INIT with a COOKIE (its cookies never validate here:

@@ -319,7 +319,7 @@ fn custom_frame_codes_at_the_boundaries() {
     s.send_custom_frame(now, 0x80, b"lowest").unwrap();
     s.send_custom_frame(now, 0xff, b"highest").unwrap();
     s.send_custom_frame(now, 0x90, b"").unwrap();
-    let max = stt_proto::primitives::max_custom_payload(1472);
+    let max = stt_proto::node::max_custom_payload(1472);
     s.send_custom_frame(now, 0x81, &vec![1; max]).unwrap();
     assert!(matches!(
         s.send_custom_frame(now, 0x81, &vec![1; max + 1]),

@@ -1,58 +1,42 @@
 //! The command-line runner: runs a scenario over many seeds and prints a table, or
-//! replays one seed with a JSON-lines trace. Exits non-zero on any failure. Argument
-//! parsing is plain std; all simulation lives in the library.
+//! replays one seed with a JSON-lines trace. Exits non-zero on any failure. Arguments
+//! are parsed with clap; all simulation lives in the library.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Parser;
+
 use stt_sim::scenarios::{self, ALL, GOODPUT_LINK_BPS, GOODPUT_RTT};
 use stt_sim::{Summary, run_scenario};
 
-const USAGE: &str = "usage: stt-sim [--scenario NAME|all|goodput] [--seeds N] [--first-seed S] [--seed S] [--trace FILE] [--plot FILE.svg] [--list]
-  --scenario NAME  a scenario (default: mixed); 'all' = the CI suite; 'goodput' = the goodput table (median of --seeds, at most 25)
-  --seeds N        run seeds first-seed..first-seed+N (default 100)
-  --seed S         run (replay) exactly seed S
-  --trace FILE     write the JSON-lines event trace of the (single) run to FILE
-  --plot FILE.svg  draw the (single) run's busiest session: sequence, window, RTT
-  --list           list scenarios";
-
+/// Runs a scenario over many seeds and prints a table, or replays one seed with a
+/// JSON-lines trace. Exits non-zero on any failure.
+#[derive(Debug, Parser)]
+#[command(name = "stt-sim", args_override_self = true)]
 struct Args {
+    /// A scenario (see --list); 'all' = the CI suite; 'goodput' = the goodput table
+    /// (median of --seeds, at most 25).
+    #[arg(long, value_name = "NAME", default_value = "mixed")]
     scenario: String,
+    /// Run seeds first-seed..first-seed+N.
+    #[arg(long, value_name = "N", default_value_t = 100)]
     seeds: u64,
+    /// The first seed --seeds runs.
+    #[arg(long, value_name = "S", default_value_t = 0)]
     first_seed: u64,
+    /// Run (replay) exactly seed S.
+    #[arg(long, value_name = "S")]
     seed: Option<u64>,
+    /// Write the JSON-lines event trace of the (single) run to FILE.
+    #[arg(long, value_name = "FILE")]
     trace: Option<String>,
+    /// Draw the (single) run's busiest session: sequence, window, RTT.
+    #[arg(long, value_name = "FILE.svg")]
     plot: Option<String>,
+    /// List the scenarios.
+    #[arg(long)]
     list: bool,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        scenario: "mixed".into(),
-        seeds: 100,
-        first_seed: 0,
-        seed: None,
-        trace: None,
-        plot: None,
-        list: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        let num = |v: String| v.parse::<u64>().map_err(|e| format!("{v}: {e}"));
-        match arg.as_str() {
-            "--scenario" => a.scenario = value("--scenario")?,
-            "--seeds" => a.seeds = num(value("--seeds")?)?,
-            "--first-seed" => a.first_seed = num(value("--first-seed")?)?,
-            "--seed" => a.seed = Some(num(value("--seed")?)?),
-            "--trace" => a.trace = Some(value("--trace")?),
-            "--plot" => a.plot = Some(value("--plot")?),
-            "--list" => a.list = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(a)
 }
 
 /// An in-memory trace sink the plot reads back after the run.
@@ -156,16 +140,7 @@ fn goodput_table(first_seed: u64, seeds: u64) -> bool {
 }
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("{e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     if args.list {
         for (name, _, ci, what) in ALL {
             println!("{name:<20} {} {what}", if *ci { "[ci]" } else { "    " });

@@ -3,7 +3,8 @@
 //! `AsyncRead`/`AsyncWrite`. The adapter is thin: [`Tokio`] implements
 //! `stt_adapter::Runtime` (spawning, timers, socket readiness, WebSocket accept and
 //! dial); the node, sessions and driver loop are `stt-adapter`'s, every protocol
-//! decision is `stt-proto`'s.
+//! decision is `stt-proto`'s. This crate is a library only: the `stt` command is the
+//! `stt-cli` crate, so none of its dependencies reach a user of this one.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,7 +25,6 @@
 
 mod compat;
 mod runtime;
-pub mod seed;
 mod stream;
 mod udp;
 mod ws;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use sha3::{Digest, Sha3_256};
 
-/// Builds `stt` (in the profile this test was built in, with the workspace's features)
-/// once and returns its path.
+/// Builds `stt` (the `stt-cli` package's binary, in the profile this test was built in,
+/// with the workspace's features) once and returns its path.
 /// `STT_BIN` overrides it.
 pub fn stt_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -39,11 +39,20 @@ pub fn stt_bin() -> &'static Path {
             "cargo build --workspace --bins failed"
         );
         let text = String::from_utf8_lossy(&out.stdout);
+        // The `stt` target of the stt-cli package (stt-cli/Cargo.toml).
+        let stt_cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stt-cli/Cargo.toml");
+        let stt_cli = stt_cli.canonicalize().expect("stt-cli/Cargo.toml exists");
         text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["target"]["name"] == "stt")
+            .filter(|v| {
+                v["manifest_path"]
+                    .as_str()
+                    .and_then(|p| Path::new(p).canonicalize().ok())
+                    .is_some_and(|p| p == stt_cli)
+            })
             .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the stt executable")
+            .expect("cargo reported the stt executable of stt-cli")
     })
 }
 

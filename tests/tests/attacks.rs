@@ -271,17 +271,9 @@ fn init_flood_from_spoofed_addresses_engages_cookies_and_stays_bounded() {
     });
     assert_eq!(p.nodes[1].half_open_count(), 0, "garbage INITs made state");
     let garbage = counters_moved("INIT flood, garbage", &before, &p.stats()[1]);
-    // All at one instant: past the INIT-rate threshold (1,000 a second) the node is under
-    // load and the rest get stateless COOKIEs before any key schedule runs.
-    assert_eq!(
-        garbage,
-        vec![
-            ("dropped_handshake", 1000),
-            ("cookies_sent", 1000),
-            ("inits_bad_cookie", 1000),
-            ("under_load_rate_trips", 1),
-        ]
-    );
+    // Message 1 refuses each (one AEAD, no DH) and nothing is answered: garbage costs
+    // less than a cookie check, so it never puts the node under load (PROTOCOL.md §5.7.8).
+    assert_eq!(garbage, vec![("dropped_handshake", 2000)]);
     let before = p.stats()[1];
     let inits = fresh_inits(1000);
     for (i, bytes) in inits.iter().enumerate() {

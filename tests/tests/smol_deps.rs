@@ -1,5 +1,6 @@
 //! The smol adapter stays tokio-free: `cargo tree` over stt-smol's (and the shared
-//! stt-adapter's) normal, build and dev dependencies lists no tokio crate.
+//! stt-adapter's) normal, build and dev dependencies lists no tokio crate. And the tokio
+//! adapter stays a library: none of the `stt` command's dependencies (stt-cli's) under it.
 
 use std::process::Command;
 
@@ -36,4 +37,30 @@ fn no_tokio_under_stt_smol() {
     }
     // And the check can see tokio where it is.
     assert!(tree("stt-tokio").iter().any(|c| c.starts_with("tokio ")));
+}
+
+#[test]
+fn no_cli_dependencies_under_stt_tokio() {
+    let crates = tree("stt-tokio");
+    assert!(
+        crates.iter().any(|c| c.starts_with("stt-adapter ")),
+        "stt-tokio: unexpected cargo tree output {crates:?}"
+    );
+    let cli_only = [
+        "clap ",
+        "indicatif ",
+        "qrcode ",
+        "stt-trace ",
+        "tracing-subscriber ",
+    ];
+    let found: Vec<_> = crates
+        .iter()
+        .filter(|c| cli_only.iter().any(|n| c.starts_with(n)))
+        .collect();
+    assert!(found.is_empty(), "stt-tokio depends on {found:?}");
+    // And the check can see them where they are.
+    let cli = tree("stt-cli");
+    for n in cli_only {
+        assert!(cli.iter().any(|c| c.starts_with(n)), "stt-cli lacks {n}");
+    }
 }

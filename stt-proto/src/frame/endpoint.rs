@@ -26,11 +26,7 @@ impl EndpointId {
 
 impl fmt::Debug for EndpointId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EndpointId(")?;
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write!(f, "EndpointId({}…)", crate::hex::Hex(&self.0[..8]))
     }
 }
 

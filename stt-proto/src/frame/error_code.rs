@@ -1,5 +1,5 @@
 //! Error codes carried by DISCONNECT, STREAM_CLOSE, STOP_SENDING, ENDPOINT_REFUSE and
-//! STORAGE_REFUSE (PROTOCOL.md §7). Families follow the seed's appendix D: 0x01xx connection,
+//! STORAGE_REFUSE (PROTOCOL.md §7), in families by their high byte: 0x01xx connection,
 //! 0x02xx session, 0x03xx stream, 0x04xx protocol, 0x05xx transport, 0x06xx application.
 //! Codes from [`ErrorCode::APPLICATION_MIN`] up are the application's own.
 

@@ -34,7 +34,7 @@ pub enum PacketType {
     Reset = 0x06,
     /// Version negotiation: the sender does not speak the INIT's version.
     Version = 0x07,
-    /// A protected packet carrying frames (the seed's DATA).
+    /// A protected packet carrying frames.
     Data = 0x10,
 }
 
@@ -196,7 +196,7 @@ impl Flags {
 /// A decoded packet header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header {
-    /// What the packet is (the seed's `frame_type` byte).
+    /// What the packet is (the header's type byte, PROTOCOL.md §2).
     pub packet_type: PacketType,
     /// The receiver's session id (INIT: the initiator's own, see PROTOCOL.md §5).
     pub session_id: SessionId,

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::Instant;
+use crate::config::AdmissionConfig;
 use crate::crypto::hmac_sha256;
 
 /// Longest address the adapter may attach to a datagram, in bytes.
@@ -91,38 +92,7 @@ impl From<core::net::SocketAddr> for RemoteAddr {
 
 impl core::fmt::Debug for RemoteAddr {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "RemoteAddr(")?;
-        for b in self.as_bytes() {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, ")")
-    }
-}
-
-/// Admission limits (see [`crate::config::NodeConfig`] for the defaults' reasoning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdmissionConfig {
-    /// INITs per [`RATE_WINDOW`] from which the responder is under load (cookies required).
-    pub under_load_init_rate: u32,
-    /// INITs per second each source may have admitted to the costly stages.
-    pub source_rate: u32,
-    /// Burst of INITs a source may have admitted at once.
-    pub source_burst: u32,
-    /// Token buckets kept (sources share one when their keyed hashes collide).
-    pub source_slots: usize,
-    /// INIT ephemerals the replay filter holds per generation (two generations).
-    pub replay_capacity: usize,
-}
-
-impl Default for AdmissionConfig {
-    fn default() -> Self {
-        Self {
-            under_load_init_rate: 1000,
-            source_rate: 256,
-            source_burst: 512,
-            source_slots: 4096,
-            replay_capacity: 4096,
-        }
+        write!(f, "RemoteAddr({})", crate::hex::Hex(self.as_bytes()))
     }
 }
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
-use super::admission::{Admission, AdmissionConfig};
+use super::admission::Admission;
 use super::cookie::{self, CookieSecrets};
 use super::initiator::{
     check_header, generate_ephemeral, handshake_header, is_strict_handshake_header,
@@ -30,6 +30,7 @@ use super::{
     MAX_CHALLENGE_LEN, NOISE_TAG_LEN,
 };
 use crate::Instant;
+use crate::config::AdmissionConfig;
 use crate::crypto::{Aead, AeadSet, CryptoProvider, DhKey, PacketProtection, default_provider};
 use crate::frame::{CookieBody, HEADER_LEN, Header, PacketType, SessionId, Side};
 use crate::identity::{Identity, NetworkKey, NodeId};
@@ -337,12 +338,7 @@ impl Responder {
         }
         self.expire(now);
 
-        // 2. The INIT rate: past the threshold, the responder is under load.
-        if self.admission.count_init(now) {
-            self.extend_under_load(now);
-        }
-
-        // 3. Under load: only an INIT with a valid mac2 for this address goes on.
+        // 2. Under load: only an INIT with a valid mac2 for this address goes on.
         if self.is_under_load(now) {
             self.extend_under_load(now);
             self.cookies.rotate(now, rng);
@@ -358,7 +354,7 @@ impl Responder {
             }
         }
 
-        // 4. Under load, the source's token bucket (as WireGuard limits handshakes only
+        // 3. Under load, the source's token bucket (as WireGuard limits handshakes only
         // under load): a client reconnecting often is never throttled in normal times.
         // Only INITs past the cookie gate are charged, so spoofed INITs cannot drain a
         // genuine address's bucket.
@@ -366,7 +362,7 @@ impl Responder {
             return self.drop_with(DropReason::RateLimited);
         }
 
-        // 5. Retransmitted INIT: resend the cached CHALLENGE, no DH.
+        // 4. Retransmitted INIT: resend the cached CHALLENGE, no DH.
         let mut e_i = [0u8; 32];
         e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
         // Only the Noise bytes (e_I and the sealed payload) are digested: the clear header
@@ -390,12 +386,12 @@ impl Responder {
             return self.drop_with(DropReason::DuplicateEphemeral);
         }
 
-        // 6. An ephemeral an earlier handshake here used: a replay, refused without DH.
+        // 5. An ephemeral an earlier handshake here used: a replay, refused without DH.
         if self.admission.is_replay(now, &e_i) {
             return self.drop_with(DropReason::Replayed);
         }
 
-        // 7. Message 1: the PSK membership check. One HKDF chain and one AEAD per
+        // 6. Message 1: the PSK membership check. One HKDF chain and one AEAD per
         // accepted seed (two during a rotation), no DH.
         let mut plain = [0u8; super::INIT_PAYLOAD_LEN];
         let sealed = &packet[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN];
@@ -409,12 +405,20 @@ impl Responder {
             return self.drop_with(DropReason::BadOffer);
         }
 
-        // 8. Room for one more half-open handshake?
+        // 7. Room for one more half-open handshake?
         if self.half_open.len() >= self.config.max_half_open {
             return self.drop_with(DropReason::TableFull);
         }
         if self.half_open.contains_key(&local_session) {
             return self.drop_with(DropReason::SessionCollision);
+        }
+
+        // 8. The INIT rate counts only INITs that cost Diffie-Hellman: garbage, replays and
+        // retransmissions were refused above for about what a COOKIE would cost, so they
+        // never make every client pay a cookie round trip. Past the threshold the
+        // responder is under load; this INIT still goes on.
+        if self.admission.count_init(now) {
+            self.extend_under_load(now);
         }
 
         // 9. Only now: e_R, ee, es, and the CHALLENGE. The ephemeral is remembered whether

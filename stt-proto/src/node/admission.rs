@@ -9,7 +9,6 @@
 //! (one entry per half-open handshake or accepted session).
 
 use alloc::collections::BTreeSet;
-use alloc::vec;
 use bytes::BytesMut;
 
 use super::{Node, OUTBOX_LIMIT, PathId, RejectCause};
@@ -63,7 +62,7 @@ impl Node {
             self.slots[i as usize]
                 .session
                 .as_ref()
-                .is_some_and(|s| s.path.id == path)
+                .is_some_and(|s| s.path_id() == path)
         })
     }
 
@@ -115,7 +114,10 @@ impl Node {
             return;
         }
         let local = self.fresh_session_id();
-        let mut out = vec![0u8; self.config.max_packet_size];
+        // One scratch buffer for every INIT: a flood of INITs that are dropped allocates
+        // nothing; a reply is copied out at its own size.
+        let mut out = core::mem::take(&mut self.reply_scratch);
+        out.resize(self.config.max_packet_size, 0);
         let outcome = self.responder.handle_init(
             now,
             &self.identity,
@@ -129,16 +131,14 @@ impl Node {
         );
         match outcome {
             InitOutcome::Challenge { len, session, .. } => {
-                out.truncate(len);
-                self.outbox.push_back((path, out));
+                self.outbox.push_back((path, out[..len].to_vec()));
                 // Every path a CHALLENGE went to is held: a resent one (a retransmitted
                 // or replayed INIT from elsewhere) makes the INIT's path ambiguous.
                 self.hold_path(path, session);
             }
             InitOutcome::Cookie { len } => {
-                out.truncate(len);
                 self.stats.cookies_sent += 1;
-                self.outbox.push_back((path, out));
+                self.outbox.push_back((path, out[..len].to_vec()));
             }
             InitOutcome::Drop(reason) => match reason {
                 DropReason::TableFull => {
@@ -156,6 +156,7 @@ impl Node {
                 _ => self.stats.dropped_handshake += 1,
             },
         }
+        self.reply_scratch = out;
     }
 
     /// A session accepted on `path` keeps it held while the session stays there.

@@ -11,7 +11,6 @@ use alloc::collections::BTreeMap;
 use core::time::Duration;
 
 use super::{Node, OUTBOX_LIMIT, PathId};
-use crate::error::SessionError;
 use crate::frame::{Flags, HEADER_LEN, Header, PacketType, ResetBody, SessionId, StreamId};
 use crate::time::Instant;
 
@@ -59,7 +58,7 @@ impl Node {
 
     fn peer_session_of(&self, index: u32) -> Option<SessionId> {
         let s = self.slots.get(index as usize)?.session.as_ref()?;
-        s.conn.as_ref().map(|c| c.peer_session)
+        s.peer_session()
     }
 
     /// A protected packet of `trigger_len` bytes named `id`, a session this node does not
@@ -126,20 +125,13 @@ impl Node {
             self.stats.dropped_unknown_session += 1;
             return;
         };
-        let genuine = s.conn.as_ref().is_some_and(|c| {
-            c.peer_session == header.session_id
-                && bool::from(subtle::ConstantTimeEq::ct_eq(
-                    &c.peer_reset_token[..],
-                    &body.token[..],
-                ))
-        });
+        let genuine = s.reset_is_genuine(header.session_id, &body.token);
         if !genuine {
             self.stats.dropped_unexpected += 1;
             return;
         }
         self.stats.resets_received += 1;
-        s.error.get_or_insert(SessionError::Reset);
-        s.terminate(SessionError::Reset);
+        s.on_reset();
         self.touch(index, now);
     }
 }

@@ -51,7 +51,7 @@ fn reset_reason(events: &[Event]) -> Option<SessionError> {
 fn peer_session(a: &Node) -> SessionId {
     a.slots
         .iter()
-        .find_map(|s| s.session.as_ref()?.conn.as_ref().map(|c| c.peer_session))
+        .find_map(|s| s.session.as_ref()?.peer_session())
         .unwrap()
 }
 

@@ -1,16 +1,22 @@
 //! The network paths of one session: the one in use (validated or not), the last
 //! validated one kept as a fallback while a new path is being proven, the challenge
-//! that proves it, and the anti-amplification budget of a path not yet proven.
+//! that proves it, the anti-amplification budget of a path not yet proven, and the
+//! small packets that carry PATH_CHALLENGE / PATH_RESPONSE. Which data goes on which
+//! path otherwise is `send.rs`'s concern.
 //!
 //! Paths are opaque to the core ([`PathId`]); a change of path is a NAT rebinding, a
 //! new address, or a move between UDP and WebSocket. The state machine is described in
 //! docs/ARCHITECTURE.md ("Paths and migration"). No IO happens here.
 
+use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::node::PathId;
+use crate::ids::PathId;
 use crate::rng::Rng;
 use crate::time::Instant;
+
+use super::Session;
+use crate::frame::Frame;
 
 /// Factor by which a node may out-send what it received on an unvalidated path.
 pub(crate) const AMPLIFICATION_FACTOR: u64 = 3;
@@ -75,7 +81,7 @@ impl Probe {
     }
 }
 
-impl super::Session {
+impl Session {
     /// An authenticated packet of `len` bytes arrived on `path`; `newest` = it carries
     /// the highest packet number received so far. Counts the bytes toward the current
     /// path's budget, or moves the session to `path` (PROTOCOL.md §4.4): at once, but
@@ -196,6 +202,69 @@ impl super::Session {
             path,
         });
         Ok(())
+    }
+}
+
+impl Session {
+    /// Path validation's own packets (PROTOCOL.md §4.4): the challenge, when due, and the
+    /// answer to the peer's challenge each go in a small packet of their own, outside the
+    /// congestion window (an answer held back behind a full window would leave the
+    /// peer's validation waiting for our next probe timeout), within the budget of an
+    /// unvalidated path. `buf` is at most one packet. `None`: nothing of that kind to send.
+    pub(super) fn transmit_validation(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(PathId, usize)> {
+        let max = buf.len();
+        let budget = self.path.budget();
+        let small = u64::try_from(SMALL_PACKET).unwrap_or(u64::MAX);
+        if self.probe.as_ref().is_some_and(|p| p.sent_at.is_none()) && budget >= small {
+            let room = budget.min(max as u64) as usize;
+            let mut frames = Vec::new();
+            if let Some(p) = self.probe.as_ref() {
+                frames.push(Frame::PathChallenge(p.challenge));
+            }
+            if let Some((rp, data)) = self.path_response
+                && rp == self.path.id
+            {
+                frames.push(Frame::PathResponse(data));
+                self.path_response = None;
+            }
+            if let Some(len) = self.transmit_frames(now, &mut buf[..room], &frames) {
+                if let Some(p) = self.probe.as_mut() {
+                    p.sent_at = Some(now);
+                    p.tries = p.tries.saturating_add(1);
+                }
+                let path = self.path.id;
+                self.path.sent += len as u64;
+                return Some((path, len));
+            }
+        }
+        if let Some((rp, data)) = self.path_response.take() {
+            // Answered on the path the challenge arrived on: the current one within its
+            // budget, or the last validated one. A challenge on any other path goes
+            // unanswered (nothing bounds what may be sent there; the peer tries again).
+            let room = if rp == self.path.id {
+                budget
+            } else if self.fallback == Some(rp) {
+                u64::MAX
+            } else {
+                0
+            };
+            if room >= small {
+                let room = room.min(max as u64) as usize;
+                if let Some(len) =
+                    self.transmit_frames(now, &mut buf[..room], &[Frame::PathResponse(data)])
+                {
+                    if rp == self.path.id {
+                        self.path.sent += len as u64;
+                    }
+                    return Some((rp, len));
+                }
+            }
+        }
+        None
     }
 }
 

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use crate::frame::{
     DataFrame, Datagram, Disconnect, Frame, HEADER_LEN, PacketType, StreamId, TAG_LEN, Writer,
 };
-use crate::node::PathId;
+use crate::ids::PathId;
 use crate::stream::Chunk;
 use crate::time::Instant;
 
@@ -68,16 +68,16 @@ impl PacketInfo {
             conn.acks.on_ack_acked(largest);
         }
         if let Some((request, chunk)) = self.storage
-            && let Some(apps) = conn.apps.as_mut()
+            && let Some(messages) = conn.messages.as_mut()
         {
-            apps.fetches.on_chunk_acked(request, &chunk);
+            messages.fetches.on_chunk_acked(request, &chunk);
         }
         for c in self.control {
             if let Control::StreamClose { id, .. } = c {
                 conn.streams.on_reset_acked(id);
             }
-            if let Some(apps) = conn.apps.as_mut() {
-                apps.on_acked(&c, &mut conn.control);
+            if let Some(messages) = conn.messages.as_mut() {
+                messages.on_acked(&c, &mut conn.control);
             }
         }
     }
@@ -87,9 +87,9 @@ impl PacketInfo {
             conn.streams.on_chunk_lost(id, &chunk);
         }
         if let Some((request, chunk)) = self.storage
-            && let Some(apps) = conn.apps.as_mut()
+            && let Some(messages) = conn.messages.as_mut()
         {
-            apps.fetches.on_chunk_lost(request, &chunk);
+            messages.fetches.on_chunk_lost(request, &chunk);
         }
         for c in self.control {
             let refreshed = match c {
@@ -115,7 +115,7 @@ impl PacketInfo {
                 }
                 // Application messages: re-sent unless their outcome is already known.
                 other => {
-                    let stale = conn.apps.as_mut().is_some_and(|a| !a.on_lost(&other));
+                    let stale = conn.messages.as_mut().is_some_and(|a| !a.on_lost(&other));
                     (!stale).then_some(other)
                 }
             };
@@ -163,58 +163,11 @@ impl Session {
         if let Phase::Closing { .. } = self.phase {
             return self.transmit_close(now, &mut buf[..max]);
         }
-        // Path validation (PROTOCOL.md §4.4): the challenge, when due, and the answer
-        // to the peer's challenge each go in a small packet of their own, outside the
-        // congestion window (an answer held back behind a full window would leave the
-        // peer's validation waiting for our next probe timeout), within the budget of
-        // an unvalidated path.
+        if let Some(sent) = self.transmit_validation(now, &mut buf[..max]) {
+            return Some(sent);
+        }
         let budget = self.path.budget();
         let small = u64::try_from(paths::SMALL_PACKET).unwrap_or(u64::MAX);
-        if self.probe.as_ref().is_some_and(|p| p.sent_at.is_none()) && budget >= small {
-            let room = budget.min(max as u64) as usize;
-            let mut frames = Vec::new();
-            if let Some(p) = self.probe.as_ref() {
-                frames.push(Frame::PathChallenge(p.challenge));
-            }
-            if let Some((rp, data)) = self.path_response
-                && rp == self.path.id
-            {
-                frames.push(Frame::PathResponse(data));
-                self.path_response = None;
-            }
-            if let Some(len) = self.transmit_frames(now, &mut buf[..room], &frames) {
-                if let Some(p) = self.probe.as_mut() {
-                    p.sent_at = Some(now);
-                    p.tries = p.tries.saturating_add(1);
-                }
-                let path = self.path.id;
-                self.path.sent += len as u64;
-                return Some((path, len));
-            }
-        }
-        if let Some((rp, data)) = self.path_response.take() {
-            // Answered on the path the challenge arrived on: the current one within its
-            // budget, or the last validated one. A challenge on any other path goes
-            // unanswered (nothing bounds what may be sent there; the peer tries again).
-            let room = if rp == self.path.id {
-                budget
-            } else if self.fallback == Some(rp) {
-                u64::MAX
-            } else {
-                0
-            };
-            if room >= small {
-                let room = room.min(max as u64) as usize;
-                if let Some(len) =
-                    self.transmit_frames(now, &mut buf[..room], &[Frame::PathResponse(data)])
-                {
-                    if rp == self.path.id {
-                        self.path.sent += len as u64;
-                    }
-                    return Some((rp, len));
-                }
-            }
-        }
         if budget < small {
             // The current path is unproven and its budget spent: only a packet from the
             // peer there reopens it. A probe timeout's or keepalive's packet goes to the
@@ -285,7 +238,7 @@ impl Session {
     }
 
     /// Seals a packet holding exactly `frames` (plus a piggybacked ACK).
-    fn transmit_frames(
+    pub(super) fn transmit_frames(
         &mut self,
         now: Instant,
         buf: &mut [u8],
@@ -348,7 +301,10 @@ impl Session {
             may_elicit = conn.pacer_next.is_none();
         }
         let ack_due = conn.acks.ack_due(now);
-        let storage_pending = conn.apps.as_ref().is_some_and(|a| a.fetches.has_pending());
+        let storage_pending = conn
+            .messages
+            .as_ref()
+            .is_some_and(|a| a.fetches.has_pending());
         let wants_eliciting = conn.keepalive_pending
             || probing
             || !conn.control.is_empty()
@@ -645,15 +601,19 @@ fn fill_storage(w: &mut Writer<'_>, conn: &mut Conn, info: &mut PacketInfo) -> b
     if room <= STORAGE_FRAMING {
         return false;
     }
-    let Some(apps) = conn.apps.as_mut() else {
+    let Some(messages) = conn.messages.as_mut() else {
         return false;
     };
-    let Some((request, total, chunk)) = apps.fetches.next_chunk(room - STORAGE_FRAMING) else {
+    let Some((request, total, chunk)) = messages.fetches.next_chunk(room - STORAGE_FRAMING) else {
         return false;
     };
-    if apps.fetches.write_chunk(w, request, total, &chunk).is_err() {
+    if messages
+        .fetches
+        .write_chunk(w, request, total, &chunk)
+        .is_err()
+    {
         // Could not copy: give the piece back for a later packet.
-        apps.fetches.on_chunk_lost(request, &chunk);
+        messages.fetches.on_chunk_lost(request, &chunk);
         return false;
     }
     info.storage = Some((request, chunk));

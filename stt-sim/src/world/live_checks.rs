@@ -1,15 +1,20 @@
 //! Invariants checked after every step of a node, from the session's own counters and
 //! what the world saw on the wire:
+//! - memory bounds: sessions and half-open handshakes within the node's limits, bytes in
+//!   flight within the largest congestion window granted plus the probes' allowance;
 //! - the idle timeout fires when due: a session whose node heard nothing from the
 //!   peer's node for `max(idle, 3 PTO) + keepalive interval` (the idle timer restarts
 //!   at the first ack-eliciting packet sent after a receipt, at the latest by the next
 //!   keepalive) plus slack is still open only if its timer never fired.
 //!
-//! Pure checks only; the world calls in and raises the violations.
+//! Checks only: it reads the node and raises violations; it must not change a session.
 
 use std::time::Duration;
 
 use stt_proto::Instant;
+
+use super::World;
+use crate::invariant::Violation;
 
 /// Slack on the idle deadline (timer granularity, the step that notices the close).
 const IDLE_SLACK: Duration = Duration::from_millis(200);
@@ -29,6 +34,92 @@ pub(super) fn idle_due(
     let pto = srtt.saturating_mul(4) + max_ack_delay;
     let wait = idle.max(pto.saturating_mul(3)) + keepalive? + IDLE_SLACK;
     Some(last_heard + wait)
+}
+
+impl World {
+    /// Checks node `ix`'s memory bounds and its sessions' idle deadlines.
+    pub(super) fn check_bounds(&mut self, ix: usize) {
+        let World {
+            nodes,
+            tracks,
+            heard_at,
+            now,
+            ..
+        } = self;
+        let now = *now;
+        let n = &mut nodes[ix];
+        let Some(node) = n.node.as_mut() else {
+            return;
+        };
+        let cfg = node.config();
+        let (max_sessions, max_half_open, mtu) = (
+            cfg.max_sessions,
+            cfg.max_half_open,
+            cfg.max_packet_size as u64,
+        );
+        let t_cfg = &cfg.transport;
+        let (idle, keepalive, ack_delay) = (
+            t_cfg.idle_timeout,
+            t_cfg.keepalive_interval,
+            t_cfg.max_ack_delay,
+        );
+        let mut found = Vec::new();
+        let mut idle_missed = Vec::new();
+        if node.session_count() > max_sessions {
+            found.push((
+                "session_count",
+                node.session_count() as u64,
+                max_sessions as u64,
+            ));
+        }
+        if node.half_open_count() > max_half_open {
+            found.push((
+                "half_open_count",
+                node.half_open_count() as u64,
+                max_half_open as u64,
+            ));
+        }
+        n.last_stats = node.stats();
+        for &t in &n.tracks {
+            if let Some(mut s) = node.session(tracks[t].handle) {
+                let st = s.stats();
+                // The window may shrink below what is already in flight (a loss halves
+                // it), so the bound is the largest window granted so far; RFC 9002
+                // §6.2.4 lets each probe timeout send two datagrams beyond it.
+                let tr = &mut tracks[t];
+                tr.max_cwnd = tr.max_cwnd.max(st.cwnd);
+                let bound = tr.max_cwnd + (2 * st.pto_count + 3) * mtu;
+                if st.bytes_in_flight > bound {
+                    found.push(("bytes_in_flight", st.bytes_in_flight, bound));
+                }
+                if let Some(peer) = tr.peer.filter(|_| tr.up && !tr.closing) {
+                    let heard = heard_at.get(&(ix, peer)).copied();
+                    let last = heard.map_or(tr.started, |h| h.max(tr.started));
+                    if let Some(due) = idle_due(last, idle, keepalive, st.rtt, ack_delay)
+                        && now > due
+                    {
+                        idle_missed.push((t, now.saturating_duration_since(last)));
+                    }
+                }
+                tracks[t].last_stats = st;
+            }
+        }
+        for (track, silent) in idle_missed {
+            self.violate(Violation::IdleNotFired {
+                node: ix,
+                track,
+                silent,
+            });
+        }
+        for (what, value, bound) in found {
+            self.violate(Violation::Memory {
+                node: ix,
+                what,
+                value,
+                bound,
+            });
+        }
+    }
 }
 
 #[cfg(test)]

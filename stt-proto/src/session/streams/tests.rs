@@ -1,5 +1,6 @@
 //! The send scheduler: priority first, then round-robin in turns of `TURN_BYTES`.
 
+use super::schedule::TURN_BYTES;
 use super::*;
 use alloc::vec;
 

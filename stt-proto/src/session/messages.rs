@@ -12,18 +12,18 @@ use bytes::Bytes;
 
 use crate::config::TransportConfig;
 use crate::crypto::ReplayWindow;
-use crate::endpoint::{RouteId, RouteMode};
+use crate::endpoint::RouteMode;
 use crate::error::{CustomFrameError, ResolveError, RouteError};
 use crate::event::{EndpointEvent, Event};
 use crate::frame::{EndpointId, ErrorCode, ResolveKind};
-use crate::node::SessionHandle;
+use crate::ids::RouteId;
+use crate::ids::SessionHandle;
 use crate::storage::ContentHash;
 
 use super::control::Control;
 use super::fetch::Fetches;
 
-/// A sender never assigns a message id 1024 or more above an unacknowledged one.
-pub const MESSAGE_WINDOW: u64 = 1024;
+use crate::config::MESSAGE_WINDOW;
 
 /// Answers (accept/refuse, resolve answers, storage refusals) queued or in flight
 /// beyond which a peer is flooding: an honest one has at most `MESSAGE_WINDOW`
@@ -62,7 +62,7 @@ struct PendingRoute {
 /// Application-message state of one session. Boxed and created on first use, so idle
 /// sessions that never use the primitives stay small.
 #[derive(Debug, Clone)]
-pub(crate) struct Apps {
+pub(crate) struct Messages {
     handle: SessionHandle,
     /// Events for the session to pass on.
     pub(crate) events: VecDeque<Event>,
@@ -87,7 +87,7 @@ pub(crate) struct Apps {
     pub(crate) fetches: Fetches,
 }
 
-impl Apps {
+impl Messages {
     pub(crate) fn new(handle: SessionHandle) -> Self {
         Self {
             handle,
@@ -505,13 +505,13 @@ impl Apps {
 mod tests {
     use super::*;
 
-    fn apps() -> Apps {
-        Apps::new(SessionHandle::test(0))
+    fn messages() -> Messages {
+        Messages::new(SessionHandle::test(0))
     }
 
     #[test]
     fn repeated_message_ids_are_received_once() {
-        let mut a = apps();
+        let mut a = messages();
         assert!(a.on_custom(5));
         assert!(!a.on_custom(5));
         assert!(a.on_custom(4), "out of order is fine");
@@ -526,7 +526,7 @@ mod tests {
             message_send_buffer: 1 << 30,
             ..TransportConfig::default()
         };
-        let mut a = apps();
+        let mut a = messages();
         let mut ctl = VecDeque::new();
         for _ in 0..MESSAGE_WINDOW {
             a.send_custom(&t, 0x80, Bytes::from_static(b"x"), &mut ctl)
@@ -556,7 +556,7 @@ mod tests {
     fn wait_mode_parks_on_overflow_and_resends_on_room() {
         let t = TransportConfig::default();
         let e = EndpointId::from_name("q");
-        let mut a = apps();
+        let mut a = messages();
         let mut ctl = VecDeque::new();
         let r = a
             .send_route(&t, e, Bytes::from_static(b"m"), RouteMode::Wait, &mut ctl)
@@ -598,7 +598,7 @@ mod tests {
     fn room_signal_overtaking_the_refusal_is_not_missed() {
         let t = TransportConfig::default();
         let e = EndpointId::from_name("q");
-        let mut a = apps();
+        let mut a = messages();
         let mut ctl = VecDeque::new();
         a.send_route(&t, e, Bytes::from_static(b"m"), RouteMode::Wait, &mut ctl)
             .unwrap();
@@ -615,7 +615,7 @@ mod tests {
     fn refuse_mode_reports_overflow_and_withdrawal_fails_parked_routes() {
         let t = TransportConfig::default();
         let e = EndpointId::from_name("q");
-        let mut a = apps();
+        let mut a = messages();
         let mut ctl = VecDeque::new();
         let r1 = a
             .send_route(&t, e, Bytes::from_static(b"1"), RouteMode::Refuse, &mut ctl)

@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::seed::{SeedKind, random_seed, read_identity, read_network, write_seed};
 use stt_proto::error::SessionError;
-use stt_tokio::seed::{SeedKind, random_seed, read_identity, read_network, write_seed};
 use stt_tokio::{
     ConnectionError, Identity, NetworkKey, Node, NodeConfig, NodeId, Session, WssTrust,
 };

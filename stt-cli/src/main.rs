@@ -4,15 +4,17 @@
 //! is the library's. Exit codes: 0 success, 1 failure, 2 usage, 130/143 after
 //! SIGINT/SIGTERM.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::seed::{SeedKind, random_seed, write_seed};
 use clap::{Parser, Subcommand};
 use stt_tokio::Identity;
-use stt_tokio::seed::{SeedKind, random_seed, write_seed};
 
 mod cat;
 mod demo;
@@ -20,6 +22,7 @@ mod error;
 mod net;
 mod peers;
 mod report;
+mod seed;
 mod signals;
 mod trace_cmd;
 mod transfer;
@@ -233,7 +236,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Id { node_seed } => {
-            let id = stt_tokio::seed::read_identity(&node_seed)?.node_id();
+            let id = crate::seed::read_identity(&node_seed)?.node_id();
             println!("{id}");
             eprintln!("to compare aloud: {}", peers::grouped(&id));
             Ok(())
@@ -250,10 +253,10 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::Pair { network } => {
-            let seed = stt_tokio::seed::read_seed(&network, SeedKind::Network)?;
+            let seed = crate::seed::read_seed(&network, SeedKind::Network)?;
             // An older file may hold more than 32 bytes: shown as hex, as it was.
             let text = zeroize::Zeroizing::new(match <[u8; 32]>::try_from(seed.as_slice()) {
-                Ok(s) => stt_tokio::seed::text::encode(SeedKind::Network, &s),
+                Ok(s) => crate::seed::text::encode(SeedKind::Network, &s),
                 Err(_) => hex::encode(seed.as_slice()),
             });
             match qrcode::QrCode::new(text.as_bytes()) {

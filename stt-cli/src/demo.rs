@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
+use crate::seed::random_seed;
 use bytes::Bytes;
 use sha3::{Digest, Sha3_256};
-use stt_tokio::seed::random_seed;
 use stt_tokio::{Identity, NetworkKey, Node, SessionStats};
 
 /// What the receiving side reports back.

@@ -37,7 +37,7 @@ impl std::fmt::Display for Side {
 pub enum CliError {
     /// A seed file could not be used.
     #[error(transparent)]
-    Seed(#[from] stt_tokio::seed::SeedFileError),
+    Seed(#[from] crate::seed::SeedFileError),
     /// No OS randomness.
     #[error("no OS randomness: {0}")]
     Random(getrandom::Error),

@@ -1,6 +1,6 @@
 //! One session's streams: the table, opening rules and limits, stream- and
 //! session-level flow control (with receive-window auto-tuning), which stream sends
-//! next (priority, then round-robin in turns of [`TURN_BYTES`]), and live-mode
+//! next (priority, then round-robin in turns of `TURN_BYTES`), and live-mode
 //! deadlines (a sending side not delivered by its deadline is reset with
 //! `STREAM_EXPIRED`: freshest first).
 //!
@@ -15,61 +15,10 @@ use core::time::Duration;
 use crate::error::{OpenStreamError, ReadError, StreamError, WriteError};
 use crate::event::StreamEvent;
 use crate::frame::{Dir, ErrorCode, Side, StreamId};
-use crate::stream::{Chunk, RecvBuffer, SendBuffer};
+use crate::stream::{RecvBuffer, SendBuffer};
 use crate::time::Instant;
 
 use super::control::Control;
-
-/// Bytes a stream sends in one turn before the next ready stream of its priority goes.
-/// Whole turns rather than one packet each keep a stream's packets together, because
-/// each change of stream is a change of packet key (PROTOCOL.md §6.2): with many ready
-/// streams the 8-key cache misses on every turn, and a miss (HKDF-Expand plus the
-/// AEAD's key schedule on both ends) costs about as much as sealing a packet. A turn of
-/// about 47 full packets keeps that under ~2% of the work; 16 KiB turns cost 13% of the
-/// wall time of 1000 × 64 KiB messages (versus_quinn row b). At 100 Mb/s a turn lasts
-/// about 5 ms, so no ready stream of the same priority waits long.
-pub(crate) const TURN_BYTES: usize = 64 << 10;
-
-/// A receive window and its auto-tuning state.
-#[derive(Debug, Clone)]
-struct RecvWindow {
-    /// Highest offset (or session byte count) the peer may send up to.
-    advertised: u64,
-    /// Current window size.
-    window: u64,
-    /// Largest the window may grow to.
-    max_window: u64,
-    /// When the last credit update was sent (for auto-tuning).
-    last_update: Option<Instant>,
-}
-
-impl RecvWindow {
-    fn new(window: u64, max_window: u64) -> Self {
-        Self {
-            advertised: window,
-            window,
-            max_window,
-            last_update: None,
-        }
-    }
-
-    /// After the application consumed up to `consumed`, returns a new limit to
-    /// advertise if at least half the window has been used. Doubles the window when
-    /// updates come faster than every two RTTs (the window limits throughput).
-    fn update(&mut self, consumed: u64, now: Instant, rtt: Duration) -> Option<u64> {
-        if self.advertised.saturating_sub(consumed) > self.window / 2 {
-            return None;
-        }
-        if let Some(last) = self.last_update
-            && now.saturating_duration_since(last) < rtt * 2
-        {
-            self.window = (self.window * 2).min(self.max_window);
-        }
-        self.last_update = Some(now);
-        self.advertised = consumed + self.window;
-        Some(self.advertised)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SendState {
@@ -468,42 +417,6 @@ impl Streams {
         self.push(id, Bytes::copy_from_slice(&data[..room]))
     }
 
-    /// How many of `len` bytes a write may take now (errors as `write`).
-    fn write_room(&mut self, id: StreamId, len: usize) -> Result<usize, WriteError> {
-        let limit = self.limits.send_buffer;
-        let s = self.streams.get_mut(&id).ok_or(WriteError::Closed)?;
-        if let Some(code) = s.stopped {
-            return Err(WriteError::Stopped(code));
-        }
-        let send = s.send.as_mut().ok_or(WriteError::Closed)?;
-        if let Some(code) = send.stopped {
-            return Err(WriteError::Stopped(code));
-        }
-        if send.state != SendState::Open || send.buf.is_finished() {
-            return Err(WriteError::Closed);
-        }
-        if let Some(total) = send.total_len {
-            let left = total - send.buf.written().min(total);
-            if len as u64 > left {
-                return Err(WriteError::TooLong);
-            }
-        }
-        let session_room = self
-            .limits
-            .session_send_buffer
-            .saturating_sub(self.send_held);
-        let stream_room = limit.saturating_sub(send.buf.unacked());
-        let room = (len as u64).min(stream_room).min(session_room);
-        if room == 0 && len > 0 {
-            send.want_writable = true;
-            if session_room == 0 && !self.session_blocked.contains(&id) {
-                self.session_blocked.push(id);
-            }
-            return Err(WriteError::Blocked);
-        }
-        Ok(room as usize)
-    }
-
     /// Queues bytes without copying; returns how many were taken.
     pub(crate) fn write_bytes(
         &mut self,
@@ -565,43 +478,6 @@ impl Streams {
         Ok(())
     }
 
-    /// Abandons the sending side of `id` (reset with `STREAM_EXPIRED`) if everything
-    /// written, and the FIN, is not acknowledged by `at`. A later call replaces it.
-    pub(crate) fn set_deadline(&mut self, id: StreamId, at: Instant) -> Result<(), StreamError> {
-        let s = self.streams.get(&id).ok_or(StreamError::Closed)?;
-        if s.send.is_none() {
-            return Err(StreamError::Closed);
-        }
-        self.deadlines.insert(id, at);
-        Ok(())
-    }
-
-    /// The earliest stream deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.values().min().copied()
-    }
-
-    /// Resets every sending side whose deadline passed undelivered.
-    pub(crate) fn expire(&mut self, now: Instant) {
-        let due: Vec<StreamId> = self
-            .deadlines
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
-            self.deadlines.remove(&id);
-            let live = self
-                .streams
-                .get(&id)
-                .and_then(|s| s.send.as_ref())
-                .is_some_and(|send| send.state == SendState::Open && !send.buf.is_fully_acked());
-            if live && self.reset(id, ErrorCode::STREAM_EXPIRED).is_ok() {
-                self.events.push_back(StreamEvent::Expired(id));
-            }
-        }
-    }
-
     /// Asks the peer to stop sending on a stream we receive on.
     pub(crate) fn stop(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
         let s = self.streams.get_mut(&id).ok_or(StreamError::Closed)?;
@@ -611,28 +487,6 @@ impl Streams {
             self.control.push(Control::StopSending { id, code });
         }
         Ok(())
-    }
-
-    /// Sets a stream's send priority (higher first).
-    pub(crate) fn set_priority(&mut self, id: StreamId, priority: u8) -> Result<(), StreamError> {
-        if !self.streams.contains_key(&id) {
-            return Err(StreamError::Closed);
-        }
-        self.change_priority(id, priority);
-        Ok(())
-    }
-
-    /// Sets a stream's priority, moving it to the new priority's ready queue.
-    fn change_priority(&mut self, id: StreamId, priority: u8) {
-        let Some(s) = self.streams.get_mut(&id) else {
-            return;
-        };
-        let (old, queued) = (s.priority, s.queued);
-        s.priority = priority;
-        if queued && old != priority {
-            self.unqueue(id, old);
-            self.enqueue(id, false);
-        }
     }
 
     /// STREAM_CLOSE (reset) from the peer. The stream's unread bytes will never be
@@ -696,294 +550,9 @@ impl Streams {
         Ok(())
     }
 
-    /// MAX_STREAM_DATA from the peer.
-    pub(crate) fn on_max_stream_data(&mut self, id: StreamId, max: u64) -> Result<(), Violation> {
-        if !self.is_local(id) && id.dir() == Dir::Uni {
-            return Err(ErrorCode::STREAM_ID_CONFLICT);
-        }
-        self.ensure_stream(id)?;
-        let Some(s) = self.streams.get_mut(&id) else {
-            return Ok(());
-        };
-        // Our sending side is finished and gone: credit for it is moot.
-        let Some(send) = s.send.as_mut() else {
-            return Ok(());
-        };
-        if max > send.max_data {
-            send.max_data = max;
-            send.blocked_reported = None;
-            if send.want_writable {
-                send.want_writable = false;
-                self.events.push_back(StreamEvent::Writable(id));
-            }
-            if send.buf.has_pending() {
-                self.mark_ready(id);
-            }
-        }
-        Ok(())
-    }
-
-    /// MAX_DATA from the peer.
-    pub(crate) fn on_max_data(&mut self, max: u64) {
-        if max > self.peer_max_data {
-            self.peer_max_data = max;
-            self.data_blocked_reported = None;
-            let ids: Vec<StreamId> = self
-                .streams
-                .iter()
-                .filter(|(_, s)| s.send.as_ref().is_some_and(|h| h.buf.has_pending()))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in ids {
-                self.mark_ready(id);
-            }
-        }
-    }
-
-    /// MAX_STREAMS from the peer.
-    pub(crate) fn on_max_streams(&mut self, dir: Dir, count: u64) {
-        let d = dir_index(dir);
-        if count > self.peer_max_streams[d] {
-            self.peer_max_streams[d] = count;
-            self.events.push_back(StreamEvent::Available(dir));
-        }
-    }
-
-    fn mark_ready(&mut self, id: StreamId) {
-        self.enqueue(id, false);
-    }
-
-    /// Queues a stream (at the back of its priority's queue, or the front to go on
-    /// with its turn) unless it is queued already.
-    fn enqueue(&mut self, id: StreamId, front: bool) {
-        let Some(s) = self.streams.get_mut(&id) else {
-            return;
-        };
-        if s.queued {
-            return;
-        }
-        s.queued = true;
-        let q = self.ready.entry(s.priority).or_default();
-        if front {
-            q.push_front(id);
-        } else {
-            q.push_back(id);
-        }
-    }
-
-    /// Takes the first stream of the highest-priority queue.
-    fn dequeue(&mut self) -> Option<StreamId> {
-        // A queue that runs empty stays in the map (one per priority in use) so that a
-        // stream going on with its turn costs no map update and no allocation;
-        // `next_chunk` prunes empty queues once nothing is left to send.
-        let id = self
-            .ready
-            .values_mut()
-            .rev()
-            .find_map(VecDeque::pop_front)?;
-        if let Some(s) = self.streams.get_mut(&id) {
-            s.queued = false;
-        }
-        Some(id)
-    }
-
-    /// Removes a queued stream from the queue of `priority`.
-    fn unqueue(&mut self, id: StreamId, priority: u8) {
-        if let Some(q) = self.ready.get_mut(&priority) {
-            q.retain(|r| *r != id);
-            if q.is_empty() {
-                self.ready.remove(&priority);
-            }
-        }
-        if let Some(s) = self.streams.get_mut(&id) {
-            s.queued = false;
-        }
-    }
-
-    /// True if some stream has bytes (or a FIN) to send now.
-    pub(crate) fn has_pending(&self) -> bool {
-        self.ready.values().any(|q| !q.is_empty())
-    }
-
-    /// Picks the highest-priority ready stream (the first in round-robin order among
-    /// equals; a stream keeps the front until its turn's [`TURN_BYTES`] are sent) and
-    /// takes its next chunk of at most `max_len` bytes (new bytes limited by stream and
-    /// session credit).
-    pub(crate) fn next_chunk(&mut self, max_len: usize) -> Option<(StreamId, Chunk)> {
-        let mut tries: usize = self.ready.values().map(VecDeque::len).sum();
-        while tries > 0 {
-            tries -= 1;
-            let Some(id) = self.dequeue() else {
-                break;
-            };
-            let session_room = self.peer_max_data.saturating_sub(self.sent_data);
-            let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
-                continue;
-            };
-            if send.state != SendState::Open {
-                continue;
-            }
-            let limit = send
-                .max_data
-                .min(send.buf.unsent_offset().saturating_add(session_room));
-            let before = send.buf.unsent_offset();
-            let Some(chunk) = send.buf.next_chunk(max_len, limit) else {
-                if send.buf.has_pending() {
-                    // Blocked by credit: tell the peer once per limit.
-                    if send.buf.unsent_offset() >= send.max_data
-                        && send.blocked_reported != Some(send.max_data)
-                    {
-                        send.blocked_reported = Some(send.max_data);
-                        let limit = send.max_data;
-                        self.control.push(Control::StreamDataBlocked { id, limit });
-                    } else if session_room == 0
-                        && self.data_blocked_reported != Some(self.peer_max_data)
-                    {
-                        self.data_blocked_reported = Some(self.peer_max_data);
-                        self.control.push(Control::DataBlocked(self.peer_max_data));
-                    }
-                }
-                continue;
-            };
-            self.sent_data += send.buf.unsent_offset() - before;
-            self.last_chunk_resent = send.buf.unsent_offset() == before && chunk.len > 0;
-            let served = match self.turn {
-                Some((t, n)) if t == id => n,
-                _ => 0,
-            } + chunk.len.max(1);
-            if send.buf.has_pending() {
-                // Still its turn: it stays first among its priority; else it goes last.
-                let go_on = served < TURN_BYTES;
-                self.turn = go_on.then_some((id, served));
-                self.enqueue(id, go_on);
-            } else {
-                self.turn = None;
-            }
-            return Some((id, chunk));
-        }
-        self.ready.retain(|_, q| !q.is_empty());
-        None
-    }
-
-    /// Some stream data waits for the peer's flow-control credit (a blocked frame was
-    /// queued for the current limit and no more credit came since).
-    pub(crate) fn credit_blocked(&self) -> bool {
-        self.data_blocked_reported.is_some()
-            || self.streams.values().any(|s| {
-                s.send
-                    .as_ref()
-                    .is_some_and(|s| s.blocked_reported.is_some())
-            })
-    }
-
-    /// Copies chunk bytes into a packet.
-    pub(crate) fn copy_chunk(&self, id: StreamId, chunk: &Chunk, out: &mut [u8]) -> bool {
-        self.streams
-            .get(&id)
-            .and_then(|s| s.send.as_ref())
-            .is_some_and(|s| s.buf.copy_chunk(chunk.offset, chunk.len, out).is_ok())
-    }
-
-    /// A packet carrying this chunk was acknowledged.
-    pub(crate) fn on_chunk_acked(&mut self, id: StreamId, chunk: &Chunk) {
-        let limit = self.limits.send_buffer;
-        let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
-            return;
-        };
-        let held = send.buf.unacked();
-        send.buf.on_ack(chunk.offset, chunk.len, chunk.fin);
-        let freed = held.saturating_sub(send.buf.unacked());
-        let fully_acked = send.buf.is_fully_acked() && !send.finished_reported;
-        if fully_acked {
-            send.finished_reported = true;
-        }
-        // Wakes the writers waiting for session room, this one included if listed.
-        self.release_held(freed);
-        let session_full = self.send_held >= self.limits.session_send_buffer;
-        if let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut())
-            && send.want_writable
-            && send.buf.unacked() < limit
-        {
-            if !session_full {
-                send.want_writable = false;
-                self.events.push_back(StreamEvent::Writable(id));
-            } else if !self.session_blocked.contains(&id) {
-                // Its own room is back but the session's is not: wait with the others.
-                self.session_blocked.push(id);
-            }
-        }
-        if fully_acked {
-            self.events.push_back(StreamEvent::Finished(id));
-            if let Some(s) = self.streams.get_mut(&id) {
-                s.send = None;
-            }
-            self.maybe_forget(id);
-        }
-    }
-
-    /// `bytes` of held send data were acknowledged or dropped. Once the session is
-    /// below its send buffer again, every writer waiting for session room is told it
-    /// may write (those still short of stream room keep waiting for their own acks).
-    fn release_held(&mut self, bytes: u64) {
-        self.send_held = self.send_held.saturating_sub(bytes);
-        if self.session_blocked.is_empty() || self.send_held >= self.limits.session_send_buffer {
-            return;
-        }
-        let limit = self.limits.send_buffer;
-        for id in core::mem::take(&mut self.session_blocked) {
-            let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
-                continue;
-            };
-            if send.want_writable && send.buf.unacked() < limit {
-                send.want_writable = false;
-                self.events.push_back(StreamEvent::Writable(id));
-            }
-        }
-    }
-
-    /// A packet carrying this chunk was lost.
-    pub(crate) fn on_chunk_lost(&mut self, id: StreamId, chunk: &Chunk) {
-        let Some(send) = self.streams.get_mut(&id).and_then(|s| s.send.as_mut()) else {
-            return;
-        };
-        if send.state != SendState::Open {
-            return;
-        }
-        send.buf.on_lost(chunk.offset, chunk.len, chunk.fin);
-        self.mark_ready(id);
-    }
-
-    /// Our STREAM_CLOSE for `id` was acknowledged.
-    pub(crate) fn on_reset_acked(&mut self, id: StreamId) {
-        if let Some(s) = self.streams.get_mut(&id) {
-            if let Some(send) = s.send.as_mut()
-                && let SendState::Reset { acked, .. } = &mut send.state
-            {
-                *acked = true;
-            }
-            s.send = None;
-        }
-        self.maybe_forget(id);
-    }
-
     /// Whether a control frame about `id` is still worth sending.
     pub(crate) fn is_live(&self, id: StreamId) -> bool {
         self.streams.contains_key(&id)
-    }
-
-    /// Current advertised limits, to refresh a lost credit frame with the latest value.
-    pub(crate) fn advertised_stream_data(&self, id: StreamId) -> Option<u64> {
-        Some(self.streams.get(&id)?.recv.as_ref()?.window.advertised)
-    }
-
-    /// Current session-level advertised limit.
-    pub(crate) fn advertised_data(&self) -> u64 {
-        self.window.advertised
-    }
-
-    /// Current advertised stream-count limit.
-    pub(crate) fn advertised_streams(&self, dir: Dir) -> u64 {
-        self.remote_limit[dir_index(dir)]
     }
 
     fn maybe_forget(&mut self, id: StreamId) {
@@ -1011,5 +580,9 @@ impl Streams {
     }
 }
 
+mod flow;
+mod schedule;
+
+use flow::RecvWindow;
 #[cfg(test)]
 mod tests;

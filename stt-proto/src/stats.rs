@@ -1,0 +1,66 @@
+//! Node-wide counters ([`NodeStats`]): what arrived, what was dropped and why.
+//!
+//! A leaf module: the node and its sessions both count into it, so it imports nothing
+//! of the protocol.
+
+/// Node-wide counters, chiefly of inbound packets dropped and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Datagrams that did not decode (bad magic, short, unknown type, bad frames).
+    pub dropped_malformed: u64,
+    /// Packets whose AEAD tag did not verify.
+    pub dropped_unauthenticated: u64,
+    /// Duplicate or too-old packets.
+    pub dropped_replayed: u64,
+    /// Packets naming no session here.
+    pub dropped_unknown_session: u64,
+    /// Handshake packets refused by a limit (sessions, half-open table, rate).
+    pub dropped_over_limit: u64,
+    /// Handshake packets that failed their checks (wrong network, bad cookie…).
+    pub dropped_handshake: u64,
+    /// Well-formed packets that made no sense in the session's state.
+    pub dropped_unexpected: u64,
+    /// Packets of a protocol version this node does not speak.
+    pub dropped_version: u64,
+    /// Peers refused by the peer policy.
+    pub refused_peers: u64,
+    /// Cookie replies sent.
+    pub cookies_sent: u64,
+    /// Sessions established as responder.
+    pub sessions_accepted: u64,
+    /// Sessions established as initiator.
+    pub sessions_connected: u64,
+    /// Routed messages queued for a local endpoint.
+    pub routes_accepted: u64,
+    /// Routed messages refused because the endpoint's queue was full.
+    pub routes_refused_full: u64,
+    /// Routed messages refused because no such endpoint is served here.
+    pub routes_refused_unknown: u64,
+    /// Handshakes that failed authentication (also counted in `dropped_handshake`):
+    /// an INIT sealed with another network's key, or a RESPONSE that did not verify.
+    pub handshakes_failed_auth: u64,
+    /// Metric records dropped because nobody called [`crate::Node::poll_metric`] for
+    /// [`crate::config::MAX_QUEUED_METRICS`] records.
+    pub metrics_dropped: u64,
+    /// Under load, INITs that carried no `mac2`: answered with a COOKIE (PROTOCOL.md §5.7.8).
+    pub inits_cookie_required: u64,
+    /// Under load, INITs whose `mac2` did not verify for their address: answered with a COOKIE.
+    pub inits_bad_cookie: u64,
+    /// INITs refused by their source's token bucket (also in `dropped_over_limit`).
+    pub inits_rate_limited: u64,
+    /// INITs whose ephemeral an earlier handshake here already used: replays, refused
+    /// without any DH (also in `dropped_replayed`).
+    pub inits_replayed: u64,
+    /// INITs refused because the half-open table was full (also in `dropped_over_limit`).
+    pub inits_table_full: u64,
+    /// Retransmitted INITs answered with their cached CHALLENGE (no DH, no state).
+    pub inits_challenge_resent: u64,
+    /// Times the INIT rate crossed its threshold and put the responder under load.
+    pub under_load_rate_trips: u64,
+    /// Stateless RESETs sent, answering packets for sessions not held here (§5.5).
+    pub resets_sent: u64,
+    /// Packets for sessions not held here left unanswered by the RESET rate limit.
+    pub resets_limited: u64,
+    /// Genuine RESETs received: sessions the peer had lost, ended at once.
+    pub resets_received: u64,
+}
