@@ -1,4 +1,4 @@
-//! Fuzz target: `stt_proto::fuzzing::storage_read` (see its docs for the steps and the
+//! Fuzz target: `stt_testkit::storage_read` (see its docs for the steps and the
 //! invariants). The corpus replay test (`tests/tests/fuzz_corpus.rs`) runs the same
 //! function over the checked-in corpus on stable Rust.
 #![no_main]
@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    stt_proto::fuzzing::storage_read(data);
+    stt_testkit::storage_read(data);
 });

@@ -1,4 +1,4 @@
-//! Fuzz target: `stt_proto::fuzzing::stream_reassembly` (see its docs for the steps and the
+//! Fuzz target: `stt_testkit::stream_reassembly` (see its docs for the steps and the
 //! invariants). The corpus replay test (`tests/tests/fuzz_corpus.rs`) runs the same
 //! function over the checked-in corpus on stable Rust.
 #![no_main]
@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    stt_proto::fuzzing::stream_reassembly(data);
+    stt_testkit::stream_reassembly(data);
 });

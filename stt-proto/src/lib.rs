@@ -78,6 +78,18 @@
 //! session state machine and memory bounds are described in `docs/ARCHITECTURE.md`.
 //!
 //! With `default-features = false` the crate is `#![no_std]` and needs only `alloc`.
+//!
+//! ## Test-only hooks
+//!
+//! The `test-hooks` feature exposes the module `test_hooks` (and
+//! `SessionRef::seal_raw_frames`): ways to break the protocol's rules that only test
+//! code may use (the oracles of `stt-testkit`, the fuzz targets, the attack tests, the
+//! simulator's adversary). It is refused in release builds (`debug_assertions` off),
+//! except under cargo-fuzz (`--cfg fuzzing`) and inside this repository's own workspace,
+//! whose `.cargo/config.toml` sets `STT_TEST_HOOKS_IN_RELEASE`: `cargo bench --workspace`
+//! unifies features across every member, so the release benches and the release
+//! simulator (whose adversary uses the hook) build with it. A dependent crate never
+//! reads that file, so its release builds refuse the feature.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -115,8 +127,16 @@ mod stats;
 mod stream;
 mod time;
 
-#[cfg(any(test, feature = "fuzzing"))]
-pub mod fuzzing;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
+
+// The hooks seal arbitrary frames as an authenticated peer: never in a release build
+// outside this workspace (see "Test-only hooks" above).
+#[cfg(all(feature = "test-hooks", not(debug_assertions), not(fuzzing)))]
+const _: () = assert!(
+    option_env!("STT_TEST_HOOKS_IN_RELEASE").is_some(),
+    "stt-proto's `test-hooks` feature is test-only: refused in release builds (crate doc, \"Test-only hooks\")"
+);
 
 // The node and its sessions.
 pub use node::{

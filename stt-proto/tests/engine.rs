@@ -1,7 +1,7 @@
 //! Engine tests: two Nodes back to back in memory (no IO, virtual time).
 #![allow(clippy::needless_range_loop, clippy::field_reassign_with_default)]
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! load, replays, bounded half-open state and the anti-amplification budget.
 #![allow(clippy::field_reassign_with_default)]
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::cell::RefCell;
 use std::rc::Rc;

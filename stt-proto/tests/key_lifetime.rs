@@ -1,9 +1,9 @@
 //! Session-key lifetime: old receive keys are kept about 3 PTO after a key update (not a
 //! fixed time), key updates happen by default, and the periodic re-handshake replaces the
 //! keys with ones from a fresh DH while streams keep flowing. Two Nodes back to back in
-//! memory (tests/common), virtual time.
+//! memory (`stt_testkit::pair`), virtual time.
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -3,7 +3,7 @@
 //! the idle timeout, while a slow (800 ms RTT) path never trips it. Two nodes back to back
 //! in memory, virtual time; each test runs in well under a second of wall time.
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::time::Duration;
 

@@ -2,9 +2,9 @@
 //! arrive on a new path, and node 1's packets to the old one are lost), combined with
 //! the loss of the packets that matter: the PATH_CHALLENGE, its answer, packets right
 //! at the rebinding, and enough earlier losses that node 1's ACK frames carry many
-//! ranges. Two Nodes back to back in memory (tests/common), virtual time.
+//! ranges. Two Nodes back to back in memory (`stt_testkit::pair`), virtual time.
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -4,7 +4,7 @@
 //! storage fetches (hit, miss, serving off, wrong bytes, too large, loss, cancel) and
 //! live-mode deadlines.
 
-mod common;
+use stt_testkit::pair as common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -43,7 +43,7 @@ pub fn golden_vectors() -> Vec<(String, Vec<u8>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/PROTOCOL.md");
     let spec = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} unreadable: {e}", path.display()));
-    stt_proto::fuzzing::golden_blocks(&spec)
+    stt_testkit::golden_blocks(&spec)
         .into_iter()
         .map(|(name, bytes)| (name.to_string(), bytes))
         .collect()

@@ -1,7 +1,7 @@
 //! Replays every fuzz target's checked-in corpus through the target's function, so CI
 //! on stable Rust exercises the fuzz invariants without libFuzzer; and keeps the seed
 //! corpora in step with their sources: the golden examples of docs/PROTOCOL.md for
-//! `frame_decode`, `stt_proto::fuzzing::storage_read_seeds` for `storage_read`. The engine targets'
+//! `frame_decode`, `stt_testkit::storage_read_seeds` for `storage_read`. The engine targets'
 //! corpora are inputs the fuzzer found (minimized with `cargo fuzz cmin`) plus crash
 //! regressions (`regression-*`); a few pseudo-random inputs run through each as well.
 //!
@@ -214,7 +214,7 @@ fn frame_decode_corpus_replays_without_failure() {
     assert!(files.len() >= 30, "corpus has only {} files", files.len());
     let mut failed = Vec::new();
     for (name, bytes) in &files {
-        let outcome = catch_unwind(AssertUnwindSafe(|| stt_proto::fuzzing::frame_decode(bytes)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| stt_testkit::frame_decode(bytes)));
         if outcome.is_err() {
             failed.push(name.clone());
         }
@@ -266,7 +266,7 @@ fn handshake_responder_corpus_replays_without_failure() {
         "handshake_responder",
         10,
         20,
-        stt_proto::fuzzing::handshake_responder,
+        stt_testkit::handshake_responder,
     );
 }
 
@@ -276,34 +276,29 @@ fn handshake_initiator_corpus_replays_without_failure() {
         "handshake_initiator",
         10,
         20,
-        stt_proto::fuzzing::handshake_initiator,
+        stt_testkit::handshake_initiator,
     );
 }
 
 #[test]
 fn session_established_corpus_replays_without_failure() {
-    let pair = stt_proto::fuzzing::EstablishedPair::new();
+    let pair = stt_testkit::EstablishedPair::new();
     replay("session_established", 10, 20, |data| {
-        stt_proto::fuzzing::session_established(&pair, data)
+        stt_testkit::session_established(&pair, data)
     });
 }
 
 #[test]
 fn stream_reassembly_corpus_replays_without_failure() {
-    replay(
-        "stream_reassembly",
-        10,
-        50,
-        stt_proto::fuzzing::stream_reassembly,
-    );
+    replay("stream_reassembly", 10, 50, stt_testkit::stream_reassembly);
 }
 
 #[test]
 fn storage_read_seeds_are_checked_in() {
-    check_seeds("storage_read", &stt_proto::fuzzing::storage_read_seeds());
+    check_seeds("storage_read", &stt_testkit::storage_read_seeds());
 }
 
 #[test]
 fn storage_read_corpus_replays_without_failure() {
-    replay("storage_read", 30, 50, stt_proto::fuzzing::storage_read);
+    replay("storage_read", 30, 50, stt_testkit::storage_read);
 }

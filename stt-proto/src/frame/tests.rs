@@ -1,7 +1,7 @@
 //! Codec tests that need the crate's internals: regressions for bugs found by review
-//! and property testing, the golden vectors of docs/PROTOCOL.md, and proptests.
-//! Each bug fix adds its case to `regressions` so it cannot come back.
+//! and property testing. Each bug fix adds its case to `regressions` so it cannot come
+//! back. The golden vectors of docs/PROTOCOL.md and the proptests, which need only the
+//! public codec and the oracles of `stt-testkit`, are `tests/codec_golden.rs` and
+//! `tests/codec_props.rs`.
 
-mod golden;
-mod props;
 mod regressions;

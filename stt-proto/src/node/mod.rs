@@ -50,7 +50,7 @@ mod reset_tests;
 mod rotation_tests;
 mod session_ref;
 mod storage;
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 mod test_hooks;
 #[cfg(test)]
 mod test_pair;

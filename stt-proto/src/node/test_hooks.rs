@@ -1,4 +1,4 @@
-//! Test-only session access for the fuzz targets and the attack suite (`fuzzing`
+//! Test-only session access for the fuzz targets and the attack suite (`test-hooks`
 //! feature). Never compiled into a normal build; the protocol never calls it.
 
 use crate::frame::StreamId;

@@ -94,9 +94,9 @@ impl Fetches {
         );
     }
 
-    /// Bytes of reassembly buffer held for fetch `request_id` (the fuzz oracle's
+    /// Bytes of reassembly buffer held for fetch `request_id` (the storage oracle's
     /// memory bound: never more than the fetch's `max_len`).
-    #[cfg(feature = "fuzzing")]
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn buffer_len(&self, request_id: u64) -> Option<usize> {
         self.fetches.get(&request_id).map(|f| f.buf.capacity())
     }
@@ -195,7 +195,7 @@ impl Fetches {
     }
 
     /// True while peer request `request_id` is awaiting an answer or being sent.
-    #[cfg(feature = "fuzzing")]
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn is_serving(&self, request_id: u64) -> bool {
         self.serves.contains_key(&request_id)
     }

@@ -25,7 +25,7 @@ mod rekey;
 mod send;
 mod stats;
 mod streams;
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 mod test_hooks;
 mod timers;
 
@@ -50,7 +50,7 @@ use crate::time::Instant;
 pub(crate) use calls::NodeServices;
 pub(crate) use control::Control;
 pub(crate) use fetch::Answer;
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 pub(crate) use fetch::Fetches;
 pub(crate) use messages::{Inbound, Messages};
 pub use params::{MAX_PARAMS_LEN, TransportParams};

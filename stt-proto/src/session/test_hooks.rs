@@ -1,4 +1,4 @@
-//! Test-only access for the fuzz targets and the attack suite (`fuzzing` feature): seal
+//! Test-only access for the fuzz targets and the attack suite (`test-hooks` feature): seal
 //! arbitrary frame bytes as this session's next protected packet, so a test can play
 //! an authenticated peer that breaks the rules.
 //!

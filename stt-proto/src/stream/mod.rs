@@ -7,5 +7,7 @@
 mod recv;
 mod send;
 
-pub use recv::{RecvBuffer, RecvError};
+pub use recv::RecvBuffer;
+#[cfg(any(test, feature = "test-hooks"))]
+pub use recv::RecvError;
 pub use send::{Chunk, SendBuffer};

@@ -56,6 +56,7 @@ pub struct RecvBuffer {
 
 impl RecvBuffer {
     /// An empty buffer at offset 0.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn new() -> Self {
         Self::default()
     }
@@ -166,6 +167,7 @@ impl RecvBuffer {
     }
 
     /// Bytes received but not yet read.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn buffered(&self) -> u64 {
         self.buffered
     }

@@ -1,6 +1,6 @@
 //! Executes [`Action::Attack`](crate::scenario::Action::Attack): the attacker's
 //! established session seals a packet that breaks one of its peer's limits (the
-//! `fuzzing` test hook, genuine keys) and the world routes it like any other. At the
+//! `test-hooks` hook, genuine keys) and the world routes it like any other. At the
 //! end of the run every delivered attack must have made the peer close that session
 //! with the attack's error code. Nothing here draws randomness.
 

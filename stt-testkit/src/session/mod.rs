@@ -25,11 +25,11 @@ use core::time::Duration;
 
 use arbitrary::Unstructured;
 
-use super::world::{World, node};
-use crate::config::NodeConfig;
-use crate::frame::{Dir, StreamId};
-use crate::{Event, SessionHandle};
+use crate::world::{World, node};
 use ops::Step;
+use stt_proto::config::NodeConfig;
+use stt_proto::frame::{Dir, StreamId};
+use stt_proto::{Event, SessionHandle};
 
 /// Most steps per input.
 const MAX_STEPS: usize = 128;

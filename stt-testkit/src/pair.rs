@@ -1,8 +1,7 @@
-//! In-memory harness: two (or more) Nodes wired back to back with a virtual clock, no IO.
-//! Modelled on quinn-proto's test "pair". Links can drop, duplicate, delay and reorder
-//! packets through a per-packet hook.
-
-#![allow(dead_code)]
+//! The in-memory two-node harness of stt-proto's integration tests: two Nodes wired back
+//! to back with a virtual clock, no IO, modelled on quinn-proto's test "pair". Links can
+//! drop, duplicate, delay and reorder packets through a per-packet hook. It checks only
+//! that no timer loops; the tests using it assert the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +14,17 @@ use stt_proto::{Identity, NetworkKey};
 /// What a link does with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
+    /// Deliver after the link latency.
     Deliver,
+    /// Lose it.
     Drop,
+    /// Deliver it twice, 10 µs apart.
     Duplicate,
     /// Deliver after this extra delay (reordering).
     Delay(Duration),
 }
 
+/// A per-packet hook: (from peer, sequence number of the datagram on that link, bytes).
 pub type Hook = Box<dyn FnMut(usize, u64, &[u8]) -> Fate>;
 
 /// A hook that also sees the path a packet was sent on and the time:
@@ -29,16 +32,23 @@ pub type Hook = Box<dyn FnMut(usize, u64, &[u8]) -> Fate>;
 /// wins.
 pub type PathHook = Box<dyn FnMut(usize, PathId, Instant, &[u8]) -> Fate>;
 
+/// One side of the pair.
 pub struct Peer {
+    /// The node.
     pub node: Node,
     /// The path id this node uses to reach the other node.
     pub path_to_other: PathId,
+    /// Events the node reported, in order (the tests drain them).
     pub events: Vec<Event>,
 }
 
+/// Two nodes, the links between them and a virtual clock.
 pub struct Pair {
+    /// Node 0 and node 1.
     pub peers: [Peer; 2],
+    /// The virtual time.
     pub now: Instant,
+    /// One-way delay of both links.
     pub latency: Duration,
     /// In flight: (deliver at, to peer, arriving on path, bytes).
     pub in_flight: Vec<(Instant, usize, PathId, Vec<u8>)>,
@@ -46,7 +56,9 @@ pub struct Pair {
     pub hook: Option<Hook>,
     /// Called for every datagram before `hook`.
     pub path_hook: Option<PathHook>,
+    /// Datagrams each peer sent.
     pub sent: [u64; 2],
+    /// Datagrams delivered.
     pub delivered: u64,
     /// Extra paths: (sending peer, path it sends on, path the receiver sees). Packets
     /// on any other path arrive on the receiver's `path_to_other`.
@@ -54,10 +66,12 @@ pub struct Pair {
     buf: Vec<u8>,
 }
 
+/// A 32-byte seed of `tag`.
 pub fn seed(tag: u8) -> [u8; 32] {
     [tag; 32]
 }
 
+/// A node with identity seed `tag`, network seed `network` and `config`.
 pub fn node(tag: u8, network: &[u8], config: NodeConfig) -> Node {
     let identity = Identity::from_node_seed(&seed(tag)).unwrap();
     let network = NetworkKey::from_shared_seed(network).unwrap();
@@ -71,15 +85,18 @@ pub fn node(tag: u8, network: &[u8], config: NodeConfig) -> Node {
 }
 
 impl Pair {
+    /// Two nodes of one network with these configs.
     pub fn new(config_a: NodeConfig, config_b: NodeConfig) -> Self {
         let net = [7u8; 32];
         Self::with_nodes(node(1, &net, config_a), node(2, &net, config_b))
     }
 
+    /// Two nodes with the default config.
     pub fn default_pair() -> Self {
         Self::new(NodeConfig::default(), NodeConfig::default())
     }
 
+    /// A pair of these nodes, at time 1 s with 5 ms links.
     pub fn with_nodes(a: Node, b: Node) -> Self {
         Self {
             peers: [

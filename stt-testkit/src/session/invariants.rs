@@ -6,8 +6,8 @@
 use core::time::Duration;
 
 use super::Run;
-use crate::error::ReadError;
-use crate::frame::{Dir, StreamId};
+use stt_proto::error::ReadError;
+use stt_proto::frame::{Dir, StreamId};
 
 impl Run {
     /// Reads stream `id` on side `s` and checks every byte against what was written.

@@ -1,37 +1,11 @@
-//! Oracles for the fuzz targets, the corpus replay test and the codec's proptests: each
-//! function feeds untrusted bytes to every decoder and checks the codec's invariants.
-//! With the `fuzzing` feature, the engine oracles in the submodules play arbitrary
-//! steps against real nodes (`handshake_*`, `session_established`), against stream
-//! reassembly (`stream_reassembly`) and against storage reads and fetches
-//! (`storage_read`).
-//!
-//! A broken invariant panics: that is the failure signal a fuzzer or test runner needs,
-//! so this module is compiled only for tests and with the `fuzzing` feature, and nothing
-//! in the protocol itself calls it.
+//! The codec oracle, shared by the `frame_decode` fuzz target, the corpus replay test and
+//! stt-proto's codec proptests: each function feeds untrusted bytes to every decoder of
+//! `stt_proto::frame` and checks the codec's invariants (a broken one panics; that is
+//! the failure signal a fuzzer or test runner needs). Public codec API only.
 
 use alloc::vec;
 
-#[cfg(feature = "fuzzing")]
-mod handshake;
-#[cfg(feature = "fuzzing")]
-mod reassembly;
-#[cfg(feature = "fuzzing")]
-mod session;
-#[cfg(feature = "fuzzing")]
-mod storage;
-#[cfg(feature = "fuzzing")]
-mod world;
-
-#[cfg(feature = "fuzzing")]
-pub use handshake::{handshake_initiator, handshake_responder};
-#[cfg(feature = "fuzzing")]
-pub use reassembly::stream_reassembly;
-#[cfg(feature = "fuzzing")]
-pub use session::{EstablishedPair, session_established};
-#[cfg(feature = "fuzzing")]
-pub use storage::{StorageStats, storage_read, storage_read_seeds, storage_read_stats};
-
-use crate::frame::{
+use stt_proto::frame::{
     ChallengeBody, CookieBody, DecodeError, EncodeError, Frame, Frames, HEADER_LEN, Header,
     InitBody, PacketType, Reader, ResetBody, ResponseBody, VersionBody, route_key,
 };

@@ -11,9 +11,9 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 
 use super::{Run, pattern, side};
-use crate::PathId;
-use crate::frame::{Dir, ErrorCode, Frame, Frames, HEADER_LEN, StreamId};
-use crate::fuzzing::world::World;
+use crate::world::World;
+use stt_proto::PathId;
+use stt_proto::frame::{Dir, ErrorCode, Frame, Frames, HEADER_LEN, StreamId};
 
 /// One step of an input.
 #[derive(Debug, Arbitrary)]

@@ -1,7 +1,8 @@
-//! The fetch half of the storage oracle: the requester (`requester.rs`, checked against
-//! its model) and a server `Fetches` answering from the at-rest store, whose every
-//! written piece is decoded and checked against the object, joined by a network that
-//! loses, duplicates and reorders pieces; and the final clean drain.
+//! The fetch half of the storage oracle: a requester fetch table, whose every outcome is
+//! compared with the spec's verdict (`reference.rs`), and a server fetch table answering
+//! from the at-rest store, whose every written piece is decoded and checked against the
+//! object, joined by a network that loses, duplicates and reorders pieces; and the final
+//! clean drain. Both tables are `stt_proto::test_hooks::FetchTable`, a session's own.
 //!
 //! Pieces travel only as encoded frames decoded again, as on the wire; a piece the
 //! encoder refuses (outside its object) is one the decoder would drop. Request ids are
@@ -13,12 +14,13 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::at_rest::{AtRest, pattern};
-use super::requester::Requester;
+use super::reference::Reference;
 use super::{ID_SPACE, Op, StorageStats};
-use crate::frame::{ErrorCode, Frame, Frames, StorageData, Writer};
-use crate::session::{Answer, DataOutcome, Fetches};
-use crate::storage::ContentHash;
-use crate::stream::Chunk;
+use stt_proto::error::FetchError;
+use stt_proto::frame::{ErrorCode, Frame, Frames, StorageData, Writer};
+use stt_proto::storage::ContentHash;
+use stt_proto::test_hooks::Chunk;
+use stt_proto::test_hooks::{FetchOutcome, FetchTable, ServeAnswer};
 
 /// Most serves in progress at once, as `max_serves` bounds a session.
 const MAX_LIVE: usize = 8;
@@ -55,8 +57,10 @@ struct Sent {
 
 /// Both ends of the fetch protocol and their models.
 pub(super) struct Exchange {
-    req: Requester,
-    server: Fetches,
+    /// The requester's fetch table and what the spec says it must do.
+    req: FetchTable,
+    reference: Reference,
+    server: FetchTable,
     serves: BTreeMap<u64, ServeModel>,
     sent: Vec<Sent>,
     /// Ids the server has seen: never reused.
@@ -82,8 +86,9 @@ fn over_the_wire(frame: &Frame<'_>, buf: &mut Vec<u8>) -> bool {
 impl Exchange {
     pub(super) fn new() -> Self {
         Self {
-            req: Requester::new(),
-            server: Fetches::default(),
+            req: FetchTable::new(),
+            reference: Reference::new(),
+            server: FetchTable::new(),
             serves: BTreeMap::new(),
             sent: Vec::new(),
             serve_ids: BTreeSet::new(),
@@ -116,7 +121,7 @@ impl Exchange {
                 flip,
             } => {
                 let request_id = id(*i);
-                let Some((hash, _)) = self.req.asked(request_id) else {
+                let Some((hash, _)) = self.reference.asked(request_id) else {
                     return;
                 };
                 let Some(object) = rest.content_of(&hash) else {
@@ -154,7 +159,9 @@ impl Exchange {
             }
             Op::CancelFetch { id: i } => {
                 let request_id = id(*i);
-                if self.req.cancel(request_id) {
+                let want = self.reference.cancel(request_id);
+                assert_eq!(self.req.cancel(request_id), want, "cancel {request_id}");
+                if want.is_some() {
                     self.peer_cancel(request_id);
                 }
             }
@@ -164,7 +171,7 @@ impl Exchange {
                 max_len,
             } => {
                 let request_id = id(*i);
-                let asked = match self.req.asked(request_id) {
+                let asked = match self.reference.asked(request_id) {
                     Some(a) => Some(a),
                     None => rest
                         .known(*object)
@@ -230,7 +237,8 @@ impl Exchange {
     }
 
     fn start(&mut self, request_id: u64, hash: ContentHash, max_len: u64) {
-        if !self.serve_ids.contains(&request_id) {
+        if !self.serve_ids.contains(&request_id) && self.reference.start(request_id, hash, max_len)
+        {
             self.req.start(request_id, hash, max_len);
         }
     }
@@ -277,14 +285,45 @@ impl Exchange {
         }
     }
 
+    /// A STORAGE_DATA reaches the requester: its outcome must be the spec's verdict,
+    /// and delivered bytes must be the requested object.
     fn on_data(&mut self, d: &StorageData<'_>) {
-        if let DataOutcome::Failed { cancel: true, .. } = self.req.on_data(d, &mut self.stats) {
-            self.peer_cancel(d.request_id);
+        let asked = self.reference.asked(d.request_id).map(|(hash, _)| hash);
+        let want = self.reference.data(d);
+        let got = self.req.on_data(d);
+        assert_eq!(
+            got,
+            want,
+            "STORAGE_DATA {:?}",
+            (d.request_id, d.total_len, d.offset, d.data.len())
+        );
+        match &got {
+            // Equal to the verdict: the bytes hash (by the reference's own SHA3-256) to
+            // the requested hash.
+            FetchOutcome::Done { hash, .. } => {
+                assert_eq!(Some(*hash), asked, "delivered for another request");
+                self.stats.fetched += 1;
+            }
+            FetchOutcome::Failed { error, cancel, .. } => {
+                match error {
+                    FetchError::HashMismatch => self.stats.hash_mismatches += 1,
+                    _ => self.stats.bad_responses += 1,
+                }
+                if *cancel {
+                    self.peer_cancel(d.request_id);
+                }
+            }
+            FetchOutcome::Pending => {}
         }
     }
 
+    /// A STORAGE_REFUSE reaches the requester: the fetch fails as the spec says.
     fn refuse(&mut self, request_id: u64, code: ErrorCode) {
-        self.req.refuse(request_id, code, &mut self.stats);
+        let want = self.reference.refuse(request_id, code);
+        if want.is_some() {
+            self.stats.refused += 1;
+        }
+        assert_eq!(self.req.on_refuse(request_id, code), want, "refuse");
     }
 
     /// A STORAGE_GET reaches the server; repeats and used ids are ignored, as the
@@ -307,14 +346,14 @@ impl Exchange {
         let (hash, max_len) = (*hash, *max_len);
         let data = if found { rest.lookup(&hash) } else { None };
         let want = match &data {
-            None => Answer::Refuse(ErrorCode::OBJECT_NOT_FOUND),
-            Some(d) if d.len() as u64 > max_len => Answer::Refuse(ErrorCode::OBJECT_TOO_LARGE),
-            Some(_) => Answer::Send,
+            None => ServeAnswer::Refuse(ErrorCode::OBJECT_NOT_FOUND),
+            Some(d) if d.len() as u64 > max_len => ServeAnswer::Refuse(ErrorCode::OBJECT_TOO_LARGE),
+            Some(_) => ServeAnswer::Send,
         };
         let got = self.server.answer(request_id, data.clone());
         assert_eq!(got, Some((hash, want)), "answer to {request_id}");
         match (want, data) {
-            (Answer::Send, Some(object)) => {
+            (ServeAnswer::Send, Some(object)) => {
                 let acked = vec![false; object.len()];
                 self.serves.insert(
                     request_id,
@@ -328,7 +367,7 @@ impl Exchange {
             }
             (answer, _) => {
                 self.serves.remove(&request_id);
-                if let Answer::Refuse(code) = answer {
+                if let ServeAnswer::Refuse(code) = answer {
                     self.refuse(request_id, code);
                 }
             }
@@ -463,7 +502,16 @@ impl Exchange {
 
     /// Counts and bounds agree with the models.
     pub(super) fn check(&self) {
-        self.req.check();
+        assert_eq!(self.req.fetching(), self.reference.len(), "fetches");
+        for (id, max_len, total) in self.reference.limits() {
+            assert!(self.req.is_fetching(id), "fetch {id} lost");
+            let held = self.req.buffer_len(id).unwrap_or_default() as u64;
+            assert!(held <= max_len, "fetch {id} holds {held} > max {max_len}");
+            assert!(
+                held <= total.unwrap_or(0),
+                "fetch {id} holds past its total"
+            );
+        }
         assert_eq!(self.server.serving(), self.serves.len(), "serves");
         for id in self.serves.keys() {
             assert!(self.server.is_serving(*id), "serve {id} lost");
@@ -513,7 +561,7 @@ impl Exchange {
         }
         for id in answered {
             assert!(
-                !self.req.is_live(id),
+                !self.reference.is_live(id),
                 "fetch {id} still waiting after its whole answer arrived"
             );
         }

@@ -12,9 +12,9 @@ use alloc::vec::Vec;
 
 use super::encode::{Step, encode};
 use super::{Damage, Op};
-use crate::frame::{ErrorCode, Frame, StorageData, StorageGet, StorageRefuse};
-use crate::storage::seal::NONCE_LEN;
-use crate::storage::{ContentHash, StorageKey};
+use stt_proto::frame::{ErrorCode, Frame, StorageData, StorageGet, StorageRefuse};
+use stt_proto::storage::seal::NONCE_LEN;
+use stt_proto::storage::{ContentHash, StorageKey};
 
 use super::at_rest::pattern;
 

@@ -12,8 +12,8 @@ use alloc::vec::Vec;
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 
-use crate::frame::varint;
-use crate::stream::{RecvBuffer, RecvError};
+use stt_proto::frame::varint;
+use stt_proto::test_hooks::{RecvBuffer, RecvError};
 
 /// Most operations per input.
 const MAX_OPS: usize = 256;

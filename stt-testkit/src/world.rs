@@ -15,9 +15,9 @@ use core::time::Duration;
 
 use bytes::BytesMut;
 
-use crate::config::NodeConfig;
-use crate::identity::{Identity, NetworkKey};
-use crate::{Event, Instant, Node, PathId, SessionHandle};
+use stt_proto::config::NodeConfig;
+use stt_proto::{Event, Instant, Node, PathId, SessionHandle};
+use stt_proto::{Identity, NetworkKey};
 
 /// Packets kept for replay and mutation.
 pub(crate) const LOG_LEN: usize = 64;

@@ -1,16 +1,16 @@
 //! Fuzz oracle for the read side of storage: arbitrary steps against objects sealed at
-//! rest (a [`MemoryStore`](crate::storage::MemoryStore) whose records are damaged,
+//! rest (a [`MemoryStore`](stt_proto::storage::MemoryStore) whose records are damaged,
 //! swapped, resealed; raw bytes opened as sealed records; strings parsed as hashes, as
 //! the file store lists its directory) and against a fetch by hash between a requester
-//! and a server `Fetches` (honest, corrupted and lying STORAGE_DATA, raw frame bytes,
+//! and a server fetch table (`stt_proto::test_hooks::FetchTable`; honest, corrupted and lying STORAGE_DATA, raw frame bytes,
 //! refusals, cancels, arbitrary chunk ranges read from a serve, loss, duplication and
 //! reordering of the pieces sent).
 //!
 //! Invariants, after every step: nothing panics; a store returns exactly the bytes put
 //! or `Corrupt` naming the asked hash, never other bytes; opening arbitrary bytes never
-//! yields a plaintext that does not hash to its address; a fetch ends exactly as a naive
-//! first-copy-wins model says, and returns bytes only if their SHA3-256 is the
-//! requested hash; a fetch holds at most its `max_len` bytes of buffer; every piece a
+//! yields a plaintext that does not hash to its address; a fetch ends exactly as the
+//! rules of PROTOCOL.md §4.7 say (`reference.rs`), and returns bytes only if their
+//! SHA3-256, computed by the oracle, is the requested hash; a fetch holds at most its `max_len` bytes of buffer; every piece a
 //! server writes lies inside the object and carries its bytes; a serve is forgotten
 //! only once every byte and the end were acknowledged. At the end a clean network
 //! drains every answer: each serve finishes and every fetch it answered ends.
@@ -18,13 +18,13 @@
 //! The file store (`stt-adapter`) reads through the same [`StorageKey::open`] and
 //! [`ContentHash`] parser exercised here; it adds only file IO.
 //!
-//! [`StorageKey::open`]: crate::storage::StorageKey::open
-//! [`ContentHash`]: crate::storage::ContentHash
+//! [`StorageKey::open`]: stt_proto::storage::StorageKey::open
+//! [`ContentHash`]: stt_proto::storage::ContentHash
 
 mod at_rest;
 mod encode;
 mod exchange;
-mod requester;
+mod reference;
 mod seeds;
 
 use arbitrary::{Arbitrary, Unstructured};

@@ -4,15 +4,13 @@
 //! with the typed value below and re-encoded to the same bytes. A block without a value
 //! here, a value without a block, or a frame or packet type without an example fails.
 
-use alloc::vec::Vec;
+use stt_proto::frame::*;
 
-use super::super::*;
-
-const SPEC: &str = include_str!("../../../../docs/PROTOCOL.md");
+const SPEC: &str = include_str!("../../docs/PROTOCOL.md");
 
 /// The golden blocks of the spec, in order, as (name, bytes).
 fn golden_blocks() -> Vec<(&'static str, Vec<u8>)> {
-    crate::fuzzing::golden_blocks(SPEC)
+    stt_testkit::golden_blocks(SPEC)
 }
 
 /// A handshake or stateless packet body.
@@ -132,7 +130,7 @@ fn expected(name: &str) -> Expect {
             sequence: 7,
             flags: Flags::new(true),
         }),
-        "payload-coalesced" => Expect::Payload(alloc::vec![
+        "payload-coalesced" => Expect::Payload(vec![
             Frame::Ack(AckFrame::new(0, &COALESCED_ACK).unwrap()),
             Frame::Data(DataFrame {
                 offset: 0,
@@ -365,7 +363,7 @@ fn every_golden_block_decodes_to_its_value_and_reencodes() {
     for (name, bytes) in blocks {
         // The blocks live as long as the test; leaking them gives the frames the
         // 'static lifetime the expected values have.
-        check(name, alloc::boxed::Box::leak(bytes.into_boxed_slice()));
+        check(name, std::boxed::Box::leak(bytes.into_boxed_slice()));
     }
 }
 

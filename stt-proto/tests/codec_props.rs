@@ -1,15 +1,12 @@
 //! Property tests: every frame, the header and every handshake body round-trip with
 //! arbitrary field values, and no input — random or a mutated valid encoding — makes
-//! a decoder panic or break the invariants of `crate::fuzzing`.
+//! a decoder panic or break the invariants of the codec oracle (`stt_testkit`).
 
-use alloc::vec::Vec;
-
-use alloc::vec;
 use proptest::collection::vec as pvec;
 use proptest::prelude::*;
 
-use super::super::*;
-use crate::fuzzing;
+use stt_proto::frame::*;
+use stt_testkit as oracle;
 
 /// A frame whose variable parts are owned, so a strategy can produce it.
 #[derive(Debug, Clone)]
@@ -358,23 +355,23 @@ fn arb_header() -> impl Strategy<Value = Header> {
 }
 
 /// Encodes, checks the length bookkeeping, decodes and compares; then hands the bytes
-/// to the fuzzing oracle, which re-checks canonical re-encoding.
+/// to the codec oracle, which re-checks canonical re-encoding.
 fn round_trip(owned: &Owned) -> Result<(), TestCaseError> {
     let frame = owned.frame();
     let len = frame.encoded_len().unwrap();
-    let mut buf = alloc::vec![0u8; len];
+    let mut buf = vec![0u8; len];
     prop_assert_eq!(frame.encode(&mut buf), Ok(len));
     prop_assert_eq!(Frame::decode_exact(&buf), Ok(frame.clone()));
     // Encoders are minimal, so the decoded frame re-encodes to the very same bytes.
-    fuzzing::check_frame(&frame, &buf);
+    oracle::check_frame(&frame, &buf);
     // The frame also survives inside a packet with other frames around it.
-    let mut packet = alloc::vec![0x14];
+    let mut packet = vec![0x14];
     packet.extend_from_slice(&buf);
     packet.push(0x14);
     let decoded: Vec<_> = Frames::new(&packet).collect::<Result<_, _>>().unwrap();
     prop_assert_eq!(
         decoded,
-        alloc::vec![Frame::Keepalive, frame.clone(), Frame::Keepalive]
+        vec![Frame::Keepalive, frame.clone(), Frame::Keepalive]
     );
     // Followed by padding (or nothing), the frame is the packet's last one that counts;
     // followed by the KEEPALIVE above, it is not.
@@ -465,7 +462,7 @@ proptest! {
     #[test]
     fn round_trip_init(e in any::<[u8; 32]>(), p in pvec(any::<u8>(), TAG_LEN..600), m in any::<[u8; 16]>()) {
         let body = InitBody { ephemeral: e, payload: &p, mac2: m };
-        let mut buf = alloc::vec![0u8; 32 + p.len() + 16];
+        let mut buf = vec![0u8; 32 + p.len() + 16];
         prop_assert_eq!(body.encode(&mut buf), Ok(buf.len()));
         prop_assert_eq!(InitBody::decode(&buf), Ok(body));
     }
@@ -473,7 +470,7 @@ proptest! {
     #[test]
     fn round_trip_challenge(e in any::<[u8; 32]>(), s in pvec(any::<u8>(), 48), p in pvec(any::<u8>(), TAG_LEN..600)) {
         let body = ChallengeBody { ephemeral: e, sealed_static: s.try_into().unwrap(), payload: &p };
-        let mut buf = alloc::vec![0u8; 32 + 48 + p.len()];
+        let mut buf = vec![0u8; 32 + 48 + p.len()];
         prop_assert_eq!(body.encode(&mut buf), Ok(buf.len()));
         prop_assert_eq!(ChallengeBody::decode(&buf), Ok(body));
     }
@@ -481,7 +478,7 @@ proptest! {
     #[test]
     fn round_trip_response(s in pvec(any::<u8>(), 48), p in pvec(any::<u8>(), TAG_LEN..600)) {
         let body = ResponseBody { sealed_static: s.try_into().unwrap(), payload: &p };
-        let mut buf = alloc::vec![0u8; 48 + p.len()];
+        let mut buf = vec![0u8; 48 + p.len()];
         prop_assert_eq!(body.encode(&mut buf), Ok(buf.len()));
         prop_assert_eq!(ResponseBody::decode(&buf), Ok(body));
     }
@@ -526,9 +523,9 @@ proptest! {
     /// Arbitrary bytes: every decoder returns Ok or Err and the oracle's invariants hold.
     #[test]
     fn arbitrary_bytes_never_panic(data in pvec(any::<u8>(), 0..1600)) {
-        fuzzing::frame_decode(&data);
-        fuzzing::check_frames(&data);
-        fuzzing::check_bodies(&data);
+        oracle::frame_decode(&data);
+        oracle::check_frames(&data);
+        oracle::check_bodies(&data);
         let _ = Frame::decode_exact(&data);
         let _ = Header::decode(&data);
     }
@@ -536,7 +533,7 @@ proptest! {
     /// Arbitrary bytes behind a valid DATA header, so the frame decoders see them.
     #[test]
     fn arbitrary_payload_never_panics(data in pvec(any::<u8>(), 0..1600)) {
-        fuzzing::frame_decode(&data_packet(&data));
+        oracle::frame_decode(&data_packet(&data));
     }
 }
 
@@ -554,13 +551,13 @@ proptest! {
         let mut payload = Vec::new();
         for f in &frames {
             let frame = f.frame();
-            let mut buf = alloc::vec![0u8; frame.encoded_len().unwrap()];
+            let mut buf = vec![0u8; frame.encoded_len().unwrap()];
             frame.encode(&mut buf).unwrap();
             payload.extend_from_slice(&buf);
         }
         let mutated = mutate(payload, &flips, cut, &tail);
-        fuzzing::frame_decode(&data_packet(&mutated));
-        fuzzing::check_frames(&mutated);
+        oracle::frame_decode(&data_packet(&mutated));
+        oracle::check_frames(&mutated);
         let _ = Frame::decode_exact(&mutated);
     }
 
@@ -576,9 +573,9 @@ proptest! {
         let mut packet = header.to_bytes().to_vec();
         packet.extend_from_slice(&body);
         let mutated = mutate(packet, &flips, cut, &tail);
-        fuzzing::frame_decode(&mutated);
+        oracle::frame_decode(&mutated);
         if mutated.len() > HEADER_LEN {
-            fuzzing::check_bodies(&mutated[HEADER_LEN..]);
+            oracle::check_bodies(&mutated[HEADER_LEN..]);
         }
     }
 }

@@ -16,10 +16,10 @@ use core::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 
-use super::world::{World, node};
-use crate::config::NodeConfig;
-use crate::frame::HEADER_LEN;
-use crate::{Event, NodeId, PathId};
+use crate::world::{World, node};
+use stt_proto::config::NodeConfig;
+use stt_proto::frame::HEADER_LEN;
+use stt_proto::{Event, NodeId, PathId};
 
 /// Node indices in the handshake world.
 const RESPONDER: usize = 0;
@@ -261,7 +261,7 @@ fn connect(w: &mut World, who: usize, to: usize) {
     w.flush();
 }
 
-fn take(w: &mut World, which: u8) -> Option<super::world::Packet> {
+fn take(w: &mut World, which: u8) -> Option<crate::world::Packet> {
     if w.in_flight.is_empty() {
         return None;
     }
@@ -269,7 +269,7 @@ fn take(w: &mut World, which: u8) -> Option<super::world::Packet> {
     w.in_flight.remove(i)
 }
 
-fn logged(w: &World, pick: u8) -> Option<super::world::Packet> {
+fn logged(w: &World, pick: u8) -> Option<crate::world::Packet> {
     if w.log.is_empty() {
         return None;
     }

@@ -11,8 +11,8 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::{Damage, Op, StorageStats};
-use crate::storage::seal::NONCE_LEN;
-use crate::storage::{
+use stt_proto::storage::seal::NONCE_LEN;
+use stt_proto::storage::{
     ContentHash, MemoryStore, ObjectStore, StorageError, StorageKey, StoreLimits,
 };
 
