@@ -1,5 +1,5 @@
 //! Custom frames (types 0x80–0xFF) in the async adapters: [`Session::send_custom_frame`]
-//! and the seed's [`FrameDispatcher`], which calls one registered handler per frame type.
+//! and [`FrameDispatcher`], which calls one registered handler per frame type.
 //!
 //! The dispatcher reads a filtered event subscription in its own task, so a slow
 //! handler can never block the driver; if handlers fall more than the subscription's

@@ -1,5 +1,5 @@
-//! [`EventStream`]: a subscription to every engine event of a node (the seed's
-//! EventEmitter). Bounded and lossy by design: the driver never waits for a slow
+//! [`EventStream`]: a subscription to every engine event of a node (an event
+//! emitter). Bounded and lossy by design: the driver never waits for a slow
 //! subscriber; the subscriber instead learns how many events it missed.
 
 use std::future::poll_fn;

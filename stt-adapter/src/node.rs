@@ -457,7 +457,7 @@ impl<R: Runtime> Node<R> {
     }
 
     /// Sends `data` as an unreliable datagram to every established session (the
-    /// seed's broadcast). Returns how many sessions it was queued on.
+    /// broadcast). Returns how many sessions it was queued on.
     pub fn send_to_all(&self, data: Bytes) -> usize {
         let shared = &self.inner.shared;
         let now = shared.now();

@@ -1,4 +1,4 @@
-//! The seed's binary streaming modes in the async adapters (semantics in
+//! Live and bounded streaming modes in the async adapters (semantics in
 //! docs/PRIMITIVES.md):
 //!
 //! * **bounded** — [`Session::send_bytes`] / [`Session::send_reader`] with a known

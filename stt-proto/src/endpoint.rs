@@ -3,7 +3,7 @@
 //! that a full queue has room again.
 //!
 //! The registry holds state only; the node decides when to consult it (after a packet,
-//! on an application call) and sessions own the sending side (`session/apps.rs`).
+//! on an application call) and sessions own the sending side (`session/messages.rs`).
 //! A full queue never grows and never drops: the sender is told (ENDPOINT_REFUSE).
 
 use alloc::collections::{BTreeMap, VecDeque};

@@ -18,7 +18,7 @@
 //! use bytes::BytesMut;
 //! use stt_proto::config::NodeConfig;
 //! use stt_proto::frame::Dir;
-//! use stt_proto::identity::{Identity, NetworkKey};
+//! use stt_proto::{Identity, NetworkKey};
 //! use stt_proto::{Event, Instant, Node, PathId};
 //!
 //! let network = NetworkKey::from_shared_seed(&[42u8; 32]).unwrap();

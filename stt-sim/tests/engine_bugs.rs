@@ -26,7 +26,7 @@ fn bidi_streams_on_a_clean_link() {
 
 /// Engine bug: a late retransmission of STREAM data for a peer-opened bidirectional
 /// stream whose receive half was already read to FIN hits `Streams::on_data`'s
-/// `s.recv == None` branch (stt-proto/src/session/streams.rs) and closes the session
+/// `s.recv == None` branch (stt-proto/src/session/streams/) and closes the session
 /// with STREAM_ID_CONFLICT. The same shape exists in `on_reset_stream`. Late duplicates
 /// for a finished receive half must be ignored, as they are for a fully closed stream.
 /// Fixed on main in 21e0f11; kept as a regression test.

@@ -1,4 +1,4 @@
-//! A custom frame protocol (the seed's FrameDispatcher use case).
+//! A custom frame protocol.
 //!
 //! Two frame types of the application range 0x80–0xFF make a tiny protocol: 0x80 PING
 //! carries a counter, 0x81 PONG echoes it. Each node registers one handler per type;

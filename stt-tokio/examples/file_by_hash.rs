@@ -1,4 +1,4 @@
-//! A file fetched by hash (the seed's BinaryStorage use case).
+//! A file fetched by hash.
 //!
 //! An archive node stores a file in its encrypted, content-addressed store on disk
 //! (key derived from its node seed) and serves it. A client that knows only the

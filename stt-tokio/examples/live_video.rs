@@ -1,4 +1,4 @@
-//! Video frames over live mode, freshest first (the seed's live-streaming use case).
+//! Video frames over live mode, freshest first.
 //!
 //! A camera node sends 30 frames per second for one second; each frame is one live
 //! segment with a 150 ms deadline: a frame not delivered by then is dropped rather

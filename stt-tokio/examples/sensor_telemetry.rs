@@ -1,4 +1,4 @@
-//! Sensor telemetry to a named endpoint (the seed's EndpointManager use case).
+//! Sensor telemetry to a named endpoint.
 //!
 //! A collector serves the endpoint "sensor.telemetry" with a queue of 8 readings and
 //! reads it slowly. A sensor sends 40 readings with `route_wait`, which waits for room

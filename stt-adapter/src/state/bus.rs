@@ -1,4 +1,4 @@
-//! The event subscription (the seed's EventEmitter) shared by the async adapters:
+//! The event subscription shared by the async adapters:
 //! every engine [`Event`] fanned out to any number of subscribers, each with its own
 //! bounded queue and an optional filter. Publishing never waits: a subscriber whose
 //! queue is full loses its oldest event and is told how many it missed ([`Lagged`]).

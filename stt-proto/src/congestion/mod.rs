@@ -11,8 +11,7 @@
 //!
 //! ```
 //! use stt_proto::Instant;
-//! use stt_proto::congestion::{Controller, ControllerFactory};
-//! use stt_proto::recovery::RttEstimator;
+//! use stt_proto::congestion::{Controller, ControllerFactory, RttEstimator};
 //!
 //! #[derive(Debug, Clone)]
 //! struct Fixed {
@@ -65,7 +64,8 @@
 use alloc::boxed::Box;
 
 use crate::Instant;
-use crate::recovery::RttEstimator;
+/// The RTT estimate a controller reads on each ACK (part of [`Controller::on_ack`]).
+pub use crate::recovery::RttEstimator;
 
 mod cubic;
 mod new_reno;
