@@ -22,6 +22,9 @@ use crate::time::Instant;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HeldPaths {
     set: BTreeSet<(PathId, SessionId)>,
+    /// The same entries by session id first: a RESPONSE's lookup is a range, not a scan
+    /// of every held path (there is one per accepted session).
+    by_sid: BTreeSet<(SessionId, PathId)>,
     /// Prune when the set reaches this size (doubles with what stays).
     prune_at: usize,
 }
@@ -68,10 +71,12 @@ impl Node {
 
     fn hold_path(&mut self, path: PathId, sid: SessionId) {
         self.held_paths.set.insert((path, sid));
+        self.held_paths.by_sid.insert((sid, path));
         if self.held_paths.set.len() >= self.held_paths.prune_at.max(64) {
             let set = core::mem::take(&mut self.held_paths.set);
             let kept: BTreeSet<_> = set.into_iter().filter(|&(p, s)| self.holds(p, s)).collect();
             self.held_paths.prune_at = kept.len() * 2;
+            self.held_paths.by_sid = kept.iter().map(|&(p, s)| (s, p)).collect();
             self.held_paths.set = kept;
         }
     }
@@ -80,9 +85,12 @@ impl Node {
     /// went to several (its INIT was repeated from elsewhere) or none is held: then no
     /// path is proven by the RESPONSE alone (PROTOCOL.md §5.7.6).
     pub(super) fn challenged_path_of(&self, sid: SessionId) -> Option<PathId> {
-        let mut paths = self.held_paths.set.iter().filter(|&&(_, s)| s == sid);
+        let mut paths = self
+            .held_paths
+            .by_sid
+            .range((sid, PathId(0))..=(sid, PathId(u64::MAX)));
         match (paths.next(), paths.next()) {
-            (Some(&(p, _)), None) => Some(p),
+            (Some(&(_, p)), None) => Some(p),
             _ => None,
         }
     }
