@@ -62,6 +62,17 @@ impl Server {
         }
     }
 
+    /// A server with default limits but `admission`'s.
+    fn with_admission(admission: AdmissionConfig, idle_paths: usize) -> Self {
+        Self::new(
+            NodeConfig {
+                admission,
+                ..NodeConfig::default()
+            },
+            idle_paths,
+        )
+    }
+
     /// A datagram from `addr`; returns what the server sent back to it.
     fn receive(&mut self, now: Instant, addr: u32, bytes: &[u8]) -> Vec<Vec<u8>> {
         let path = self.paths.path_for_node(&addr, &self.node);
@@ -392,13 +403,7 @@ fn one_source_reconnecting_often_is_not_throttled_while_not_under_load() {
         source_burst: 8,
         ..AdmissionConfig::default()
     };
-    let mut server = Server::new(
-        NodeConfig {
-            admission,
-            ..NodeConfig::default()
-        },
-        64,
-    );
+    let mut server = Server::with_admission(admission, 64);
     // Far past the source's bucket (burst 8), far below the INIT-rate trigger: a client
     // making handshakes in a loop (a benchmark, a script sending file after file) gets a
     // CHALLENGE for each; the bucket only applies under load, as WireGuard's limiter.
@@ -425,13 +430,7 @@ fn a_garbage_init_flood_costs_no_dh_and_does_not_put_the_responder_under_load() 
         under_load_init_rate: 1000,
         ..AdmissionConfig::default()
     };
-    let mut server = Server::new(
-        NodeConfig {
-            admission,
-            ..NodeConfig::default()
-        },
-        64,
-    );
+    let mut server = Server::with_admission(admission, 64);
     let template = recorded_inits(1).remove(0);
     let start = Instant::from_micros(1_000_000);
     let mut x = 1u8;
@@ -465,13 +464,7 @@ fn fresh_member_inits_past_the_rate_threshold_put_the_responder_under_load() {
         under_load_init_rate: RATE,
         ..AdmissionConfig::default()
     };
-    let mut server = Server::new(
-        NodeConfig {
-            admission,
-            ..NodeConfig::default()
-        },
-        256,
-    );
+    let mut server = Server::with_admission(admission, 256);
     let start = Instant::from_micros(1_000_000);
     let (mut challenges, mut cookies) = (0, 0);
     for (i, init) in recorded_inits(60).iter().enumerate() {
