@@ -2,7 +2,7 @@
 //!
 //! A controller only sizes the congestion window from the events the session reports
 //! (sent, acknowledged, lost); it never detects loss, never measures RTT (both are
-//! [`crate::recovery`]'s) and never reads a clock: every event carries its `now`.
+//! `recovery`'s) and never reads a clock: every event carries its `now`.
 //!
 //! # Plugging in your own controller
 //!

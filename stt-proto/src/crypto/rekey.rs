@@ -3,7 +3,7 @@
 //! from that phase on depend on a secret an attacker holding the old keys never saw.
 //!
 //! This module only derives: when the DH is agreed and which phase it applies to is the
-//! session's business ([`crate::session`]), and the key phases are [`super::record`]'s.
+//! session's business, and the key phases are [`super::record`]'s.
 
 use core::fmt;
 

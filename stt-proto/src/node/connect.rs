@@ -15,21 +15,21 @@ use crate::time::Instant;
 
 impl Node {
     /// Starts a handshake with whichever node answers at `path`. The session is usable
-    /// once [`Event::Connected`] reports it.
+    /// once [`Event::Connected`](crate::Event::Connected) reports it.
     ///
     /// An unpinned connect **authenticates some member of the network**: any holder of
     /// the shared seed who can answer at (or spoof) `path` completes the handshake as
-    /// itself, and the session's [`SessionRef::peer`] says who that was. To talk to one
+    /// itself, and the session's [`SessionRef::peer`](crate::SessionRef::peer) says who that was. To talk to one
     /// particular node, use [`Node::connect_to`].
     pub fn connect(&mut self, now: Instant, path: PathId) -> Result<SessionHandle, ConnectError> {
         self.start_connect(now, path, None)
     }
 
     /// Starts a handshake with the node at `path` that must prove one of the ids in
-    /// `expected` (one [`NodeId`] converts into a set). The initiator checks the
+    /// `expected` (one [`NodeId`](crate::NodeId) converts into a set). The initiator checks the
     /// responder's authenticated id before it sends RESPONSE, so it never authenticates
     /// itself to anyone else; a mismatch closes the session with
-    /// [`SessionError::PeerMismatch`] carrying both ids.
+    /// [`SessionError::PeerMismatch`](crate::error::SessionError::PeerMismatch) carrying both ids.
     pub fn connect_to(
         &mut self,
         now: Instant,

@@ -14,7 +14,7 @@ use crate::ids::PathId;
 use crate::time::Instant;
 
 impl Node {
-    /// Feeds one received datagram. Bad input is counted in [`NodeStats`] and dropped;
+    /// Feeds one received datagram. Bad input is counted in [`NodeStats`](crate::NodeStats) and dropped;
     /// it never returns an error and never panics. The path id stands in for the remote
     /// address ([`RemoteAddr::from_path_id`]); adapters that know the address call
     /// [`Node::handle_datagram_from`], so cookies survive a recycled path id.

@@ -53,7 +53,7 @@ impl SessionRef<'_> {
     }
 
     /// The path the session currently sends on (possibly still being validated after
-    /// the peer moved: see [`Event::PathChanged`]).
+    /// the peer moved: see [`Event::PathChanged`](crate::Event::PathChanged)).
     pub fn path(&mut self) -> PathId {
         self.session().path_id()
     }
@@ -67,7 +67,7 @@ impl SessionRef<'_> {
     /// Moves the session to `path` by this side's choice (a new socket or WebSocket
     /// the application opened); the peer validates the new path when packets arrive on
     /// it, and late packets on the old path do not pull the session back. Emits
-    /// [`Event::PathChanged`].
+    /// [`Event::PathChanged`](crate::Event::PathChanged).
     pub fn migrate(&mut self, now: Instant, path: PathId) -> Result<(), MigrateError> {
         let r = self.session().migrate(path);
         self.done(now, r)
