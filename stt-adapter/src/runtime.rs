@@ -69,7 +69,7 @@ pub trait Runtime: Clone + Send + Sync + Sized + 'static {
 }
 
 /// Readiness of one registered UDP socket; the syscalls themselves are quinn-udp's,
-/// run by [`crate::udp::UdpIo`] through these methods.
+/// run by the adapter's UDP driver (`udp.rs`) through these methods.
 pub trait UdpPoller: Send + Sync + Unpin + Sized + 'static {
     /// Runs `op` once the socket may be readable; an `op` that fails with
     /// `WouldBlock` waits for readiness again. `Pending` registers for readability.

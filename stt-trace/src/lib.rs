@@ -1,5 +1,5 @@
 //! STT's JSON-lines trace format, both ways (schema in docs/ARCHITECTURE.md "Traces").
-//! [`write`] turns the core's events and metric records into lines, for the adapters'
+//! [`write`](mod@write) turns the core's events and metric records into lines, for the adapters'
 //! `trace_dir`/`trace_file` (`stt send --trace`) and `stt-sim --trace`; the rest reads
 //! them into what a person debugging a transfer wants: a per-session [`summary`], a
 //! [`qlog`] file for existing QUIC tooling (qvis), and, with the default `plot`
