@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::{Fate, Pair};
-use stt_proto::error::{ReadError, WriteError};
+use stt_proto::error::{MigrateError, ReadError, WriteError};
 use stt_proto::frame::Dir;
 use stt_proto::{Event, Instant, PathId};
 
@@ -367,4 +367,37 @@ fn a_response_from_another_path_is_not_taken_as_validated() {
     let mut s = pair.peers[1].node.session(b).unwrap();
     assert_eq!(s.path(), PathId(1));
     assert!(s.path_validated());
+}
+
+/// This side's own move (`SessionRef::migrate`): refused before the handshake completes;
+/// a move to the path in use changes nothing; a move elsewhere takes effect at once,
+/// validated (this side chose the path), and is reported once.
+#[test]
+fn migrate_is_refused_before_the_handshake_and_moves_at_once_after_it() {
+    let mut pair = Pair::default_pair();
+    let now = pair.now;
+    let early = pair.peers[0].node.connect(now, OLD).unwrap();
+    let mut s = pair.peers[0].node.session(early).unwrap();
+    assert_eq!(s.migrate(now, PathId(5)), Err(MigrateError::NotConnected));
+    assert_eq!(s.path(), OLD);
+
+    let mut pair = Pair::default_pair();
+    let (a, _) = pair.connect();
+    let now = pair.now;
+    let node = &mut pair.peers[0].node;
+    while node.poll_event().is_some() {}
+    let mut s = node.session(a).unwrap();
+    let start = s.path();
+    s.migrate(now, start).unwrap();
+    assert_eq!(s.path(), start);
+    s.migrate(now, NEW).unwrap();
+    assert_eq!(s.path(), NEW);
+    assert!(s.path_validated());
+    let mut moves = Vec::new();
+    while let Some(e) = node.poll_event() {
+        if let Event::PathChanged { path, .. } = e {
+            moves.push(path);
+        }
+    }
+    assert_eq!(moves, vec![NEW], "one move, to the new path");
 }
