@@ -57,39 +57,8 @@ fn transfer(pair: &mut Pair, a: SessionHandle, b: SessionHandle, streams: usize,
         .map(|(id, data, _, _)| (*id, data.clone()))
         .collect();
     let done = pair.run_until(Duration::from_secs(600), |p| {
-        let now = p.now;
-        {
-            let mut s = p.peers[0].node.session(a).unwrap();
-            for (id, data, sent, fin) in out.iter_mut() {
-                while *sent < data.len() {
-                    match s.write(now, *id, &data[*sent..(*sent + 256 * 1024).min(data.len())]) {
-                        Ok(n) => *sent += n,
-                        Err(WriteError::Blocked) => break,
-                        Err(e) => panic!("write: {e}"),
-                    }
-                }
-                if *sent == data.len() && !*fin {
-                    s.finish(now, *id).unwrap();
-                    *fin = true;
-                }
-            }
-        }
-        {
-            let mut s = p.peers[1].node.session(b).unwrap();
-            while let Some(id) = s.accept_stream(Dir::Uni) {
-                got.entry(id).or_default();
-            }
-            for (id, (buf, fin)) in got.iter_mut() {
-                while !*fin {
-                    match s.read(now, *id, usize::MAX) {
-                        Ok(Some(bytes)) => buf.extend_from_slice(&bytes),
-                        Ok(None) => *fin = true,
-                        Err(ReadError::Blocked) => break,
-                        Err(e) => panic!("read: {e}"),
-                    }
-                }
-            }
-        }
+        p.write_streams(0, a, &mut out);
+        p.read_streams(1, b, &mut got);
         p.peers[1].events.clear();
         p.peers[0].events.clear();
         got.len() == streams && got.values().all(|(_, fin)| *fin)

@@ -3,11 +3,14 @@
 //! drop, duplicate, delay and reorder packets through a per-packet hook. It checks only
 //! that no timer loops; the tests using it assert the rest.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use stt_proto::config::NodeConfig;
+use stt_proto::error::{ReadError, WriteError};
+use stt_proto::frame::{Dir, StreamId};
 use stt_proto::{Event, Instant, Node, PathId, SessionHandle};
 use stt_proto::{Identity, NetworkKey};
 
@@ -271,5 +274,60 @@ impl Pair {
             }
         }
         done(self)
+    }
+}
+
+/// One outgoing stream of a transfer test: its id, all its bytes, how many were written,
+/// and whether it was finished.
+pub type Outgoing = (StreamId, Vec<u8>, usize, bool);
+
+/// What a transfer test received per stream: the bytes so far and whether the stream ended.
+pub type Incoming = HashMap<StreamId, (Vec<u8>, bool)>;
+
+impl Pair {
+    /// Node `from` writes what each stream of `out` still has (256 KiB per call at most)
+    /// until flow control blocks it, and finishes each stream once all of it is written.
+    pub fn write_streams(&mut self, from: usize, session: SessionHandle, out: &mut [Outgoing]) {
+        let now = self.now;
+        let mut s = self.peers[from]
+            .node
+            .session(session)
+            .expect("sender session");
+        for (id, data, sent, fin) in out.iter_mut() {
+            while *sent < data.len() {
+                match s.write(now, *id, &data[*sent..(*sent + 256 * 1024).min(data.len())]) {
+                    Ok(n) => *sent += n,
+                    Err(WriteError::Blocked) => break,
+                    Err(e) => panic!("write: {e}"),
+                }
+            }
+            if *sent == data.len() && !*fin {
+                s.finish(now, *id).expect("finish");
+                *fin = true;
+            }
+        }
+    }
+
+    /// Node `to` accepts new unidirectional streams and reads every stream into `got`
+    /// until it blocks or ends.
+    pub fn read_streams(&mut self, to: usize, session: SessionHandle, got: &mut Incoming) {
+        let now = self.now;
+        let mut s = self.peers[to]
+            .node
+            .session(session)
+            .expect("receiver session");
+        while let Some(id) = s.accept_stream(Dir::Uni) {
+            got.entry(id).or_default();
+        }
+        for (id, (buf, fin)) in got.iter_mut() {
+            while !*fin {
+                match s.read(now, *id, usize::MAX) {
+                    Ok(Some(bytes)) => buf.extend_from_slice(&bytes),
+                    Ok(None) => *fin = true,
+                    Err(ReadError::Blocked) => break,
+                    Err(e) => panic!("read: {e}"),
+                }
+            }
+        }
     }
 }
