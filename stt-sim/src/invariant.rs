@@ -193,6 +193,21 @@ pub enum Violation {
         /// Silence so far.
         silent: Duration,
     },
+    /// A receiver holds more than it advertised (per stream or per session) or lets
+    /// the peer open more streams than it allowed, by its own counters.
+    #[error("node {node} session {track}: {what} = {held} beyond the advertised {advertised}")]
+    FlowOverrun {
+        /// The receiving node.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// Which limit (`"session data"`, `"stream N data"`, `"peer streams"`).
+        what: String,
+        /// What it holds.
+        held: u64,
+        /// What it advertised.
+        advertised: u64,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

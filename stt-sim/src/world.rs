@@ -144,8 +144,12 @@ pub struct World {
     wire_bytes: u64,
     steps: u64,
     apps: apps::AppsState,
-    /// Attacks sent: (attacker's sim session, attack), checked at the end.
-    attacks: Vec<(usize, crate::adversary::Attack)>,
+    /// Attacks sent: (attacker's sim session, attack, the attacker's new address for
+    /// a wrong-answer attack), checked at the end.
+    attacks: Vec<(usize, crate::adversary::Attack, u64)>,
+    /// Nodes whose own datagrams are dropped until the given time (an adversary that
+    /// answers for its engine).
+    muted: BTreeMap<usize, Instant>,
 }
 
 fn us(d: Duration) -> u64 {
@@ -261,6 +265,7 @@ impl World {
             steps: 0,
             apps: apps::AppsState::default(),
             attacks: Vec::new(),
+            muted: BTreeMap::new(),
         };
         for i in 0..world.nodes.len() {
             world.boot(i)?;
@@ -349,7 +354,11 @@ impl World {
             // A session whose peer ended with an error closes on its own idle timer,
             // which may be longer than the settle time (its PTO can exceed the peer's):
             // keep running until it does, bounded by the deadline.
-            if settle_until.is_some_and(|s| at > s) && self.has_half_open() {
+            // Likewise a wrong-answer attack's peer, until the honest answer validated
+            // the attacker's new address.
+            if settle_until.is_some_and(|s| at > s)
+                && (self.has_half_open() || self.wrong_answer_pending())
+            {
                 settle_until = Some(Instant::from_micros(at.as_micros() + settle));
             }
             if settle_until.is_some_and(|s| at > s) {

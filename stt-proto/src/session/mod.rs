@@ -57,6 +57,8 @@ pub use params::{MAX_PARAMS_LEN, TransportParams};
 pub(crate) use paths::{PathState, Probe};
 pub use stats::SessionStats;
 pub(crate) use streams::{StreamLimits, Streams};
+#[cfg(feature = "test-hooks")]
+pub use test_hooks::FlowAudit;
 
 pub(crate) use fetch::DataOutcome;
 use send::PacketInfo;

@@ -2,6 +2,9 @@
 //! what the world saw on the wire:
 //! - memory bounds: sessions and half-open handshakes within the node's limits, bytes in
 //!   flight within the largest congestion window granted plus the probes' allowance;
+//! - flow control from the receiver's own counters: no session holds more stream data
+//!   than the MAX_DATA it advertised, no stream more than its MAX_STREAM_DATA, and the
+//!   peer never has more streams open than the limit advertised to it;
 //! - the idle timeout fires when due: a session whose node heard nothing from the
 //!   peer's node for `max(idle, 3 PTO) + keepalive interval` (the idle timer restarts
 //!   at the first ack-eliciting packet sent after a receipt, at the latest by the next
@@ -12,6 +15,7 @@
 use std::time::Duration;
 
 use stt_proto::Instant;
+use stt_proto::test_hooks::FlowAudit;
 
 use super::World;
 use crate::invariant::Violation;
@@ -34,6 +38,33 @@ pub(super) fn idle_due(
     let pto = srtt.saturating_mul(4) + max_ack_delay;
     let wait = idle.max(pto.saturating_mul(3)) + keepalive? + IDLE_SLACK;
     Some(last_heard + wait)
+}
+
+/// Each limit of `a` that track `t`'s receiver holds more than: (track, which, held,
+/// advertised).
+fn flow_overruns(t: usize, a: &FlowAudit, out: &mut Vec<(usize, String, u64, u64)>) {
+    if a.session_received > a.session_advertised {
+        out.push((
+            t,
+            "session data".into(),
+            a.session_received,
+            a.session_advertised,
+        ));
+    }
+    for &(id, held, advertised) in &a.streams_over {
+        out.push((t, format!("stream {id:?} data"), held, advertised));
+    }
+    for d in 0..2 {
+        if a.peer_streams_opened[d] > a.peer_streams_limit[d] {
+            let what = ["peer bidirectional streams", "peer unidirectional streams"][d];
+            out.push((
+                t,
+                what.into(),
+                a.peer_streams_opened[d],
+                a.peer_streams_limit[d],
+            ));
+        }
+    }
 }
 
 impl World {
@@ -65,6 +96,7 @@ impl World {
         );
         let mut found = Vec::new();
         let mut idle_missed = Vec::new();
+        let mut overruns = Vec::new();
         if node.session_count() > max_sessions {
             found.push((
                 "session_count",
@@ -83,6 +115,9 @@ impl World {
         for &t in &n.tracks {
             if let Some(mut s) = node.session(tracks[t].handle) {
                 let st = s.stats();
+                if let Some(a) = s.flow_audit() {
+                    flow_overruns(t, &a, &mut overruns);
+                }
                 // The window may shrink below what is already in flight (a loss halves
                 // it), so the bound is the largest window granted so far; RFC 9002
                 // §6.2.4 lets each probe timeout send two datagrams beyond it.
@@ -103,6 +138,15 @@ impl World {
                 }
                 tracks[t].last_stats = st;
             }
+        }
+        for (track, what, held, advertised) in overruns {
+            self.violate(Violation::FlowOverrun {
+                node: ix,
+                track,
+                what,
+                held,
+                advertised,
+            });
         }
         for (track, silent) in idle_missed {
             self.violate(Violation::IdleNotFired {

@@ -104,6 +104,10 @@ impl World {
                 ("hash", Val::U(h)),
             ],
         );
+        if self.muted.get(&from).is_some_and(|&until| now < until) {
+            self.record_drop(from, path.0, bytes.len(), DropReason::Muted);
+            return;
+        }
         let Some(&to) = self.addr_owner.get(&path.0) else {
             let r = if self.old_addrs.contains(&path.0) {
                 DropReason::OldAddress
