@@ -208,6 +208,19 @@ pub enum Violation {
         /// What it advertised.
         advertised: u64,
     },
+    /// A session declared many packets lost as congestion and its congestion window
+    /// never shrank (a controller that does not react to loss).
+    #[error(
+        "node {node} session {track}: {lost} packets declared lost as congestion, window never reduced"
+    )]
+    WindowNeverReduced {
+        /// The sending node.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// Packets it declared lost.
+        lost: u64,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

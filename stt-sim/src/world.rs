@@ -213,6 +213,7 @@ impl World {
                 tracks: Vec::new(),
                 plans: Vec::new(),
                 last_stats: NodeStats::default(),
+                got_response: false,
                 timer_spin: (Instant::from_micros(0), 0),
             });
         }

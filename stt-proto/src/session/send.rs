@@ -525,11 +525,6 @@ impl Session {
     }
 }
 
-/// Whether an ack-eliciting packet may go with `in_flight` bytes out under `window`:
-/// while any of the window is unused, as Chromium's and msquic's QUIC senders decide, so
-/// a window of 4.9 datagrams keeps five in flight rather than four (the window then
-/// overshoots by less than one datagram, never more). `recovery_send` is the one packet
-/// allowed on entering recovery.
 /// Metrics of a packet about to be sealed: what it carried and that sending goes on.
 fn record_sent(now: Instant, conn: &mut Conn, info: &PacketInfo, eliciting: bool) {
     let resent = conn.streams.last_chunk_resent;
@@ -572,6 +567,11 @@ fn record_sent(now: Instant, conn: &mut Conn, info: &PacketInfo, eliciting: bool
     }
 }
 
+/// Whether an ack-eliciting packet may go with `in_flight` bytes out under `window`:
+/// while any of the window is unused, as Chromium's and msquic's QUIC senders decide, so
+/// a window of 4.9 datagrams keeps five in flight rather than four (the window then
+/// overshoots by less than one datagram, never more). `recovery_send` is the one packet
+/// allowed on entering recovery.
 fn window_allows(in_flight: u64, window: u64, recovery_send: bool) -> bool {
     recovery_send || in_flight < window
 }

@@ -1,4 +1,5 @@
-//! End-of-run checks and the run report: no silent loss, no half-open session, every
+//! End-of-run checks and the run report: no silent loss, losses reached the congestion
+//! controller, no half-open session, every
 //! plan's expected outcome (plus the apps', attacks' and paths' own end checks), then
 //! the counters gathered into a [`RunReport`]. It only reads the world as the run left
 //! it; it must not step the world further.
@@ -11,6 +12,9 @@ use crate::invariant::Violation;
 use crate::link::LinkStats;
 use crate::report::RunReport;
 use crate::scenario::Expect;
+
+/// Congestion losses after which a session must have cut its window.
+const LOSSES_WITHOUT_CUT: u64 = 8;
 
 impl World {
     /// End-of-run checks; builds the report.
@@ -40,6 +44,21 @@ impl World {
                     written: r.written,
                     sender: sender.describe(),
                     receiver: receiver.map_or("never opened".into(), |e| e.describe()),
+                };
+                self.violate(v);
+            }
+        }
+        // Loss reaches the congestion controller: a session that declared this many
+        // packets lost as congestion (not those sent before a path change) has cut its
+        // window at least once.
+        for t in 0..self.tracks.len() {
+            let tr = &self.tracks[t];
+            let lost = tr.last_stats.congestion_losses;
+            if lost >= LOSSES_WITHOUT_CUT && !tr.window_cut {
+                let v = Violation::WindowNeverReduced {
+                    node: tr.node,
+                    track: t,
+                    lost,
                 };
                 self.violate(v);
             }

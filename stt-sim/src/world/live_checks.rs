@@ -20,6 +20,10 @@ use stt_proto::test_hooks::FlowAudit;
 use super::World;
 use crate::invariant::Violation;
 
+/// Path validation's own packets (a challenge, an answer: each at most 100 bytes) go
+/// outside the congestion window (PROTOCOL.md §4.4).
+const VALIDATION_SLACK: u64 = 200;
+
 /// Slack on the idle deadline (timer granularity, the step that notices the close).
 const IDLE_SLACK: Duration = Duration::from_millis(200);
 
@@ -123,9 +127,29 @@ impl World {
                 // §6.2.4 lets each probe timeout send two datagrams beyond it.
                 let tr = &mut tracks[t];
                 tr.max_cwnd = tr.max_cwnd.max(st.cwnd);
+                tr.window_cut |= st.cwnd < tr.last_stats.cwnd;
                 let bound = tr.max_cwnd + (2 * st.pto_count + 3) * mtu;
                 if st.bytes_in_flight > bound {
                     found.push(("bytes_in_flight", st.bytes_in_flight, bound));
+                }
+                // A step that added to the flight may only have sent while the flight
+                // was below the *current* window (the last packet may straddle it by a
+                // datagram), or, above it, only what lets a packet go beyond the
+                // window: two datagrams per probe timeout that fired in this step
+                // (RFC 9002 §6.2.4), one on entering recovery after a loss declared
+                // since the flight last grew (§7.3.2), one probe when a repeated
+                // handshake RESPONSE shows the peer has not seen the CONFIRM, and path
+                // validation's small packets.
+                let before = tr.last_stats.bytes_in_flight;
+                if st.bytes_in_flight > before {
+                    let new_ptos = st.pto_count.saturating_sub(tr.last_stats.pto_count);
+                    let recovery = u64::from(st.packets_lost > tr.lost_at_last_growth);
+                    let extra = 2 * new_ptos + recovery + u64::from(n.got_response);
+                    let bound = before.max(st.cwnd + mtu) + extra * mtu + VALIDATION_SLACK;
+                    if st.bytes_in_flight > bound {
+                        found.push(("bytes_in_flight over cwnd", st.bytes_in_flight, bound));
+                    }
+                    tr.lost_at_last_growth = st.packets_lost;
                 }
                 if let Some(peer) = tr.peer.filter(|_| tr.up && !tr.closing) {
                     let heard = heard_at.get(&(ix, peer)).copied();
@@ -139,6 +163,7 @@ impl World {
                 tracks[t].last_stats = st;
             }
         }
+        n.got_response = false;
         for (track, what, held, advertised) in overruns {
             self.violate(Violation::FlowOverrun {
                 node: ix,

@@ -57,6 +57,10 @@ impl World {
                 ("dup", Val::B(duplicate)),
             ],
         );
+        // Packet type RESPONSE (0x03) in the clear header after the magic "ST".
+        if bytes.get(..3) == Some(&b"ST\x03"[..]) {
+            self.nodes[to].got_response = true;
+        }
         if let Some(node) = self.nodes[to].node.as_mut() {
             node.handle_datagram(self.now, PathId(from_addr), BytesMut::from(&bytes[..]));
         }
