@@ -221,6 +221,17 @@ pub enum Violation {
         /// Packets it declared lost.
         lost: u64,
     },
+    /// A node sent two protected packets with the same packet number to one session:
+    /// the AEAD nonce repeated under one key (PROTOCOL.md §6.3).
+    #[error("node {node}: packet number {sequence} sent twice to session {session_id:016x}")]
+    NonceReuse {
+        /// The sender.
+        node: usize,
+        /// The receiver's session id in the header.
+        session_id: u64,
+        /// The header's sequence (low 32 bits of the packet number).
+        sequence: u32,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

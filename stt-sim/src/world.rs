@@ -147,6 +147,9 @@ pub struct World {
     /// Attacks sent: (attacker's sim session, attack, the attacker's new address for
     /// a wrong-answer attack), checked at the end.
     attacks: Vec<(usize, crate::adversary::Attack, u64)>,
+    /// Every protected packet a node put on the wire: (node, incarnation, receiver's
+    /// session id, sequence). A repeat is a reused nonce.
+    sent_pns: std::collections::HashSet<(usize, u32, u64, u32)>,
     /// Nodes whose own datagrams are dropped until the given time (an adversary that
     /// answers for its engine).
     muted: BTreeMap<usize, Instant>,
@@ -267,6 +270,7 @@ impl World {
             apps: apps::AppsState::default(),
             attacks: Vec::new(),
             muted: BTreeMap::new(),
+            sent_pns: std::collections::HashSet::new(),
         };
         for i in 0..world.nodes.len() {
             world.boot(i)?;

@@ -1,7 +1,8 @@
 //! The network: per-direction links created on first use from the scenario, routing a
 //! node's datagram to the node that owns the destination address (and the wire checks
-//! on the way: plaintext scan, path oracle, capture for injectors), and delivering or
-//! dropping it on arrival. It must not drive applications or judge sessions.
+//! on the way: plaintext scan, packet numbers never repeated, path oracle, capture for
+//! injectors), and delivering or dropping it on arrival. It must not drive applications
+//! or judge sessions.
 
 use bytes::BytesMut;
 use stt_proto::PathId;
@@ -12,6 +13,18 @@ use crate::link::{Delivery, DropReason, Link};
 use crate::payload;
 use crate::rng::{FNV_OFFSET, fnv1a};
 use crate::trace::Val;
+
+/// The receiver's session id and the sequence of a protected packet (CONFIRM 0x04 or
+/// DATA 0x10; PROTOCOL.md §2.1), read from its clear header; `None` for anything else.
+fn protected_packet_number(bytes: &[u8]) -> Option<(u64, u32)> {
+    let header = bytes.get(..20)?;
+    if &header[..2] != b"ST" || !matches!(header[2], 0x04 | 0x10) {
+        return None;
+    }
+    let session_id = u64::from_be_bytes(header[3..11].try_into().ok()?);
+    let sequence = u32::from_be_bytes(header[15..19].try_into().ok()?);
+    Some((session_id, sequence))
+}
 
 impl World {
     /// Hands a datagram that arrived to node `to` at `to_addr`, or drops it (crashed
@@ -94,6 +107,16 @@ impl World {
             });
         }
         let from_addr = self.nodes[from].addr;
+        if let Some((session_id, sequence)) = protected_packet_number(&bytes) {
+            let key = (from, self.nodes[from].incarnation, session_id, sequence);
+            if !self.sent_pns.insert(key) {
+                self.violate(Violation::NonceReuse {
+                    node: from,
+                    session_id,
+                    sequence,
+                });
+            }
+        }
         if let Some(v) = self.path_oracle.on_send(from, path.0, bytes.len()) {
             self.violate(v);
         }
