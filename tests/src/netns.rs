@@ -16,7 +16,8 @@ pub struct NetnsPair {
     pub addr_b: String,
 }
 
-fn ip(args: &[&str]) -> Result<(), String> {
+/// Runs `ip ARGS…`, failing with its stderr.
+pub fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
         .output()
@@ -32,13 +33,38 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Why namespace tests cannot run here, if they cannot: not root, or one of `tools`
+/// (`ip`, `nft`, `conntrack`…) missing. `None` when they can.
+pub fn unavailable(tools: &[&str]) -> Option<String> {
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: network namespaces need CAP_NET_ADMIN".into());
+    }
+    for tool in tools {
+        let package = match *tool {
+            "ip" => "iproute2",
+            "nft" => "nftables",
+            other => other,
+        };
+        let runs = Command::new(tool)
+            .arg(if *tool == "ip" { "-V" } else { "--version" })
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !runs {
+            return Some(format!(
+                "{tool} (Debian package {package}) is not installed"
+            ));
+        }
+    }
+    None
+}
+
 impl NetnsPair {
     /// Creates the pair, or says why it cannot (not root, no `ip`, no netns support).
     /// `net` picks the subnet `10.<net>.0/24` (e.g. "77.0"); `tag` keeps names unique.
     pub fn new(tag: &str, net: &str) -> Result<Self, String> {
-        // SAFETY: geteuid has no preconditions and touches no memory.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err("not root: network namespaces need CAP_NET_ADMIN".into());
+        if let Some(why) = unavailable(&["ip"]) {
+            return Err(why);
         }
         let pid = std::process::id();
         let a = format!("{tag}{pid}a");
@@ -135,12 +161,8 @@ pub struct NatTopology {
 impl NatTopology {
     /// Builds it, or says why it cannot (not root, no `nft`, no namespaces).
     pub fn new(tag: &str, net: u8) -> Result<Self, String> {
-        // SAFETY: geteuid has no preconditions and touches no memory.
-        if unsafe { libc::geteuid() } != 0 {
-            return Err("not root: network namespaces need CAP_NET_ADMIN".into());
-        }
-        if Command::new("nft").arg("--version").output().is_err() {
-            return Err("nft (Debian package nftables) is not installed".into());
+        if let Some(why) = unavailable(&["ip", "nft", "conntrack"]) {
+            return Err(why);
         }
         let pid = std::process::id() % 100_000;
         let t = Self {
