@@ -164,7 +164,7 @@ fn a_udp_blocked_nat_lets_out_only_tcp_to_the_relay_port() {
     let b = topo.udp(Host::HomeB, any()).unwrap();
     b.send_to(b"udp from B", at(RELAY, RDV)).unwrap();
     let (got, from) = recv(&udp, Duration::from_secs(2)).expect("B's UDP arrives");
-    assert_eq!((got.as_slice(), from.ip()), (&b"udp from B"[..], Host::NatB.addr()));
+    assert_eq!((got.as_slice(), from.ip()), (&b"udp from B"[..], std::net::IpAddr::V4(Host::NatB.addr())));
 
     // TCP from A to the relay's port works, both ways.
     let mut conn = topo
