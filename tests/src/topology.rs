@@ -350,6 +350,36 @@ impl Topology {
         self.nft(Host::Public, "flush chain inet topo forward\n")
     }
 
+    /// Rebinds `nat` ([`Host::NatA`] or [`Host::NatB`]): its UDP mappings now take
+    /// source ports in `range` (e.g. "20000-20999") and its current ones are forgotten
+    /// (`conntrack -D`), so the home's next datagram leaves from a new port. Needs
+    /// `conntrack`.
+    pub fn rebind(&self, nat: Host, range: &str) -> Result<(), String> {
+        self.nft(
+            nat,
+            &format!(
+                "flush chain ip nat post\n\
+                 add rule ip nat post oifname \"wan\" meta l4proto udp masquerade to :{range}\n\
+                 add rule ip nat post oifname \"wan\" masquerade\n"
+            ),
+        )?;
+        // With no mapping yet, conntrack says so and fails: nothing to forget.
+        let _ = self.command(nat, "conntrack").args(["-D", "-p", "udp"]).output();
+        Ok(())
+    }
+
+    /// Makes `host`'s kernel drop `percent`% of the UDP arriving for it on `port`
+    /// (nftables `numgen random`).
+    pub fn loss(&self, host: Host, port: u16, percent: u8) -> Result<(), String> {
+        self.nft(
+            host,
+            &format!(
+                "table inet loss {{\n chain in {{\n  type filter hook input priority 0; policy accept;\n  \
+                 udp dport {port} numgen random mod 100 < {percent} drop\n }}\n}}\n"
+            ),
+        )
+    }
+
     /// A command that runs `program` inside `host`'s namespace (`ip netns exec`, which
     /// execs it: the child's pid is the program's).
     pub fn command(&self, host: Host, program: impl AsRef<OsStr>) -> Command {
