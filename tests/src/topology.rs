@@ -151,7 +151,7 @@ impl TopologyBuilder {
         self
     }
 
-    /// Builds it (about 0.2 s), after removing leftovers of killed runs.
+    /// Builds it (about a quarter of a second), after removing leftovers of killed runs.
     pub fn build(self) -> Result<Topology, TopoError> {
         if let Some(why) = unavailable(&["ip", "nft"]) {
             return Err(TopoError::Unavailable(why));
@@ -164,8 +164,6 @@ impl TopologyBuilder {
         let mut topo = Topology {
             names: Vec::new(),
             base,
-            nat_a: self.nat_a,
-            nat_b: self.nat_b,
             relay_tcp_port: self.relay_tcp_port,
         };
         // The first namespace tells whether this machine has them at all.
@@ -184,8 +182,6 @@ pub struct Topology {
     /// The namespaces made so far (all five once built).
     names: Vec<String>,
     base: String,
-    nat_a: Nat,
-    nat_b: Nat,
     relay_tcp_port: u16,
 }
 
@@ -232,15 +228,27 @@ impl Topology {
         let ns = |h| self.ns(h);
         // (namespace, device, address) for each end of each veth pair.
         let links = [
-            ((ns(Host::NatA), "wan", "10.99.1.2/24"), (ns(Host::Public), "to-a", "10.99.1.1/24")),
-            ((ns(Host::NatB), "wan", "10.99.2.2/24"), (ns(Host::Public), "to-b", "10.99.2.1/24")),
-            ((ns(Host::HomeA), "eth0", "10.11.0.2/24"), (ns(Host::NatA), "lan", "10.11.0.1/24")),
-            ((ns(Host::HomeB), "eth0", "10.12.0.2/24"), (ns(Host::NatB), "lan", "10.12.0.1/24")),
+            (
+                (ns(Host::NatA), "wan", "10.99.1.2/24"),
+                (ns(Host::Public), "to-a", "10.99.1.1/24"),
+            ),
+            (
+                (ns(Host::NatB), "wan", "10.99.2.2/24"),
+                (ns(Host::Public), "to-b", "10.99.2.1/24"),
+            ),
+            (
+                (ns(Host::HomeA), "eth0", "10.11.0.2/24"),
+                (ns(Host::NatA), "lan", "10.11.0.1/24"),
+            ),
+            (
+                (ns(Host::HomeB), "eth0", "10.12.0.2/24"),
+                (ns(Host::NatB), "lan", "10.12.0.1/24"),
+            ),
         ];
         for ((ns1, dev1, _), (ns2, dev2, _)) in &links {
             ip(&[
-                "link", "add", dev1, "netns", ns1, "type", "veth", "peer", "name", dev2,
-                "netns", ns2,
+                "link", "add", dev1, "netns", ns1, "type", "veth", "peer", "name", dev2, "netns",
+                ns2,
             ])?;
         }
         for (n, dev, addr) in links.iter().flat_map(|(x, y)| [x, y]) {
@@ -251,7 +259,15 @@ impl Topology {
             ip(&["-n", name, "link", "set", "lo", "up"])?;
         }
         for addr in [RELAY, PUBLIC_2] {
-            ip(&["-n", &ns(Host::Public), "addr", "add", &format!("{addr}/32"), "dev", "lo"])?;
+            ip(&[
+                "-n",
+                &ns(Host::Public),
+                "addr",
+                "add",
+                &format!("{addr}/32"),
+                "dev",
+                "lo",
+            ])?;
         }
         for (host, via) in [
             (Host::NatA, "10.99.1.1"),
@@ -298,11 +314,6 @@ impl Topology {
              table ip nat {{\n chain post {{\n  type nat hook postrouting priority 100; policy accept;\n  \
              oifname \"wan\" {masquerade}\n }}\n}}\n"
         )
-    }
-
-    /// The NAT kinds of homes A and B.
-    pub fn nats(&self) -> (Nat, Nat) {
-        (self.nat_a, self.nat_b)
     }
 
     /// Loads an nftables script (`nft -f -`) inside `host`'s namespace.
@@ -364,7 +375,10 @@ impl Topology {
             ),
         )?;
         // With no mapping yet, conntrack says so and fails: nothing to forget.
-        let _ = self.command(nat, "conntrack").args(["-D", "-p", "udp"]).output();
+        let _ = self
+            .command(nat, "conntrack")
+            .args(["-D", "-p", "udp"])
+            .output();
         Ok(())
     }
 
@@ -401,8 +415,8 @@ impl Topology {
         let path = format!("/var/run/netns/{}", self.ns(host));
         std::thread::scope(|s| {
             s.spawn(|| {
-                let file = std::fs::File::open(&path)
-                    .unwrap_or_else(|e| panic!("open {path}: {e}"));
+                let file =
+                    std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
                 // SAFETY: setns(2) on a descriptor we hold open; it changes only this
                 // thread's network namespace, and the thread ends with `f`.
                 let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };

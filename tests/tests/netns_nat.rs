@@ -49,7 +49,14 @@ fn a_nat_rebinding_under_kernel_loss_mid_transfer() {
     let sender = topo.stt(
         Host::HomeA,
         "sender",
-        &["send", "--network", net, "--to", &bind, file.to_str().unwrap()],
+        &[
+            "send",
+            "--network",
+            net,
+            "--to",
+            &bind,
+            file.to_str().unwrap(),
+        ],
     );
     let partial = out.join(".payload.bin.stt-partial");
     let start = Instant::now();

@@ -30,9 +30,18 @@ mod cli {
     /// `stt relay`: UDP on `udp`, WebSocket on `ws`; at SIGINT it prints its counters
     /// on stdout as one JSON object (with `--json`).
     pub fn relay(net: &str, udp: &str, ws: &str) -> Vec<String> {
-        ["relay", "--network", net, "--bind", udp, "--ws", ws, "--json"]
-            .map(String::from)
-            .to_vec()
+        [
+            "relay",
+            "--network",
+            net,
+            "--bind",
+            udp,
+            "--ws",
+            ws,
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     /// `stt listen --via RELAY` as `node_seed`'s identity, storing into `out`.
@@ -318,9 +327,15 @@ fn a_non_member_can_neither_register_nor_look_up() {
         &args(&cli::send(s(&other), s(&file), &w.node_b, &relay_udp())),
     );
     let refused = lookup.wait(Duration::from_secs(20));
-    assert!(!refused.ok(), "a non-member looked a member up: {refused:?}");
     assert!(
-        std::fs::read_dir(w.dir.join("out")).unwrap().next().is_none(),
+        !refused.ok(),
+        "a non-member looked a member up: {refused:?}"
+    );
+    assert!(
+        std::fs::read_dir(w.dir.join("out"))
+            .unwrap()
+            .next()
+            .is_none(),
         "something reached the member"
     );
 }

@@ -164,7 +164,10 @@ fn a_udp_blocked_nat_lets_out_only_tcp_to_the_relay_port() {
     let b = topo.udp(Host::HomeB, any()).unwrap();
     b.send_to(b"udp from B", at(RELAY, RDV)).unwrap();
     let (got, from) = recv(&udp, Duration::from_secs(2)).expect("B's UDP arrives");
-    assert_eq!((got.as_slice(), from.ip()), (&b"udp from B"[..], std::net::IpAddr::V4(Host::NatB.addr())));
+    assert_eq!(
+        (got.as_slice(), from.ip()),
+        (&b"udp from B"[..], std::net::IpAddr::V4(Host::NatB.addr()))
+    );
 
     // TCP from A to the relay's port works, both ways.
     let mut conn = topo
@@ -217,7 +220,10 @@ fn a_home_cannot_reach_the_other_homes_private_address() {
     b.send_to(b"hello", at(RELAY, RDV)).unwrap();
     let (_, b_mapped) = recv(&public, Duration::from_secs(2)).expect("B reaches the relay");
     public.send_to(b"reply", b_mapped).unwrap();
-    assert!(recv(&b, Duration::from_secs(2)).is_some(), "B's socket works");
+    assert!(
+        recv(&b, Duration::from_secs(2)).is_some(),
+        "B's socket works"
+    );
 }
 
 #[test]
@@ -320,7 +326,10 @@ fn commands_run_inside_their_namespace() {
             .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains(mine) && !text.contains(not), "{host:?}: {text}");
+        assert!(
+            text.contains(mine) && !text.contains(not),
+            "{host:?}: {text}"
+        );
     }
 }
 
@@ -343,12 +352,22 @@ fn the_namespaces_go_on_drop_and_after_a_panic() {
     let names = topo.names().to_vec();
     assert_eq!(names.len(), 5);
     let listed = namespaces();
-    assert!(names.iter().all(|n| listed.contains(n.as_str())), "{listed}");
+    assert!(
+        names.iter().all(|n| listed.contains(n.as_str())),
+        "{listed}"
+    );
     // A process left running inside is killed with its namespace.
-    let mut stray = topo.command(Host::HomeA, "sleep").arg("30").spawn().unwrap();
+    let mut stray = topo
+        .command(Host::HomeA, "sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     drop(topo);
     let listed = namespaces();
-    assert!(!names.iter().any(|n| listed.contains(n.as_str())), "{listed}");
+    assert!(
+        !names.iter().any(|n| listed.contains(n.as_str())),
+        "{listed}"
+    );
     let status = stray.wait().unwrap();
     assert!(!status.success(), "the stray process was killed: {status}");
 
@@ -361,7 +380,10 @@ fn the_namespaces_go_on_drop_and_after_a_panic() {
     assert!(result.is_err());
     assert_eq!(names.len(), 5);
     let listed = namespaces();
-    assert!(!names.iter().any(|n| listed.contains(n.as_str())), "{listed}");
+    assert!(
+        !names.iter().any(|n| listed.contains(n.as_str())),
+        "{listed}"
+    );
 }
 
 #[test]
