@@ -87,6 +87,18 @@ fn punch(
 }
 
 /// Empties `sock` of datagrams already queued.
+/// One UDP socket in each home and each one's mapped address as the relay sees it:
+/// what a rendezvous would tell each side about the other.
+fn homes_as_seen_from_the_relay(topo: &Topology) -> (UdpSocket, UdpSocket, SocketAddr, SocketAddr) {
+    let (a, b) = (
+        topo.udp(Host::HomeA, any()).unwrap(),
+        topo.udp(Host::HomeB, any()).unwrap(),
+    );
+    let a_mapped = observed(topo, &a, &[at(RELAY, RDV)])[0];
+    let b_mapped = observed(topo, &b, &[at(RELAY, RDV)])[0];
+    (a, b, a_mapped, b_mapped)
+}
+
 fn drain(sock: &UdpSocket) {
     while recv(sock, Duration::from_millis(50)).is_some() {}
 }
@@ -234,13 +246,7 @@ fn two_endpoint_independent_homes_punch_a_udp_pair() {
     ) else {
         return;
     };
-    let (a, b) = (
-        topo.udp(Host::HomeA, any()).unwrap(),
-        topo.udp(Host::HomeB, any()).unwrap(),
-    );
-    // What a rendezvous on the relay would tell each side about the other.
-    let a_mapped = observed(&topo, &a, &[at(RELAY, RDV)])[0];
-    let b_mapped = observed(&topo, &b, &[at(RELAY, RDV)])[0];
+    let (a, b, a_mapped, b_mapped) = homes_as_seen_from_the_relay(&topo);
     let started = Instant::now();
     let (a_got, b_got) = punch(&a, b_mapped, &b, a_mapped, Duration::from_secs(3));
     eprintln!(
@@ -259,12 +265,7 @@ fn a_symmetric_home_defeats_plain_punching() {
     ) else {
         return;
     };
-    let (a, b) = (
-        topo.udp(Host::HomeA, any()).unwrap(),
-        topo.udp(Host::HomeB, any()).unwrap(),
-    );
-    let a_mapped = observed(&topo, &a, &[at(RELAY, RDV)])[0];
-    let b_mapped = observed(&topo, &b, &[at(RELAY, RDV)])[0];
+    let (a, b, a_mapped, b_mapped) = homes_as_seen_from_the_relay(&topo);
     let (a_got, b_got) = punch(&a, b_mapped, &b, a_mapped, Duration::from_millis(1500));
     assert_eq!((a_got, b_got), (None, None), "punching got through");
 }
@@ -277,12 +278,7 @@ fn cutting_the_direct_path_stops_punched_traffic_but_not_the_relay() {
     ) else {
         return;
     };
-    let (a, b) = (
-        topo.udp(Host::HomeA, any()).unwrap(),
-        topo.udp(Host::HomeB, any()).unwrap(),
-    );
-    let a_mapped = observed(&topo, &a, &[at(RELAY, RDV)])[0];
-    let b_mapped = observed(&topo, &b, &[at(RELAY, RDV)])[0];
+    let (a, b, a_mapped, b_mapped) = homes_as_seen_from_the_relay(&topo);
     let (a_got, b_got) = punch(&a, b_mapped, &b, a_mapped, Duration::from_secs(3));
     assert!(a_got.is_some() && b_got.is_some(), "punching failed");
     drain(&a);
