@@ -305,3 +305,33 @@ fn one_small_packet_from_the_new_path_is_enough_to_challenge_it() {
     assert!(len <= 126);
     assert_eq!(sent_at(&s), Some(t));
 }
+
+/// Only an answer carrying this side's own challenge data proves the path: any other
+/// data leaves it unvalidated (the fallback kept, no event); the right data validates it,
+/// forgets the fallback and reports the move once. (Issue #17's "PATH_RESPONSE with any
+/// data accepted"; mutants: `on_path_response` a no-op, its `==` spelled `!=`.)
+#[test]
+fn only_the_challenge_data_proves_a_path() {
+    let mut s = moved(1200);
+    let challenge = s.probe.as_ref().unwrap().challenge;
+    let mut wrong = challenge;
+    wrong[7] ^= 1;
+    s.events.clear();
+    s.on_path_response(wrong);
+    s.on_path_response([0; 8]);
+    assert!(!s.path.validated && s.probe.is_some());
+    assert_eq!(s.fallback, Some(OLD));
+    assert!(s.events.is_empty());
+    s.on_path_response(challenge);
+    assert!(s.path.validated && s.probe.is_none() && s.fallback.is_none());
+    assert_eq!(s.path.budget(), u64::MAX);
+    let moves: Vec<PathId> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PathChanged { path, .. } => Some(*path),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves, vec![NEW]);
+}
