@@ -311,3 +311,129 @@ fn write_room_at_the_announced_total_and_for_empty_writes() {
         Err(WriteError::Closed | WriteError::Stopped(_))
     ));
 }
+
+/// A sender whose peer granted these stream and session windows and stream counts.
+fn sender(stream_credit: u64, session_credit: u64, streams: u64) -> Streams {
+    let big = 1 << 30;
+    Streams::new(
+        Side::Initiator,
+        StreamLimits {
+            local_stream_window: big,
+            max_local_stream_window: big,
+            local_window: big,
+            max_local_window: big,
+            local_max_streams: [16, 16],
+            peer_stream_window: stream_credit,
+            peer_max_data: session_credit,
+            peer_max_streams: [streams, streams],
+            send_buffer: big,
+            session_send_buffer: big,
+        },
+    )
+}
+
+/// New bytes sent until nothing more may go, per stream.
+fn drain(s: &mut Streams) -> BTreeMap<StreamId, u64> {
+    let mut sent = BTreeMap::new();
+    while let Some((id, chunk)) = s.next_chunk(400) {
+        *sent.entry(id).or_default() += chunk.len as u64;
+    }
+    sent
+}
+
+fn blocked(s: &mut Streams) -> Vec<Control> {
+    s.control
+        .drain(..)
+        .filter(|c| matches!(c, Control::DataBlocked(_) | Control::StreamDataBlocked { .. }))
+        .collect()
+}
+
+/// The session-wide credit (MAX_DATA) binds the sender across streams, each stream well
+/// within its own; a larger MAX_DATA opens exactly the difference, a smaller or equal one
+/// changes nothing. (Issue #17's "sender ignoring the session-wide MAX_DATA credit";
+/// mutants in `next_chunk`'s credit and `on_max_data`.)
+#[test]
+fn the_session_credit_binds_the_sender_across_streams() {
+    let mut s = sender(1000, 1500, 16);
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    let b = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 1000]), Ok(1000));
+    assert_eq!(s.write(b, &[2; 1000]), Ok(1000));
+    let sent = drain(&mut s);
+    assert_eq!(sent.values().sum::<u64>(), 1500, "{sent:?}");
+    assert_eq!(s.sent_data, 1500);
+    assert_eq!(blocked(&mut s), vec![Control::DataBlocked(1500)]);
+    assert!(drain(&mut s).is_empty());
+    assert!(blocked(&mut s).is_empty(), "reported once per limit");
+    s.on_max_data(1400);
+    s.on_max_data(1500);
+    assert!(drain(&mut s).is_empty(), "no new credit");
+    assert!(blocked(&mut s).is_empty());
+    s.on_max_data(1700);
+    assert_eq!(drain(&mut s).values().sum::<u64>(), 200);
+    assert_eq!(blocked(&mut s), vec![Control::DataBlocked(1700)]);
+    s.on_max_data(5000);
+    assert_eq!(drain(&mut s).values().sum::<u64>(), 300, "the rest");
+    assert_eq!(s.sent_data, 2000);
+}
+
+/// A stream's credit (MAX_STREAM_DATA) binds it alone: a larger one opens exactly the
+/// difference and wakes a blocked writer; a smaller or equal one changes nothing.
+/// (Mutants in `next_chunk`'s credit and `on_max_stream_data`.)
+#[test]
+fn the_stream_credit_binds_one_stream() {
+    let mut s = sender(1000, 1 << 20, 16);
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 1500]), Ok(1500));
+    assert_eq!(drain(&mut s).get(&a), Some(&1000));
+    assert_eq!(
+        blocked(&mut s),
+        vec![Control::StreamDataBlocked { id: a, limit: 1000 }]
+    );
+    assert_eq!(s.on_max_stream_data(a, 900), Ok(()));
+    assert_eq!(s.on_max_stream_data(a, 1000), Ok(()));
+    assert!(drain(&mut s).is_empty());
+    assert!(blocked(&mut s).is_empty());
+    assert_eq!(s.on_max_stream_data(a, 1200), Ok(()));
+    assert_eq!(drain(&mut s).get(&a), Some(&200));
+    assert_eq!(
+        blocked(&mut s),
+        vec![Control::StreamDataBlocked { id: a, limit: 1200 }]
+    );
+    // The peer may not give credit for its own unidirectional stream, nor for one of
+    // ours not yet opened.
+    let theirs = StreamId::new(Side::Responder, Dir::Uni, 1).unwrap();
+    assert_eq!(
+        s.on_max_stream_data(theirs, 10),
+        Err(ErrorCode::STREAM_ID_CONFLICT)
+    );
+    let unopened = StreamId::new(Side::Initiator, Dir::Uni, 9).unwrap();
+    assert_eq!(
+        s.on_max_stream_data(unopened, 10),
+        Err(ErrorCode::STREAM_ID_CONFLICT)
+    );
+}
+
+/// MAX_STREAMS raises the count of streams this side may open, only upward, announced
+/// once. (Mutants in `on_max_streams`.)
+#[test]
+fn the_peer_stream_count_rises_only_upward() {
+    let mut s = sender(1000, 1 << 20, 1);
+    assert!(s.open(Dir::Uni, 0, None).is_ok());
+    assert_eq!(s.open(Dir::Uni, 0, None), Err(OpenStreamError::Blocked));
+    s.events.clear();
+    s.on_max_streams(Dir::Uni, 1);
+    s.on_max_streams(Dir::Uni, 0);
+    assert!(s.events.is_empty());
+    assert_eq!(s.open(Dir::Uni, 0, None), Err(OpenStreamError::Blocked));
+    s.on_max_streams(Dir::Uni, 2);
+    assert!(matches!(
+        s.events.pop_front(),
+        Some(StreamEvent::Available(Dir::Uni))
+    ));
+    assert!(s.open(Dir::Uni, 0, None).is_ok());
+    assert_eq!(s.open(Dir::Uni, 0, None), Err(OpenStreamError::Blocked));
+    s.on_max_streams(Dir::Uni, 2);
+    assert!(s.events.is_empty(), "announced once");
+    assert_eq!(s.open(Dir::Bi, 0, None).map(|_| ()), Ok(()), "per direction");
+}
