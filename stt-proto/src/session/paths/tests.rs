@@ -335,3 +335,17 @@ fn only_the_challenge_data_proves_a_path() {
         .collect();
     assert_eq!(moves, vec![NEW]);
 }
+
+/// Every packet that arrives on the unvalidated path adds its own size to the budget
+/// (3× the sum, less what was sent), older ones included: the budget grows by what
+/// arrives, never faster. (Mutant: `received += len` spelled `*=`.)
+#[test]
+fn packets_on_the_unvalidated_path_add_their_size_to_its_budget() {
+    let mut s = moved(100);
+    let mut rng = Rng::from_seed([6; 32]);
+    s.on_packet_path(NEW, 50, true, &mut rng);
+    s.on_packet_path(NEW, 30, false, &mut rng);
+    assert_eq!(s.path.received, 180);
+    s.path.sent = 200;
+    assert_eq!(s.path.budget(), 340);
+}
