@@ -349,3 +349,32 @@ fn packets_on_the_unvalidated_path_add_their_size_to_its_budget() {
     s.path.sent = 200;
     assert_eq!(s.path.budget(), 340);
 }
+
+/// This side's own move: refused before the handshake completes; to the path in use it
+/// changes nothing; elsewhere it moves at once, validated, remembers the path it left and
+/// reports the move once. (Mutants in `migrate`; `tests/migration.rs` checks the same
+/// through the public API.)
+#[test]
+fn migrate_is_refused_before_the_handshake_and_moves_at_once_after_it() {
+    let mut a = node(1);
+    a.connect(t0(), PathId(2)).unwrap();
+    let mut early = a.slots.iter().find_map(|s| s.session.clone()).unwrap();
+    assert_eq!(
+        early.migrate(NEW),
+        Err(crate::error::MigrateError::NotConnected)
+    );
+    assert_eq!(early.path.id, PathId(2));
+
+    let mut s = established();
+    s.events.clear();
+    assert_eq!(s.migrate(OLD), Ok(()));
+    assert!(s.events.is_empty() && s.left_path.is_none());
+    assert_eq!(s.migrate(NEW), Ok(()));
+    assert_eq!((s.path.id, s.path.validated), (NEW, true));
+    assert_eq!(s.left_path, Some(OLD));
+    assert_eq!(s.events.len(), 1);
+    // A late packet on the path left behind does not pull the session back.
+    s.on_packet_path(OLD, 1200, true, &mut Rng::from_seed([7; 32]));
+    assert_eq!(s.path.id, NEW);
+    assert!(s.probe.is_none());
+}
