@@ -113,7 +113,10 @@ fn messages_one_byte_outside_the_bounds_are_malformed() {
     let resp = response(&i);
     let mut past = resp.clone();
     past.push(0);
-    assert_eq!(r.handle_response(T0, &past).err(), Some(DropReason::Malformed));
+    assert_eq!(
+        r.handle_response(T0, &past).err(),
+        Some(DropReason::Malformed)
+    );
     assert!(r.handle_response(T0, &resp).is_ok());
 }
 
@@ -121,8 +124,8 @@ fn messages_one_byte_outside_the_bounds_are_malformed() {
 fn with_changed_fixed_field(packet: &[u8], field: usize) -> Vec<u8> {
     let mut p = packet.to_vec();
     match field {
-        0 => p[14] ^= 1,   // stream id
-        1 => p[18] ^= 1,   // sequence
+        0 => p[14] ^= 1,    // stream id
+        1 => p[18] ^= 1,    // sequence
         _ => p[19] |= 0x40, // key phase
     }
     p
@@ -172,7 +175,11 @@ fn changed_fixed_header_fields_are_refused_by_both_sides() {
             &mut Rng::from_seed([0x55; 32]),
             &mut out,
         );
-        assert_eq!(o, InitOutcome::Drop(DropReason::Malformed), "INIT field {field}");
+        assert_eq!(
+            o,
+            InitOutcome::Drop(DropReason::Malformed),
+            "INIT field {field}"
+        );
     }
     let resp = response(&i);
     for field in 0..3 {

@@ -67,7 +67,10 @@ fn established() -> Session {
 fn moved(len: usize) -> Session {
     let mut s = established();
     s.on_packet_path(NEW, len, true, &mut Rng::from_seed([5; 32]));
-    assert_eq!((s.path.id, s.path.validated, s.fallback), (NEW, false, Some(OLD)));
+    assert_eq!(
+        (s.path.id, s.path.validated, s.fallback),
+        (NEW, false, Some(OLD))
+    );
     assert_eq!(s.path.budget(), 3 * len as u64);
     s
 }
@@ -146,13 +149,18 @@ fn a_reordered_older_packet_from_a_new_address_leaves_the_session_where_it_is() 
     let session = b.slots.iter().find_map(|s| s.session.as_ref()).unwrap();
     assert_eq!(session.path.id, OLD, "an older packet moved the session");
     assert!(session.path.validated && session.probe.is_none());
-    assert!(session.stats.packets_received >= 2, "the late packet was dropped");
+    assert!(
+        session.stats.packets_received >= 2,
+        "the late packet was dropped"
+    );
     let mut events = Vec::new();
     while let Some(e) = b.poll_event() {
         events.push(e);
     }
     assert!(
-        !events.iter().any(|e| matches!(e, Event::PathChanged { .. })),
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::PathChanged { .. })),
         "{events:?}"
     );
 }
@@ -186,7 +194,10 @@ fn a_challenge_sent_to_two_paths_leaves_the_responders_path_unproven() {
     {
         let s = b.slots.iter().find_map(|s| s.session.as_ref()).unwrap();
         assert_eq!(s.path.id, OLD);
-        assert!(!s.path.validated, "a RESPONSE after two CHALLENGEs proved a path");
+        assert!(
+            !s.path.validated,
+            "a RESPONSE after two CHALLENGEs proved a path"
+        );
         assert_eq!(s.path.budget(), 3 * response_len as u64);
         assert!(s.probe.is_some() && s.fallback.is_none());
     }
@@ -211,12 +222,20 @@ fn the_challenge_is_sent_again_only_after_its_retry_interval() {
     let (path, _) = s.transmit_validation(t, &mut buf).unwrap();
     assert_eq!(path, NEW);
     assert_eq!(sent_at(&s), Some(t));
-    assert_eq!(s.transmit_validation(t, &mut buf), None, "nothing else is due");
+    assert_eq!(
+        s.transmit_validation(t, &mut buf),
+        None,
+        "nothing else is due"
+    );
     let (pto, idle) = (ms(100), ms(30_000));
     assert_eq!(s.probe_deadline(pto, idle), Some(t + ms(200)));
     s.probe_timeout(t, pto, idle);
     s.probe_timeout(t + ms(199), pto, idle);
-    assert_eq!(sent_at(&s), Some(t), "the challenge was due again too early");
+    assert_eq!(
+        sent_at(&s),
+        Some(t),
+        "the challenge was due again too early"
+    );
     assert_eq!(s.transmit_validation(t + ms(199), &mut buf), None);
     s.probe_timeout(t + ms(200), pto, idle);
     assert_eq!(sent_at(&s), None, "the retry interval passed");
@@ -238,7 +257,10 @@ fn an_answer_on_an_unvalidated_path_is_charged_to_its_budget() {
     s.path_response = Some((NEW, [3; 8]));
     let (path, len) = s.transmit_validation(t, &mut buf).unwrap();
     assert_eq!(path, NEW);
-    assert!(s.path_response.is_none(), "the answer went with the challenge");
+    assert!(
+        s.path_response.is_none(),
+        "the answer went with the challenge"
+    );
     assert_eq!(s.path.sent, len as u64);
     assert_eq!(s.path.budget(), 1200 - len as u64);
     // Alone: this side's challenge is out already.
@@ -288,7 +310,10 @@ fn a_challenge_from_any_other_path_goes_unanswered() {
     s.path_response = Some((ELSEWHERE, [8; 8]));
     assert_eq!(s.transmit_validation(t, &mut buf), None);
     s.path_response = Some((OLD, [8; 8]));
-    assert_eq!(s.transmit_validation(t, &mut buf).map(|(p, _)| p), Some(OLD));
+    assert_eq!(
+        s.transmit_validation(t, &mut buf).map(|(p, _)| p),
+        Some(OLD)
+    );
 }
 
 /// The smallest packet the moved peer can send (header, tag and a one-range ACK: about 42

@@ -86,7 +86,11 @@ fn the_stream_window_binds_at_its_exact_edge() {
 fn the_session_window_binds_across_streams_at_its_exact_edge() {
     let mut s = receiver(1000, 1500);
     assert_eq!(data(&mut s, uni(1), 0, 1000), Ok(()));
-    assert_eq!(data(&mut s, uni(2), 0, 500), Ok(()), "up to the session window");
+    assert_eq!(
+        data(&mut s, uni(2), 0, 500),
+        Ok(()),
+        "up to the session window"
+    );
     assert_eq!(s.received_data, 1500);
     assert_eq!(
         data(&mut s, uni(2), 500, 1),
@@ -124,14 +128,24 @@ fn resent_bytes_count_once_against_the_session_window() {
 #[test]
 fn a_fin_must_match_the_announced_total() {
     let mut s = receiver(1000, 1 << 20);
-    assert_eq!(s.on_data(uni(1), 0, Bytes::from(vec![1u8; 10]), true), Ok(()));
+    assert_eq!(
+        s.on_data(uni(1), 0, Bytes::from(vec![1u8; 10]), true),
+        Ok(())
+    );
     assert_eq!(s.on_stream_open(uni(2), 0, Some(20)), Ok(()));
-    assert_eq!(data(&mut s, uni(2), 0, 10), Ok(()), "no FIN: the total is not checked");
+    assert_eq!(
+        data(&mut s, uni(2), 0, 10),
+        Ok(()),
+        "no FIN: the total is not checked"
+    );
     assert_eq!(
         s.on_data(uni(2), 10, Bytes::from(vec![1u8; 5]), true),
         Err(ErrorCode::FINAL_SIZE_ERROR)
     );
-    assert_eq!(s.on_data(uni(2), 10, Bytes::from(vec![1u8; 10]), true), Ok(()));
+    assert_eq!(
+        s.on_data(uni(2), 10, Bytes::from(vec![1u8; 10]), true),
+        Ok(())
+    );
 }
 
 /// Readable is announced once when a stream goes from nothing to read to something (or
@@ -173,13 +187,20 @@ fn a_reset_final_size_is_checked_at_its_edges() {
     assert_eq!(s.on_reset(uni(1), code, 100, now, rtt), Ok(()));
 
     let mut s = receiver(1000, 1 << 20);
-    assert_eq!(s.on_data(uni(1), 0, Bytes::from(vec![1u8; 100]), true), Ok(()));
+    assert_eq!(
+        s.on_data(uni(1), 0, Bytes::from(vec![1u8; 100]), true),
+        Ok(())
+    );
     assert_eq!(
         s.on_reset(uni(1), code, 101, now, rtt),
         Err(ErrorCode::FINAL_SIZE_ERROR),
         "differs from the FIN"
     );
-    assert_eq!(s.on_reset(uni(1), code, 100, now, rtt), Ok(()), "equals the FIN");
+    assert_eq!(
+        s.on_reset(uni(1), code, 100, now, rtt),
+        Ok(()),
+        "equals the FIN"
+    );
 
     let mut s = receiver(1000, 1 << 20);
     assert_eq!(
@@ -220,7 +241,11 @@ fn a_reset_counts_its_final_size_and_releases_its_unread_bytes() {
     )));
     // Under half the session window is left: a new limit goes out at once.
     assert_eq!(s.window.advertised, 2500);
-    assert!(s.control.iter().any(|c| matches!(c, Control::MaxData(2500))));
+    assert!(
+        s.control
+            .iter()
+            .any(|c| matches!(c, Control::MaxData(2500)))
+    );
     // A repeated reset of a stream already reset changes nothing.
     assert_eq!(s.on_reset(uni(1), ErrorCode(5), 1000, now, rtt), Ok(()));
     assert_eq!((s.received_data, s.consumed_data), (1000, 1000));
@@ -344,7 +369,12 @@ fn drain(s: &mut Streams) -> BTreeMap<StreamId, u64> {
 fn blocked(s: &mut Streams) -> Vec<Control> {
     s.control
         .drain(..)
-        .filter(|c| matches!(c, Control::DataBlocked(_) | Control::StreamDataBlocked { .. }))
+        .filter(|c| {
+            matches!(
+                c,
+                Control::DataBlocked(_) | Control::StreamDataBlocked { .. }
+            )
+        })
         .collect()
 }
 
@@ -435,5 +465,9 @@ fn the_peer_stream_count_rises_only_upward() {
     assert_eq!(s.open(Dir::Uni, 0, None), Err(OpenStreamError::Blocked));
     s.on_max_streams(Dir::Uni, 2);
     assert!(s.events.is_empty(), "announced once");
-    assert_eq!(s.open(Dir::Bi, 0, None).map(|_| ()), Ok(()), "per direction");
+    assert_eq!(
+        s.open(Dir::Bi, 0, None).map(|_| ()),
+        Ok(()),
+        "per direction"
+    );
 }
