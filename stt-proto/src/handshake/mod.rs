@@ -189,6 +189,8 @@ impl Established {
 }
 
 #[cfg(test)]
+mod strict_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod vectors;

@@ -53,7 +53,7 @@ mod storage;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 #[cfg(test)]
-mod test_pair;
+pub(crate) mod test_pair;
 mod timers;
 mod transmit;
 

@@ -586,4 +586,6 @@ mod schedule;
 
 use flow::RecvWindow;
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 mod tests;
