@@ -28,6 +28,7 @@ fn get<'a>(lines: &'a [(&'static str, Vec<u8>)], key: &str, nth: usize) -> &'a [
 }
 
 fn backends() -> Vec<&'static dyn Kem> {
+    #[allow(unused_mut)] // aws-lc adds itself
     let mut v: Vec<&'static dyn Kem> = alloc::vec![&kem::RUST_CRYPTO_KEM];
     #[cfg(feature = "aws-lc")]
     v.push(&super::aws_lc::AWS_LC_KEM);
