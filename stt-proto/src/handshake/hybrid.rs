@@ -223,6 +223,9 @@ pub const REASSEMBLY_LIFETIME: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 struct Slot {
     session: SessionId,
+    /// Digest of the sender's address bytes: both fragments must come from one address,
+    /// so the CHALLENGE goes where the whole INIT came from (no amplification).
+    source: [u8; 16],
     expires: Instant,
     have: u8,
     /// The logical INIT being reassembled (header first).
@@ -239,7 +242,7 @@ pub(crate) enum Reassembled {
 }
 
 /// The responder's fixed table of half-reassembled hybrid INITs, keyed by the header's
-/// session id (MAC-covered). Allocated once, on the first fragment; an entry lives
+/// session id (MAC-covered) and the sender's address. Allocated once, on the first fragment; an entry lives
 /// [`REASSEMBLY_LIFETIME`]; when every slot is busy the oldest is evicted (counted).
 #[derive(Clone, Default)]
 pub(crate) struct Reassembly {
@@ -276,11 +279,16 @@ impl Reassembly {
         &mut self,
         now: Instant,
         frag: &Fragment<'_>,
+        source: &[u8],
         out: &mut [u8; HYBRID_INIT_LEN],
     ) -> Reassembled {
+        let digest = crate::hash::sha256(&[source]);
+        let mut source = [0u8; 16];
+        source.copy_from_slice(&digest[..16]);
         if self.slots.is_empty() {
             let empty = Slot {
                 session: SessionId(0),
+                source: [0; 16],
                 expires: Instant::ZERO,
                 have: 0,
                 buf: [0; HYBRID_INIT_LEN],
@@ -289,7 +297,11 @@ impl Reassembly {
         }
         let sid = frag.header.session_id;
         let live = |s: &Slot| s.have != 0 && s.expires > now;
-        let i = match self.slots.iter().position(|s| live(s) && s.session == sid) {
+        let i = match self
+            .slots
+            .iter()
+            .position(|s| live(s) && s.session == sid && s.source == source)
+        {
             Some(i) => i,
             None => match self.slots.iter().position(|s| !live(s)) {
                 Some(i) => {
@@ -312,6 +324,7 @@ impl Reassembly {
         let slot = &mut self.slots[i];
         if slot.have == 0 {
             slot.session = sid;
+            slot.source = source;
             slot.expires = now + REASSEMBLY_LIFETIME;
             slot.buf[..HEADER_LEN].copy_from_slice(&frag.header.to_bytes());
         }

@@ -74,7 +74,7 @@ impl Responder {
         }
         self.expire(now);
         let mut init = [0u8; HYBRID_INIT_LEN];
-        let done = self.reassembly.insert(now, &frag, &mut init);
+        let done = self.reassembly.insert(now, &frag, path, &mut init);
         if done == Reassembled::Pending {
             return InitOutcome::Pending;
         }

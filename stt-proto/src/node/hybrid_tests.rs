@@ -303,3 +303,21 @@ fn hybrid_through_the_cookie_round() {
     assert!(r.stats().cookies_sent >= 1);
     assert!(is_hybrid(&mut r));
 }
+
+/// The two INIT fragments from two addresses never combine: the CHALLENGE (about 1.3 KB)
+/// would otherwise go to an address that sent only the 330-byte second fragment
+/// (regression of a `handshake_responder` fuzz finding).
+#[test]
+fn fragments_from_two_addresses_do_not_combine() {
+    let (mut i, mut r) = pair(PqMode::Require, PqMode::Require);
+    i.connect(t0(), R_PATH).unwrap();
+    let frags = drain(&mut i, t0());
+    deliver(&mut r, PathId(77), &frags[0], t0());
+    deliver(&mut r, I_PATH, &frags[1], t0());
+    assert!(drain(&mut r, t0()).is_empty(), "a reply to a 330-byte sender");
+    deliver(&mut r, I_PATH, &frags[0], t0());
+    let challenge = drain(&mut r, t0());
+    assert_eq!(challenge.len(), 2);
+    let sent: usize = challenge.iter().map(Vec::len).sum();
+    assert!(sent <= frags.iter().map(Vec::len).sum::<usize>());
+}
