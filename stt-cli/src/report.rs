@@ -78,6 +78,8 @@ pub struct Summary {
     pub sha3_256: String,
     /// The peer's NodeId.
     pub peer: String,
+    /// The handshake the session ran: `hybrid X25519+ML-KEM-768` or `classic X25519`.
+    pub handshake: &'static str,
 }
 
 impl Summary {
@@ -90,6 +92,7 @@ impl Summary {
         resumed: u64,
         sha3_256: String,
         peer: NodeId,
+        handshake: &'static str,
         took: Duration,
     ) -> Self {
         let bytes = offer.total_bytes();
@@ -105,6 +108,7 @@ impl Summary {
             mb_per_s: bytes.saturating_sub(resumed) as f64 / seconds.max(1e-9) / 1e6,
             sha3_256,
             peer: peer.to_string(),
+            handshake,
         }
     }
 
@@ -120,13 +124,14 @@ impl Summary {
             String::new()
         };
         format!(
-            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, sha3-256 {}",
+            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, {} handshake, sha3-256 {}",
             self.event,
             self.name,
             self.bytes,
             self.seconds,
             self.mb_per_s,
             self.peer,
+            self.handshake,
             self.sha3_256
         )
     }
