@@ -79,9 +79,10 @@ impl CryptoProvider for AwsLcProvider {
 /// aws-lc's ML-KEM-768 where it can be deterministic. aws-lc-rs draws key-generation and
 /// encapsulation randomness from its own RNG and offers no way to inject it, and the core
 /// never uses OS randomness, so: key generation runs `ML-KEM.KeyGen_internal(d, z)` with
-/// RustCrypto and imports the expanded decapsulation key into aws-lc, which then does every
-/// decapsulation; encapsulation checks the key with aws-lc's parser and encapsulates
-/// deterministically with RustCrypto. Byte-identical to the RustCrypto backend (tests).
+/// RustCrypto and imports the expanded decapsulation key into aws-lc (its parser checks
+/// it), which then does every decapsulation; encapsulation is RustCrypto's deterministic
+/// `Encaps_internal` (which checks the key). Byte-identical to the RustCrypto backend
+/// (tests, including aws-lc's own randomised encapsulation opened by both).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AwsLcKem;
 
@@ -139,7 +140,8 @@ impl Kem for AwsLcKem {
         m: &[u8; KEM_ENCAPS_RAND_LEN],
         ct: &mut [u8; MLKEM768_CT_LEN],
     ) -> Result<KemSecret, KemError> {
-        lc_kem::EncapsulationKey::new(&ML_KEM_768, ek).map_err(|_| KemError::InvalidKey)?;
+        // RustCrypto parses and checks `ek` (FIPS 203 §7.2) as it encapsulates; parsing it
+        // with aws-lc too would only repeat that work on the handshake's critical path.
         kem::rc_encapsulate(ek, m, ct)
     }
 }
