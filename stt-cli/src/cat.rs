@@ -32,9 +32,15 @@ pub async fn run(
     let setup = async {
         match (to, listen) {
             (Some(to), _) => {
-                let (node, s) =
-                    net::connect(identity, network, seeds.config(), Target::Udp(to), &peers, &trace)
-                        .await?;
+                let (node, s) = net::connect(
+                    identity,
+                    network,
+                    seeds.config(),
+                    Target::Udp(to),
+                    &peers,
+                    &trace,
+                )
+                .await?;
                 let (send, recv) = s
                     .open_bi()
                     .await

@@ -438,7 +438,12 @@ impl NodeConfig {
             65_527,
         )?;
         check("max_sessions", self.max_sessions as u64, 1, 1 << 24)?;
-        check("hybrid_reassembly", self.hybrid_reassembly as u64, 1, 1 << 16)?;
+        check(
+            "hybrid_reassembly",
+            self.hybrid_reassembly as u64,
+            1,
+            1 << 16,
+        )?;
         check("max_half_open", self.max_half_open as u64, 1, 1 << 20)?;
         check(
             "cookie_threshold",

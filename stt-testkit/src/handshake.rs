@@ -246,8 +246,9 @@ fn run(data: &[u8], target: usize) {
                     && p.bytes.len() >= HEADER_LEN
                 {
                     let mut bytes = p.bytes[..HEADER_LEN].to_vec();
-                    const KINDS: [u8; 11] =
-                        [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x08, 0x09, 0x0a];
+                    const KINDS: [u8; 11] = [
+                        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x08, 0x09, 0x0a,
+                    ];
                     bytes[2] = KINDS[usize::from(kind) % KINDS.len()];
                     bytes.extend_from_slice(&body);
                     w.receive(p.to, p.path, &bytes);

@@ -89,10 +89,18 @@ fn pq_modes_between_processes() {
     let (l, addr) = listen(&d, &net, "off", "b");
     let sent = send(&d, &net, &file, &addr, "prefer").wait(LONG);
     assert!(sent.ok(), "{sent:?}");
-    assert!(sent.stdout.contains("classic X25519 handshake"), "{}", sent.stdout);
+    assert!(
+        sent.stdout.contains("classic X25519 handshake"),
+        "{}",
+        sent.stdout
+    );
     let l = l.wait(LONG);
     assert!(l.ok(), "{l:?}");
-    assert!(l.stdout.contains("classic X25519 handshake"), "{}", l.stdout);
+    assert!(
+        l.stdout.contains("classic X25519 handshake"),
+        "{}",
+        l.stdout
+    );
 
     // require ↔ classic: refused at once on the requiring side, saying what to change.
     let (l, addr) = listen(&d, &net, "off", "c");
@@ -100,13 +108,16 @@ fn pq_modes_between_processes() {
     let sent = send(&d, &net, &file, &addr, "require").wait(LONG);
     assert!(!sent.ok(), "{sent:?}");
     assert!(
-        sent.stderr.contains("runs the classic handshake only")
-            && sent.stderr.contains("--pq"),
+        sent.stderr.contains("runs the classic handshake only") && sent.stderr.contains("--pq"),
         "{}",
         sent.stderr
     );
     // A typed refusal, not the 10 s handshake timeout.
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     drop(l);
 
     // classic → require: refused, the classic side told the peer requires hybrid.
@@ -114,7 +125,8 @@ fn pq_modes_between_processes() {
     let sent = send(&d, &net, &file, &addr, "off").wait(LONG);
     assert!(!sent.ok(), "{sent:?}");
     assert!(
-        sent.stderr.contains("requires the post-quantum hybrid handshake"),
+        sent.stderr
+            .contains("requires the post-quantum hybrid handshake"),
         "{}",
         sent.stderr
     );

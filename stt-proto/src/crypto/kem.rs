@@ -161,4 +161,3 @@ impl Kem for RustCryptoKem {
         rc_encapsulate(ek, m, ct)
     }
 }
-

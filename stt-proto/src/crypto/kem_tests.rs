@@ -70,7 +70,12 @@ fn encaps_known_answer_each_backend() {
     for backend in backends() {
         let mut ct = [0u8; MLKEM768_CT_LEN];
         let k = backend.encapsulate(&ek, &m, &mut ct).expect("encaps");
-        assert_eq!(&sha3_256(&ct)[..], get(&lines, "c_sha3", 0), "{}", backend.name());
+        assert_eq!(
+            &sha3_256(&ct)[..],
+            get(&lines, "c_sha3", 0),
+            "{}",
+            backend.name()
+        );
         assert_eq!(&k[..], get(&lines, "k", 0), "{}", backend.name());
     }
 }
@@ -113,7 +118,11 @@ fn decaps_known_answers_each_backend() {
         for case in 0..2 {
             let ct: [u8; MLKEM768_CT_LEN] = get(&lines, "c", case).try_into().expect("ct");
             // Two "k" entries precede these: the encapsulation case's.
-            assert_eq!(&decaps(&ct)[..], get(&lines, "k", 1 + case), "{name} case {case}");
+            assert_eq!(
+                &decaps(&ct)[..],
+                get(&lines, "k", 1 + case),
+                "{name} case {case}"
+            );
         }
     }
 }
@@ -131,9 +140,17 @@ fn backends_are_byte_identical() {
     for (i, enc) in all.iter().enumerate() {
         let m = [i as u8 + 1; 32];
         let mut ct = [0u8; MLKEM768_CT_LEN];
-        let k = enc.encapsulate(keys[0].encapsulation_key(), &m, &mut ct).unwrap();
+        let k = enc
+            .encapsulate(keys[0].encapsulation_key(), &m, &mut ct)
+            .unwrap();
         for dk in &keys {
-            assert_eq!(*dk.decapsulate(&ct).unwrap(), *k, "{} → {}", enc.name(), dk.backend());
+            assert_eq!(
+                *dk.decapsulate(&ct).unwrap(),
+                *k,
+                "{} → {}",
+                enc.name(),
+                dk.backend()
+            );
         }
     }
     #[cfg(feature = "aws-lc")]

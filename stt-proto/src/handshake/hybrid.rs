@@ -54,7 +54,8 @@ pub const MIN_HYBRID_CHALLENGE_LEN: usize = HEADER_LEN
 /// Longest logical hybrid CHALLENGE (with the most transport parameters): 1374 bytes.
 pub const MAX_HYBRID_CHALLENGE_LEN: usize = MIN_HYBRID_CHALLENGE_LEN + super::MAX_PARAMS_LEN;
 /// Both CHALLENGE fragments at their longest (1428 bytes).
-pub const MAX_HYBRID_CHALLENGE_WIRE_LEN: usize = MAX_HYBRID_CHALLENGE_LEN - HEADER_LEN + 2 * FRAG_OVERHEAD;
+pub const MAX_HYBRID_CHALLENGE_WIRE_LEN: usize =
+    MAX_HYBRID_CHALLENGE_LEN - HEADER_LEN + 2 * FRAG_OVERHEAD;
 /// Length of a REFUSE packet: header, code, MAC.
 pub const REFUSE_LEN: usize = HEADER_LEN + 1 + FRAG_MAC_LEN;
 
@@ -62,7 +63,8 @@ pub const REFUSE_LEN: usize = HEADER_LEN + 1 + FRAG_MAC_LEN;
 const _: () = assert!(MAX_HYBRID_CHALLENGE_WIRE_LEN <= HYBRID_INIT_WIRE_LEN);
 const _: () = assert!(REFUSE_LEN < super::INIT_LEN);
 const _: () = assert!(HYBRID_INIT_FRAG1_LEN <= FRAG0_LEN);
-const _: () = assert!(MAX_HYBRID_CHALLENGE_LEN - HEADER_LEN - FRAG0_PIECE + FRAG_OVERHEAD <= FRAG0_LEN);
+const _: () =
+    assert!(MAX_HYBRID_CHALLENGE_LEN - HEADER_LEN - FRAG0_PIECE + FRAG_OVERHEAD <= FRAG0_LEN);
 const _: () = assert!(MIN_HYBRID_CHALLENGE_LEN - HEADER_LEN > FRAG0_PIECE);
 
 /// Why a REFUSE was sent (its code byte).

@@ -22,8 +22,8 @@ use super::{
     NOISE_TAG_LEN,
 };
 use crate::crypto::{
-    AeadSet, CryptoProvider, DhKey, KEM_SEED_LEN, KemDecapsKey, MLKEM768_CT_LEN,
-    PacketProtection, default_provider,
+    AeadSet, CryptoProvider, DhKey, KEM_SEED_LEN, KemDecapsKey, MLKEM768_CT_LEN, PacketProtection,
+    default_provider,
 };
 use crate::frame::{CookieBody, Flags, HEADER_LEN, Header, PacketType, SessionId, Side, StreamId};
 use crate::identity::{Identity, NetworkKey, NodeId};
@@ -422,12 +422,13 @@ impl Initiator {
             return Ok(None);
         };
         let len = HEADER_LEN + hybrid::FRAG0_PIECE + tail;
-        let logical = parts.buf[..len].to_vec();
-        let r = self.message2(&logical[HEADER_LEN..], true);
-        if r.is_err() {
-            self.challenge_parts = None;
-        }
-        r.map(Some)
+        // Both pieces are in: message 2 runs on them, and they are forgotten whatever
+        // its outcome (a failure waits for the next copy of the CHALLENGE).
+        let parts = self
+            .challenge_parts
+            .take()
+            .ok_or(HandshakeError::Internal)?;
+        self.message2(&parts.buf[HEADER_LEN..len], true).map(Some)
     }
 
     /// Processes CHALLENGE (Noise message 2) and prepares RESPONSE (message 3). Returns the
@@ -449,7 +450,8 @@ impl Initiator {
         } else {
             0
         };
-        let min = DH_LEN + kem_len + DH_LEN + NOISE_TAG_LEN + payload::CHALLENGE_FIXED + NOISE_TAG_LEN;
+        let min =
+            DH_LEN + kem_len + DH_LEN + NOISE_TAG_LEN + payload::CHALLENGE_FIXED + NOISE_TAG_LEN;
         let max = min + payload::MAX_PARAMS_LEN;
         if body.len() < min || body.len() > max {
             return Err(HandshakeError::Malformed);
@@ -553,4 +555,3 @@ impl Initiator {
         }
     }
 }
-

@@ -21,8 +21,8 @@ pub mod payload;
 pub mod responder;
 mod rotation;
 
-pub use initiator::{Initiator, RefuseOutcome, generate_ephemeral, generate_kem_key};
 pub use hybrid::{PqMode, RefuseCode};
+pub use initiator::{Initiator, RefuseOutcome, generate_ephemeral, generate_kem_key};
 pub use noise::{HYBRID_PROTOCOL_NAME, PROLOGUE, PROTOCOL_NAME};
 pub use payload::MAX_PARAMS_LEN;
 pub use responder::{DropReason, InitOutcome, Responder, ResponderConfig, ResponderStats};

@@ -39,7 +39,11 @@ pub(crate) fn decode_init(p: &[u8]) -> Result<(SessionId, AeadSet, u8), Handshak
     }
     let mut sid = [0u8; 8];
     sid.copy_from_slice(&p[..8]);
-    Ok((SessionId(u64::from_be_bytes(sid)), AeadSet::from_bits(p[8]), p[9]))
+    Ok((
+        SessionId(u64::from_be_bytes(sid)),
+        AeadSet::from_bits(p[8]),
+        p[9],
+    ))
 }
 
 /// A parsed CHALLENGE payload.

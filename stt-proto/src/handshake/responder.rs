@@ -17,8 +17,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::admission::Admission;
-use super::hybrid::{self, PqMode, Reassembled, Reassembly, RefuseCode};
 use super::cookie::{self, CookieSecrets};
+use super::hybrid::{self, PqMode, Reassembled, Reassembly, RefuseCode};
 use super::initiator::{
     check_header, generate_ephemeral, handshake_header, is_strict_handshake_header,
 };

@@ -7,11 +7,11 @@ use alloc::vec::Vec;
 
 use super::tests::*;
 use super::*;
+use crate::config::PqMode;
 use crate::crypto::{Aead, CryptoProvider, RUST_CRYPTO};
 use crate::frame::{HEADER_LEN, PacketType, StreamId};
-use crate::identity::{Identity, NetworkKey};
-use crate::config::PqMode;
 use crate::handshake::initiator::generate_kem_key;
+use crate::identity::{Identity, NetworkKey};
 use crate::rng::Rng;
 
 const DOC: &str = include_str!("../../../docs/PROTOCOL.md");
@@ -168,7 +168,11 @@ fn hybrid_vectors() -> Vec<(&'static str, String)> {
         );
         if let InitOutcome::HybridChallenge { len0, len1, .. } = o {
             assert!(i.handle_challenge_fragment(&out[..len0]).unwrap().is_none());
-            assert!(i.handle_challenge_fragment(&out[len0..len0 + len1]).unwrap().is_some());
+            assert!(
+                i.handle_challenge_fragment(&out[len0..len0 + len1])
+                    .unwrap()
+                    .is_some()
+            );
         }
     }
     let ch = out;

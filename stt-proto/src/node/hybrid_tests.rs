@@ -55,8 +55,11 @@ fn closed_with(events: &[Event]) -> Option<SessionError> {
 /// Datagrams a node has queued now.
 fn drain(n: &mut Node, now: Instant) -> Vec<Vec<u8>> {
     let mut buf = vec![0u8; 65536];
-    core::iter::from_fn(|| n.poll_transmit(now, &mut buf).map(|t| buf[..t.len].to_vec()))
-        .collect()
+    core::iter::from_fn(|| {
+        n.poll_transmit(now, &mut buf)
+            .map(|t| buf[..t.len].to_vec())
+    })
+    .collect()
 }
 
 fn deliver(to: &mut Node, from: PathId, d: &[u8], now: Instant) {
@@ -224,7 +227,10 @@ fn flipped_kem_ciphertext_bit_fails_closed() {
     let before = i.stats().dropped_handshake;
     assert!(i.stats().dropped_handshake >= before);
     let h = i.sessions()[0];
-    assert!(!i.session(h).unwrap().is_established(), "tampered CHALLENGE accepted");
+    assert!(
+        !i.session(h).unwrap().is_established(),
+        "tampered CHALLENGE accepted"
+    );
     assert!(drain(&mut i, t0()).is_empty(), "a RESPONSE went out");
     // The genuine fragments complete the handshake.
     for d in &challenge {
@@ -314,7 +320,10 @@ fn fragments_from_two_addresses_do_not_combine() {
     let frags = drain(&mut i, t0());
     deliver(&mut r, PathId(77), &frags[0], t0());
     deliver(&mut r, I_PATH, &frags[1], t0());
-    assert!(drain(&mut r, t0()).is_empty(), "a reply to a 330-byte sender");
+    assert!(
+        drain(&mut r, t0()).is_empty(),
+        "a reply to a 330-byte sender"
+    );
     deliver(&mut r, I_PATH, &frags[0], t0());
     let challenge = drain(&mut r, t0());
     assert_eq!(challenge.len(), 2);

@@ -40,6 +40,8 @@ pub use session_ref::{SessionRef, max_custom_payload};
 mod admission;
 mod connect;
 mod endpoints;
+#[cfg(test)]
+mod hybrid_tests;
 mod inbound;
 #[cfg(test)]
 mod prepare_tests;
@@ -48,8 +50,6 @@ mod reset;
 mod reset_tests;
 #[cfg(test)]
 mod rotation_tests;
-#[cfg(test)]
-mod hybrid_tests;
 mod session_ref;
 mod storage;
 #[cfg(feature = "test-hooks")]

@@ -115,7 +115,11 @@ fn child<C: Contender>(row: &str, args: &[String]) {
     let line = match row {
         "bulk" => rt.block_on(rows::bulk::<C>(arg(args, 0))),
         "messages" => rt.block_on(rows::messages::<C>(arg(args, 0), arg(args, 1))),
-        "latency" => rt.block_on(rows::latency::<C>(Knobs::default(), arg(args, 0), arg(args, 1))),
+        "latency" => rt.block_on(rows::latency::<C>(
+            Knobs::default(),
+            arg(args, 0),
+            arg(args, 1),
+        )),
         "latency-pq" => rt.block_on(rows::latency::<C>(
             Knobs {
                 pq: true,

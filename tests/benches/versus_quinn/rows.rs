@@ -195,9 +195,7 @@ pub async fn latency<C: Contender>(knobs: Knobs, warmup: usize, count: usize) ->
             C::NAME
         );
     }
-    format!(
-        "mean_ms={mean} p99_ms={p99} cpu_us={cpu_us} hybrid_kx={hybrid} classic_kx={classic}"
-    )
+    format!("mean_ms={mean} p99_ms={p99} cpu_us={cpu_us} hybrid_kx={hybrid} classic_kx={classic}")
 }
 
 /// (d): `clients` client endpoints, each connecting and closing in a loop against one

@@ -108,10 +108,7 @@ impl Contender for Stt {
     }
 
     fn key_exchanges() -> (u64, u64) {
-        (
-            KX[0].load(Ordering::Relaxed),
-            KX[1].load(Ordering::Relaxed),
-        )
+        (KX[0].load(Ordering::Relaxed), KX[1].load(Ordering::Relaxed))
     }
 
     fn close(conn: Session) {
