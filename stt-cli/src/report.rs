@@ -92,7 +92,6 @@ impl Summary {
         resumed: u64,
         sha3_256: String,
         peer: NodeId,
-        handshake: &'static str,
         took: Duration,
     ) -> Self {
         let bytes = offer.total_bytes();
@@ -108,8 +107,14 @@ impl Summary {
             mb_per_s: bytes.saturating_sub(resumed) as f64 / seconds.max(1e-9) / 1e6,
             sha3_256,
             peer: peer.to_string(),
-            handshake,
+            handshake: "",
         }
+    }
+
+    /// The summary naming the handshake the session ran (see `net::handshake_name`).
+    pub fn with_handshake(mut self, handshake: &'static str) -> Self {
+        self.handshake = handshake;
+        self
     }
 
     fn line(&self) -> String {

@@ -463,7 +463,7 @@ async fn receive_inner(
         resumed,
         digest,
         session.peer(),
-        net::handshake_name(session),
         started.elapsed(),
-    ))
+    )
+    .with_handshake(net::handshake_name(session)))
 }

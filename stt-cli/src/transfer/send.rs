@@ -187,7 +187,7 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
         resumed,
         digest,
         session.peer(),
-        net::handshake_name(session),
         started.elapsed(),
-    ))
+    )
+    .with_handshake(net::handshake_name(session)))
 }

@@ -80,6 +80,9 @@ fn encaps_known_answer_each_backend() {
     }
 }
 
+/// One backend's decapsulation of the ACVP key.
+type Decaps = Box<dyn Fn(&[u8; MLKEM768_CT_LEN]) -> [u8; 32]>;
+
 /// The ACVP decapsulation group: one expanded key, a genuine ciphertext and a modified one
 /// (implicit rejection, FIPS 203 §6.3), opened by every backend's decapsulation.
 #[test]
@@ -91,7 +94,7 @@ fn decaps_known_answers_each_backend() {
         &dk_bytes.try_into().expect("dk length"),
     )
     .expect("ACVP key");
-    let mut keys: Vec<(&str, Box<dyn Fn(&[u8; MLKEM768_CT_LEN]) -> [u8; 32]>)> = Vec::new();
+    let mut keys: Vec<(&str, Decaps)> = Vec::new();
     keys.push((
         "rustcrypto",
         Box::new(move |ct| {
