@@ -78,6 +78,8 @@ pub struct Summary {
     pub sha3_256: String,
     /// The peer's NodeId.
     pub peer: String,
+    /// The handshake the session ran: `hybrid X25519+ML-KEM-768` or `classic X25519`.
+    pub handshake: &'static str,
 }
 
 impl Summary {
@@ -105,7 +107,14 @@ impl Summary {
             mb_per_s: bytes.saturating_sub(resumed) as f64 / seconds.max(1e-9) / 1e6,
             sha3_256,
             peer: peer.to_string(),
+            handshake: "",
         }
+    }
+
+    /// The summary naming the handshake the session ran (see `net::handshake_name`).
+    pub fn with_handshake(mut self, handshake: &'static str) -> Self {
+        self.handshake = handshake;
+        self
     }
 
     fn line(&self) -> String {
@@ -120,13 +129,14 @@ impl Summary {
             String::new()
         };
         format!(
-            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, sha3-256 {}",
+            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, {} handshake, sha3-256 {}",
             self.event,
             self.name,
             self.bytes,
             self.seconds,
             self.mb_per_s,
             self.peer,
+            self.handshake,
             self.sha3_256
         )
     }

@@ -73,7 +73,7 @@ pub fn check_out_dir(dir: &Path) -> Result<(), CliError> {
 pub async fn run(args: Listen) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let (identity, network) = args.seeds.load()?;
-    let mut config = net::config();
+    let mut config = args.seeds.config();
     if let Some(file) = &args.allow {
         config.peer_policy = Some(crate::peers::allow_policy(file)?);
     }
@@ -464,5 +464,6 @@ async fn receive_inner(
         digest,
         session.peer(),
         started.elapsed(),
-    ))
+    )
+    .with_handshake(net::handshake_name(session)))
 }

@@ -32,10 +32,14 @@ pub async fn run(
         .await
         .map_err(|e| CliError::Other(e.to_string()))??;
     let (node, session) = tokio::select! {
-        r = net::connect(identity, network, target, &peers, &trace) => r?,
+        r = net::connect(identity, network, seeds.config(), target, &peers, &trace) => r?,
         sig = signals::interrupted() => return Err(CliError::Interrupted(sig)),
     };
-    out.info(format!("connected to {}", session.peer()));
+    out.info(format!(
+        "connected to {} ({} handshake)",
+        session.peer(),
+        net::handshake_name(&session)
+    ));
     let result = tokio::select! {
         r = transfer(&session, &local, out) => r,
         sig = signals::interrupted() => {
@@ -184,5 +188,6 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
         digest,
         session.peer(),
         started.elapsed(),
-    ))
+    )
+    .with_handshake(net::handshake_name(session)))
 }

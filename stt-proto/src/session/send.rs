@@ -204,14 +204,23 @@ impl Session {
 
     fn transmit_init(&mut self, now: Instant, buf: &mut [u8]) -> Option<(PathId, usize)> {
         let hs = self.handshake.as_mut()?;
-        if now < hs.next_send {
+        let part = hs.next_part;
+        if part == 0 && now < hs.next_send {
             return None;
         }
-        let len = hs.initiator.write_init(buf).ok()?;
-        hs.next_send = now + hs.rto;
-        // Saturating: every COOKIE asks for an immediate resend, so the doublings are not
-        // bounded by the handshake timeout and `*= 2` would overflow (a panic).
-        hs.rto = hs.rto.saturating_mul(2);
+        let len = hs.initiator.write_init_part(part, buf).ok()?;
+        if part == 0 {
+            hs.next_send = now + hs.rto;
+            // Saturating: every COOKIE asks for an immediate resend, so the doublings are
+            // not bounded by the handshake timeout and `*= 2` would overflow (a panic).
+            hs.rto = hs.rto.saturating_mul(2);
+        }
+        // A hybrid INIT's second fragment follows its first at once (PROTOCOL.md §5.7.10).
+        hs.next_part = if part + 1 < hs.initiator.init_parts() {
+            part + 1
+        } else {
+            0
+        };
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += len as u64;
         Some((self.path.id, len))
