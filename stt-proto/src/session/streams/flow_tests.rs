@@ -297,8 +297,8 @@ fn the_receive_window_updates_at_half_and_doubles_when_updates_come_fast() {
 }
 
 /// A bounded stream's writes may not pass its announced total (exactly up to it is
-/// fine); a zero-length write never blocks; a finished or reset stream is closed.
-/// (Mutants in `write_room`.)
+/// fine); a zero-length write never blocks; a finished or reset stream is closed, even
+/// when its send buffer is full. (Mutants in `write_room`.)
 #[test]
 fn write_room_at_the_announced_total_and_for_empty_writes() {
     let big = 1 << 30;
@@ -329,6 +329,12 @@ fn write_room_at_the_announced_total_and_for_empty_writes() {
     let third = s.open(Dir::Uni, 0, None).unwrap();
     s.finish(third).unwrap();
     assert_eq!(s.write(third, &[3]), Err(WriteError::Closed));
+    // Finished with its send buffer full: still closed, not "blocked" (a writer told
+    // Blocked would wait for a Writable that never comes).
+    let full = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(full, &[5; 100]), Ok(100));
+    s.finish(full).unwrap();
+    assert_eq!(s.write(full, &[5]), Err(WriteError::Closed));
     let fourth = s.open(Dir::Uni, 0, None).unwrap();
     s.reset(fourth, ErrorCode(1)).unwrap();
     assert!(matches!(
