@@ -477,3 +477,42 @@ fn the_peer_stream_count_rises_only_upward() {
         "per direction"
     );
 }
+
+/// A writer waiting for session-wide send room is listed once however often it retries,
+/// and a writer short only of its own stream's room is not listed at all (its own acks
+/// wake it). (Mutant: `session_room == 0 && !listed` spelled `||`, which grows the list
+/// by one entry per blocked write.)
+#[test]
+fn a_blocked_writer_is_listed_once_and_only_when_the_session_blocks_it() {
+    let big = 1 << 30;
+    let mut s = Streams::new(
+        Side::Initiator,
+        StreamLimits {
+            local_stream_window: big,
+            max_local_stream_window: big,
+            local_window: big,
+            max_local_window: big,
+            local_max_streams: [16, 16],
+            peer_stream_window: big,
+            peer_max_data: big,
+            peer_max_streams: [16, 16],
+            send_buffer: 100,
+            session_send_buffer: 150,
+        },
+    );
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    let b = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 200]), Ok(100));
+    for _ in 0..5 {
+        assert_eq!(s.write(a, &[1]), Err(WriteError::Blocked));
+    }
+    assert!(
+        s.session_blocked.is_empty(),
+        "a is short of its own room only"
+    );
+    assert_eq!(s.write(b, &[2; 200]), Ok(50));
+    for _ in 0..5 {
+        assert_eq!(s.write(b, &[2]), Err(WriteError::Blocked));
+    }
+    assert_eq!(s.session_blocked, vec![b]);
+}
