@@ -297,8 +297,8 @@ fn the_receive_window_updates_at_half_and_doubles_when_updates_come_fast() {
 }
 
 /// A bounded stream's writes may not pass its announced total (exactly up to it is
-/// fine); a zero-length write never blocks; a finished or reset stream is closed.
-/// (Mutants in `write_room`.)
+/// fine); a zero-length write never blocks; a finished or reset stream is closed, even
+/// when its send buffer is full. (Mutants in `write_room`.)
 #[test]
 fn write_room_at_the_announced_total_and_for_empty_writes() {
     let big = 1 << 30;
@@ -329,6 +329,12 @@ fn write_room_at_the_announced_total_and_for_empty_writes() {
     let third = s.open(Dir::Uni, 0, None).unwrap();
     s.finish(third).unwrap();
     assert_eq!(s.write(third, &[3]), Err(WriteError::Closed));
+    // Finished with its send buffer full: still closed, not "blocked" (a writer told
+    // Blocked would wait for a Writable that never comes).
+    let full = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(full, &[5; 100]), Ok(100));
+    s.finish(full).unwrap();
+    assert_eq!(s.write(full, &[5]), Err(WriteError::Closed));
     let fourth = s.open(Dir::Uni, 0, None).unwrap();
     s.reset(fourth, ErrorCode(1)).unwrap();
     assert!(matches!(
@@ -470,4 +476,43 @@ fn the_peer_stream_count_rises_only_upward() {
         Ok(()),
         "per direction"
     );
+}
+
+/// A writer waiting for session-wide send room is listed once however often it retries,
+/// and a writer short only of its own stream's room is not listed at all (its own acks
+/// wake it). (Mutant: `session_room == 0 && !listed` spelled `||`, which grows the list
+/// by one entry per blocked write.)
+#[test]
+fn a_blocked_writer_is_listed_once_and_only_when_the_session_blocks_it() {
+    let big = 1 << 30;
+    let mut s = Streams::new(
+        Side::Initiator,
+        StreamLimits {
+            local_stream_window: big,
+            max_local_stream_window: big,
+            local_window: big,
+            max_local_window: big,
+            local_max_streams: [16, 16],
+            peer_stream_window: big,
+            peer_max_data: big,
+            peer_max_streams: [16, 16],
+            send_buffer: 100,
+            session_send_buffer: 150,
+        },
+    );
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    let b = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 200]), Ok(100));
+    for _ in 0..5 {
+        assert_eq!(s.write(a, &[1]), Err(WriteError::Blocked));
+    }
+    assert!(
+        s.session_blocked.is_empty(),
+        "a is short of its own room only"
+    );
+    assert_eq!(s.write(b, &[2; 200]), Ok(50));
+    for _ in 0..5 {
+        assert_eq!(s.write(b, &[2]), Err(WriteError::Blocked));
+    }
+    assert_eq!(s.session_blocked, vec![b]);
 }
