@@ -120,6 +120,7 @@ mod identity;
 mod ids;
 mod node;
 mod range_set;
+mod rendezvous;
 mod recovery;
 mod rng;
 mod session;
@@ -151,7 +152,9 @@ pub use handshake::admission::RemoteAddr;
 pub use identity::{Identity, MIN_SEED_LEN, NetworkKey, NodeId, NodeIdParseError, SeedError};
 pub use ids::{PathId, RouteId, SessionHandle};
 // What the node reports.
-pub use event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
+pub use event::{
+    EndpointEvent, Event, MetricRecord, RendezvousEvent, StorageEvent, StreamEvent,
+};
 // Named endpoints and storage.
 pub use endpoint::{EndpointMessage, RouteMode};
 pub use frame::EndpointId;

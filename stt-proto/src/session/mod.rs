@@ -20,6 +20,7 @@ mod messages;
 mod metrics;
 mod params;
 mod paths;
+mod punch;
 mod recv;
 mod rekey;
 mod send;
@@ -169,6 +170,12 @@ pub(crate) struct Session {
     /// The path this side moved away from by its own choice ([`Session::migrate`]):
     /// late packets arriving on it are processed but never pull the session back.
     left_path: Option<PathId>,
+    /// The relayed path a session that started on one keeps (PROTOCOL.md §12.5): it
+    /// moves back there when a direct path dies, and packets arriving there always count.
+    standby: Option<PathId>,
+    /// The direct path being punched toward, while relayed (PROTOCOL.md §12.4). Boxed:
+    /// only relayed sessions have one.
+    punch: Option<Box<punch::Punch>>,
     handshake: Option<HandshakeProgress>,
     conn: Option<Box<Conn>>,
     stats: SessionStats,
@@ -196,6 +203,8 @@ impl Session {
             fallback: None,
             path_response: None,
             left_path: None,
+            standby: path.is_relayed().then_some(path),
+            punch: None,
             handshake: Some(HandshakeProgress {
                 initiator: Box::new(initiator),
                 deadline: now + config.handshake_timeout,
@@ -228,6 +237,8 @@ impl Session {
             fallback: None,
             path_response: None,
             left_path: None,
+            standby: path.is_relayed().then_some(path),
+            punch: None,
             handshake: None,
             conn: None,
             stats: SessionStats::default(),
@@ -406,6 +417,15 @@ impl Session {
     pub(crate) fn on_reset(&mut self) {
         self.error.get_or_insert(SessionError::Reset);
         self.terminate(SessionError::Reset);
+    }
+
+    /// Rendezvous frames waiting for the node (PROTOCOL.md §12.2).
+    pub(crate) fn take_rendezvous(&mut self) -> Vec<crate::rendezvous::RdvInbound> {
+        self.conn
+            .as_mut()
+            .and_then(|c| c.messages.as_mut())
+            .map(|m| core::mem::take(&mut m.rendezvous))
+            .unwrap_or_default()
     }
 
     /// The peer's id, once authenticated.

@@ -93,17 +93,20 @@ impl Session {
             return;
         }
         // Older packets (reordered, or still in flight on the path the peer left) and
-        // packets on the path this side left by its own choice never move the session.
-        if !newest || self.left_path == Some(path) {
+        // packets on the path this side left by its own choice never move the session;
+        // except the relayed standby (PROTOCOL.md §12.5): a peer that fell back to it
+        // after the direct path died must pull this side back too.
+        if !newest || (self.left_path == Some(path) && self.standby != Some(path)) {
             return;
         }
         let first_pn = self.conn.as_ref().map_or(0, |c| c.record.packets_sent());
         if let Some(conn) = self.conn.as_mut() {
             conn.path_first_pn = first_pn;
         }
-        if self.fallback == Some(path) {
+        if self.fallback == Some(path) || self.standby == Some(path) {
             // Back to the last validated path (the move was a spoofed or reordered
-            // packet, or the peer came back): it needs no proof.
+            // packet, or the peer came back), or to the relayed standby the session
+            // started on: it needs no proof.
             self.path = PathState::new(path, true);
             self.probe = None;
             self.fallback = None;
