@@ -104,6 +104,11 @@ pub struct RdvWorld {
     pub delivered: u64,
     /// Packets dropped on the way.
     pub dropped: u64,
+    /// Relay datagrams ("SR") sent to the relay, with their public source, while
+    /// `capture` is on.
+    pub captured: Vec<(SocketAddr, Vec<u8>)>,
+    /// Record relay datagrams sent to the relay.
+    pub capture: bool,
 }
 
 /// The standard setup's indices.
@@ -135,6 +140,11 @@ impl RdvWorld {
     pub fn standard(a: Mapping, b: Mapping) -> Self {
         let mut relay_cfg = member_config();
         relay_cfg.rendezvous.serve = true;
+        Self::with_relay(a, b, relay_cfg)
+    }
+
+    /// [`RdvWorld::standard`] with the relay's own configuration.
+    pub fn with_relay(a: Mapping, b: Mapping, relay_cfg: NodeConfig) -> Self {
         let relay = node(1, 9, &Arc::new(relay_cfg));
         let cfg = Arc::new(member_config());
         let mut w = Self {
@@ -149,6 +159,8 @@ impl RdvWorld {
             in_flight: VecDeque::new(),
             delivered: 0,
             dropped: 0,
+            captured: Vec::new(),
+            capture: false,
         };
         w.add_host(relay, SocketAddr::from(([1, 0, 0, 1], 7000)), None);
         w.add_host(node(2, 9, &cfg), SocketAddr::from(([192, 168, 1, 2], 5000)), Some(0));
@@ -273,7 +285,28 @@ impl RdvWorld {
         }
     }
 
+    /// Delivers `bytes` to `dst` as if sent from `src` (spoofed or replayed), now.
+    pub fn inject(&mut self, src: SocketAddr, dst: SocketAddr, bytes: Vec<u8>) {
+        let at = self.now;
+        self.deliver(Packet { at, src, dst, bytes });
+    }
+
+    /// Host `h` asks the rendezvous for `node`'s address.
+    pub fn lookup(&mut self, h: usize, node: NodeId) -> bool {
+        let now = self.now;
+        let host = &mut self.hosts[h];
+        let Some(r) = host.rendezvous else {
+            return false;
+        };
+        host.node
+            .session(r)
+            .is_some_and(|mut s| s.rendezvous_lookup(now, node).is_ok())
+    }
+
     fn deliver(&mut self, p: Packet) {
+        if self.capture && p.dst == self.hosts[RELAY].addr && p.bytes.starts_with(b"SR") {
+            self.captured.push((p.src, p.bytes.clone()));
+        }
         if self.blocked.contains(&(p.src.ip(), p.dst.ip()))
             || self.blocked.contains(&(p.dst.ip(), p.src.ip()))
         {

@@ -39,7 +39,6 @@ fn a_symmetric_nat_keeps_the_transfer_on_the_relay() {
         let size = 1 << 20;
         let o = w.transfer(size, Duration::from_secs(30));
         eprintln!("{o:?}");
-    eprintln!("{o:?}");
         assert!(o.finished && !o.corrupt && o.received == size, "{o:?}");
         assert_eq!((o.a_relayed, o.b_relayed), (Some(true), Some(true)), "{o:?}");
         assert!(o.relay_bytes > size, "{o:?}");
