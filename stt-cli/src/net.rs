@@ -151,13 +151,113 @@ fn wildcard(for_addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Where to connect: a UDP address or a WebSocket URL.
+/// Where to connect: a UDP address, a WebSocket URL, or a node through a relay.
 pub enum Target {
     /// `--to HOST:PORT`.
     Udp(String),
     /// `--ws ws://…` or `wss://…`, with an optional CA file for wss.
     Ws(String, Option<PathBuf>),
+    /// `--to-node NODEID --via HOST:PORT`.
+    Via {
+        /// The rendezvous and relay.
+        relay: String,
+        /// The node to meet there.
+        node: NodeId,
+    },
 }
+
+/// Connects to `target`; through a relay, also returns the session with the relay,
+/// which the caller must hold while the transfer runs.
+pub async fn connect_any(
+    identity: Identity,
+    network: NetworkKey,
+    target: Target,
+    peers: &PeerArgs,
+    trace: &TraceArg,
+    out: crate::report::Output,
+) -> Result<(Node, Session, Option<Session>), CliError> {
+    match target {
+        Target::Via { relay, node: peer } => {
+            let addr = resolve(&relay).await?;
+            let node = builder(identity, network, config(), trace)
+                .bind_udp(wildcard(addr))
+                .build()
+                .await?;
+            let relay_session = register_via(&node, &relay, &out).await?;
+            match node.connect_via(&relay_session, peer).await {
+                Ok(s) => {
+                    out.info(format!(
+                        "met {peer} through {relay} ({})",
+                        if s.is_relayed() == Some(false) {
+                            "direct"
+                        } else {
+                            "relayed; trying a direct path"
+                        }
+                    ));
+                    Ok((node, s, Some(relay_session)))
+                }
+                Err(ConnectionError::Rendezvous(status)) => Err(CliError::Other(format!(
+                    "the relay {relay} cannot introduce {peer}: {}",
+                    rendezvous_reason(status)
+                ))),
+                Err(e) => Err(CliError::Connection(e)),
+            }
+        }
+        other => {
+            let (n, s) = connect(identity, network, other, peers, trace).await?;
+            Ok((n, s, None))
+        }
+    }
+}
+
+/// What an RDV_ANSWER status means for the user.
+fn rendezvous_reason(status: stt_proto::frame::RdvStatus) -> &'static str {
+    use stt_proto::frame::RdvStatus;
+    match status {
+        RdvStatus::Ok => "no answer",
+        RdvStatus::NotFound => "that node is not registered there (is `stt listen --via` running?)",
+        RdvStatus::Refused => "a relay limit refused it",
+        RdvStatus::NotServed => "that node does not run `stt relay`",
+    }
+}
+
+/// Connects `node` to the rendezvous and relay at `via` (any member of the network)
+/// and registers there. The returned session must be held: the registration and
+/// every relayed path through it last as long as it does.
+pub async fn register_via(
+    node: &Node,
+    via: &str,
+    out: &crate::report::Output,
+) -> Result<Session, CliError> {
+    let addr = resolve(via).await?;
+    let relay = match node.connect(addr).await {
+        Ok(s) => s,
+        Err(ConnectionError::Closed(SessionError::HandshakeTimeout)) => {
+            return Err(CliError::NoAnswer {
+                to: addr.to_string(),
+                after: config().handshake_timeout,
+            });
+        }
+        Err(e) => return Err(CliError::Connection(e)),
+    };
+    match relay.register_rendezvous().await {
+        Ok(observed) => {
+            out.info(format!(
+                "registered with relay {} at {addr} as {}{}",
+                relay.peer(),
+                node.node_id(),
+                observed.map(|o| format!(", seen from {o}")).unwrap_or_default()
+            ));
+            Ok(relay)
+        }
+        Err(ConnectionError::Rendezvous(status)) => Err(CliError::Other(format!(
+            "cannot register with {addr}: {}",
+            rendezvous_reason(status)
+        ))),
+        Err(e) => Err(CliError::Connection(e)),
+    }
+}
+
 
 /// Who the peer must be: an explicit `--peer`, else what the known-peers file recorded
 /// for the target at first contact.
@@ -196,6 +296,7 @@ pub async fn connect(
     let key = match &target {
         Target::Udp(to) => to.clone(),
         Target::Ws(url, _) => url.clone(),
+        Target::Via { relay, .. } => relay.clone(),
     };
     let known = peers
         .known_peers
@@ -241,6 +342,9 @@ pub async fn connect(
                 None => node.connect_ws(&url).await,
             };
             (node, r, url)
+        }
+        Target::Via { .. } => {
+            return Err(CliError::Other("a relayed target goes through connect_any".into()));
         }
     };
     match result {

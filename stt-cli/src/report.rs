@@ -78,6 +78,10 @@ pub struct Summary {
     pub sha3_256: String,
     /// The peer's NodeId.
     pub peer: String,
+    /// Through a relay (`stt send --via`, `stt listen --via`): `direct` when the
+    /// session ended on a direct path (hole punching worked), else `relayed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<&'static str>,
 }
 
 impl Summary {
@@ -105,7 +109,14 @@ impl Summary {
             mb_per_s: bytes.saturating_sub(resumed) as f64 / seconds.max(1e-9) / 1e6,
             sha3_256,
             peer: peer.to_string(),
+            path: None,
         }
+    }
+
+    /// Notes the path a session met through a relay ended on (`None`: not through one).
+    pub fn with_path(mut self, relayed: Option<bool>) -> Self {
+        self.path = relayed.map(|r| if r { "relayed" } else { "direct" });
+        self
     }
 
     fn line(&self) -> String {
@@ -119,8 +130,9 @@ impl Summary {
         } else {
             String::new()
         };
+        let path = self.path.map(|p| format!(", {p}")).unwrap_or_default();
         format!(
-            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, sha3-256 {}",
+            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}{path}, sha3-256 {}",
             self.event,
             self.name,
             self.bytes,

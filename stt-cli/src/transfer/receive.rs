@@ -46,6 +46,9 @@ pub struct Listen {
     pub trace: net::TraceArg,
     /// Output mode.
     pub output: Output,
+    /// `--via HOST:PORT`: register with this rendezvous and relay, and take transfers
+    /// that come through it too.
+    pub via: Option<String>,
 }
 
 /// Checks that `dir` exists, is a directory, and takes a new file.
@@ -86,6 +89,12 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
         None => {}
     }
     let node = b.build().await?;
+    // Held for the node's life: the registration (and every relayed path) lasts as
+    // long as this session.
+    let _relay = match &args.via {
+        Some(via) => Some(net::register_via(&node, via, &args.output).await?),
+        None => None,
+    };
     let mut where_ = format!("udp {}", join(&node.udp_addrs()));
     if !node.ws_addrs().is_empty() {
         where_ += &format!(", ws {}", join(&node.ws_addrs()));
@@ -454,6 +463,7 @@ async fn receive_inner(
         }))
         .await?;
     control.finish().await?;
+    let relayed = args.via.as_ref().and_then(|_| session.is_relayed());
     // The sender closes once it has read the confirmation; don't cut it off.
     let _ = tokio::time::timeout(Duration::from_secs(5), session.closed()).await;
     Ok(Summary::new(
@@ -464,5 +474,6 @@ async fn receive_inner(
         digest,
         session.peer(),
         started.elapsed(),
-    ))
+    )
+    .with_path(relayed))
 }

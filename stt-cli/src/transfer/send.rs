@@ -31,13 +31,15 @@ pub async fn run(
     let local = tokio::task::spawn_blocking(move || tree::walk(&path))
         .await
         .map_err(|e| CliError::Other(e.to_string()))??;
-    let (node, session) = tokio::select! {
-        r = net::connect(identity, network, target, &peers, &trace) => r?,
+    let via = matches!(target, Target::Via { .. });
+    // `_relay`: the session with the relay, held while a relayed path may need it.
+    let (node, session, _relay) = tokio::select! {
+        r = net::connect_any(identity, network, target, &peers, &trace, out) => r?,
         sig = signals::interrupted() => return Err(CliError::Interrupted(sig)),
     };
     out.info(format!("connected to {}", session.peer()));
     let result = tokio::select! {
-        r = transfer(&session, &local, out) => r,
+        r = transfer(&session, &local, out, via) => r,
         sig = signals::interrupted() => {
             net::cancel(&node, sig).await;
             return Err(CliError::Interrupted(sig));
@@ -101,7 +103,12 @@ fn plan(local: &Local, accept: &Accept) -> Result<Vec<Plan>, CliError> {
     Ok(plans)
 }
 
-async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summary, CliError> {
+async fn transfer(
+    session: &Session,
+    local: &Local,
+    out: Output,
+    via: bool,
+) -> Result<Summary, CliError> {
     let started = Instant::now();
     let offer = &local.offer;
     let (send, recv) = session
@@ -170,6 +177,7 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
         other => return Err(CliError::Protocol(format!("expected done, got {other:?}"))),
     };
     pb.finish_and_clear();
+    let relayed = via.then(|| session.is_relayed()).flatten();
     if done.sha3_256 != digest || done.bytes != total {
         return Err(CliError::Other(format!(
             "the receiver stored {} bytes with sha3-256 {}, but we sent {total} bytes with sha3-256 {digest}",
@@ -184,5 +192,6 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
         digest,
         session.peer(),
         started.elapsed(),
-    ))
+    )
+    .with_path(relayed))
 }
