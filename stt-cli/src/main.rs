@@ -107,6 +107,9 @@ enum Command {
         /// take transfers that come through it (`stt send --to-node … --via …`).
         #[arg(long, value_name = "HOST:PORT")]
         via: Option<String>,
+        /// With --via: never try a direct path; transfers through the relay stay there.
+        #[arg(long, requires = "via")]
+        no_punch: bool,
         #[command(flatten)]
         trace: TraceArg,
         #[command(flatten)]
@@ -139,6 +142,9 @@ enum Command {
         /// the summary says which.
         #[arg(long, value_name = "HOST:PORT", requires = "to_node")]
         via: Option<String>,
+        /// With --via: never try a direct path; the transfer stays on the relay.
+        #[arg(long, requires = "via")]
+        no_punch: bool,
         #[command(flatten)]
         peers: PeerArgs,
         #[command(flatten)]
@@ -311,6 +317,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             count,
             allow,
             via,
+            no_punch,
             trace,
             output,
         } => {
@@ -325,6 +332,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 trace,
                 output,
                 via,
+                no_punch,
             })
             .await
         }
@@ -341,6 +349,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             ws_ca,
             to_node,
             via,
+            no_punch,
             peers,
             trace,
             output,
@@ -348,7 +357,11 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             let target = match (to, ws, to_node.zip(via)) {
                 (Some(to), _, _) => Target::Udp(to),
                 (None, Some(url), _) => Target::Ws(url, ws_ca),
-                (None, None, Some((node, relay))) => Target::Via { relay, node },
+                (None, None, Some((node, relay))) => Target::Via {
+                    relay,
+                    node,
+                    punch: !no_punch,
+                },
                 (None, None, None) => {
                     return Err(CliError::Other(
                         "give --to, --ws, or --to-node with --via".into(),

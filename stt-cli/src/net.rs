@@ -163,6 +163,8 @@ pub enum Target {
         relay: String,
         /// The node to meet there.
         node: NodeId,
+        /// Try a direct path (off: `--no-punch`).
+        punch: bool,
     },
 }
 
@@ -177,9 +179,15 @@ pub async fn connect_any(
     out: crate::report::Output,
 ) -> Result<(Node, Session, Option<Session>), CliError> {
     match target {
-        Target::Via { relay, node: peer } => {
+        Target::Via {
+            relay,
+            node: peer,
+            punch,
+        } => {
             let addr = resolve(&relay).await?;
-            let node = builder(identity, network, config(), trace)
+            let mut config = config();
+            config.rendezvous.punch = punch;
+            let node = builder(identity, network, config, trace)
                 .bind_udp(wildcard(addr))
                 .build()
                 .await?;

@@ -466,6 +466,9 @@ pub struct RendezvousConfig {
     pub total_rate: u64,
     /// Forwarded datagrams waiting for `poll_transmit` at most; more are dropped.
     pub forward_queue: usize,
+    /// Member side: try a direct path (PROTOCOL.md §12.4). Off: this node's relayed
+    /// sessions stay relayed (it neither probes nor answers probes).
+    pub punch: bool,
     /// Member side: wait between punch probes within one round.
     pub punch_interval: Duration,
     /// Member side: probes per round.
@@ -487,6 +490,7 @@ impl Default for RendezvousConfig {
             per_peer_rate: 12_500_000,
             total_rate: 125_000_000,
             forward_queue: 4096,
+            punch: true,
             punch_interval: Duration::from_millis(100),
             punch_attempts: 10,
             reprobe_interval: Duration::from_secs(5),

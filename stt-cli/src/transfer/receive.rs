@@ -49,6 +49,8 @@ pub struct Listen {
     /// `--via HOST:PORT`: register with this rendezvous and relay, and take transfers
     /// that come through it too.
     pub via: Option<String>,
+    /// With `via`: never try a direct path.
+    pub no_punch: bool,
 }
 
 /// Checks that `dir` exists, is a directory, and takes a new file.
@@ -77,6 +79,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let (identity, network) = args.seeds.load()?;
     let mut config = net::config();
+    config.rendezvous.punch = !args.no_punch;
     if let Some(file) = &args.allow {
         config.peer_policy = Some(crate::peers::allow_policy(file)?);
     }

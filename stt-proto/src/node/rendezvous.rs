@@ -370,7 +370,7 @@ impl Node {
     /// `peer` that started relayed starts probing it at the punch start time
     /// (PROTOCOL.md §12.4); a session that comes up later starts when it does.
     pub fn punch(&mut self, now: Instant, peer: NodeId, path: PathId) {
-        if path.is_relayed() {
+        if path.is_relayed() || !self.config.rendezvous.punch {
             return;
         }
         let c = self.rdv_client.set_candidate_path(peer, path, now);
