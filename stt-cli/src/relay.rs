@@ -88,10 +88,12 @@ pub async fn run(seeds: Seeds, bind: SocketAddr, limits: Limits) -> Result<(), C
         every
     });
     tick.tick().await;
+    // One future for the whole run: a signal between two loop turns is not lost.
+    let mut interrupted = std::pin::pin!(signals::interrupted());
     let sig = loop {
         tokio::select! {
             _ = tick.tick() => eprintln!("{}", counters(&node.stats(), node.rendezvous_counts())),
-            sig = signals::interrupted() => break sig,
+            sig = &mut interrupted => break sig,
         }
     };
     eprintln!("{}", counters(&node.stats(), node.rendezvous_counts()));

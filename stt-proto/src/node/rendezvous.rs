@@ -17,8 +17,12 @@ use crate::rendezvous::{RdvInbound, RequestKind};
 use crate::session::Control;
 use crate::time::Instant;
 
-/// Extra wait added to both punch start times (PROTOCOL.md §12.2).
-const PUNCH_MARGIN: Duration = Duration::from_millis(20);
+/// Least extra wait added to both punch start times (PROTOCOL.md §12.2); the margin
+/// is a quarter of the larger RTT above it.
+const PUNCH_MARGIN: Duration = Duration::from_millis(1);
+/// RTTs above this count as this much when timing a punch: the start stays within
+/// a few hundred milliseconds.
+const MAX_PUNCH_RTT: Duration = Duration::from_millis(400);
 
 impl Node {
     /// A datagram starting "SR" (PROTOCOL.md §12.3). Never an error: what cannot be
@@ -270,9 +274,16 @@ impl Node {
         }
         // Both start at about the same moment: each one's delay is the common lead
         // less the half round trip its RDV_PEER takes to arrive.
-        let rtt_a = self.live(handle).map_or(Duration::ZERO, |s| s.rtt());
-        let rtt_b = self.live(target.session).map_or(Duration::ZERO, |s| s.rtt());
-        let lead = rtt_a.max(rtt_b) / 2 + PUNCH_MARGIN;
+        // A session without an RTT sample yet counts as 0: starting early costs a few
+        // probes, while the initial 333 ms guess would hold the punch back for nothing.
+        let rtt = |h| {
+            self.live(h)
+                .and_then(|s| s.measured_rtt())
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_PUNCH_RTT)
+        };
+        let (rtt_a, rtt_b) = (rtt(handle), rtt(target.session));
+        let lead = rtt_a.max(rtt_b) * 3 / 4 + PUNCH_MARGIN;
         let delay = |rtt: Duration| u64::try_from((lead - rtt / 2).as_millis()).unwrap_or(0);
         self.queue_on(
             handle,

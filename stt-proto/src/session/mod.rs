@@ -575,6 +575,13 @@ impl Session {
         self.conn.as_mut().map(|c| &mut c.streams)
     }
 
+    /// The least RTT measured (the path's own delay, without the peer's ACK delays),
+    /// once at least one sample was taken.
+    pub(crate) fn measured_rtt(&self) -> Option<Duration> {
+        let c = self.conn.as_ref()?;
+        c.rtt.has_sample().then(|| c.rtt.min_rtt())
+    }
+
     /// Current smoothed RTT (for flow-control auto-tuning).
     pub(crate) fn rtt(&self) -> Duration {
         self.conn

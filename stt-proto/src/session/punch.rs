@@ -126,7 +126,7 @@ impl Session {
 
     /// A PATH_RESPONSE: if it echoes the candidate's challenge, the direct path works
     /// and the session moves there by its own choice (PROTOCOL.md §12.4). True if it did.
-    pub(crate) fn on_punch_response(&mut self, data: [u8; 8]) -> bool {
+    pub(crate) fn on_punch_response(&mut self, now: Instant, data: [u8; 8]) -> bool {
         let Some(p) = self.punching() else {
             return false;
         };
@@ -138,7 +138,7 @@ impl Session {
             p.sent = 0;
             p.due = false;
         }
-        self.migrate(path).is_ok()
+        self.migrate(now, path).is_ok()
     }
 
     /// Probe timeouts in a row on a path other than the standby: at `fallback_ptos`,
@@ -151,7 +151,7 @@ impl Session {
         if self.path.id == standby || ptos < rc.fallback_ptos {
             return;
         }
-        if self.migrate(standby).is_ok()
+        if self.migrate(now, standby).is_ok()
             && let Some(p) = self.punch.as_mut()
         {
             p.sent = 0;

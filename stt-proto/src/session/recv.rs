@@ -187,7 +187,7 @@ impl Session {
                 .get(HEADER_LEN..len - TAG_LEN)
                 .is_some_and(super::punch::is_probing);
         if !probing {
-            self.on_packet_path(path, len, newest, rng);
+            self.on_packet_path(now, path, len, newest, rng);
         }
         // Trim in place: no reference-count traffic on the per-packet path.
         datagram.truncate(len - TAG_LEN);
@@ -356,7 +356,7 @@ impl Session {
             } => return self.on_rekey_reply(seq, generation, &public),
             Frame::PathChallenge(data) => self.path_response = Some((path, data)),
             Frame::PathResponse(data) => {
-                if !self.on_punch_response(data) {
+                if !self.on_punch_response(now, data) {
                     self.on_path_response(data);
                 }
             }
