@@ -67,6 +67,11 @@ impl Host {
         p
     }
 
+    /// The path this host knows `addr` by, if any.
+    pub fn path_of(&self, addr: SocketAddr) -> Option<PathId> {
+        self.paths.get(&addr).copied()
+    }
+
     /// The socket address of one of this host's paths.
     pub fn addr_of(&self, path: PathId) -> Option<SocketAddr> {
         self.addrs.get(&path).copied()
