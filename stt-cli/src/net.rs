@@ -254,7 +254,9 @@ pub async fn register_via(
                 "registered with relay {} at {addr} as {}{}",
                 relay.peer(),
                 node.node_id(),
-                observed.map(|o| format!(", seen from {o}")).unwrap_or_default()
+                observed
+                    .map(|o| format!(", seen from {o}"))
+                    .unwrap_or_default()
             ));
             Ok(relay)
         }
@@ -265,7 +267,6 @@ pub async fn register_via(
         Err(e) => Err(CliError::Connection(e)),
     }
 }
-
 
 /// Who the peer must be: an explicit `--peer`, else what the known-peers file recorded
 /// for the target at first contact.
@@ -352,7 +353,9 @@ pub async fn connect(
             (node, r, url)
         }
         Target::Via { .. } => {
-            return Err(CliError::Other("a relayed target goes through connect_any".into()));
+            return Err(CliError::Other(
+                "a relayed target goes through connect_any".into(),
+            ));
         }
     };
     match result {

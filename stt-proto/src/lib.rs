@@ -120,8 +120,8 @@ mod identity;
 mod ids;
 mod node;
 mod range_set;
-mod rendezvous;
 mod recovery;
+mod rendezvous;
 mod rng;
 mod session;
 mod stats;
@@ -152,9 +152,7 @@ pub use handshake::admission::RemoteAddr;
 pub use identity::{Identity, MIN_SEED_LEN, NetworkKey, NodeId, NodeIdParseError, SeedError};
 pub use ids::{PathId, RouteId, SessionHandle};
 // What the node reports.
-pub use event::{
-    EndpointEvent, Event, MetricRecord, RendezvousEvent, StorageEvent, StreamEvent,
-};
+pub use event::{EndpointEvent, Event, MetricRecord, RendezvousEvent, StorageEvent, StreamEvent};
 // Named endpoints and storage.
 pub use endpoint::{EndpointMessage, RouteMode};
 pub use frame::EndpointId;

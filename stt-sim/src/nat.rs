@@ -107,7 +107,11 @@ mod tests {
         let p2 = n.outbound(inside, a("3.0.0.1:40000"));
         assert_eq!(p1, p2);
         assert_eq!(n.inbound(p1.port(), a("3.0.0.1:40000")), Some(inside));
-        assert_eq!(n.inbound(p1.port(), a("3.0.0.1:40001")), None, "port-restricted");
+        assert_eq!(
+            n.inbound(p1.port(), a("3.0.0.1:40001")),
+            None,
+            "port-restricted"
+        );
         assert_eq!(n.inbound(p1.port(), a("4.0.0.1:40000")), None);
     }
 

@@ -168,8 +168,16 @@ impl RdvWorld {
             capture: false,
         };
         w.add_host(relay, SocketAddr::from(([1, 0, 0, 1], 7000)), None);
-        w.add_host(node(2, 9, &cfg), SocketAddr::from(([192, 168, 1, 2], 5000)), Some(0));
-        w.add_host(node(3, 9, &cfg), SocketAddr::from(([192, 168, 2, 2], 5000)), Some(1));
+        w.add_host(
+            node(2, 9, &cfg),
+            SocketAddr::from(([192, 168, 1, 2], 5000)),
+            Some(0),
+        );
+        w.add_host(
+            node(3, 9, &cfg),
+            SocketAddr::from(([192, 168, 2, 2], 5000)),
+            Some(1),
+        );
         w
     }
 
@@ -293,7 +301,12 @@ impl RdvWorld {
     /// Delivers `bytes` to `dst` as if sent from `src` (spoofed or replayed), now.
     pub fn inject(&mut self, src: SocketAddr, dst: SocketAddr, bytes: Vec<u8>) {
         let at = self.now;
-        self.deliver(Packet { at, src, dst, bytes });
+        self.deliver(Packet {
+            at,
+            src,
+            dst,
+            bytes,
+        });
     }
 
     /// Host `h` asks the rendezvous for `node`'s address.
@@ -452,7 +465,9 @@ impl RdvWorld {
         self.connect_rendezvous(A);
         self.connect_rendezvous(B);
         let start = self.now;
-        self.run(start + limit, |w| w.hosts[A].registered && w.hosts[B].registered);
+        self.run(start + limit, |w| {
+            w.hosts[A].registered && w.hosts[B].registered
+        });
         let b_id = self.hosts[B].node.node_id();
         self.hosts[A].to_send = bytes;
         self.rendezvous_connect(A, b_id);

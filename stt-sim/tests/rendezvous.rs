@@ -24,7 +24,11 @@ fn endpoint_independent_nats_punch_through_and_the_relay_carries_almost_nothing(
     eprintln!("{o:?}");
     assert!(o.finished && !o.corrupt, "{o:?}");
     assert_eq!(o.received, size);
-    assert_eq!((o.a_relayed, o.b_relayed), (Some(false), Some(false)), "{o:?}");
+    assert_eq!(
+        (o.a_relayed, o.b_relayed),
+        (Some(false), Some(false)),
+        "{o:?}"
+    );
     assert!(
         o.relay_bytes * 100 < size,
         "the relay forwarded {} of {size} bytes",
@@ -40,7 +44,11 @@ fn a_symmetric_nat_keeps_the_transfer_on_the_relay() {
         let o = w.transfer(size, Duration::from_secs(30));
         eprintln!("{o:?}");
         assert!(o.finished && !o.corrupt && o.received == size, "{o:?}");
-        assert_eq!((o.a_relayed, o.b_relayed), (Some(true), Some(true)), "{o:?}");
+        assert_eq!(
+            (o.a_relayed, o.b_relayed),
+            (Some(true), Some(true)),
+            "{o:?}"
+        );
         assert!(o.relay_bytes > size, "{o:?}");
     }
 }
@@ -91,7 +99,11 @@ fn a_relayed_session_moves_to_the_direct_path_once_it_opens() {
     let o = w.outcome(t0);
     eprintln!("{o:?}");
     assert!(o.finished && !o.corrupt && o.received == size, "{o:?}");
-    assert_eq!((o.a_relayed, o.b_relayed), (Some(false), Some(false)), "{o:?}");
+    assert_eq!(
+        (o.a_relayed, o.b_relayed),
+        (Some(false), Some(false)),
+        "{o:?}"
+    );
     assert!(relayed_so_far > 0 && left > 0);
     // What was already in flight through the relay at the move still arrives there.
     assert!(

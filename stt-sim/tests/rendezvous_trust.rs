@@ -51,7 +51,10 @@ fn a_non_member_can_neither_register_nor_look_up() {
     w.run(t, |_| false);
     let r = w.hosts[c].rendezvous.expect("connect started");
     assert!(
-        w.hosts[c].node.session(r).is_none_or(|mut s| !s.is_established()),
+        w.hosts[c]
+            .node
+            .session(r)
+            .is_none_or(|mut s| !s.is_established()),
         "the outsider's handshake must fail"
     );
     assert!(!w.hosts[c].registered);
@@ -109,19 +112,36 @@ fn relay_datagrams_count_only_from_the_path_their_route_is_bound_to() {
     let t = w.now + Duration::from_secs(10);
     w.run(t, |w| w.hosts[B].finished);
     assert!(w.hosts[B].finished && !w.hosts[B].corrupt);
-    let (src, datagram) = w.captured.first().cloned().expect("A sent through the relay");
+    let (src, datagram) = w
+        .captured
+        .first()
+        .cloned()
+        .expect("A sent through the relay");
     let relay = w.relay_addr();
     let before = w.relay_stats();
     // The same datagram from anywhere else (an eavesdropper who learned the route id)
     // is not forwarded.
-    w.inject(SocketAddr::from(([5, 0, 0, 1], src.port())), relay, datagram.clone());
+    w.inject(
+        SocketAddr::from(([5, 0, 0, 1], src.port())),
+        relay,
+        datagram.clone(),
+    );
     let mut other_route = datagram.clone();
     other_route[3] ^= 0xff;
     w.inject(src, relay, other_route);
     let after = w.relay_stats();
-    assert_eq!(after.relay_dropped_wrong_source, before.relay_dropped_wrong_source + 1);
-    assert_eq!(after.relay_dropped_unknown_route, before.relay_dropped_unknown_route + 1);
-    assert_eq!(after.relay_forwarded_packets, before.relay_forwarded_packets);
+    assert_eq!(
+        after.relay_dropped_wrong_source,
+        before.relay_dropped_wrong_source + 1
+    );
+    assert_eq!(
+        after.relay_dropped_unknown_route,
+        before.relay_dropped_unknown_route + 1
+    );
+    assert_eq!(
+        after.relay_forwarded_packets,
+        before.relay_forwarded_packets
+    );
     // From its own path it is forwarded (and B's replay window drops the copy).
     w.inject(src, relay, datagram);
     assert_eq!(

@@ -80,7 +80,11 @@ fn main() {
         buf[..size].copy_from_slice(&d);
         black_box(&buf);
     }
-    report("reference: copy in and out only", start.elapsed().as_secs_f64(), size);
+    report(
+        "reference: copy in and out only",
+        start.elapsed().as_secs_f64(),
+        size,
+    );
 }
 
 fn report(name: &str, secs: f64, size: usize) {

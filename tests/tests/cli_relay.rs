@@ -28,7 +28,15 @@ fn start_relay(net: &Path) -> (Proc, String) {
     let addr = format!("127.0.0.1:{}", free_udp_port());
     let mut p = Proc::stt(
         "relay",
-        &["relay", "--network", s(net), "--bind", &addr, "--stats", "0"],
+        &[
+            "relay",
+            "--network",
+            s(net),
+            "--bind",
+            &addr,
+            "--stats",
+            "0",
+        ],
     );
     p.wait_stdout("relay ", Duration::from_secs(30));
     (p, addr)
@@ -98,7 +106,11 @@ fn a_transfer_met_through_the_relay_goes_direct_or_stays_relayed_and_arrives_int
         args.extend_from_slice(extra);
         let sent = Proc::stt("sender", &args).wait(LONG);
         assert!(sent.ok(), "{sent:?}");
-        assert!(sent.stdout.contains(&hex::encode(digest)), "{}", sent.stdout);
+        assert!(
+            sent.stdout.contains(&hex::encode(digest)),
+            "{}",
+            sent.stdout
+        );
         assert_eq!(sha3_file(&out.join(name)), digest, "{name} stored intact");
         sent.stdout
     };
@@ -111,11 +123,18 @@ fn a_transfer_met_through_the_relay_goes_direct_or_stays_relayed_and_arrives_int
     assert!(relayed.contains(", relayed,"), "{relayed}");
     let l = listener.wait(LONG);
     assert!(l.ok(), "{l:?}");
-    assert!(l.stdout.contains(", direct,") && l.stdout.contains(", relayed,"), "{}", l.stdout);
+    assert!(
+        l.stdout.contains(", direct,") && l.stdout.contains(", relayed,"),
+        "{}",
+        l.stdout
+    );
     // The relay carried the relayed file, and little of the direct one.
     let forwarded = forwarded_bytes(relay);
     assert!(forwarded > relayed_size, "forwarded {forwarded}");
-    assert!(forwarded < relayed_size + (2 << 20), "forwarded {forwarded}");
+    assert!(
+        forwarded < relayed_size + (2 << 20),
+        "forwarded {forwarded}"
+    );
 }
 
 #[test]

@@ -205,7 +205,11 @@ mod tests {
         let mut d = [0u8; 16];
         write_relay_header(&mut d, 0x0102_0304_0506_0708).unwrap();
         assert_eq!(relay_route(&d), Some(0x0102_0304_0506_0708));
-        assert_eq!(relay_route(&d[..RELAY_OVERHEAD]), None, "no packet after it");
+        assert_eq!(
+            relay_route(&d[..RELAY_OVERHEAD]),
+            None,
+            "no packet after it"
+        );
         let mut st = d;
         st[1] = b'T';
         assert_eq!(relay_route(&st), None, "an STT packet is not relayed");
@@ -229,7 +233,10 @@ mod tests {
         let n = Frame::RdvPeer(peer).encode(&mut buf).unwrap();
         assert_eq!(Frame::decode_exact(&buf[..n]), Ok(Frame::RdvPeer(peer)));
         // Route id 0 is refused both ways.
-        let zero = RdvPeer { route_id: 0, ..peer };
+        let zero = RdvPeer {
+            route_id: 0,
+            ..peer
+        };
         assert!(Frame::RdvPeer(zero).encode(&mut buf).is_err());
         let mut raw = buf;
         raw[2 + 1 + 32..2 + 1 + 32 + 8].fill(0);

@@ -30,7 +30,13 @@ impl Node {
         datagram: BytesMut,
     ) {
         if crate::frame::is_relay_datagram(&datagram) {
-            if datagram.len() > self.config.max_packet_size.max(crate::frame::DEFAULT_MAX_PACKET) + crate::frame::RELAY_OVERHEAD {
+            if datagram.len()
+                > self
+                    .config
+                    .max_packet_size
+                    .max(crate::frame::DEFAULT_MAX_PACKET)
+                    + crate::frame::RELAY_OVERHEAD
+            {
                 self.stats.dropped_malformed += 1;
                 return;
             }

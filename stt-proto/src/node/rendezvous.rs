@@ -189,8 +189,8 @@ impl Node {
                         self.rdv_client.finish_request(handle, request_id);
                     }
                     self.rdv_client.expect_candidate(node, start);
-                    self.events
-                        .push_back(crate::event::Event::Rendezvous(crate::RendezvousEvent::Peer {
+                    self.events.push_back(crate::event::Event::Rendezvous(
+                        crate::RendezvousEvent::Peer {
                             session: handle,
                             request: request_id,
                             peer: node,
@@ -198,7 +198,8 @@ impl Node {
                             path,
                             addr,
                             start,
-                        }));
+                        },
+                    ));
                 }
             }
         }
@@ -214,7 +215,11 @@ impl Node {
 
     /// RDV_REGISTER: binds the NodeId that authenticated the session (`peer`), never
     /// one named by the frame (PROTOCOL.md §12.2).
-    fn on_register(&mut self, handle: SessionHandle, peer: NodeId) -> Result<RemoteAddr, RdvStatus> {
+    fn on_register(
+        &mut self,
+        handle: SessionHandle,
+        peer: NodeId,
+    ) -> Result<RemoteAddr, RdvStatus> {
         if !self.config.rendezvous.serve {
             return Err(RdvStatus::NotServed);
         }
@@ -236,7 +241,9 @@ impl Node {
                 .registry
                 .node_of(handle)
                 .and_then(|n| self.registry.lookup(&n))
-                .map_or(RemoteAddr::from_path_id(path.map_or(0, |p| p.0)), |e| e.addr),
+                .map_or(RemoteAddr::from_path_id(path.map_or(0, |p| p.0)), |e| {
+                    e.addr
+                }),
         }
     }
 
@@ -268,7 +275,11 @@ impl Node {
                 break (a, b);
             }
         };
-        if self.relay.allocate(handle, target.session, ids, &rc).is_err() {
+        if self
+            .relay
+            .allocate(handle, target.session, ids, &rc)
+            .is_err()
+        {
             self.stats.relay_routes_refused += 1;
             return Err(RdvStatus::Refused);
         }
@@ -310,10 +321,18 @@ impl Node {
         Ok(())
     }
 
-    fn answer(&mut self, handle: SessionHandle, request_id: u64, reply: Result<RemoteAddr, RdvStatus>) {
+    fn answer(
+        &mut self,
+        handle: SessionHandle,
+        request_id: u64,
+        reply: Result<RemoteAddr, RdvStatus>,
+    ) {
         let (status, addr) = match reply {
             Ok(addr) => (RdvStatus::Ok, addr),
-            Err(status) => (status, RemoteAddr::new(&[]).unwrap_or(RemoteAddr::from_path_id(0))),
+            Err(status) => (
+                status,
+                RemoteAddr::new(&[]).unwrap_or(RemoteAddr::from_path_id(0)),
+            ),
         };
         self.queue_on(
             handle,
@@ -326,7 +345,13 @@ impl Node {
     }
 
     /// A member's request was answered: the event the application waits for.
-    fn on_answer(&mut self, handle: SessionHandle, request: u64, status: RdvStatus, addr: RemoteAddr) {
+    fn on_answer(
+        &mut self,
+        handle: SessionHandle,
+        request: u64,
+        status: RdvStatus,
+        addr: RemoteAddr,
+    ) {
         use crate::RendezvousEvent as E;
         let Some(kind) = self.rdv_client.finish_request(handle, request) else {
             return;
@@ -353,7 +378,8 @@ impl Node {
                 },
             },
         };
-        self.events.push_back(crate::event::Event::Rendezvous(event));
+        self.events
+            .push_back(crate::event::Event::Rendezvous(event));
     }
 
     /// Queues a control frame on a session and schedules it for sending.
@@ -442,14 +468,22 @@ impl SessionRef<'_> {
 
     /// Asks the rendezvous for `node`'s observed address (RDV_LOOKUP). The answer is
     /// [`RendezvousEvent::Found`](crate::RendezvousEvent::Found) or `Failed`.
-    pub fn rendezvous_lookup(&mut self, now: Instant, node: NodeId) -> Result<u64, RendezvousError> {
+    pub fn rendezvous_lookup(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+    ) -> Result<u64, RendezvousError> {
         self.rendezvous_request(now, RequestKind::Lookup, node.0)
     }
 
     /// Asks the rendezvous to introduce this node to `node` (RDV_CONNECT; this node must
     /// be registered). The answer is [`RendezvousEvent::Peer`](crate::RendezvousEvent::Peer)
     /// (then connect on its path) or `Failed`.
-    pub fn rendezvous_connect(&mut self, now: Instant, node: NodeId) -> Result<u64, RendezvousError> {
+    pub fn rendezvous_connect(
+        &mut self,
+        now: Instant,
+        node: NodeId,
+    ) -> Result<u64, RendezvousError> {
         self.rendezvous_request(now, RequestKind::Connect, node.0)
     }
 

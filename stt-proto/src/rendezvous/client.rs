@@ -95,7 +95,10 @@ impl Client {
         if self.candidates.len() >= MAX_CLIENT_ROUTES && !self.candidates.contains_key(&peer) {
             return;
         }
-        let c = self.candidates.entry(peer).or_insert(Candidate { path: None, start });
+        let c = self
+            .candidates
+            .entry(peer)
+            .or_insert(Candidate { path: None, start });
         c.start = start;
     }
 
@@ -151,7 +154,9 @@ mod tests {
         assert!(p.is_relayed());
         assert_eq!(c.add_route(77, relay, NodeId([2; 32])), Some(p));
         assert_eq!(c.route_of(p).map(|(id, _)| id), Some(77));
-        let q = c.add_route(78, SessionHandle::test(2), NodeId([3; 32])).unwrap();
+        let q = c
+            .add_route(78, SessionHandle::test(2), NodeId([3; 32]))
+            .unwrap();
         assert_ne!(p, q);
         c.forget_relay(relay);
         assert_eq!(c.route_of(p), None);
@@ -162,9 +167,15 @@ mod tests {
     fn routes_are_bounded() {
         let mut c = Client::default();
         for i in 1..=MAX_CLIENT_ROUTES as u64 {
-            assert!(c.add_route(i, SessionHandle::test(1), NodeId([0; 32])).is_some());
+            assert!(
+                c.add_route(i, SessionHandle::test(1), NodeId([0; 32]))
+                    .is_some()
+            );
         }
-        assert_eq!(c.add_route(9999, SessionHandle::test(1), NodeId([0; 32])), None);
+        assert_eq!(
+            c.add_route(9999, SessionHandle::test(1), NodeId([0; 32])),
+            None
+        );
     }
 
     #[test]

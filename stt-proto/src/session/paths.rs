@@ -113,10 +113,13 @@ impl Session {
         // at least `STANDBY_QUIET`): the peer fell back to it after the direct path died.
         // Sooner, its packets are the peer's last ones on the relay before it follows
         // this side's move.
-        let pto = self.conn.as_ref().map_or(Duration::ZERO, |c| c.rtt.pto_base());
+        let pto = self
+            .conn
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.rtt.pto_base());
         let quiet = pto.saturating_mul(3).max(STANDBY_QUIET);
-        let standby_back = self.standby == Some(path)
-            && self.path.last_rx.is_none_or(|t| now >= t + quiet);
+        let standby_back =
+            self.standby == Some(path) && self.path.last_rx.is_none_or(|t| now >= t + quiet);
         // Older packets (reordered, or still in flight on the path the peer left) and
         // packets on the path this side left by its own choice never move the session.
         if !newest || (self.left_path == Some(path) && !standby_back) {

@@ -167,7 +167,12 @@ impl Session {
 
     /// Seals a probing packet (one PATH_CHALLENGE or PATH_RESPONSE, no ACK, so the peer
     /// does not take it for a move) without recording it as in flight.
-    fn transmit_probing(&mut self, now: Instant, buf: &mut [u8], frame: Frame<'_>) -> Option<usize> {
+    fn transmit_probing(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        frame: Frame<'_>,
+    ) -> Option<usize> {
         let end = buf.len().checked_sub(TAG_LEN)?;
         let written = {
             let mut w = Writer::new(buf.get_mut(HEADER_LEN..end)?);

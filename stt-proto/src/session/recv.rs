@@ -15,9 +15,9 @@ use crate::frame::{ErrorCode, Frame, Frames, HEADER_LEN, Header, Side, StreamId,
 use crate::handshake::HandshakeError;
 use crate::handshake::admission::RemoteAddr;
 use crate::identity::NodeId;
-use crate::rendezvous::RdvInbound;
 use crate::ids::PathId;
 use crate::metrics::Metric;
+use crate::rendezvous::RdvInbound;
 use crate::rng::Rng;
 use crate::stats::NodeStats;
 use crate::storage::{ContentHash, FetchId};
@@ -465,7 +465,8 @@ impl Session {
                 conn.messages(handle).fetches.on_cancel(request_id);
             }
             Frame::RdvRegister { request_id } => {
-                conn.messages(handle).on_rendezvous(RdvInbound::Register { request_id });
+                conn.messages(handle)
+                    .on_rendezvous(RdvInbound::Register { request_id });
             }
             Frame::RdvLookup {
                 request_id,
