@@ -204,3 +204,55 @@ fn the_per_peer_rate_limits_a_relayed_transfer_and_counts_drops() {
     assert!(o.elapsed >= Duration::from_secs(3), "{o:?}");
     assert!(w.relay_stats().relay_dropped_rate > 0);
 }
+
+#[test]
+fn a_repeated_introduction_is_announced_once() {
+    let mut w = RdvWorld::standard(EIM, EIM);
+    registered_both(&mut w);
+    w.capture = true;
+    let b_id = w.hosts[B].node.node_id();
+    assert!(w.rendezvous_connect(A, b_id));
+    let t = w.now + Duration::from_secs(2);
+    w.run(t, |_| false);
+    let peers = |w: &RdvWorld| {
+        rdv_events(w, A)
+            .iter()
+            .filter(|e| matches!(e, RendezvousEvent::Peer { .. }))
+            .count()
+    };
+    assert_eq!(peers(&w), 1);
+    // A's route id, from a relay datagram A sent.
+    let a_public: SocketAddr = "2.0.0.1:40000".parse().unwrap();
+    let (_, datagram) = w
+        .captured
+        .iter()
+        .find(|(src, _)| *src == a_public)
+        .cloned()
+        .expect("A sent through the relay");
+    let route: [u8; 8] = datagram[3..11].try_into().unwrap();
+    // The relay sends RDV_PEER again for that route, with another address: sealed on
+    // its session with A as a retransmission would be.
+    let a_id = w.hosts[A].node.node_id();
+    let relay = &mut w.hosts[RELAY].node;
+    let h = relay
+        .sessions()
+        .into_iter()
+        .find(|h| relay.session(*h).and_then(|mut s| s.peer()) == Some(a_id))
+        .expect("the relay's session with A");
+    let mut frame = vec![0x54, 0x00, 0x00];
+    frame.extend_from_slice(&b_id.0);
+    frame.extend_from_slice(&route);
+    frame.extend_from_slice(&[0x00, 7, 4, 9, 9, 9, 9, 0x1f, 0x90]);
+    let mut buf = vec![0u8; 2048];
+    let now = w.now;
+    let n = relay
+        .session(h)
+        .unwrap()
+        .seal_raw_frames(now, stt_proto::frame::StreamId::CONTROL, &frame, &mut buf)
+        .expect("sealed");
+    let relay_addr = w.relay_addr();
+    w.inject(relay_addr, a_public, buf[..n].to_vec());
+    let t = w.now + Duration::from_secs(1);
+    w.run(t, |_| false);
+    assert_eq!(peers(&w), 1, "the repeated route is not announced again");
+}

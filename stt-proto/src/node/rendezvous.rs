@@ -182,6 +182,12 @@ impl Node {
                     start,
                     addr,
                 } => {
+                    // A route already known is not announced again: a rendezvous
+                    // repeating RDV_PEER cannot make the adapter map address after
+                    // address.
+                    if self.rdv_client.route(route).is_some() {
+                        continue;
+                    }
                     let Some(path) = self.rdv_client.add_route(route, handle, node) else {
                         continue;
                     };
