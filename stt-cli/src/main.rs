@@ -103,9 +103,10 @@ enum Command {
         /// `#` comments); others are refused after the handshake proves who they are.
         #[arg(long, value_name = "FILE")]
         allow: Option<PathBuf>,
-        /// Also register with this rendezvous and relay (`stt relay`, HOST:PORT) and
-        /// take transfers that come through it (`stt send --to-node … --via …`).
-        #[arg(long, value_name = "HOST:PORT")]
+        /// Also register with this rendezvous and relay (`stt relay`, HOST:PORT, or
+        /// ws://HOST:PORT/ when only TCP gets out) and take transfers that come through
+        /// it (`stt send --to-node … --via …`).
+        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/")]
         via: Option<String>,
         /// With --via: never try a direct path; transfers through the relay stay there.
         #[arg(long, requires = "via")]
@@ -137,10 +138,10 @@ enum Command {
         /// listener runs `stt listen --via` with the same relay).
         #[arg(long, value_name = "NODEID", value_parser = peers::parse_node_id, requires = "via")]
         to_node: Option<stt_tokio::NodeId>,
-        /// The rendezvous and relay (`stt relay`, HOST:PORT) to meet --to-node through:
-        /// the transfer goes direct if hole punching succeeds, else through the relay;
-        /// the summary says which.
-        #[arg(long, value_name = "HOST:PORT", requires = "to_node")]
+        /// The rendezvous and relay (`stt relay`, HOST:PORT, or ws://HOST:PORT/ when only
+        /// TCP gets out) to meet --to-node through: the transfer goes direct if hole
+        /// punching succeeds, else through the relay; the summary says which.
+        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/", requires = "to_node")]
         via: Option<String>,
         /// With --via: never try a direct path; the transfer stays on the relay.
         #[arg(long, requires = "via")]
@@ -182,6 +183,10 @@ enum Command {
         /// UDP address to serve on.
         #[arg(long, default_value = "0.0.0.0:4434")]
         bind: SocketAddr,
+        /// Also serve members over WebSocket on this TCP address (for members whose
+        /// UDP is blocked: they use `--via ws://HOST:PORT/`).
+        #[arg(long)]
+        ws: Option<SocketAddr>,
         #[command(flatten)]
         limits: relay::Limits,
     },
@@ -339,8 +344,9 @@ async fn run(cmd: Command) -> Result<(), CliError> {
         Command::Relay {
             seeds,
             bind,
+            ws,
             limits,
-        } => relay::run(seeds, bind, limits).await,
+        } => relay::run(seeds, bind, ws, limits).await,
         Command::Send {
             seeds,
             path,

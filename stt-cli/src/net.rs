@@ -184,13 +184,20 @@ pub async fn connect_any(
             node: peer,
             punch,
         } => {
-            let addr = resolve(&relay).await?;
             let mut config = config();
             config.rendezvous.punch = punch;
-            let node = builder(identity, network, config, trace)
-                .bind_udp(wildcard(addr))
-                .build()
-                .await?;
+            // Over WebSocket the relay is reached by TCP; the UDP socket (any
+            // address) still serves a direct path if punching finds one.
+            let local = if is_ws(&relay) {
+                SocketAddr::from(([0u8; 4], 0))
+            } else {
+                wildcard(resolve(&relay).await?)
+            };
+            let mut b = builder(identity, network, config, trace).bind_udp(local);
+            if relay.starts_with("wss://") {
+                b = b.wss_trust(WssTrust::platform()?);
+            }
+            let node = b.build().await?;
             let relay_session = register_via(&node, &relay, &out).await?;
             match node.connect_via(&relay_session, peer).await {
                 Ok(s) => {
@@ -218,6 +225,11 @@ pub async fn connect_any(
     }
 }
 
+/// Whether `--via` names a WebSocket relay (`ws://…` or `wss://…`).
+fn is_ws(via: &str) -> bool {
+    via.starts_with("ws://") || via.starts_with("wss://")
+}
+
 /// What an RDV_ANSWER status means for the user.
 fn rendezvous_reason(status: stt_proto::frame::RdvStatus) -> &'static str {
     use stt_proto::frame::RdvStatus;
@@ -237,14 +249,22 @@ pub async fn register_via(
     via: &str,
     out: &crate::report::Output,
 ) -> Result<Session, CliError> {
-    let addr = resolve(via).await?;
-    let relay = match node.connect(addr).await {
+    let (connected, addr) = if is_ws(via) {
+        (node.connect_ws(via).await, via.to_string())
+    } else {
+        let addr = resolve(via).await?;
+        (node.connect(addr).await, addr.to_string())
+    };
+    let relay = match connected {
         Ok(s) => s,
         Err(ConnectionError::Closed(SessionError::HandshakeTimeout)) => {
             return Err(CliError::NoAnswer {
-                to: addr.to_string(),
+                to: addr,
                 after: config().handshake_timeout,
             });
+        }
+        Err(ConnectionError::Transport(e)) => {
+            return Err(CliError::Other(format!("cannot reach {addr}: {e}")));
         }
         Err(e) => return Err(CliError::Connection(e)),
     };

@@ -66,7 +66,12 @@ pub fn counters(s: &NodeStats, (registered, routes): (usize, usize)) -> String {
 }
 
 /// Runs `stt relay` until SIGINT or SIGTERM (then exits 0).
-pub async fn run(seeds: Seeds, bind: SocketAddr, limits: Limits) -> Result<(), CliError> {
+pub async fn run(
+    seeds: Seeds,
+    bind: SocketAddr,
+    ws: Option<SocketAddr>,
+    limits: Limits,
+) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
     let mut config = net::config();
     config.rendezvous = limits.config();
@@ -74,13 +79,20 @@ pub async fn run(seeds: Seeds, bind: SocketAddr, limits: Limits) -> Result<(), C
         .rendezvous
         .validate()
         .map_err(|e| CliError::Other(format!("relay limits: {e}")))?;
-    let node = net::builder(identity, network, config, &TraceArg::default())
-        .bind_udp(bind)
-        .build()
-        .await?;
+    let mut b = net::builder(identity, network, config, &TraceArg::default()).bind_udp(bind);
+    if let Some(ws) = ws {
+        b = b.bind_ws(ws);
+    }
+    let node = b.build().await?;
     let addrs: Vec<String> = node.udp_addrs().iter().map(|a| a.to_string()).collect();
-    // The first line is for scripts: the relay's id and address.
-    println!("relay {} on udp {}", node.node_id(), addrs.join(", "));
+    let ws: Vec<String> = node.ws_addrs().iter().map(|a| format!(", ws://{a}/")).collect();
+    // The first line is for scripts: the relay's id and addresses.
+    println!(
+        "relay {} on udp {}{}",
+        node.node_id(),
+        addrs.join(", "),
+        ws.concat()
+    );
     let every = Duration::from_secs(limits.stats);
     let mut tick = tokio::time::interval(if limits.stats == 0 {
         Duration::from_secs(86_400)

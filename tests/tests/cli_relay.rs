@@ -162,3 +162,63 @@ fn a_node_the_relay_does_not_know_is_refused_with_a_reason() {
     assert!(!sent.ok(), "{sent:?}");
     assert!(sent.stderr.contains("not registered"), "{}", sent.stderr);
 }
+
+#[test]
+fn a_listener_that_reaches_the_relay_only_over_websocket_receives_through_it() {
+    let d = Scratch::new("relay-cli-ws");
+    let net = network_seed(&d.join("net.seed"));
+    let out = d.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let listener_id = keygen(&d.join("listener.seed"));
+    let udp = format!("127.0.0.1:{}", free_udp_port());
+    let ws = format!("127.0.0.1:{}", free_udp_port());
+    let mut relay = Proc::stt(
+        "relay",
+        &[
+            "relay", "--network", s(&net), "--bind", &udp, "--ws", &ws, "--stats", "0",
+        ],
+    );
+    relay.wait_stdout("ws://", Duration::from_secs(30));
+    let ws_url = format!("ws://{ws}/");
+    let mut listener = Proc::stt(
+        "listener",
+        &[
+            "listen",
+            "--network",
+            s(&net),
+            "--node-seed",
+            s(&d.join("listener.seed")),
+            "--bind",
+            "127.0.0.1:0",
+            "--via",
+            &ws_url,
+            "--out",
+            s(&out),
+        ],
+    );
+    listener.wait_stderr("listening as", Duration::from_secs(30));
+    let file = d.join("ws.bin");
+    let size = 3 << 20;
+    let digest = random_file(&file, size, 3);
+    let sent = Proc::stt(
+        "sender",
+        &[
+            "send",
+            "--network",
+            s(&net),
+            s(&file),
+            "--to-node",
+            &listener_id,
+            "--via",
+            &udp,
+        ],
+    )
+    .wait(LONG);
+    assert!(sent.ok(), "{sent:?}");
+    // The listener's observed address is its TCP one: no direct path to punch.
+    assert!(sent.stdout.contains(", relayed,"), "{}", sent.stdout);
+    assert_eq!(sha3_file(&out.join("ws.bin")), digest);
+    let l = listener.wait(LONG);
+    assert!(l.ok() && l.stdout.contains(", relayed,"), "{l:?}");
+    assert!(forwarded_bytes(relay) > size);
+}
