@@ -30,6 +30,10 @@ pub enum ConnectionError {
     /// The TLS layer of a `wss://` connection refused the server or failed.
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    /// The rendezvous could not introduce the peer (not registered, a relay limit, or
+    /// the node does not serve rendezvous: PROTOCOL.md §12.2).
+    #[error("rendezvous: {0:?}")]
+    Rendezvous(stt_proto::frame::RdvStatus),
 }
 
 /// Why the TLS layer of a `wss://` connection failed. The adapter maps its TLS

@@ -26,6 +26,7 @@ mod fs_store;
 mod node;
 mod packet_pool;
 mod rejections;
+mod rendezvous;
 mod runtime;
 mod send_batch;
 mod session;

@@ -243,6 +243,15 @@ impl<R: Runtime> Drop for NodeInner<R> {
     }
 }
 
+/// What a connect goes to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// A UDP address or WebSocket connection: the path table names it.
+    Remote(Remote),
+    /// A path the engine named (a relayed path, PROTOCOL.md §12.3).
+    Path(PathId),
+}
+
 /// One STT node on runtime `R`: an identity, its sockets and its sessions. Cheap to
 /// clone.
 pub struct Node<R: Runtime> {
@@ -325,6 +334,16 @@ impl<R: Runtime> Node<R> {
         remote: Remote,
         expected: Option<AllowList>,
     ) -> Result<Session<R>, ConnectionError> {
+        self.connect_on(Target::Remote(remote), expected).await
+    }
+
+    /// Starts a handshake toward `target` (a remote, or a path the engine named, such
+    /// as a relayed one) and waits for it to complete.
+    pub(crate) async fn connect_on(
+        &self,
+        target: Target,
+        expected: Option<AllowList>,
+    ) -> Result<Session<R>, ConnectionError> {
         let shared = &self.inner.shared;
         let now = shared.now();
         let handle = {
@@ -332,7 +351,10 @@ impl<R: Runtime> Node<R> {
             if st.driver_done {
                 return Err(ConnectionError::NodeShutDown);
             }
-            let path = st.paths.path_for(&remote);
+            let path = match target {
+                Target::Remote(remote) => st.paths.path_for(&remote),
+                Target::Path(path) => path,
+            };
             let h = match expected {
                 Some(expected) => st.node.connect_to(now, path, expected)?,
                 None => st.node.connect(now, path)?,

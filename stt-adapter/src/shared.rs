@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-use crate::state::{Dispatch, PathTable};
+use crate::state::{Dispatch, PathTable, RendezvousWaits};
 use bytes::{Bytes, BytesMut};
-use stt_proto::{Event, Instant, PathId, RemoteAddr, SessionHandle};
+use stt_proto::{Event, Instant, PathId, RemoteAddr, RendezvousEvent, SessionHandle};
 
 use crate::rejections::RejectionLog;
 use crate::trace_log::TraceLog;
@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub(crate) node: stt_proto::Node,
     pub(crate) dispatch: Dispatch,
     pub(crate) paths: PathTable<Remote>,
+    /// Rendezvous answers awaited by `connect_via` and `register_rendezvous`.
+    pub(crate) rendezvous: RendezvousWaits,
     pub(crate) driver: Option<Waker>,
     pub(crate) ws_out: HashMap<u64, async_channel::Sender<Bytes>>,
     pub(crate) next_ws: u64,
@@ -48,6 +50,7 @@ impl State {
             node,
             dispatch: Dispatch::default(),
             paths: PathTable::default(),
+            rendezvous: RendezvousWaits::default(),
             driver: None,
             ws_out: HashMap::new(),
             next_ws: 1,
@@ -104,6 +107,17 @@ impl State {
             self.traces.event(now, &event);
             self.dispatch.on_event(&event);
             self.paths.on_event(&event, &mut self.node);
+            self.rendezvous.on_event(&event);
+            if let Event::Rendezvous(RendezvousEvent::Peer { peer, addr, .. }) = &event
+                && let Some(sa) = addr.to_socket_addr()
+            {
+                // The peer's observed address becomes a path the core probes for a
+                // direct route (PROTOCOL.md §12.4); pinned, so it is not recycled while
+                // the probes may still use it (at most one per relay route).
+                let path = self.paths.path_for(&Remote::Udp(sa));
+                self.paths.pin(path);
+                self.node.punch(now, *peer, path);
+            }
             if let Event::Closed { session, .. } = &event {
                 self.spans.remove(session);
                 self.traces.on_closed(*session);

@@ -1,5 +1,5 @@
 //! The `stt` command: seeds and identities (`keygen`, `id`, `network new`, `pair`), file and directory
-//! transfer (`listen`, `send`), a netcat-like pipe (`cat`), trace reading (`trace`)
+//! transfer (`listen`, `send`), a rendezvous and relay (`relay`), a netcat-like pipe (`cat`), trace reading (`trace`)
 //! and a self-contained benchmark (`demo`). Logs go through `tracing` (set `RUST_LOG`); all protocol work
 //! is the library's. Exit codes: 0 success, 1 failure, 2 usage, 130/143 after
 //! SIGINT/SIGTERM.
@@ -21,6 +21,7 @@ mod demo;
 mod error;
 mod net;
 mod peers;
+mod relay;
 mod report;
 mod seed;
 mod signals;
@@ -102,6 +103,14 @@ enum Command {
         /// `#` comments); others are refused after the handshake proves who they are.
         #[arg(long, value_name = "FILE")]
         allow: Option<PathBuf>,
+        /// Also register with this rendezvous and relay (`stt relay`, HOST:PORT, or
+        /// ws://HOST:PORT/ when only TCP gets out) and take transfers that come through
+        /// it (`stt send --to-node … --via …`).
+        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/")]
+        via: Option<String>,
+        /// With --via: never try a direct path; transfers through the relay stay there.
+        #[arg(long, requires = "via")]
+        no_punch: bool,
         #[command(flatten)]
         trace: TraceArg,
         #[command(flatten)]
@@ -109,7 +118,7 @@ enum Command {
     },
     /// Send a file or a directory to a listening node; exits 0 only once the receiver
     /// has stored it and confirmed its SHA3-256.
-    #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "ws"])))]
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "ws", "to_node"])))]
     Send {
         #[command(flatten)]
         seeds: Seeds,
@@ -125,6 +134,18 @@ enum Command {
         /// listener's self-signed certificate) instead of the system's root store.
         #[arg(long, value_name = "FILE", requires = "ws")]
         ws_ca: Option<PathBuf>,
+        /// The listener's NodeId, to meet through the relay given with --via (the
+        /// listener runs `stt listen --via` with the same relay).
+        #[arg(long, value_name = "NODEID", value_parser = peers::parse_node_id, requires = "via")]
+        to_node: Option<stt_tokio::NodeId>,
+        /// The rendezvous and relay (`stt relay`, HOST:PORT, or ws://HOST:PORT/ when only
+        /// TCP gets out) to meet --to-node through: the transfer goes direct if hole
+        /// punching succeeds, else through the relay; the summary says which.
+        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/", requires = "to_node")]
+        via: Option<String>,
+        /// With --via: never try a direct path; the transfer stays on the relay.
+        #[arg(long, requires = "via")]
+        no_punch: bool,
         #[command(flatten)]
         peers: PeerArgs,
         #[command(flatten)]
@@ -151,6 +172,23 @@ enum Command {
         peers: PeerArgs,
         #[command(flatten)]
         trace: TraceArg,
+    },
+    /// Serve as a rendezvous and relay for members of the network: they register
+    /// (`stt listen --via`), meet (`stt send --to-node … --via`), punch through their
+    /// NATs, and fall back to forwarding through here. The relay forwards sealed
+    /// packets it cannot read or alter. Counters go to stderr every --stats seconds.
+    Relay {
+        #[command(flatten)]
+        seeds: Seeds,
+        /// UDP address to serve on.
+        #[arg(long, default_value = "0.0.0.0:4434")]
+        bind: SocketAddr,
+        /// Also serve members over WebSocket on this TCP address (for members whose
+        /// UDP is blocked: they use `--via ws://HOST:PORT/`).
+        #[arg(long)]
+        ws: Option<SocketAddr>,
+        #[command(flatten)]
+        limits: relay::Limits,
     },
     /// Read a trace written with --trace: a summary table, an SVG plot, or qlog.
     Trace {
@@ -283,6 +321,8 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             overwrite,
             count,
             allow,
+            via,
+            no_punch,
             trace,
             output,
         } => {
@@ -296,23 +336,43 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 allow,
                 trace,
                 output,
+                via,
+                no_punch,
             })
             .await
         }
+        Command::Relay {
+            seeds,
+            bind,
+            ws,
+            limits,
+        } => relay::run(seeds, bind, ws, limits).await,
         Command::Send {
             seeds,
             path,
             to,
             ws,
             ws_ca,
+            to_node,
+            via,
+            no_punch,
             peers,
             trace,
             output,
         } => {
-            let target = match (to, ws) {
-                (Some(to), _) => Target::Udp(to),
-                (None, Some(url)) => Target::Ws(url, ws_ca),
-                (None, None) => return Err(CliError::Other("give --to or --ws".into())),
+            let target = match (to, ws, to_node.zip(via)) {
+                (Some(to), _, _) => Target::Udp(to),
+                (None, Some(url), _) => Target::Ws(url, ws_ca),
+                (None, None, Some((node, relay))) => Target::Via {
+                    relay,
+                    node,
+                    punch: !no_punch,
+                },
+                (None, None, None) => {
+                    return Err(CliError::Other(
+                        "give --to, --ws, or --to-node with --via".into(),
+                    ));
+                }
             };
             transfer::send::run(seeds, path, target, peers, trace, output).await
         }

@@ -194,12 +194,142 @@ fn wildcard(for_addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Where to connect: a UDP address or a WebSocket URL.
+/// Where to connect: a UDP address, a WebSocket URL, or a node through a relay.
 pub enum Target {
     /// `--to HOST:PORT`.
     Udp(String),
     /// `--ws ws://…` or `wss://…`, with an optional CA file for wss.
     Ws(String, Option<PathBuf>),
+    /// `--to-node NODEID --via HOST:PORT`.
+    Via {
+        /// The rendezvous and relay.
+        relay: String,
+        /// The node to meet there.
+        node: NodeId,
+        /// Try a direct path (off: `--no-punch`).
+        punch: bool,
+    },
+}
+
+/// Connects to `target`; through a relay, also returns the session with the relay,
+/// which the caller must hold while the transfer runs.
+pub async fn connect_any(
+    identity: Identity,
+    network: NetworkKey,
+    config: NodeConfig,
+    target: Target,
+    peers: &PeerArgs,
+    trace: &TraceArg,
+    out: crate::report::Output,
+) -> Result<(Node, Session, Option<Session>), CliError> {
+    match target {
+        Target::Via {
+            relay,
+            node: peer,
+            punch,
+        } => {
+            let mut config = config;
+            config.rendezvous.punch = punch;
+            // Over WebSocket the relay is reached by TCP; the UDP socket (any
+            // address) still serves a direct path if punching finds one.
+            let local = if is_ws(&relay) {
+                SocketAddr::from(([0u8; 4], 0))
+            } else {
+                wildcard(resolve(&relay).await?)
+            };
+            let mut b = builder(identity, network, config, trace).bind_udp(local);
+            if relay.starts_with("wss://") {
+                b = b.wss_trust(WssTrust::platform()?);
+            }
+            let node = b.build().await?;
+            let relay_session = register_via(&node, &relay, &out).await?;
+            match node.connect_via(&relay_session, peer).await {
+                Ok(s) => {
+                    out.info(format!(
+                        "met {peer} through {relay} ({})",
+                        if s.is_relayed() == Some(false) {
+                            "direct"
+                        } else {
+                            "relayed; trying a direct path"
+                        }
+                    ));
+                    Ok((node, s, Some(relay_session)))
+                }
+                Err(ConnectionError::Rendezvous(status)) => Err(CliError::Other(format!(
+                    "the relay {relay} cannot introduce {peer}: {}",
+                    rendezvous_reason(status)
+                ))),
+                Err(e) => Err(CliError::Connection(e)),
+            }
+        }
+        other => {
+            let (n, s) = connect(identity, network, config, other, peers, trace).await?;
+            Ok((n, s, None))
+        }
+    }
+}
+
+/// Whether `--via` names a WebSocket relay (`ws://…` or `wss://…`).
+fn is_ws(via: &str) -> bool {
+    via.starts_with("ws://") || via.starts_with("wss://")
+}
+
+/// What an RDV_ANSWER status means for the user.
+fn rendezvous_reason(status: stt_proto::frame::RdvStatus) -> &'static str {
+    use stt_proto::frame::RdvStatus;
+    match status {
+        RdvStatus::Ok => "no answer",
+        RdvStatus::NotFound => "that node is not registered there (is `stt listen --via` running?)",
+        RdvStatus::Refused => "a relay limit refused it",
+        RdvStatus::NotServed => "that node does not run `stt relay`",
+    }
+}
+
+/// Connects `node` to the rendezvous and relay at `via` (any member of the network)
+/// and registers there. The returned session must be held: the registration and
+/// every relayed path through it last as long as it does.
+pub async fn register_via(
+    node: &Node,
+    via: &str,
+    out: &crate::report::Output,
+) -> Result<Session, CliError> {
+    let (connected, addr) = if is_ws(via) {
+        (node.connect_ws(via).await, via.to_string())
+    } else {
+        let addr = resolve(via).await?;
+        (node.connect(addr).await, addr.to_string())
+    };
+    let relay = match connected {
+        Ok(s) => s,
+        Err(ConnectionError::Closed(SessionError::HandshakeTimeout)) => {
+            return Err(CliError::NoAnswer {
+                to: addr,
+                after: config().handshake_timeout,
+            });
+        }
+        Err(ConnectionError::Transport(e)) => {
+            return Err(CliError::Other(format!("cannot reach {addr}: {e}")));
+        }
+        Err(e) => return Err(CliError::Connection(e)),
+    };
+    match relay.register_rendezvous().await {
+        Ok(observed) => {
+            out.info(format!(
+                "registered with relay {} at {addr} as {}{}",
+                relay.peer(),
+                node.node_id(),
+                observed
+                    .map(|o| format!(", seen from {o}"))
+                    .unwrap_or_default()
+            ));
+            Ok(relay)
+        }
+        Err(ConnectionError::Rendezvous(status)) => Err(CliError::Other(format!(
+            "cannot register with {addr}: {}",
+            rendezvous_reason(status)
+        ))),
+        Err(e) => Err(CliError::Connection(e)),
+    }
 }
 
 /// Who the peer must be: an explicit `--peer`, else what the known-peers file recorded
@@ -240,6 +370,7 @@ pub async fn connect(
     let key = match &target {
         Target::Udp(to) => to.clone(),
         Target::Ws(url, _) => url.clone(),
+        Target::Via { relay, .. } => relay.clone(),
     };
     let known = peers
         .known_peers
@@ -285,6 +416,11 @@ pub async fn connect(
                 None => node.connect_ws(&url).await,
             };
             (node, r, url)
+        }
+        Target::Via { .. } => {
+            return Err(CliError::Other(
+                "a relayed target goes through connect_any".into(),
+            ));
         }
     };
     match result {

@@ -80,6 +80,10 @@ pub struct Summary {
     pub peer: String,
     /// The handshake the session ran: `hybrid X25519+ML-KEM-768` or `classic X25519`.
     pub handshake: &'static str,
+    /// Through a relay (`stt send --via`, `stt listen --via`): `direct` when the
+    /// session ended on a direct path (hole punching worked), else `relayed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<&'static str>,
 }
 
 impl Summary {
@@ -108,12 +112,19 @@ impl Summary {
             sha3_256,
             peer: peer.to_string(),
             handshake: "",
+            path: None,
         }
     }
 
     /// The summary naming the handshake the session ran (see `net::handshake_name`).
     pub fn with_handshake(mut self, handshake: &'static str) -> Self {
         self.handshake = handshake;
+        self
+    }
+
+    /// Notes the path a session met through a relay ended on (`None`: not through one).
+    pub fn with_path(mut self, relayed: Option<bool>) -> Self {
+        self.path = relayed.map(|r| if r { "relayed" } else { "direct" });
         self
     }
 
@@ -128,8 +139,9 @@ impl Summary {
         } else {
             String::new()
         };
+        let path = self.path.map(|p| format!(", {p}")).unwrap_or_default();
         format!(
-            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}, {} handshake, sha3-256 {}",
+            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}{path}, {} handshake, sha3-256 {}",
             self.event,
             self.name,
             self.bytes,

@@ -385,6 +385,9 @@ pub struct NodeConfig {
     pub hybrid_reassembly: usize,
     /// Per-session parameters.
     pub transport: TransportConfig,
+    /// Rendezvous and relay (PROTOCOL.md §12): serving them, their limits, and the
+    /// member side's punching schedule.
+    pub rendezvous: RendezvousConfig,
 }
 
 impl fmt::Debug for NodeConfig {
@@ -402,6 +405,7 @@ impl fmt::Debug for NodeConfig {
             .field("max_endpoint_queue", &self.max_endpoint_queue)
             .field("pq", &self.pq)
             .field("transport", &self.transport)
+            .field("rendezvous", &self.rendezvous)
             .finish_non_exhaustive()
     }
 }
@@ -424,6 +428,7 @@ impl Default for NodeConfig {
             pq: PqMode::Off,
             hybrid_reassembly: 64,
             transport: TransportConfig::default(),
+            rendezvous: RendezvousConfig::default(),
         }
     }
 }
@@ -484,7 +489,115 @@ impl NodeConfig {
             1,
             1 << 24,
         )?;
+        self.rendezvous.validate()?;
         self.transport.validate()
+    }
+}
+
+/// Rendezvous and relay (PROTOCOL.md §12). A member's side (registering, punching,
+/// relayed paths) needs nothing switched on; `serve` makes this node a rendezvous and
+/// relay for other members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RendezvousConfig {
+    /// Serve as rendezvous and relay. Off (the default): every request is answered
+    /// NOT_SERVED and relay datagrams are dropped.
+    pub serve: bool,
+    /// Most members registered at once.
+    pub max_registrations: usize,
+    /// Most relay routes at once (two per relayed pair).
+    pub max_routes: usize,
+    /// Most relay routes one registered session may own.
+    pub max_routes_per_peer: usize,
+    /// Bytes per second the relay forwards for one route-owning session (burst: one
+    /// second's worth). Default 12.5 MB/s (100 Mbit/s).
+    pub per_peer_rate: u64,
+    /// Bytes per second the relay forwards in total (burst: one second's worth).
+    /// Default 125 MB/s (1 Gbit/s).
+    pub total_rate: u64,
+    /// Forwarded datagrams waiting for `poll_transmit` at most; more are dropped.
+    pub forward_queue: usize,
+    /// Member side: try a direct path (PROTOCOL.md §12.4). Off: this node's relayed
+    /// sessions stay relayed (it neither probes nor answers probes).
+    pub punch: bool,
+    /// Member side: wait between punch probes within one round.
+    pub punch_interval: Duration,
+    /// Member side: probes per round.
+    pub punch_attempts: u32,
+    /// Member side: wait before another round of probes while the session is relayed.
+    pub reprobe_interval: Duration,
+    /// Member side: consecutive probe timeouts on a direct path after which a session
+    /// with a relayed standby path moves back to it.
+    pub fallback_ptos: u32,
+}
+
+impl Default for RendezvousConfig {
+    fn default() -> Self {
+        Self {
+            serve: false,
+            max_registrations: 4096,
+            max_routes: 2048,
+            max_routes_per_peer: 16,
+            per_peer_rate: 12_500_000,
+            total_rate: 125_000_000,
+            forward_queue: 4096,
+            punch: true,
+            punch_interval: Duration::from_millis(100),
+            punch_attempts: 10,
+            reprobe_interval: Duration::from_secs(5),
+            fallback_ptos: 3,
+        }
+    }
+}
+
+impl RendezvousConfig {
+    /// Checks every field against its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        check(
+            "rendezvous.max_registrations",
+            self.max_registrations as u64,
+            0,
+            1 << 24,
+        )?;
+        check("rendezvous.max_routes", self.max_routes as u64, 0, 1 << 24)?;
+        check(
+            "rendezvous.max_routes_per_peer",
+            self.max_routes_per_peer as u64,
+            0,
+            1 << 16,
+        )?;
+        check("rendezvous.per_peer_rate", self.per_peer_rate, 1, 1 << 40)?;
+        check("rendezvous.total_rate", self.total_rate, 1, 1 << 40)?;
+        check(
+            "rendezvous.forward_queue",
+            self.forward_queue as u64,
+            1,
+            1 << 20,
+        )?;
+        check(
+            "rendezvous.punch_interval_ms",
+            ms(self.punch_interval),
+            1,
+            60_000,
+        )?;
+        check(
+            "rendezvous.punch_attempts",
+            u64::from(self.punch_attempts),
+            1,
+            1000,
+        )?;
+        check(
+            "rendezvous.reprobe_interval_ms",
+            ms(self.reprobe_interval),
+            10,
+            86_400_000,
+        )?;
+        check(
+            "rendezvous.fallback_ptos",
+            u64::from(self.fallback_ptos),
+            1,
+            30,
+        )
     }
 }
 

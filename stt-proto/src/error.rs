@@ -193,6 +193,17 @@ pub enum MigrateError {
     NotConnected,
 }
 
+/// Why a rendezvous request could not be sent (PROTOCOL.md §12.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RendezvousError {
+    /// The session is not established or is closing.
+    #[error("session not established")]
+    NotConnected,
+    /// Too many requests wait for their answers on this node.
+    #[error("too many rendezvous requests outstanding")]
+    TooManyRequests,
+}
+
 /// Why a custom frame was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CustomFrameError {

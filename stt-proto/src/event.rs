@@ -9,7 +9,8 @@
 use bytes::Bytes;
 
 use crate::error::{FetchError, SessionError};
-use crate::frame::{Dir, EndpointId, ErrorCode, StreamId};
+use crate::frame::{Dir, EndpointId, ErrorCode, RdvStatus, StreamId};
+use crate::handshake::admission::RemoteAddr;
 use crate::identity::NodeId;
 use crate::ids::{PathId, RouteId, SessionHandle};
 use crate::metrics::Metric;
@@ -91,6 +92,8 @@ pub enum Event {
         /// The session.
         session: SessionHandle,
     },
+    /// Rendezvous and relay (PROTOCOL.md §12), on a session with a rendezvous.
+    Rendezvous(RendezvousEvent),
 }
 
 impl Event {
@@ -107,6 +110,12 @@ impl Event {
             | Event::Endpoint { session, .. }
             | Event::Storage { session, .. }
             | Event::MessagesWritable { session } => *session,
+            Event::Rendezvous(e) => match e {
+                RendezvousEvent::Registered { session, .. }
+                | RendezvousEvent::Found { session, .. }
+                | RendezvousEvent::Failed { session, .. }
+                | RendezvousEvent::Peer { session, .. } => *session,
+            },
         }
     }
 }
@@ -243,4 +252,55 @@ pub enum StreamEvent {
     /// Our sending side missed the deadline set with `SessionRef::set_deadline` and
     /// was reset with `STREAM_EXPIRED` (live mode, freshest first).
     Expired(StreamId),
+}
+
+/// What a rendezvous told this member (PROTOCOL.md §12.2), and when punching may start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RendezvousEvent {
+    /// RDV_REGISTER was answered: this node is registered.
+    Registered {
+        /// The session with the rendezvous.
+        session: SessionHandle,
+        /// The request's id.
+        request: u64,
+        /// The address the rendezvous observes this node at.
+        observed: RemoteAddr,
+    },
+    /// RDV_LOOKUP was answered with an address.
+    Found {
+        /// The session with the rendezvous.
+        session: SessionHandle,
+        /// The request's id.
+        request: u64,
+        /// The node's observed address.
+        addr: RemoteAddr,
+    },
+    /// A request failed.
+    Failed {
+        /// The session with the rendezvous.
+        session: SessionHandle,
+        /// The request's id.
+        request: u64,
+        /// Why.
+        status: RdvStatus,
+    },
+    /// The rendezvous introduced a peer (RDV_PEER): the initiator connects to it on
+    /// `path` (`Node::connect_to`), both sides hand the core a path for `addr`
+    /// (`Node::punch`) so it can try the direct path.
+    Peer {
+        /// The session with the rendezvous.
+        session: SessionHandle,
+        /// The request's id (0 on the side that did not ask).
+        request: u64,
+        /// The peer.
+        peer: NodeId,
+        /// True: this side opens the end-to-end session.
+        initiator: bool,
+        /// The relayed path to the peer.
+        path: PathId,
+        /// The peer's observed address, to punch toward.
+        addr: RemoteAddr,
+        /// When punching starts.
+        start: Instant,
+    },
 }

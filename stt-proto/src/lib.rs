@@ -121,6 +121,7 @@ mod ids;
 mod node;
 mod range_set;
 mod recovery;
+mod rendezvous;
 mod rng;
 mod session;
 mod stats;
@@ -152,7 +153,7 @@ pub use handshake::admission::RemoteAddr;
 pub use identity::{Identity, MIN_SEED_LEN, NetworkKey, NodeId, NodeIdParseError, SeedError};
 pub use ids::{PathId, RouteId, SessionHandle};
 // What the node reports.
-pub use event::{EndpointEvent, Event, MetricRecord, StorageEvent, StreamEvent};
+pub use event::{EndpointEvent, Event, MetricRecord, RendezvousEvent, StorageEvent, StreamEvent};
 // Named endpoints and storage.
 pub use endpoint::{EndpointMessage, RouteMode};
 pub use frame::EndpointId;

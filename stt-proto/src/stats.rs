@@ -81,4 +81,24 @@ pub struct NodeStats {
     pub refused_downgrade: u64,
     /// REFUSE replies received that changed a handshake (fallback or typed failure).
     pub refusals_received: u64,
+    /// Relay: datagrams forwarded (PROTOCOL.md §12.3).
+    pub relay_forwarded_packets: u64,
+    /// Relay: bytes forwarded (whole relay datagrams).
+    pub relay_forwarded_bytes: u64,
+    /// Relay: datagrams dropped by the per-peer or total byte rate (§12.7).
+    pub relay_dropped_rate: u64,
+    /// Relay datagrams naming no route here (or malformed, or this node relays nothing).
+    pub relay_dropped_unknown_route: u64,
+    /// Relay datagrams that did not come from the path the route is bound to.
+    pub relay_dropped_wrong_source: u64,
+    /// Relay: datagrams dropped because the forwarding queue was full.
+    pub relay_dropped_queue_full: u64,
+    /// Relay: RDV_CONNECT requests refused by a route limit.
+    pub relay_routes_refused: u64,
+    /// Rendezvous: RDV_REGISTER requests accepted.
+    pub rendezvous_registered: u64,
+    /// Rendezvous: RDV_LOOKUP requests answered.
+    pub rendezvous_lookups: u64,
+    /// Member side: relay datagrams received on this node's routes and unwrapped.
+    pub relayed_received: u64,
 }

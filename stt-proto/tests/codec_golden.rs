@@ -237,6 +237,28 @@ fn expected(name: &str) -> Expect {
             code: ErrorCode::OBJECT_NOT_FOUND,
         })),
         "frame-storage-cancel" => frame(Frame::StorageCancel { request_id: 3 }),
+        "frame-rdv-register" => frame(Frame::RdvRegister { request_id: 7 }),
+        "frame-rdv-answer" => frame(Frame::RdvAnswer(RdvAnswer {
+            request_id: 7,
+            status: RdvStatus::Ok,
+            addr: &[4, 198, 51, 100, 7, 0x10, 0x92],
+        })),
+        "frame-rdv-lookup" => frame(Frame::RdvLookup {
+            request_id: 8,
+            node_id: [0xab; 32],
+        }),
+        "frame-rdv-connect" => frame(Frame::RdvConnect {
+            request_id: 9,
+            node_id: [0xab; 32],
+        }),
+        "frame-rdv-peer" => frame(Frame::RdvPeer(RdvPeer {
+            request_id: 9,
+            initiator: true,
+            node_id: [0xab; 32],
+            route_id: 42,
+            start_delay_ms: 20,
+            addr: &[4, 203, 0, 113, 5, 0x1f, 0x90],
+        })),
         "packet-init" => Expect::Packet(
             handshake_header(PacketType::Init, A),
             Body::Init(InitBody {
@@ -331,6 +353,11 @@ const NAMES: &[&str] = &[
     "frame-storage-data",
     "frame-storage-refuse",
     "frame-storage-cancel",
+    "frame-rdv-register",
+    "frame-rdv-answer",
+    "frame-rdv-lookup",
+    "frame-rdv-connect",
+    "frame-rdv-peer",
     "packet-init",
     "packet-challenge",
     "packet-response",

@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 3),
     ("handshake", 3),
     ("endpoint", 3),
+    ("rendezvous", 3),
     ("event", 4),
     ("session", 5),
     ("node", 6),

@@ -166,7 +166,82 @@ pub fn event_json_for(now: Instant, event: &Event, node: Option<&str>) -> String
         Event::Endpoint { event, .. } => endpoint_line(env, event),
         Event::Storage { event, .. } => storage_line(env, event),
         Event::MessagesWritable { .. } => env.line("messages:writable", NoData {}),
+        Event::Rendezvous(event) => rendezvous_line(env, event),
     }
+}
+
+/// `rendezvous:registered|found|failed|peer` (PROTOCOL.md §12.2).
+fn rendezvous_line(env: Envelope<'_>, event: &stt_proto::RendezvousEvent) -> String {
+    use stt_proto::RendezvousEvent as R;
+    #[derive(Serialize)]
+    struct Rdv {
+        request: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        addr: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relayed_path: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        initiator: Option<bool>,
+    }
+    let shown = |a: &stt_proto::RemoteAddr| {
+        a.to_socket_addr()
+            .map_or_else(|| format!("{a:?}"), |s| s.to_string())
+    };
+    let (name, data) = match event {
+        R::Registered {
+            request, observed, ..
+        } => (
+            "rendezvous:registered",
+            Rdv {
+                request: *request,
+                addr: Some(shown(observed)),
+                status: None,
+                relayed_path: None,
+                initiator: None,
+            },
+        ),
+        R::Found { request, addr, .. } => (
+            "rendezvous:found",
+            Rdv {
+                request: *request,
+                addr: Some(shown(addr)),
+                status: None,
+                relayed_path: None,
+                initiator: None,
+            },
+        ),
+        R::Failed {
+            request, status, ..
+        } => (
+            "rendezvous:failed",
+            Rdv {
+                request: *request,
+                addr: None,
+                status: Some(format!("{status:?}")),
+                relayed_path: None,
+                initiator: None,
+            },
+        ),
+        R::Peer {
+            request,
+            addr,
+            path,
+            initiator,
+            ..
+        } => (
+            "rendezvous:peer",
+            Rdv {
+                request: *request,
+                addr: Some(shown(addr)),
+                status: None,
+                relayed_path: Some(path.0),
+                initiator: Some(*initiator),
+            },
+        ),
+    };
+    env.line(name, data)
 }
 
 fn stream_line(env: Envelope<'_>, event: &StreamEvent) -> String {

@@ -425,11 +425,13 @@ fn mistakes_get_messages_a_person_can_act_on() {
     );
     let help = Proc::stt("help", &["send", "--help"]).wait(LONG);
     assert!(help.stdout.contains("--ws"), "{}", help.stdout);
-    // The usage line offers --to or --ws, not both.
+    // The usage line offers --to, --ws or --to-node (with --via): one of them.
     let usage = Proc::stt("usage", &["send"]).wait(LONG);
     assert_eq!(usage.status.code(), Some(2));
     assert!(
-        usage.stderr.contains("<--to <TO>|--ws <WS>>"),
+        usage
+            .stderr
+            .contains("<--to <TO>|--ws <WS>|--to-node <NODEID>>"),
         "{}",
         usage.stderr
     );

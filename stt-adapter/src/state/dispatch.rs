@@ -310,7 +310,8 @@ impl Dispatch {
             | Event::KeyUpdated { .. }
             | Event::Endpoint { .. }
             | Event::Storage { .. }
-            | Event::MessagesWritable { .. } => {}
+            | Event::MessagesWritable { .. }
+            | Event::Rendezvous(_) => {}
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The runtime-free state the driver task and every handle share under one lock: the
 //! PathId ⇄ remote table ([`paths`]), event → waker dispatch ([`dispatch`]), the event
-//! subscriptions ([`bus`]) and what the primitive handles wait for ([`apps`]).
+//! subscriptions ([`bus`]), what the primitive handles wait for ([`apps`]) and the
+//! rendezvous answers awaited ([`rendezvous`]).
 //!
 //! Plain `std` and `core::task::Waker` only: no IO, no runtime, no protocol decisions
 //! (those are `stt-proto`'s); nothing here names a socket type or an executor.
@@ -9,11 +10,13 @@ pub mod apps;
 pub mod bus;
 pub mod dispatch;
 pub mod paths;
+pub mod rendezvous;
 
 pub use apps::{AppWaiters, Pending};
 pub use bus::{DEFAULT_SUBSCRIBER_CAPACITY, EventBus, EventFilter, SubscriberId};
 pub use dispatch::Dispatch;
 pub use paths::PathTable;
+pub use rendezvous::RendezvousWaits;
 
 /// Real session handles for the unit tests of this tree (the core's own test
 /// constructor is private to it): sixteen initiated sessions of a throwaway node, the

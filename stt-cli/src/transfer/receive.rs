@@ -46,6 +46,11 @@ pub struct Listen {
     pub trace: net::TraceArg,
     /// Output mode.
     pub output: Output,
+    /// `--via HOST:PORT`: register with this rendezvous and relay, and take transfers
+    /// that come through it too.
+    pub via: Option<String>,
+    /// With `via`: never try a direct path.
+    pub no_punch: bool,
 }
 
 /// Checks that `dir` exists, is a directory, and takes a new file.
@@ -74,6 +79,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let (identity, network) = args.seeds.load()?;
     let mut config = args.seeds.config();
+    config.rendezvous.punch = !args.no_punch;
     if let Some(file) = &args.allow {
         config.peer_policy = Some(crate::peers::allow_policy(file)?);
     }
@@ -86,6 +92,12 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
         None => {}
     }
     let node = b.build().await?;
+    // Held for the node's life: the registration (and every relayed path) lasts as
+    // long as this session.
+    let _relay = match &args.via {
+        Some(via) => Some(net::register_via(&node, via, &args.output).await?),
+        None => None,
+    };
     let mut where_ = format!("udp {}", join(&node.udp_addrs()));
     if !node.ws_addrs().is_empty() {
         where_ += &format!(", ws {}", join(&node.ws_addrs()));
@@ -454,6 +466,7 @@ async fn receive_inner(
         }))
         .await?;
     control.finish().await?;
+    let relayed = args.via.as_ref().and_then(|_| session.is_relayed());
     // The sender closes once it has read the confirmation; don't cut it off.
     let _ = tokio::time::timeout(Duration::from_secs(5), session.closed()).await;
     Ok(Summary::new(
@@ -465,5 +478,6 @@ async fn receive_inner(
         session.peer(),
         started.elapsed(),
     )
-    .with_handshake(net::handshake_name(session)))
+    .with_handshake(net::handshake_name(session))
+    .with_path(relayed))
 }

@@ -31,8 +31,10 @@ pub async fn run(
     let local = tokio::task::spawn_blocking(move || tree::walk(&path))
         .await
         .map_err(|e| CliError::Other(e.to_string()))??;
-    let (node, session) = tokio::select! {
-        r = net::connect(identity, network, seeds.config(), target, &peers, &trace) => r?,
+    let via = matches!(target, Target::Via { .. });
+    // `_relay`: the session with the relay, held while a relayed path may need it.
+    let (node, session, _relay) = tokio::select! {
+        r = net::connect_any(identity, network, seeds.config(), target, &peers, &trace, out) => r?,
         sig = signals::interrupted() => return Err(CliError::Interrupted(sig)),
     };
     out.info(format!(
@@ -41,7 +43,7 @@ pub async fn run(
         net::handshake_name(&session)
     ));
     let result = tokio::select! {
-        r = transfer(&session, &local, out) => r,
+        r = transfer(&session, &local, out, via) => r,
         sig = signals::interrupted() => {
             net::cancel(&node, sig).await;
             return Err(CliError::Interrupted(sig));
@@ -105,7 +107,12 @@ fn plan(local: &Local, accept: &Accept) -> Result<Vec<Plan>, CliError> {
     Ok(plans)
 }
 
-async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summary, CliError> {
+async fn transfer(
+    session: &Session,
+    local: &Local,
+    out: Output,
+    via: bool,
+) -> Result<Summary, CliError> {
     let started = Instant::now();
     let offer = &local.offer;
     let (send, recv) = session
@@ -174,6 +181,7 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
         other => return Err(CliError::Protocol(format!("expected done, got {other:?}"))),
     };
     pb.finish_and_clear();
+    let relayed = via.then(|| session.is_relayed()).flatten();
     if done.sha3_256 != digest || done.bytes != total {
         return Err(CliError::Other(format!(
             "the receiver stored {} bytes with sha3-256 {}, but we sent {total} bytes with sha3-256 {digest}",
@@ -189,5 +197,6 @@ async fn transfer(session: &Session, local: &Local, out: Output) -> Result<Summa
         session.peer(),
         started.elapsed(),
     )
-    .with_handshake(net::handshake_name(session)))
+    .with_handshake(net::handshake_name(session))
+    .with_path(relayed))
 }

@@ -14,6 +14,7 @@ mod endpoint;
 mod error_code;
 mod handshake;
 mod header;
+mod rendezvous;
 mod storage;
 mod stream;
 pub mod varint;
@@ -32,6 +33,10 @@ pub use handshake::{
 pub use header::{
     Dir, Flags, HEADER_LEN, Header, MAGIC, PacketType, SessionId, Side, StreamId, VERSION,
     route_key,
+};
+pub use rendezvous::{
+    MAX_RDV_ADDR_LEN, RELAY_KIND_RELAYED, RELAY_MAGIC, RELAY_OVERHEAD, RdvAnswer, RdvPeer,
+    RdvStatus, is_relay_datagram, relay_route, write_relay_header,
 };
 pub use storage::{OBJECT_HASH_LEN, StorageData, StorageGet, StorageRefuse};
 pub use stream::{DataFrame, StreamClose, StreamOpen};
@@ -168,6 +173,16 @@ pub enum FrameType {
     PathResponse = 0x41,
     /// 0x48: an unreliable datagram.
     Datagram = 0x48,
+    /// 0x50: registers this session's authenticated NodeId with a rendezvous.
+    RdvRegister = 0x50,
+    /// 0x51: asks a rendezvous for a registered node's observed address.
+    RdvLookup = 0x51,
+    /// 0x52: asks a rendezvous to introduce this node to another.
+    RdvConnect = 0x52,
+    /// 0x53: a rendezvous answers a request.
+    RdvAnswer = 0x53,
+    /// 0x54: a rendezvous introduces the other peer (address, relay route, role).
+    RdvPeer = 0x54,
     /// 0x60: asks for a stored object by hash.
     StorageGet = 0x60,
     /// 0x61: a piece of a requested object.
@@ -206,6 +221,11 @@ impl FrameType {
             0x40 => Self::PathChallenge,
             0x41 => Self::PathResponse,
             0x48 => Self::Datagram,
+            0x50 => Self::RdvRegister,
+            0x51 => Self::RdvLookup,
+            0x52 => Self::RdvConnect,
+            0x53 => Self::RdvAnswer,
+            0x54 => Self::RdvPeer,
             0x60 => Self::StorageGet,
             0x61 => Self::StorageData,
             0x62 => Self::StorageRefuse,
@@ -308,6 +328,29 @@ pub enum Frame<'a> {
     PathResponse([u8; 8]),
     /// An unreliable datagram.
     Datagram(Datagram<'a>),
+    /// Registers this session's peer with the rendezvous (PROTOCOL.md §12.2).
+    RdvRegister {
+        /// Chosen by the requester; echoed in the answer.
+        request_id: u64,
+    },
+    /// Asks for a registered node's observed address.
+    RdvLookup {
+        /// Chosen by the requester; echoed in the answer.
+        request_id: u64,
+        /// The node asked about.
+        node_id: [u8; 32],
+    },
+    /// Asks the rendezvous to introduce this session's peer to a node.
+    RdvConnect {
+        /// Chosen by the requester; echoed in RDV_PEER or RDV_ANSWER.
+        request_id: u64,
+        /// The node to meet.
+        node_id: [u8; 32],
+    },
+    /// A rendezvous's answer.
+    RdvAnswer(RdvAnswer<'a>),
+    /// A rendezvous's introduction of the other peer.
+    RdvPeer(RdvPeer<'a>),
     /// Asks for a stored object by hash.
     StorageGet(StorageGet),
     /// A piece of a requested object.
@@ -397,6 +440,19 @@ impl<'a> Frame<'a> {
             FrameType::PathChallenge => Frame::PathChallenge(r.array()?),
             FrameType::PathResponse => Frame::PathResponse(r.array()?),
             FrameType::Datagram => Frame::Datagram(Datagram::decode_body(r)?),
+            FrameType::RdvRegister => Frame::RdvRegister {
+                request_id: r.varint()?,
+            },
+            FrameType::RdvLookup => Frame::RdvLookup {
+                request_id: r.varint()?,
+                node_id: r.array()?,
+            },
+            FrameType::RdvConnect => Frame::RdvConnect {
+                request_id: r.varint()?,
+                node_id: r.array()?,
+            },
+            FrameType::RdvAnswer => Frame::RdvAnswer(RdvAnswer::decode_body(r)?),
+            FrameType::RdvPeer => Frame::RdvPeer(RdvPeer::decode_body(r)?),
             FrameType::StorageGet => Frame::StorageGet(StorageGet::decode_body(r)?),
             FrameType::StorageData => Frame::StorageData(StorageData::decode_body(r)?),
             FrameType::StorageRefuse => Frame::StorageRefuse(StorageRefuse::decode_body(r)?),
@@ -497,6 +553,28 @@ impl<'a> Frame<'a> {
                 w.put(data)
             }
             Frame::Datagram(f) => f.write(w),
+            Frame::RdvRegister { request_id } => {
+                w.u8(FrameType::RdvRegister as u8)?;
+                w.varint(*request_id)
+            }
+            Frame::RdvLookup {
+                request_id,
+                node_id,
+            } => {
+                w.u8(FrameType::RdvLookup as u8)?;
+                w.varint(*request_id)?;
+                w.put(node_id)
+            }
+            Frame::RdvConnect {
+                request_id,
+                node_id,
+            } => {
+                w.u8(FrameType::RdvConnect as u8)?;
+                w.varint(*request_id)?;
+                w.put(node_id)
+            }
+            Frame::RdvAnswer(f) => f.write(w),
+            Frame::RdvPeer(f) => f.write(w),
             Frame::StorageGet(f) => f.write(w),
             Frame::StorageData(f) => f.write(w),
             Frame::StorageRefuse(f) => f.write(w),
@@ -544,6 +622,11 @@ impl<'a> Frame<'a> {
                 + payload.len()),
             Frame::StorageData(f) => f.encoded_len(),
             Frame::Ack(a) => a.encoded_len(),
+            // Larger than the scratch buffer below: measured in one of their own.
+            Frame::RdvAnswer(_) | Frame::RdvPeer(_) => {
+                let mut big = [0u8; 128];
+                self.encode(&mut big)
+            }
             // Every other frame is small and fixed-shape: measure it.
             other => other.encode(&mut scratch),
         }

@@ -90,6 +90,26 @@ impl From<core::net::SocketAddr> for RemoteAddr {
     }
 }
 
+impl RemoteAddr {
+    /// The socket address these bytes encode (the form of
+    /// [`From<core::net::SocketAddr>`]), if they are one.
+    pub fn to_socket_addr(&self) -> Option<core::net::SocketAddr> {
+        let b = self.as_bytes();
+        let port = |p: &[u8]| u16::from_be_bytes([p[0], p[1]]);
+        match (b.first(), b.len()) {
+            (Some(4), 7) => {
+                let ip: [u8; 4] = b[1..5].try_into().ok()?;
+                Some(core::net::SocketAddr::new(ip.into(), port(&b[5..7])))
+            }
+            (Some(6), 19) => {
+                let ip: [u8; 16] = b[1..17].try_into().ok()?;
+                Some(core::net::SocketAddr::new(ip.into(), port(&b[17..19])))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl core::fmt::Debug for RemoteAddr {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "RemoteAddr({})", crate::hex::Hex(self.as_bytes()))
@@ -350,6 +370,10 @@ mod tests {
         assert_ne!(ra, rb);
         assert_eq!(rc.as_bytes().len(), 19);
         assert_ne!(RemoteAddr::from_path_id(1), RemoteAddr::from_path_id(2));
+        assert_eq!(RemoteAddr::from_path_id(1).to_socket_addr(), None);
+        for sa in [a, c] {
+            assert_eq!(RemoteAddr::from(sa).to_socket_addr(), Some(sa));
+        }
         assert_eq!(RemoteAddr::new(&[0; 33]), Err(RemoteAddrTooLong(33)));
     }
 

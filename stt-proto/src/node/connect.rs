@@ -160,7 +160,7 @@ impl Node {
                 if proven.is_none() {
                     s.start_unproven(datagram.len(), &mut self.rng_public);
                 } else if path != start {
-                    s.on_packet_path(path, datagram.len(), true, &mut self.rng_public);
+                    s.on_packet_path(now, path, datagram.len(), true, &mut self.rng_public);
                 }
                 self.slots[handle.index as usize].session = Some(s);
                 self.stats.sessions_accepted += 1;

@@ -29,6 +29,20 @@ impl Node {
         remote: &RemoteAddr,
         datagram: BytesMut,
     ) {
+        if crate::frame::is_relay_datagram(&datagram) {
+            if datagram.len()
+                > self
+                    .config
+                    .max_packet_size
+                    .max(crate::frame::DEFAULT_MAX_PACKET)
+                    + crate::frame::RELAY_OVERHEAD
+            {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+            self.handle_relay_datagram(now, path, datagram);
+            return;
+        }
         if datagram.len()
             > self
                 .config
@@ -94,14 +108,25 @@ impl Node {
                     stats,
                     rng_public,
                     rng_secret,
+                    registry,
+                    last_remote,
                     ..
                 } = self;
+                // A rendezvous answers REGISTER with the address it sees (§12.2).
+                let serving = config.rendezvous.serve;
+                if serving {
+                    *last_remote = Some((path, *remote));
+                }
                 if let Some(s) = slots[index as usize].session.as_mut() {
                     s.handle_packet(
                         now, path, &header, datagram, config, stats, rng_public, rng_secret,
                     );
+                    if serving && s.path_id() == path {
+                        registry.observe(s.handle(), remote);
+                    }
                 }
                 self.touch(index, now);
+                self.last_remote = None;
             }
             PacketType::Reset => self.handle_reset(now, &header, &datagram),
         }

@@ -45,6 +45,7 @@ mod hybrid_tests;
 mod inbound;
 #[cfg(test)]
 mod prepare_tests;
+mod rendezvous;
 mod reset;
 #[cfg(test)]
 mod reset_tests;
@@ -150,6 +151,20 @@ pub struct Node {
     pub(crate) endpoints: Registry,
     /// Peer storage requests reach the application (off: refused "not found").
     pub(crate) serve_storage: bool,
+    /// Rendezvous (PROTOCOL.md §12): members registered here, when serving.
+    registry: crate::rendezvous::Registry,
+    /// Relay routes issued here, when serving.
+    relay: crate::rendezvous::RelayTable,
+    /// Relay datagrams forwarded, waiting for `poll_transmit` (bounded by
+    /// `RendezvousConfig::forward_queue`).
+    relay_queue: VecDeque<(PathId, bytes::BytesMut)>,
+    /// This node's own relay routes, requests and punch candidates.
+    rdv_client: crate::rendezvous::Client,
+    /// Rendezvous frames sessions queued, answered once the packet is handled.
+    rdv_pending: Vec<(SessionHandle, crate::rendezvous::RdvInbound)>,
+    /// The path and address of the datagram being handled (while serving rendezvous:
+    /// a REGISTER is answered with it).
+    last_remote: Option<(PathId, crate::RemoteAddr)>,
 }
 
 impl Node {
@@ -201,6 +216,7 @@ impl Node {
         let mut admission_key = [0u8; 32];
         root.fork(b"stt node admission").fill(&mut admission_key);
         responder.set_admission_key(admission_key);
+        let config_total_rate = config.rendezvous.total_rate;
         Ok(Self {
             config,
             identity,
@@ -227,6 +243,12 @@ impl Node {
             reply_scratch: Vec::new(),
             endpoints: Registry::default(),
             serve_storage: false,
+            registry: crate::rendezvous::Registry::default(),
+            relay: crate::rendezvous::RelayTable::new(config_total_rate),
+            relay_queue: VecDeque::new(),
+            rdv_client: crate::rendezvous::Client::default(),
+            rdv_pending: Vec::new(),
+            last_remote: None,
         })
     }
 

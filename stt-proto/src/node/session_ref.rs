@@ -75,7 +75,7 @@ impl SessionRef<'_> {
     /// it, and late packets on the old path do not pull the session back. Emits
     /// [`Event::PathChanged`](crate::Event::PathChanged).
     pub fn migrate(&mut self, now: Instant, path: PathId) -> Result<(), MigrateError> {
-        let r = self.session().migrate(path);
+        let r = self.session().migrate(now, path);
         self.done(now, r)
     }
 

@@ -15,14 +15,25 @@ impl Node {
     /// packet size). If `buf` has room for several packets, equal-size packets for the
     /// same path are batched (GSO) and `segment_size` is set.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if let Some((path, bytes)) = self.outbox.pop_front() {
+        while let Some((path, bytes)) = self.outbox.pop_front() {
             let dst = buf.get_mut(..bytes.len())?;
             dst.copy_from_slice(&bytes);
+            let (path, len) = if path.is_relayed() {
+                match self.wrap_relayed(path, buf, bytes.len()) {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else {
+                (path, bytes.len())
+            };
             return Some(Transmit {
                 path,
-                len: bytes.len(),
+                len,
                 segment_size: None,
             });
+        }
+        if let Some(t) = self.poll_forwarded(buf) {
+            return Some(t);
         }
         let max = self.config.max_packet_size;
         while let Some(index) = self.dirty.pop_front() {
@@ -37,6 +48,20 @@ impl Node {
                 self.collect(index);
                 continue;
             };
+            if path.is_relayed() {
+                // One packet per transmit: each needs its own relay header.
+                self.dirty.push_back(index);
+                self.mark_timer(index);
+                self.collect(index);
+                let Some((to, total)) = self.wrap_relayed(path, buf, len) else {
+                    continue;
+                };
+                return Some(Transmit {
+                    path: to,
+                    len: total,
+                    segment_size: None,
+                });
+            }
             let mut total = len;
             let mut segments = 1;
             // Batch more full packets from the same session on the same path. A full
@@ -70,7 +95,48 @@ impl Node {
         None
     }
 
+    /// Forwarded relay datagrams (PROTOCOL.md §12.3), equal-size ones to the same path
+    /// batched for GSO.
+    fn poll_forwarded(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        let (path, first) = self.relay_queue.pop_front()?;
+        let size = first.len();
+        buf.get_mut(..size)?.copy_from_slice(&first);
+        let mut total = size;
+        let mut segments = 1;
+        while let Some((p, next)) = self.relay_queue.front() {
+            if *p != path || next.len() > size || total + next.len() > buf.len() {
+                break;
+            }
+            let len = next.len();
+            buf[total..total + len].copy_from_slice(next);
+            self.relay_queue.pop_front();
+            total += len;
+            segments += 1;
+            if len != size {
+                break;
+            }
+        }
+        Some(Transmit {
+            path,
+            len: total,
+            segment_size: (segments > 1).then_some(size),
+        })
+    }
+
     pub(super) fn collect(&mut self, index: u32) {
+        if let Some(s) = self.slots[index as usize].session.as_ref()
+            && s.just_connected()
+        {
+            self.start_punch_if_known(index);
+        }
+        self.collect_rendezvous(index);
+        self.collect_session(index);
+        if !self.rdv_pending.is_empty() {
+            self.answer_rendezvous();
+        }
+    }
+
+    fn collect_session(&mut self, index: u32) {
         let Node {
             slots,
             endpoints,
@@ -123,6 +189,9 @@ impl Node {
             let local = s.local_id();
             let peer = s.peer_session();
             endpoints.forget_session(session);
+            self.registry.forget(session);
+            self.relay.forget(session);
+            self.rdv_client.forget_relay(session);
             slot.session = None;
             slot.deadline = None;
             slot.generation = slot.generation.wrapping_add(1);

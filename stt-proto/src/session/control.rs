@@ -9,9 +9,11 @@ use bytes::Bytes;
 
 use crate::frame::{
     Dir, EncodeError, EndpointId, EndpointRefuse, EndpointRegister, EndpointResolve, EndpointRoute,
-    ErrorCode, Frame, ResolveKind, StorageGet, StorageRefuse, StreamClose, StreamId, StreamOpen,
-    Writer,
+    ErrorCode, Frame, RdvAnswer, RdvPeer, RdvStatus, ResolveKind, StorageGet, StorageRefuse,
+    StreamClose, StreamId, StreamOpen, Writer,
 };
+use crate::handshake::admission::RemoteAddr;
+use crate::rendezvous::RequestKind;
 
 /// An owned, retransmittable control frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,26 @@ pub(crate) enum Control {
         seq: u64,
         generation: u64,
         public: [u8; 32],
+    },
+    /// A rendezvous request (PROTOCOL.md §12.2): REGISTER (`node` None), LOOKUP or
+    /// CONNECT.
+    RdvRequest {
+        kind: RequestKind,
+        request_id: u64,
+        node: [u8; 32],
+    },
+    RdvAnswer {
+        request_id: u64,
+        status: RdvStatus,
+        addr: RemoteAddr,
+    },
+    RdvPeer {
+        request_id: u64,
+        initiator: bool,
+        node: [u8; 32],
+        route: u64,
+        start_delay_ms: u64,
+        addr: RemoteAddr,
     },
 }
 
@@ -203,6 +225,47 @@ impl Control {
                 generation: *generation,
                 public: *public,
             },
+            Control::RdvRequest {
+                kind,
+                request_id,
+                node,
+            } => match kind {
+                RequestKind::Register => Frame::RdvRegister {
+                    request_id: *request_id,
+                },
+                RequestKind::Lookup => Frame::RdvLookup {
+                    request_id: *request_id,
+                    node_id: *node,
+                },
+                RequestKind::Connect => Frame::RdvConnect {
+                    request_id: *request_id,
+                    node_id: *node,
+                },
+            },
+            Control::RdvAnswer {
+                request_id,
+                status,
+                addr,
+            } => Frame::RdvAnswer(RdvAnswer {
+                request_id: *request_id,
+                status: *status,
+                addr: addr.as_bytes(),
+            }),
+            Control::RdvPeer {
+                request_id,
+                initiator,
+                node,
+                route,
+                start_delay_ms,
+                addr,
+            } => Frame::RdvPeer(RdvPeer {
+                request_id: *request_id,
+                initiator: *initiator,
+                node_id: *node,
+                route_id: *route,
+                start_delay_ms: *start_delay_ms,
+                addr: addr.as_bytes(),
+            }),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::event::{EndpointEvent, Event};
 use crate::frame::{EndpointId, ErrorCode, ResolveKind};
 use crate::ids::RouteId;
 use crate::ids::SessionHandle;
+use crate::rendezvous::{MAX_RDV_INBOUND, RdvInbound};
 use crate::storage::ContentHash;
 
 use super::control::Control;
@@ -84,6 +85,8 @@ pub(crate) struct Messages {
     next_resolve: u64,
     answers: usize,
     pub(crate) inbound: Vec<Inbound>,
+    /// Rendezvous frames for the node (PROTOCOL.md §12.2), at most `MAX_RDV_INBOUND`.
+    pub(crate) rendezvous: Vec<RdvInbound>,
     pub(crate) fetches: Fetches,
 }
 
@@ -106,6 +109,7 @@ impl Messages {
             next_resolve: 0,
             answers: 0,
             inbound: Vec::new(),
+            rendezvous: Vec::new(),
             fetches: Fetches::default(),
         }
     }
@@ -115,6 +119,14 @@ impl Messages {
             session: self.handle,
             event,
         });
+    }
+
+    /// A rendezvous frame arrived: queued for the node, or dropped when a flood filled
+    /// the queue (requests are retransmitted; a flood's are not worth keeping).
+    pub(crate) fn on_rendezvous(&mut self, item: RdvInbound) {
+        if self.rendezvous.len() < MAX_RDV_INBOUND {
+            self.rendezvous.push(item);
+        }
     }
 
     /// Queues a storage event.

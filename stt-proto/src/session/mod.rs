@@ -20,6 +20,7 @@ mod messages;
 mod metrics;
 mod params;
 mod paths;
+mod punch;
 mod recv;
 mod rekey;
 mod send;
@@ -176,6 +177,12 @@ pub(crate) struct Session {
     /// The path this side moved away from by its own choice ([`Session::migrate`]):
     /// late packets arriving on it are processed but never pull the session back.
     left_path: Option<PathId>,
+    /// The relayed path a session that started on one keeps (PROTOCOL.md §12.5): it
+    /// moves back there when a direct path dies, and packets arriving there always count.
+    standby: Option<PathId>,
+    /// The direct path being punched toward, while relayed (PROTOCOL.md §12.4). Boxed:
+    /// only relayed sessions have one.
+    punch: Option<Box<punch::Punch>>,
     handshake: Option<HandshakeProgress>,
     conn: Option<Box<Conn>>,
     stats: SessionStats,
@@ -203,6 +210,8 @@ impl Session {
             fallback: None,
             path_response: None,
             left_path: None,
+            standby: path.is_relayed().then_some(path),
+            punch: None,
             handshake: Some(HandshakeProgress {
                 initiator: Box::new(initiator),
                 deadline: now + config.handshake_timeout,
@@ -236,6 +245,8 @@ impl Session {
             fallback: None,
             path_response: None,
             left_path: None,
+            standby: path.is_relayed().then_some(path),
+            punch: None,
             handshake: None,
             conn: None,
             stats: SessionStats::default(),
@@ -422,6 +433,15 @@ impl Session {
         self.terminate(SessionError::Reset);
     }
 
+    /// Rendezvous frames waiting for the node (PROTOCOL.md §12.2).
+    pub(crate) fn take_rendezvous(&mut self) -> Vec<crate::rendezvous::RdvInbound> {
+        self.conn
+            .as_mut()
+            .and_then(|c| c.messages.as_mut())
+            .map(|m| core::mem::take(&mut m.rendezvous))
+            .unwrap_or_default()
+    }
+
     /// The peer's id, once authenticated.
     pub(crate) fn peer(&self) -> Option<NodeId> {
         self.conn.as_ref().map(|c| c.peer)
@@ -567,6 +587,13 @@ impl Session {
             return None;
         }
         self.conn.as_mut().map(|c| &mut c.streams)
+    }
+
+    /// The least RTT measured (the path's own delay, without the peer's ACK delays),
+    /// once at least one sample was taken.
+    pub(crate) fn measured_rtt(&self) -> Option<Duration> {
+        let c = self.conn.as_ref()?;
+        c.rtt.has_sample().then(|| c.rtt.min_rtt())
     }
 
     /// Current smoothed RTT (for flow-control auto-tuning).

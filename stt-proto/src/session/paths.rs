@@ -25,6 +25,10 @@ pub(crate) const AMPLIFICATION_FACTOR: u64 = 3;
 /// the header, the tag and a PATH_CHALLENGE or PATH_RESPONSE beside an ACK.
 pub(crate) const SMALL_PACKET: usize = crate::frame::HEADER_LEN + crate::frame::TAG_LEN + 64;
 
+/// Least silence on the current path after which the relayed standby's packets pull a
+/// session back to it (PROTOCOL.md §12.5).
+const STANDBY_QUIET: Duration = Duration::from_millis(100);
+
 /// Doublings of the challenge retry interval before it stops growing.
 const MAX_BACKOFF_DOUBLINGS: u32 = 8;
 
@@ -35,6 +39,9 @@ pub(crate) struct PathState {
     pub validated: bool,
     pub received: u64,
     pub sent: u64,
+    /// When a packet last arrived on it, or when the session moved to it by its own
+    /// choice: a relayed standby pulls the session back only once this is a PTO old.
+    pub last_rx: Option<Instant>,
 }
 
 impl PathState {
@@ -44,6 +51,7 @@ impl PathState {
             validated,
             received: 0,
             sent: 0,
+            last_rx: None,
         }
     }
 
@@ -87,23 +95,44 @@ impl Session {
     /// path's budget, or moves the session to `path` (PROTOCOL.md §4.4): at once, but
     /// while the new path is unproven, within 3× what arrived there and with a
     /// challenge that retries on its own timer until answered.
-    pub(crate) fn on_packet_path(&mut self, path: PathId, len: usize, newest: bool, rng: &mut Rng) {
+    pub(crate) fn on_packet_path(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        len: usize,
+        newest: bool,
+        rng: &mut Rng,
+    ) {
         if path == self.path.id {
             self.path.received += len as u64;
+            self.path.last_rx = Some(now);
             return;
         }
+        // The relayed standby (PROTOCOL.md §12.5) pulls the session back, without a
+        // new proof, once nothing has arrived on the current path for a while (3 PTOs,
+        // at least `STANDBY_QUIET`): the peer fell back to it after the direct path died.
+        // Sooner, its packets are the peer's last ones on the relay before it follows
+        // this side's move.
+        let pto = self
+            .conn
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.rtt.pto_base());
+        let quiet = pto.saturating_mul(3).max(STANDBY_QUIET);
+        let standby_back =
+            self.standby == Some(path) && self.path.last_rx.is_none_or(|t| now >= t + quiet);
         // Older packets (reordered, or still in flight on the path the peer left) and
         // packets on the path this side left by its own choice never move the session.
-        if !newest || self.left_path == Some(path) {
+        if !newest || (self.left_path == Some(path) && !standby_back) {
             return;
         }
         let first_pn = self.conn.as_ref().map_or(0, |c| c.record.packets_sent());
         if let Some(conn) = self.conn.as_mut() {
             conn.path_first_pn = first_pn;
         }
-        if self.fallback == Some(path) {
+        if self.fallback == Some(path) || standby_back {
             // Back to the last validated path (the move was a spoofed or reordered
-            // packet, or the peer came back): it needs no proof.
+            // packet, or the peer came back), or to the relayed standby the session
+            // started on: it needs no proof.
             self.path = PathState::new(path, true);
             self.probe = None;
             self.fallback = None;
@@ -181,7 +210,11 @@ impl Session {
     /// peer sees the new path and validates it. Packets still arriving on the path left
     /// behind are processed but never start a validation that would pull the session
     /// back. The new path needs no anti-amplification budget: this side chose it.
-    pub(crate) fn migrate(&mut self, path: PathId) -> Result<(), crate::error::MigrateError> {
+    pub(crate) fn migrate(
+        &mut self,
+        now: Instant,
+        path: PathId,
+    ) -> Result<(), crate::error::MigrateError> {
         if !self.is_established() {
             return Err(crate::error::MigrateError::NotConnected);
         }
@@ -195,6 +228,7 @@ impl Session {
         conn.path_first_pn = conn.record.packets_sent();
         self.left_path = Some(self.path.id);
         self.path = PathState::new(path, true);
+        self.path.last_rx = Some(now);
         self.probe = None;
         self.fallback = None;
         self.events.push_back(crate::event::Event::PathChanged {

@@ -13,8 +13,11 @@ use crate::error::SessionError;
 use crate::event::{Event, StorageEvent};
 use crate::frame::{ErrorCode, Frame, Frames, HEADER_LEN, Header, Side, StreamId, TAG_LEN};
 use crate::handshake::HandshakeError;
+use crate::handshake::admission::RemoteAddr;
+use crate::identity::NodeId;
 use crate::ids::PathId;
 use crate::metrics::Metric;
+use crate::rendezvous::RdvInbound;
 use crate::rng::Rng;
 use crate::stats::NodeStats;
 use crate::storage::{ContentHash, FetchId};
@@ -210,7 +213,14 @@ impl Session {
         // Path: the newest authenticated packet from another path moves the session
         // there (unvalidated until its challenge is answered).
         let newest = conn.acks.largest().is_none_or(|l| pn > l);
-        self.on_packet_path(path, len, newest, rng);
+        // A probing packet (PROTOCOL.md §12.4) on another path never moves the session.
+        let probing = path != self.path.id
+            && datagram
+                .get(HEADER_LEN..len - TAG_LEN)
+                .is_some_and(super::punch::is_probing);
+        if !probing {
+            self.on_packet_path(now, path, len, newest, rng);
+        }
         // Trim in place: no reference-count traffic on the per-packet path.
         datagram.truncate(len - TAG_LEN);
         bytes::Buf::advance(&mut datagram, HEADER_LEN);
@@ -377,7 +387,11 @@ impl Session {
                 public,
             } => return self.on_rekey_reply(seq, generation, &public),
             Frame::PathChallenge(data) => self.path_response = Some((path, data)),
-            Frame::PathResponse(data) => self.on_path_response(data),
+            Frame::PathResponse(data) => {
+                if !self.on_punch_response(now, data) {
+                    self.on_path_response(data);
+                }
+            }
             Frame::Datagram(d) => {
                 let limit = config.transport.datagram_receive_buffer;
                 if d.data.len() > limit {
@@ -481,6 +495,45 @@ impl Session {
             }
             Frame::StorageCancel { request_id } => {
                 conn.messages(handle).fetches.on_cancel(request_id);
+            }
+            Frame::RdvRegister { request_id } => {
+                conn.messages(handle)
+                    .on_rendezvous(RdvInbound::Register { request_id });
+            }
+            Frame::RdvLookup {
+                request_id,
+                node_id,
+            } => conn.messages(handle).on_rendezvous(RdvInbound::Lookup {
+                request_id,
+                node: NodeId(node_id),
+            }),
+            Frame::RdvConnect {
+                request_id,
+                node_id,
+            } => conn.messages(handle).on_rendezvous(RdvInbound::Connect {
+                request_id,
+                node: NodeId(node_id),
+            }),
+            Frame::RdvAnswer(a) => {
+                let addr = RemoteAddr::new(a.addr).map_err(|_| ErrorCode::INVALID_FRAME)?;
+                conn.messages(handle).on_rendezvous(RdvInbound::Answer {
+                    request_id: a.request_id,
+                    status: a.status,
+                    addr,
+                });
+            }
+            Frame::RdvPeer(p) => {
+                let addr = RemoteAddr::new(p.addr).map_err(|_| ErrorCode::INVALID_FRAME)?;
+                // At most a minute ahead: a rendezvous cannot park a punch forever.
+                let delay = Duration::from_millis(p.start_delay_ms.min(60_000));
+                conn.messages(handle).on_rendezvous(RdvInbound::Peer {
+                    request_id: p.request_id,
+                    initiator: p.initiator,
+                    node: NodeId(p.node_id),
+                    route: p.route_id,
+                    start: now + delay,
+                    addr,
+                });
             }
         }
         Ok(())

@@ -142,7 +142,14 @@ impl Session {
         buf: &mut [u8],
         config: &NodeConfig,
     ) -> Option<(PathId, usize)> {
-        let max = buf.len().min(config.max_packet_size);
+        // A session that may use a relayed path leaves room for the relay header on
+        // every packet (PROTOCOL.md §12.3), whichever path it goes on.
+        let limit = if self.standby.is_some() {
+            config.max_packet_size - crate::frame::RELAY_OVERHEAD
+        } else {
+            config.max_packet_size
+        };
+        let max = buf.len().min(limit);
         match self.phase {
             Phase::Handshaking => return self.transmit_init(now, &mut buf[..max]),
             Phase::Draining { .. } | Phase::Closed => return None,
@@ -162,6 +169,14 @@ impl Session {
         }
         if let Phase::Closing { .. } = self.phase {
             return self.transmit_close(now, &mut buf[..max]);
+        }
+        if self.punch.is_some() {
+            if let Some(sent) = self.transmit_punch_answer(now, &mut buf[..max]) {
+                return Some(sent);
+            }
+            if let Some(sent) = self.transmit_punch(now, &mut buf[..max], &config.rendezvous) {
+                return Some(sent);
+            }
         }
         if let Some(sent) = self.transmit_validation(now, &mut buf[..max]) {
             return Some(sent);
@@ -478,7 +493,7 @@ impl Session {
     }
 
     /// Seals `payload_len` bytes at `buf[HEADER_LEN..]` and records the packet.
-    fn seal(
+    pub(super) fn seal(
         &mut self,
         now: Instant,
         buf: &mut [u8],

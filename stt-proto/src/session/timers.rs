@@ -84,6 +84,7 @@ impl Session {
                 let info = p.info.clone();
                 info.requeue_for_probe(conn);
             }
+            self.on_pto_fall_back(now, count, &config.rendezvous);
         }
         let Some(conn) = self.conn.as_mut() else {
             return;
@@ -114,6 +115,7 @@ impl Session {
         };
         let (pto, idle) = (conn.rtt.pto_base(), conn.effective_idle_timeout(config));
         self.probe_timeout(now, pto, idle);
+        self.punch_timeout(now);
     }
 
     /// The earliest instant this session needs `handle_timeout`.
@@ -184,6 +186,9 @@ impl Session {
         }
         let idle = conn.effective_idle_timeout(config);
         if let Some(p) = self.probe_deadline(conn.rtt.pto_base(), idle) {
+            at(p);
+        }
+        if let Some(p) = self.punch_deadline() {
             at(p);
         }
         if let Some(p) = conn.pacer_release().filter(|_| can_send) {

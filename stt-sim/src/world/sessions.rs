@@ -427,7 +427,7 @@ impl World {
             ev @ (Event::CustomFrame { .. } | Event::Endpoint { .. } | Event::Storage { .. }) => {
                 self.apps_event(ix, ev)
             }
-            Event::KeyUpdated { .. } | Event::MessagesWritable { .. } => {}
+            Event::KeyUpdated { .. } | Event::MessagesWritable { .. } | Event::Rendezvous(_) => {}
         }
     }
 

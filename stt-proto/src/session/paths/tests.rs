@@ -66,7 +66,7 @@ fn established() -> Session {
 /// is there, unvalidated, with [`OLD`] as its fallback and a challenge due.
 fn moved(len: usize) -> Session {
     let mut s = established();
-    s.on_packet_path(NEW, len, true, &mut Rng::from_seed([5; 32]));
+    s.on_packet_path(t0(), NEW, len, true, &mut Rng::from_seed([5; 32]));
     assert_eq!(
         (s.path.id, s.path.validated, s.fallback),
         (NEW, false, Some(OLD))
@@ -119,7 +119,7 @@ fn unvalidated_budget_is_three_times_what_arrived() {
 #[test]
 fn an_older_packet_from_a_new_path_does_not_move_the_session() {
     let mut s = established();
-    s.on_packet_path(NEW, 1200, false, &mut Rng::from_seed([5; 32]));
+    s.on_packet_path(t0(), NEW, 1200, false, &mut Rng::from_seed([5; 32]));
     assert_eq!(s.path.id, OLD);
     assert!(s.path.validated);
     assert!(s.probe.is_none() && s.fallback.is_none());
@@ -368,8 +368,8 @@ fn only_the_challenge_data_proves_a_path() {
 fn packets_on_the_unvalidated_path_add_their_size_to_its_budget() {
     let mut s = moved(100);
     let mut rng = Rng::from_seed([6; 32]);
-    s.on_packet_path(NEW, 50, true, &mut rng);
-    s.on_packet_path(NEW, 30, false, &mut rng);
+    s.on_packet_path(t0(), NEW, 50, true, &mut rng);
+    s.on_packet_path(t0(), NEW, 30, false, &mut rng);
     assert_eq!(s.path.received, 180);
     s.path.sent = 200;
     assert_eq!(s.path.budget(), 340);
@@ -385,21 +385,21 @@ fn migrate_is_refused_before_the_handshake_and_moves_at_once_after_it() {
     a.connect(t0(), PathId(2)).unwrap();
     let mut early = a.slots.iter().find_map(|s| s.session.clone()).unwrap();
     assert_eq!(
-        early.migrate(NEW),
+        early.migrate(t0(), NEW),
         Err(crate::error::MigrateError::NotConnected)
     );
     assert_eq!(early.path.id, PathId(2));
 
     let mut s = established();
     s.events.clear();
-    assert_eq!(s.migrate(OLD), Ok(()));
+    assert_eq!(s.migrate(t0(), OLD), Ok(()));
     assert!(s.events.is_empty() && s.left_path.is_none());
-    assert_eq!(s.migrate(NEW), Ok(()));
+    assert_eq!(s.migrate(t0(), NEW), Ok(()));
     assert_eq!((s.path.id, s.path.validated), (NEW, true));
     assert_eq!(s.left_path, Some(OLD));
     assert_eq!(s.events.len(), 1);
     // A late packet on the path left behind does not pull the session back.
-    s.on_packet_path(OLD, 1200, true, &mut Rng::from_seed([7; 32]));
+    s.on_packet_path(t0(), OLD, 1200, true, &mut Rng::from_seed([7; 32]));
     assert_eq!(s.path.id, NEW);
     assert!(s.probe.is_none());
 }

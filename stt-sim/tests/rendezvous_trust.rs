@@ -1,0 +1,258 @@
+//! Who may use a rendezvous and relay (PROTOCOL.md §12.2, §12.6, §12.7): a non-member
+//! can neither register nor look up; a member registers only the NodeId its session
+//! proved, never another; relay datagrams count only from the path their route is bound
+//! to; a node that does not serve says so; and the relay's limits refuse and count.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stt_proto::frame::RdvStatus;
+use stt_proto::{Event, Identity, NetworkKey, Node, RendezvousEvent};
+use stt_sim::nat::Mapping;
+use stt_sim::rendezvous::{A, B, RELAY, RdvWorld, member_config};
+
+const EIM: Mapping = Mapping::EndpointIndependent;
+
+fn registered_both(w: &mut RdvWorld) {
+    w.connect_rendezvous(A);
+    w.connect_rendezvous(B);
+    let t = w.now + Duration::from_secs(5);
+    w.run(t, |w| w.hosts[A].registered && w.hosts[B].registered);
+    assert!(w.hosts[A].registered && w.hosts[B].registered);
+}
+
+fn rdv_events(w: &RdvWorld, h: usize) -> Vec<RendezvousEvent> {
+    w.hosts[h]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rendezvous(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_non_member_can_neither_register_nor_look_up() {
+    let mut w = RdvWorld::standard(EIM, EIM);
+    registered_both(&mut w);
+    // Host C holds another network seed (8, not 9).
+    let outsider = Node::new(
+        Arc::new(member_config()),
+        Identity::from_node_seed(&[7; 32]).unwrap(),
+        NetworkKey::from_shared_seed(&[8; 32]).unwrap(),
+        [7; 32],
+    )
+    .unwrap();
+    let c = w.add_host(outsider, SocketAddr::from(([4, 0, 0, 1], 6000)), None);
+    w.connect_rendezvous(c);
+    let t = w.now + Duration::from_secs(15);
+    w.run(t, |_| false);
+    let r = w.hosts[c].rendezvous.expect("connect started");
+    assert!(
+        w.hosts[c]
+            .node
+            .session(r)
+            .is_none_or(|mut s| !s.is_established()),
+        "the outsider's handshake must fail"
+    );
+    assert!(!w.hosts[c].registered);
+    let a_id = w.hosts[A].node.node_id();
+    assert!(!w.lookup(c, a_id), "no session, no lookup");
+    assert!(rdv_events(&w, c).is_empty());
+    assert_eq!(w.hosts[RELAY].node.rendezvous_counts().0, 2, "only A and B");
+    assert!(w.relay_stats().handshakes_failed_auth > 0);
+}
+
+#[test]
+fn a_member_registers_only_the_node_id_its_session_proved() {
+    let mut w = RdvWorld::standard(EIM, EIM);
+    registered_both(&mut w);
+    let (a_id, b_id) = (w.hosts[A].node.node_id(), w.hosts[B].node.node_id());
+    // B registers again, and asks where A and B are: each is where its own session is.
+    let now = w.now;
+    let rb = w.hosts[B].rendezvous.unwrap();
+    w.hosts[B]
+        .node
+        .session(rb)
+        .unwrap()
+        .rendezvous_register(now)
+        .unwrap();
+    assert!(w.lookup(B, a_id));
+    assert!(w.lookup(B, b_id));
+    let t = w.now + Duration::from_secs(2);
+    w.run(t, |_| false);
+    let found: Vec<SocketAddr> = rdv_events(&w, B)
+        .iter()
+        .filter_map(|e| match e {
+            RendezvousEvent::Found { addr, .. } => addr.to_socket_addr(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            "2.0.0.1:40000".parse::<SocketAddr>().unwrap(),
+            "3.0.0.1:40000".parse().unwrap()
+        ],
+        "A's entry is A's NAT mapping, B's is B's"
+    );
+    assert_eq!(w.hosts[RELAY].node.rendezvous_counts().0, 2);
+}
+
+#[test]
+fn relay_datagrams_count_only_from_the_path_their_route_is_bound_to() {
+    let mut w = RdvWorld::standard(Mapping::Symmetric, EIM);
+    registered_both(&mut w);
+    w.capture = true;
+    let b_id = w.hosts[B].node.node_id();
+    w.hosts[A].to_send = 64 << 10;
+    assert!(w.rendezvous_connect(A, b_id));
+    let t = w.now + Duration::from_secs(10);
+    w.run(t, |w| w.hosts[B].finished);
+    assert!(w.hosts[B].finished && !w.hosts[B].corrupt);
+    let (src, datagram) = w
+        .captured
+        .first()
+        .cloned()
+        .expect("A sent through the relay");
+    let relay = w.relay_addr();
+    let before = w.relay_stats();
+    // The same datagram from anywhere else (an eavesdropper who learned the route id)
+    // is not forwarded.
+    w.inject(
+        SocketAddr::from(([5, 0, 0, 1], src.port())),
+        relay,
+        datagram.clone(),
+    );
+    let mut other_route = datagram.clone();
+    other_route[3] ^= 0xff;
+    w.inject(src, relay, other_route);
+    let after = w.relay_stats();
+    assert_eq!(
+        after.relay_dropped_wrong_source,
+        before.relay_dropped_wrong_source + 1
+    );
+    assert_eq!(
+        after.relay_dropped_unknown_route,
+        before.relay_dropped_unknown_route + 1
+    );
+    assert_eq!(
+        after.relay_forwarded_packets,
+        before.relay_forwarded_packets
+    );
+    // From its own path it is forwarded (and B's replay window drops the copy).
+    w.inject(src, relay, datagram);
+    assert_eq!(
+        w.relay_stats().relay_forwarded_packets,
+        before.relay_forwarded_packets + 1
+    );
+}
+
+#[test]
+fn a_node_that_does_not_serve_answers_not_served() {
+    let mut w = RdvWorld::with_relay(EIM, EIM, member_config());
+    w.connect_rendezvous(A);
+    let t = w.now + Duration::from_secs(3);
+    w.run(t, |_| false);
+    assert!(!w.hosts[A].registered);
+    assert!(rdv_events(&w, A).iter().any(|e| matches!(
+        e,
+        RendezvousEvent::Failed {
+            status: RdvStatus::NotServed,
+            ..
+        }
+    )));
+    assert_eq!(w.hosts[RELAY].node.rendezvous_counts(), (0, 0));
+}
+
+#[test]
+fn route_limits_refuse_the_connect_and_count_it() {
+    let mut cfg = member_config();
+    cfg.rendezvous.serve = true;
+    cfg.rendezvous.max_routes_per_peer = 0;
+    let mut w = RdvWorld::with_relay(EIM, EIM, cfg);
+    registered_both(&mut w);
+    let b_id = w.hosts[B].node.node_id();
+    assert!(w.rendezvous_connect(A, b_id));
+    let t = w.now + Duration::from_secs(2);
+    w.run(t, |_| false);
+    assert!(rdv_events(&w, A).iter().any(|e| matches!(
+        e,
+        RendezvousEvent::Failed {
+            status: RdvStatus::Refused,
+            ..
+        }
+    )));
+    assert_eq!(w.relay_stats().relay_routes_refused, 1);
+    assert_eq!(w.hosts[RELAY].node.rendezvous_counts().1, 0);
+}
+
+#[test]
+fn the_per_peer_rate_limits_a_relayed_transfer_and_counts_drops() {
+    let mut cfg = member_config();
+    cfg.rendezvous.serve = true;
+    cfg.rendezvous.per_peer_rate = 250_000;
+    let mut w = RdvWorld::with_relay(Mapping::Symmetric, EIM, cfg);
+    let size = 1 << 20;
+    let o = w.transfer(size, Duration::from_secs(60));
+    eprintln!("{o:?}");
+    assert!(o.finished && !o.corrupt && o.received == size, "{o:?}");
+    assert_eq!(o.a_relayed, Some(true));
+    // 1 MiB at 250 kB/s with a one-second burst: at least 3 s.
+    assert!(o.elapsed >= Duration::from_secs(3), "{o:?}");
+    assert!(w.relay_stats().relay_dropped_rate > 0);
+}
+
+#[test]
+fn a_repeated_introduction_is_announced_once() {
+    let mut w = RdvWorld::standard(EIM, EIM);
+    registered_both(&mut w);
+    w.capture = true;
+    let b_id = w.hosts[B].node.node_id();
+    assert!(w.rendezvous_connect(A, b_id));
+    let t = w.now + Duration::from_secs(2);
+    w.run(t, |_| false);
+    let peers = |w: &RdvWorld| {
+        rdv_events(w, A)
+            .iter()
+            .filter(|e| matches!(e, RendezvousEvent::Peer { .. }))
+            .count()
+    };
+    assert_eq!(peers(&w), 1);
+    // A's route id, from a relay datagram A sent.
+    let a_public: SocketAddr = "2.0.0.1:40000".parse().unwrap();
+    let (_, datagram) = w
+        .captured
+        .iter()
+        .find(|(src, _)| *src == a_public)
+        .cloned()
+        .expect("A sent through the relay");
+    let route: [u8; 8] = datagram[3..11].try_into().unwrap();
+    // The relay sends RDV_PEER again for that route, with another address: sealed on
+    // its session with A as a retransmission would be.
+    let a_id = w.hosts[A].node.node_id();
+    let relay = &mut w.hosts[RELAY].node;
+    let h = relay
+        .sessions()
+        .into_iter()
+        .find(|h| relay.session(*h).and_then(|mut s| s.peer()) == Some(a_id))
+        .expect("the relay's session with A");
+    let mut frame = vec![0x54, 0x00, 0x00];
+    frame.extend_from_slice(&b_id.0);
+    frame.extend_from_slice(&route);
+    frame.extend_from_slice(&[0x00, 7, 4, 9, 9, 9, 9, 0x1f, 0x90]);
+    let mut buf = vec![0u8; 2048];
+    let now = w.now;
+    let n = relay
+        .session(h)
+        .unwrap()
+        .seal_raw_frames(now, stt_proto::frame::StreamId::CONTROL, &frame, &mut buf)
+        .expect("sealed");
+    let relay_addr = w.relay_addr();
+    w.inject(relay_addr, a_public, buf[..n].to_vec());
+    let t = w.now + Duration::from_secs(1);
+    w.run(t, |_| false);
+    assert_eq!(peers(&w), 1, "the repeated route is not announced again");
+}
