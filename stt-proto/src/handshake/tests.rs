@@ -766,3 +766,23 @@ fn a_prepared_responder_ephemeral_serves_one_challenge_only() {
         .public_key();
     assert_eq!(&c2[HEADER_LEN..HEADER_LEN + DH_LEN], &fresh[..]);
 }
+
+/// The initiator's accessors: its receive session id, the responders it was pinned to
+/// (none unless pinned), and whether a CHALLENGE was accepted. (Mutants: `local_session`,
+/// `allow_list` and `is_complete` replaced with constants; the engine reports the pinned
+/// ids from `allow_list` when a CHALLENGE comes from another member.)
+#[test]
+fn initiator_accessors_report_its_state() {
+    let mut i = initiator(RNG_I, &SHARED);
+    assert_eq!(i.local_session(), SID_I);
+    assert!(i.allow_list().is_none());
+    assert!(!i.is_complete());
+    let mut responder = Responder::new(config());
+    let (_, ch) = respond(&mut responder, &init_bytes(&i), RNG_R, PATH);
+    i.handle_challenge(&ch).unwrap();
+    assert!(i.is_complete());
+    let member = Identity::from_node_seed(&SEED_R).unwrap().node_id();
+    let pinned = initiator(RNG_I, &SHARED).with_allow_list(AllowList::new([member]));
+    let ids: Vec<NodeId> = pinned.allow_list().unwrap().ids().copied().collect();
+    assert_eq!(ids, vec![member]);
+}

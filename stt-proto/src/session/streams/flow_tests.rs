@@ -516,3 +516,20 @@ fn a_blocked_writer_is_listed_once_and_only_when_the_session_blocks_it() {
     }
     assert_eq!(s.session_blocked, vec![b]);
 }
+
+/// A sender blocked by the session credit reports DATA_BLOCKED once per limit, however
+/// many writes later wake its streams. (Mutant: `session_room == 0 && not yet reported`
+/// spelled `||`.)
+#[test]
+fn data_blocked_is_reported_once_per_limit_across_later_writes() {
+    let mut s = sender(1 << 20, 1000, 16);
+    let a = s.open(Dir::Uni, 0, None).unwrap();
+    assert_eq!(s.write(a, &[1; 1500]), Ok(1500));
+    assert_eq!(drain(&mut s).get(&a), Some(&1000));
+    assert_eq!(blocked(&mut s), vec![Control::DataBlocked(1000)]);
+    for _ in 0..3 {
+        assert_eq!(s.write(a, &[1; 10]), Ok(10));
+        assert!(drain(&mut s).is_empty());
+        assert!(blocked(&mut s).is_empty(), "reported again");
+    }
+}

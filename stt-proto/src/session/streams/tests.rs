@@ -196,3 +196,81 @@ fn a_reset_releases_its_bytes_to_the_session() {
     assert_eq!(writable(&mut s), vec![b]);
     assert_eq!(s.write(b, &[2; 2000]).unwrap(), 1000, "b's own limit now");
 }
+
+/// A turn ends when it has sent exactly `TURN_BYTES`, not one chunk later. (Mutant: the
+/// turn test `served < TURN_BYTES` spelled `<=`.)
+#[test]
+fn a_turn_ends_at_exactly_turn_bytes() {
+    let mut s = streams();
+    let ids = loaded(&mut s, 2, 0, 2 * TURN_BYTES);
+    let per_turn = TURN_BYTES / 1024;
+    assert_eq!(per_turn * 1024, TURN_BYTES);
+    let got = order(&mut s, per_turn + 1, 1024);
+    assert!(got[..per_turn].iter().all(|id| *id == ids[0]), "{got:?}");
+    assert_eq!(got[per_turn], ids[1]);
+}
+
+/// A stream stopped by its credit in the middle of its turn hands over a whole turn: the
+/// next stream's turn does not count the bytes of the one before. (Mutant: the match
+/// guard `t == id` replaced with `true`.)
+#[test]
+fn a_turn_cut_short_by_credit_does_not_shorten_the_next() {
+    let big = 1 << 30;
+    let mut s = with_send_buffers(big, big);
+    let a = loaded(&mut s, 1, 0, 10_000)[0];
+    // a's peer gives it 5,000 bytes of credit only; b and c have plenty.
+    s.streams
+        .get_mut(&a)
+        .unwrap()
+        .send
+        .as_mut()
+        .unwrap()
+        .max_data = 5_000;
+    let bc = loaded(&mut s, 2, 0, 2 * TURN_BYTES);
+    let per_turn = TURN_BYTES.div_ceil(1000);
+    let got = order(&mut s, 5 + per_turn + 1, 1000);
+    assert!(got[..5].iter().all(|id| *id == a), "{got:?}");
+    assert!(
+        got[5..5 + per_turn].iter().all(|id| *id == bc[0]),
+        "{got:?}"
+    );
+    assert_eq!(got[5 + per_turn], bc[1]);
+}
+
+/// Which chunks are sent again (the metrics tell new bytes from resent ones): new data is
+/// not, data sent again after a loss is, a FIN alone is not. (Mutants in the
+/// `last_chunk_resent` expression.)
+#[test]
+fn a_chunk_is_marked_resent_only_when_its_bytes_went_before() {
+    let mut s = streams();
+    let id = loaded(&mut s, 1, 0, 1500)[0];
+    let (_, first) = s.next_chunk(1000).unwrap();
+    assert!(!s.last_chunk_resent, "new bytes");
+    s.on_chunk_lost(id, &first);
+    let (_, again) = s.next_chunk(1000).unwrap();
+    assert_eq!((again.offset, again.len), (first.offset, first.len));
+    assert!(s.last_chunk_resent, "sent before");
+    let (_, rest) = s.next_chunk(1000).unwrap();
+    assert_eq!((rest.offset, rest.len), (1000, 500));
+    assert!(!s.last_chunk_resent);
+    s.finish(id).unwrap();
+    let (_, fin) = s.next_chunk(1000).unwrap();
+    assert!(fin.fin && fin.len == 0);
+    assert!(
+        !s.last_chunk_resent,
+        "a FIN alone carries no bytes sent before"
+    );
+}
+
+/// Once nothing is left to send, the per-priority queues are pruned (an idle session
+/// holds no empty queues). (Mutant: `!` deleted in the final `retain`.)
+#[test]
+fn nothing_to_send_leaves_no_queues_behind() {
+    let mut s = streams();
+    for p in [1, 5, 9] {
+        loaded(&mut s, 1, p, 300);
+    }
+    assert_eq!(order(&mut s, 10, 1000).len(), 3);
+    assert!(s.next_chunk(1000).is_none());
+    assert!(s.ready.is_empty(), "{:?}", s.ready);
+}
