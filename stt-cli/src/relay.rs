@@ -85,7 +85,11 @@ pub async fn run(
     }
     let node = b.build().await?;
     let addrs: Vec<String> = node.udp_addrs().iter().map(|a| a.to_string()).collect();
-    let ws: Vec<String> = node.ws_addrs().iter().map(|a| format!(", ws://{a}/")).collect();
+    let ws: Vec<String> = node
+        .ws_addrs()
+        .iter()
+        .map(|a| format!(", ws://{a}/"))
+        .collect();
     // The first line is for scripts: the relay's id and addresses.
     println!(
         "relay {} on udp {}{}",

@@ -175,7 +175,15 @@ fn a_listener_that_reaches_the_relay_only_over_websocket_receives_through_it() {
     let mut relay = Proc::stt(
         "relay",
         &[
-            "relay", "--network", s(&net), "--bind", &udp, "--ws", &ws, "--stats", "0",
+            "relay",
+            "--network",
+            s(&net),
+            "--bind",
+            &udp,
+            "--ws",
+            &ws,
+            "--stats",
+            "0",
         ],
     );
     relay.wait_stdout("ws://", Duration::from_secs(30));

@@ -429,7 +429,9 @@ fn mistakes_get_messages_a_person_can_act_on() {
     let usage = Proc::stt("usage", &["send"]).wait(LONG);
     assert_eq!(usage.status.code(), Some(2));
     assert!(
-        usage.stderr.contains("<--to <TO>|--ws <WS>|--to-node <NODEID>>"),
+        usage
+            .stderr
+            .contains("<--to <TO>|--ws <WS>|--to-node <NODEID>>"),
         "{}",
         usage.stderr
     );
