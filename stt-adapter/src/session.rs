@@ -26,6 +26,8 @@ pub(crate) struct SessionInner {
     pub(crate) shared: Arc<Shared>,
     pub(crate) handle: SessionHandle,
     pub(crate) peer: NodeId,
+    /// The handshake was hybrid (X25519 + ML-KEM-768; PROTOCOL.md §5.7.10).
+    pub(crate) hybrid: bool,
 }
 
 impl Drop for SessionInner {
@@ -87,12 +89,17 @@ impl<R: Runtime> std::fmt::Debug for Session<R> {
 
 impl<R: Runtime> Session<R> {
     pub(crate) fn new(shared: Arc<Shared>, handle: SessionHandle, peer: NodeId) -> Self {
-        shared.lock().dispatch.acquire(handle);
+        let hybrid = {
+            let mut st = shared.lock();
+            st.dispatch.acquire(handle);
+            st.node.session(handle).is_some_and(|mut s| s.is_hybrid())
+        };
         Self {
             inner: Arc::new(SessionInner {
                 shared,
                 handle,
                 peer,
+                hybrid,
             }),
             runtime: PhantomData,
         }
@@ -109,6 +116,12 @@ impl<R: Runtime> Session<R> {
     /// The peer's authenticated node id.
     pub fn peer(&self) -> NodeId {
         self.inner.peer
+    }
+
+    /// Whether the session's handshake was the post-quantum hybrid one (X25519 +
+    /// ML-KEM-768, `NodeConfig::pq`); false for the classic X25519 handshake.
+    pub fn is_hybrid(&self) -> bool {
+        self.inner.hybrid
     }
 
     /// The engine's handle of this session.

@@ -32,8 +32,15 @@ pub async fn run(
     let setup = async {
         match (to, listen) {
             (Some(to), _) => {
-                let (node, s) =
-                    net::connect(identity, network, Target::Udp(to), &peers, &trace).await?;
+                let (node, s) = net::connect(
+                    identity,
+                    network,
+                    seeds.config(),
+                    Target::Udp(to),
+                    &peers,
+                    &trace,
+                )
+                .await?;
                 let (send, recv) = s
                     .open_bi()
                     .await
@@ -41,7 +48,7 @@ pub async fn run(
                 Ok((node, s, send, recv))
             }
             (None, Some(bind)) => {
-                let mut config = net::config();
+                let mut config = seeds.config();
                 if let Some(file) = &allow {
                     config.peer_policy = Some(crate::peers::allow_policy(file)?);
                 }

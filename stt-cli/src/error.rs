@@ -237,6 +237,15 @@ pub fn describe_connection(e: &ConnectionError) -> String {
             "the peer {}",
             describe_close(code.0, &String::from_utf8_lossy(reason))
         ),
+        ConnectionError::Closed(SessionError::HybridRequired) => {
+            "the peer runs the classic handshake only and this node requires the post-quantum hybrid one (--pq require): the peer must run with --pq prefer or --pq require, or this node with --pq prefer".into()
+        }
+        ConnectionError::Closed(SessionError::PeerRequiresHybrid) => {
+            "the peer requires the post-quantum hybrid handshake and this node runs the classic one only: run with --pq prefer or --pq require".into()
+        }
+        ConnectionError::Closed(SessionError::HybridDowngrade) => {
+            "handshake refused as a downgrade: a refusal of the hybrid handshake was forged or the peer changed its --pq mode; nothing was sent in the clear. Try again".into()
+        }
         ConnectionError::Closed(other) => format!("session ended: {other}"),
         ConnectionError::NodeShutDown => "the local node shut down".into(),
         other => other.to_string(),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::seed::{SeedKind, random_seed, read_identity, read_network, write_seed};
+use stt_proto::PqMode;
 use stt_proto::error::SessionError;
 use stt_tokio::{
     ConnectionError, Identity, NetworkKey, Node, NodeConfig, NodeId, Session, WssTrust,
@@ -38,9 +39,51 @@ pub struct Seeds {
     /// for the steps of a rotation.
     #[arg(long, env = "STT_NEXT_NETWORK", value_name = "FILE")]
     pub next_network: Option<PathBuf>,
+    /// Post-quantum hybrid handshake (X25519 + ML-KEM-768, docs/PROTOCOL.md §5.7.10):
+    /// `off` runs the classic handshake only; `prefer` offers hybrid and agrees on classic
+    /// with a member that runs classic only; `require` refuses classic peers.
+    #[arg(long, env = "STT_PQ", value_enum, default_value_t = Pq::Off)]
+    pub pq: Pq,
+}
+
+/// `--pq`: the node's handshake mode.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pq {
+    /// Classic X25519 handshake only.
+    Off,
+    /// Hybrid when the peer runs it, else classic.
+    Prefer,
+    /// Hybrid only.
+    Require,
+}
+
+impl From<Pq> for PqMode {
+    fn from(p: Pq) -> Self {
+        match p {
+            Pq::Off => PqMode::Off,
+            Pq::Prefer => PqMode::Prefer,
+            Pq::Require => PqMode::Require,
+        }
+    }
+}
+
+/// How a summary names the handshake a session ran.
+pub fn handshake_name(session: &Session) -> &'static str {
+    if session.is_hybrid() {
+        "hybrid X25519+ML-KEM-768"
+    } else {
+        "classic X25519"
+    }
 }
 
 impl Seeds {
+    /// The node configuration of every `stt` command, in this `--pq` mode.
+    pub fn config(&self) -> NodeConfig {
+        let mut c = config();
+        c.pq = self.pq.into();
+        c
+    }
+
     /// The identity and network key.
     pub fn load(&self) -> Result<(Identity, NetworkKey), CliError> {
         let mut network = read_network(&self.network)?;
@@ -173,6 +216,7 @@ pub enum Target {
 pub async fn connect_any(
     identity: Identity,
     network: NetworkKey,
+    config: NodeConfig,
     target: Target,
     peers: &PeerArgs,
     trace: &TraceArg,
@@ -184,7 +228,7 @@ pub async fn connect_any(
             node: peer,
             punch,
         } => {
-            let mut config = config();
+            let mut config = config;
             config.rendezvous.punch = punch;
             // Over WebSocket the relay is reached by TCP; the UDP socket (any
             // address) still serves a direct path if punching finds one.
@@ -219,7 +263,7 @@ pub async fn connect_any(
             }
         }
         other => {
-            let (n, s) = connect(identity, network, other, peers, trace).await?;
+            let (n, s) = connect(identity, network, config, other, peers, trace).await?;
             Ok((n, s, None))
         }
     }
@@ -317,11 +361,12 @@ enum Pin {
 pub async fn connect(
     identity: Identity,
     network: NetworkKey,
+    config: NodeConfig,
     target: Target,
     peers: &PeerArgs,
     trace: &TraceArg,
 ) -> Result<(Node, Session), CliError> {
-    let handshake = config().handshake_timeout;
+    let handshake = config.handshake_timeout;
     let key = match &target {
         Target::Udp(to) => to.clone(),
         Target::Ws(url, _) => url.clone(),
@@ -347,7 +392,7 @@ pub async fn connect(
     let (node, result, shown) = match target {
         Target::Udp(to) => {
             let addr = resolve(&to).await?;
-            let node = builder(identity, network, config(), trace)
+            let node = builder(identity, network, config, trace)
                 .bind_udp(wildcard(addr))
                 .build()
                 .await?;
@@ -358,7 +403,7 @@ pub async fn connect(
             (node, r, addr.to_string())
         }
         Target::Ws(url, ca) => {
-            let mut b = builder(identity, network, config(), trace);
+            let mut b = builder(identity, network, config, trace);
             if url.starts_with("wss://") {
                 b = b.wss_trust(match ca {
                     Some(file) => WssTrust::from_pem_file(file)?,

@@ -78,6 +78,8 @@ pub struct Summary {
     pub sha3_256: String,
     /// The peer's NodeId.
     pub peer: String,
+    /// The handshake the session ran: `hybrid X25519+ML-KEM-768` or `classic X25519`.
+    pub handshake: &'static str,
     /// Through a relay (`stt send --via`, `stt listen --via`): `direct` when the
     /// session ended on a direct path (hole punching worked), else `relayed`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,8 +111,15 @@ impl Summary {
             mb_per_s: bytes.saturating_sub(resumed) as f64 / seconds.max(1e-9) / 1e6,
             sha3_256,
             peer: peer.to_string(),
+            handshake: "",
             path: None,
         }
+    }
+
+    /// The summary naming the handshake the session ran (see `net::handshake_name`).
+    pub fn with_handshake(mut self, handshake: &'static str) -> Self {
+        self.handshake = handshake;
+        self
     }
 
     /// Notes the path a session met through a relay ended on (`None`: not through one).
@@ -132,13 +141,14 @@ impl Summary {
         };
         let path = self.path.map(|p| format!(", {p}")).unwrap_or_default();
         format!(
-            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}{path}, sha3-256 {}",
+            "{} {}: {files}{} bytes in {:.3} s, {:.1} MB/s{resumed}, peer {}{path}, {} handshake, sha3-256 {}",
             self.event,
             self.name,
             self.bytes,
             self.seconds,
             self.mb_per_s,
             self.peer,
+            self.handshake,
             self.sha3_256
         )
     }

@@ -314,6 +314,37 @@ impl TransportConfig {
     }
 }
 
+/// Which handshakes a node runs (PROTOCOL.md §5.7.10): [`NodeConfig::pq`]. The
+/// negotiation itself is `handshake::hybrid`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PqMode {
+    /// Classic `XXpsk0` only; a hybrid INIT is answered with REFUSE (unsupported).
+    #[default]
+    Off,
+    /// Offer hybrid; accept classic from a peer that never offered it, and fall back to
+    /// classic (saying so inside the encrypted INIT) when a member refuses hybrid.
+    Prefer,
+    /// Hybrid only: classic INITs are refused, and a peer that refuses hybrid ends the
+    /// handshake with a typed error.
+    Require,
+}
+
+impl PqMode {
+    /// Whether this side sends (initiator) or accepts (responder) hybrid INITs.
+    pub fn hybrid_capable(self) -> bool {
+        self != PqMode::Off
+    }
+
+    /// The mode's name as the `stt` tool spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PqMode::Off => "off",
+            PqMode::Prefer => "prefer",
+            PqMode::Require => "require",
+        }
+    }
+}
+
 /// Node-wide limits and policies.
 #[derive(Clone)]
 pub struct NodeConfig {
@@ -342,6 +373,16 @@ pub struct NodeConfig {
     pub max_endpoints: usize,
     /// Largest queue capacity an endpoint may ask for, in messages.
     pub max_endpoint_queue: usize,
+    /// Post-quantum hybrid handshake (PROTOCOL.md §5.7.10): `Off` (default) runs classic
+    /// `XXpsk0` only; `Prefer` offers hybrid and falls back to classic, inside the
+    /// transcript, when a member refuses it; `Require` refuses classic peers. Default
+    /// `Off`: a `prefer` initiator learns of an `off` peer from its REFUSE, but a peer that
+    /// predates hybrid drops the fragments silently, so `prefer` would only time out
+    /// against it.
+    pub pq: PqMode,
+    /// Slots of the responder's hybrid INIT reassembly table (about 1.5 KiB each,
+    /// allocated on the first hybrid fragment); a full table evicts its oldest entry.
+    pub hybrid_reassembly: usize,
     /// Per-session parameters.
     pub transport: TransportConfig,
     /// Rendezvous and relay (PROTOCOL.md §12): serving them, their limits, and the
@@ -362,6 +403,7 @@ impl fmt::Debug for NodeConfig {
             .field("peer_policy", &self.peer_policy.is_some())
             .field("max_endpoints", &self.max_endpoints)
             .field("max_endpoint_queue", &self.max_endpoint_queue)
+            .field("pq", &self.pq)
             .field("transport", &self.transport)
             .field("rendezvous", &self.rendezvous)
             .finish_non_exhaustive()
@@ -383,6 +425,8 @@ impl Default for NodeConfig {
             crypto: crate::crypto::default_provider(),
             max_endpoints: 64,
             max_endpoint_queue: 4096,
+            pq: PqMode::Off,
+            hybrid_reassembly: 64,
             transport: TransportConfig::default(),
             rendezvous: RendezvousConfig::default(),
         }
@@ -399,6 +443,12 @@ impl NodeConfig {
             65_527,
         )?;
         check("max_sessions", self.max_sessions as u64, 1, 1 << 24)?;
+        check(
+            "hybrid_reassembly",
+            self.hybrid_reassembly as u64,
+            1,
+            1 << 16,
+        )?;
         check("max_half_open", self.max_half_open as u64, 1, 1 << 20)?;
         check(
             "cookie_threshold",

@@ -66,6 +66,18 @@ pub enum SessionError {
     /// The peer speaks another protocol version.
     #[error("peer speaks another protocol version")]
     VersionMismatch,
+    /// This node requires the post-quantum hybrid handshake (`NodeConfig::pq` =
+    /// `Require`) and the peer, a network member, refused it: it runs classic only.
+    #[error("the peer does not run the post-quantum hybrid handshake, and this node requires it")]
+    HybridRequired,
+    /// The peer requires the post-quantum hybrid handshake and this node runs classic only
+    /// (`NodeConfig::pq` = `Off`).
+    #[error("the peer requires the post-quantum hybrid handshake, and this node runs classic only")]
+    PeerRequiresHybrid,
+    /// The peer runs hybrid, yet our classic fallback said a member had refused our hybrid
+    /// offer: a forged refusal (a downgrade attempt). Nothing was established.
+    #[error("hybrid handshake downgrade detected; the peer refused the classic fallback")]
+    HybridDowngrade,
 }
 
 /// Node ids for a message: `a`, or `a or b or c`.

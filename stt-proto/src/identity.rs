@@ -27,6 +27,8 @@ pub(crate) mod labels {
     pub const PSK_INFO: &[u8] = b"noise psk0";
     pub const COOKIE_SALT: &[u8] = b"stt/1 cookie";
     pub const COOKIE_INFO: &[u8] = b"cookie reply key";
+    pub const HYBRID_SALT: &[u8] = b"stt/1 hybrid";
+    pub const HYBRID_INFO: &[u8] = b"fragment and refuse mac";
 }
 
 /// A seed was rejected.
@@ -231,6 +233,8 @@ pub struct NetworkKey {
 pub(crate) struct NetSecrets {
     pub(crate) psk: [u8; 32],
     pub(crate) cookie_key: [u8; 32],
+    /// MAC key of hybrid-handshake fragments and REFUSE replies (PROTOCOL.md §5.7.10).
+    pub(crate) hybrid_key: [u8; 32],
 }
 
 impl fmt::Debug for NetworkKey {
@@ -254,9 +258,21 @@ impl NetworkKey {
             labels::COOKIE_INFO,
             &mut cookie_key,
         );
-        let current = NetSecrets { psk, cookie_key };
+        let mut hybrid_key = [0u8; 32];
+        hkdf_expand(
+            labels::HYBRID_SALT,
+            shared_seed,
+            labels::HYBRID_INFO,
+            &mut hybrid_key,
+        );
+        let current = NetSecrets {
+            psk,
+            cookie_key,
+            hybrid_key,
+        };
         psk.zeroize();
         cookie_key.zeroize();
+        hybrid_key.zeroize();
         Ok(Self {
             current,
             next: None,
@@ -285,6 +301,11 @@ impl NetworkKey {
     /// The current seed's cookie-reply key.
     pub(crate) fn cookie_key(&self) -> &[u8; 32] {
         &self.current.cookie_key
+    }
+
+    /// The current seed's hybrid fragment / REFUSE MAC key.
+    pub(crate) fn hybrid_key(&self) -> &[u8; 32] {
+        &self.current.hybrid_key
     }
 
     /// Every seed a responder accepts, current first.

@@ -147,6 +147,7 @@ pub use node::{
 pub use session::{SessionStats, TransportParams};
 pub use stats::NodeStats;
 // Identities, ids and handles.
+pub use config::PqMode;
 pub use handshake::AllowList;
 pub use handshake::admission::RemoteAddr;
 pub use identity::{Identity, MIN_SEED_LEN, NetworkKey, NodeId, NodeIdParseError, SeedError};

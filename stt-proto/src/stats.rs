@@ -63,6 +63,24 @@ pub struct NodeStats {
     pub resets_limited: u64,
     /// Genuine RESETs received: sessions the peer had lost, ended at once.
     pub resets_received: u64,
+    /// Handshakes completed in hybrid mode (X25519 + ML-KEM-768), either side
+    /// (PROTOCOL.md §5.7.10).
+    pub handshakes_hybrid: u64,
+    /// Handshakes completed in classic mode (X25519 only), either side.
+    pub handshakes_classic: u64,
+    /// Hybrid INIT fragments refused before buffering: bad size, header or MAC (a
+    /// non-member's fragments never reach the reassembly table).
+    pub hybrid_fragments_dropped: u64,
+    /// Half-reassembled hybrid INITs evicted from the full reassembly table.
+    pub hybrid_reassembly_evicted: u64,
+    /// REFUSE replies sent (mode negotiation, §5.7.10).
+    pub refusals_sent: u64,
+    /// Classic INITs refused because this node requires hybrid.
+    pub refused_classic: u64,
+    /// Classic INITs refused as a downgrade (they said our hybrid had been refused).
+    pub refused_downgrade: u64,
+    /// REFUSE replies received that changed a handshake (fallback or typed failure).
+    pub refusals_received: u64,
     /// Relay: datagrams forwarded (PROTOCOL.md §12.3).
     pub relay_forwarded_packets: u64,
     /// Relay: bytes forwarded (whole relay datagrams).

@@ -3,7 +3,9 @@
 //! (see the crate doc); the protocol never calls anything here.
 //!
 //! The hooks are: [`SessionRef::seal_raw_frames`](crate::SessionRef::seal_raw_frames)
-//! (an authenticated peer that breaks the rules) and [`FetchTable`] (one session's
+//! (an authenticated peer that breaks the rules),
+//! [`SessionRef::flow_audit`](crate::SessionRef::flow_audit) ([`FlowAudit`]: the
+//! receive-side flow-control counters the simulator checks), [`FetchTable`] (one session's
 //! storage fetch table, driven frame by frame by the storage oracle), and the stream
 //! buffers the reassembly oracle drives alone ([`RecvBuffer`], [`Chunk`]), which are
 //! otherwise internal. Nothing else.
@@ -12,6 +14,7 @@ use bytes::Bytes;
 
 use crate::error::FetchError;
 use crate::frame::{EncodeError, ErrorCode, StorageData, Writer};
+pub use crate::session::FlowAudit;
 use crate::session::{Answer, DataOutcome, Fetches};
 use crate::storage::ContentHash;
 pub use crate::stream::{Chunk, RecvBuffer, RecvError};

@@ -1,6 +1,7 @@
 //! Adversarial peers: a member client that holds genuine session keys and breaks the
 //! limits its peer advertised (DATA past the stream window, DATA past the session window
-//! while inside the stream window, a stream past the stream limit), and the generated
+//! while inside the stream window, a stream past the stream limit) or answers the
+//! peer's path challenge with the wrong data from a new address, and the generated
 //! `adversary-mix` that runs one against a server with one honest client over drawn link
 //! faults. The honest server must close the attacker's session with the right error code
 //! and the honest client must complete, through windows small enough that flow control
@@ -32,16 +33,29 @@ pub enum Attack {
     DataPastSessionWindow,
     /// A stream one past the peer's stream limit.
     StreamPastLimit,
+    /// The attacker moves to a new address, its engine's own packets are suppressed
+    /// for [`MUTE`] (so the honest echo of the peer's PATH_CHALLENGE never arrives) and
+    /// it sends PATH_RESPONSE frames with wrong data from there instead. The peer must
+    /// not report the new address validated before a genuine round trip (the path
+    /// oracle checks it), and must validate it once the honest answer gets through.
+    WrongPathResponse,
 }
 
+/// How long the wrong-answer attacker's own packets are suppressed.
+pub const MUTE: Duration = Duration::from_millis(1_500);
+/// Forged PATH_RESPONSE packets the wrong-answer attacker sends during [`MUTE`].
+pub const FORGED_RESPONSES: u64 = 15;
+
 impl Attack {
-    /// The error code the honest side must close with.
-    pub fn expected_code(self) -> ErrorCode {
+    /// The error code the honest side must close with (`None`: the session must
+    /// survive the attack).
+    pub fn expected_code(self) -> Option<ErrorCode> {
         match self {
             Attack::DataPastStreamWindow | Attack::DataPastSessionWindow => {
-                ErrorCode::FLOW_CONTROL_VIOLATION
+                Some(ErrorCode::FLOW_CONTROL_VIOLATION)
             }
-            Attack::StreamPastLimit => ErrorCode::TOO_MANY_STREAMS,
+            Attack::StreamPastLimit => Some(ErrorCode::TOO_MANY_STREAMS),
+            Attack::WrongPathResponse => None,
         }
     }
 }
@@ -59,7 +73,9 @@ pub const STREAM_LIMIT: u64 = 4;
 pub fn server_config(attack: Attack) -> NodeConfig {
     let mut c = sim_config();
     let (stream, session) = match attack {
-        Attack::DataPastStreamWindow | Attack::StreamPastLimit => (SMALL_WINDOW, LARGE_WINDOW),
+        Attack::DataPastStreamWindow | Attack::StreamPastLimit | Attack::WrongPathResponse => {
+            (SMALL_WINDOW, LARGE_WINDOW)
+        }
         Attack::DataPastSessionWindow => (LARGE_WINDOW, SMALL_WINDOW),
     };
     c.transport.stream_receive_window = stream;
@@ -74,15 +90,26 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// The attack [`generated`] draws for `seed`.
+pub fn attack_of(seed: u64) -> Attack {
+    draw(seed).0
+}
+
+fn draw(seed: u64) -> (Attack, SimRng) {
+    let mut rng = SimRng::new(seed).fork("adversary");
+    let attack = match rng.below(4) {
+        0 => Attack::DataPastStreamWindow,
+        1 => Attack::DataPastSessionWindow,
+        2 => Attack::StreamPastLimit,
+        _ => Attack::WrongPathResponse,
+    };
+    (attack, rng)
+}
+
 /// The generated run for `seed`: the attack, when, and the link faults of the honest
 /// client's link (the attacker's own uplink is clean, so its packet arrives).
 pub fn generated(seed: u64) -> Scenario {
-    let mut rng = SimRng::new(seed).fork("adversary");
-    let attack = match rng.below(3) {
-        0 => Attack::DataPastStreamWindow,
-        1 => Attack::DataPastSessionWindow,
-        _ => Attack::StreamPastLimit,
-    };
+    let (attack, mut rng) = draw(seed);
     let honest_link = LinkConfig {
         loss: Loss::Random(rng.below(4) as f64 / 100.0),
         jitter: ms(rng.below(8)),

@@ -193,6 +193,45 @@ pub enum Violation {
         /// Silence so far.
         silent: Duration,
     },
+    /// A receiver holds more than it advertised (per stream or per session) or lets
+    /// the peer open more streams than it allowed, by its own counters.
+    #[error("node {node} session {track}: {what} = {held} beyond the advertised {advertised}")]
+    FlowOverrun {
+        /// The receiving node.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// Which limit (`"session data"`, `"stream N data"`, `"peer streams"`).
+        what: String,
+        /// What it holds.
+        held: u64,
+        /// What it advertised.
+        advertised: u64,
+    },
+    /// A session declared many packets lost as congestion and its congestion window
+    /// never shrank (a controller that does not react to loss).
+    #[error(
+        "node {node} session {track}: {lost} packets declared lost as congestion, window never reduced"
+    )]
+    WindowNeverReduced {
+        /// The sending node.
+        node: usize,
+        /// Sim session id.
+        track: usize,
+        /// Packets it declared lost.
+        lost: u64,
+    },
+    /// A node sent two protected packets with the same packet number to one session:
+    /// the AEAD nonce repeated under one key (PROTOCOL.md §6.3).
+    #[error("node {node}: packet number {sequence} sent twice to session {session_id:016x}")]
+    NonceReuse {
+        /// The sender.
+        node: usize,
+        /// The receiver's session id in the header.
+        session_id: u64,
+        /// The header's sequence (low 32 bits of the packet number).
+        sequence: u32,
+    },
     /// The engine or the simulator panicked.
     #[error("panic: {0}")]
     Panic(String),

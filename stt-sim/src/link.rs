@@ -96,6 +96,8 @@ pub enum DropReason {
     Crashed,
     /// Sent to an address the destination node no longer holds (NAT rebinding).
     OldAddress,
+    /// The sender's own packets are suppressed (an adversary that answers for it).
+    Muted,
 }
 
 impl DropReason {
@@ -109,6 +111,7 @@ impl DropReason {
             DropReason::NoRoute => "no_route",
             DropReason::Crashed => "crashed",
             DropReason::OldAddress => "old_address",
+            DropReason::Muted => "muted",
         }
     }
 }

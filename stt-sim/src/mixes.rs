@@ -89,6 +89,9 @@ pub struct Mix {
     pub rebinds: Vec<RebindDraw>,
     /// An optional partition.
     pub partition: Option<PartitionDraw>,
+    /// Key updates on every node at this interval (drawn in some mixes, from a stream
+    /// of its own so the other draws stay what they were).
+    pub key_update: Option<Duration>,
 }
 
 impl Mix {
@@ -189,6 +192,8 @@ pub fn draw(seed: u64) -> Mix {
         }),
         _ => None,
     };
+    let mut keys = SimRng::new(seed).fork("rebind-mix keys");
+    let key_update = keys.chance(0.3).then(|| ms(20 + keys.below(130)));
     Mix {
         down,
         up,
@@ -197,6 +202,7 @@ pub fn draw(seed: u64) -> Mix {
         server_streams,
         rebinds,
         partition,
+        key_update,
     }
 }
 
@@ -205,7 +211,12 @@ pub fn scenario(mix: &Mix) -> Scenario {
     let mut s = Scenario::new(NAME).link_default(mix.down.clone());
     let harsh = mix.may_end_sessions();
     let server_work = Workload::streams(mix.server_streams.0, mix.server_streams.1);
-    let srv = s.node(NodeSpec::new("server", mix_config()).serve(server_work));
+    let config = || {
+        let mut c = mix_config();
+        c.transport.key_update_interval = mix.key_update;
+        c
+    };
+    let srv = s.node(NodeSpec::new("server", config()).serve(server_work));
     let mut clients = Vec::new();
     for i in 0..mix.clients {
         let work = Workload::streams(mix.client_streams.0, mix.client_streams.1).with_datagrams(
@@ -221,7 +232,7 @@ pub fn scenario(mix: &Mix) -> Scenario {
         if harsh {
             plan = plan.expect(Expect::Either);
         }
-        let c = s.node(NodeSpec::new(&format!("client{i}"), mix_config()).client(plan));
+        let c = s.node(NodeSpec::new(&format!("client{i}"), config()).client(plan));
         s.link(c, srv, mix.up.clone());
         clients.push(c);
     }

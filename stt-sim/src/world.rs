@@ -144,8 +144,15 @@ pub struct World {
     wire_bytes: u64,
     steps: u64,
     apps: apps::AppsState,
-    /// Attacks sent: (attacker's sim session, attack), checked at the end.
-    attacks: Vec<(usize, crate::adversary::Attack)>,
+    /// Attacks sent: (attacker's sim session, attack, the attacker's new address for
+    /// a wrong-answer attack), checked at the end.
+    attacks: Vec<(usize, crate::adversary::Attack, u64)>,
+    /// Every protected packet a node put on the wire: (node, incarnation, receiver's
+    /// session id, sequence). A repeat is a reused nonce.
+    sent_pns: std::collections::HashSet<(usize, u32, u64, u32)>,
+    /// Nodes whose own datagrams are dropped until the given time (an adversary that
+    /// answers for its engine).
+    muted: BTreeMap<usize, Instant>,
 }
 
 fn us(d: Duration) -> u64 {
@@ -209,6 +216,7 @@ impl World {
                 tracks: Vec::new(),
                 plans: Vec::new(),
                 last_stats: NodeStats::default(),
+                got_response: false,
                 timer_spin: (Instant::from_micros(0), 0),
             });
         }
@@ -261,6 +269,8 @@ impl World {
             steps: 0,
             apps: apps::AppsState::default(),
             attacks: Vec::new(),
+            muted: BTreeMap::new(),
+            sent_pns: std::collections::HashSet::new(),
         };
         for i in 0..world.nodes.len() {
             world.boot(i)?;
@@ -349,7 +359,11 @@ impl World {
             // A session whose peer ended with an error closes on its own idle timer,
             // which may be longer than the settle time (its PTO can exceed the peer's):
             // keep running until it does, bounded by the deadline.
-            if settle_until.is_some_and(|s| at > s) && self.has_half_open() {
+            // Likewise a wrong-answer attack's peer, until the honest answer validated
+            // the attacker's new address.
+            if settle_until.is_some_and(|s| at > s)
+                && (self.has_half_open() || self.wrong_answer_pending())
+            {
                 settle_until = Some(Instant::from_micros(at.as_micros() + settle));
             }
             if settle_until.is_some_and(|s| at > s) {

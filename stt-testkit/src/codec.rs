@@ -34,6 +34,9 @@ pub fn frame_decode(data: &[u8]) {
                 PacketType::Cookie => check_cookie(body),
                 PacketType::Reset => check_reset(body),
                 PacketType::Version => check_version(body),
+                // Hybrid fragments and REFUSE have no body codec: the handshake checks
+                // their MACs and sizes (PROTOCOL.md §5.7.10).
+                PacketType::InitHybrid | PacketType::ChallengeHybrid | PacketType::Refuse => {}
             }
         }
         Err(_) => {

@@ -3,7 +3,9 @@
 //! adversary who delivers, drops, duplicates, replays, mutates, spoofs and forges
 //! datagrams between them, with time passing at its will.
 //!
-//! `handshake_responder` aims arbitrary bytes at the listening node, `handshake_initiator`
+//! The input's first byte also picks the nodes' handshake modes (classic, hybrid and the
+//! refusals between them, PROTOCOL.md §5.7.10), so the same steps reach the hybrid
+//! fragments and REFUSE. `handshake_responder` aims arbitrary bytes at the listening node, `handshake_initiator`
 //! at a node waiting for CHALLENGE. Both check after each step: the world's invariants
 //! (bounded tables, anti-amplification, no timer loop, `Closed` once), that only members
 //! of one network ever connect, and at the end, after a clean network has run long
@@ -19,7 +21,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use crate::world::{World, node};
 use stt_proto::config::NodeConfig;
 use stt_proto::frame::HEADER_LEN;
-use stt_proto::{Event, NodeId, PathId};
+use stt_proto::{Event, NodeId, PathId, PqMode};
 
 /// Node indices in the handshake world.
 const RESPONDER: usize = 0;
@@ -85,8 +87,20 @@ impl Change {
     }
 }
 
-fn config(cookie_threshold: usize) -> Arc<NodeConfig> {
+/// The handshake modes of the responder and the two member initiators, by the input's
+/// mode byte (PROTOCOL.md §5.7.10): all classic; all `prefer`; a `require` responder with a
+/// `prefer` and an `off` initiator; an `off` responder with a `require` and a `prefer`
+/// initiator. The stranger runs its network's mode like node 1.
+const MODES: [[PqMode; 3]; 4] = [
+    [PqMode::Off, PqMode::Off, PqMode::Off],
+    [PqMode::Prefer, PqMode::Prefer, PqMode::Prefer],
+    [PqMode::Require, PqMode::Prefer, PqMode::Off],
+    [PqMode::Off, PqMode::Require, PqMode::Prefer],
+];
+
+fn config(cookie_threshold: usize, pq: PqMode) -> Arc<NodeConfig> {
     let mut c = NodeConfig {
+        pq,
         max_sessions: 4,
         max_half_open: 8,
         cookie_threshold,
@@ -105,20 +119,21 @@ fn spoofed(s: u8) -> PathId {
 
 std::thread_local! {
     /// Fresh worlds by cookie threshold, built once per thread (keys cost DH work).
-    static TEMPLATES: RefCell<[Option<World>; 5]> = const { RefCell::new([None, None, None, None, None]) };
+    static TEMPLATES: RefCell<[Option<World>; 20]> = const { RefCell::new([const { None }; 20]) };
 }
 
 /// Node 0 responds; 1 and 2 are members; 3 holds another network's seed.
-fn world(cookie_threshold: usize) -> World {
+fn world(cookie_threshold: usize, mode: usize) -> World {
     TEMPLATES.with(|t| {
-        t.borrow_mut()[cookie_threshold % 5]
+        t.borrow_mut()[(cookie_threshold % 5) + 5 * (mode % 4)]
             .get_or_insert_with(|| {
-                let c = config(cookie_threshold);
+                let m = MODES[mode % 4];
+                let c = |i: usize| config(cookie_threshold, m[i]);
                 World::new(alloc::vec![
-                    node(1, 7, &c),
-                    node(2, 7, &c),
-                    node(3, 7, &c),
-                    node(4, 9, &c)
+                    node(1, 7, &c(0)),
+                    node(2, 7, &c(1)),
+                    node(3, 7, &c(2)),
+                    node(4, 9, &c(1))
                 ])
             })
             .clone()
@@ -152,11 +167,12 @@ fn check_connections(w: &mut World, ids: &[NodeId]) {
 /// Runs one input against the attacked node `target` (the responder or an initiator).
 fn run(data: &[u8], target: usize) {
     let mut u = Unstructured::new(data);
-    let cookie_threshold = match u.arbitrary::<u8>() {
-        Ok(v) => usize::from(v % 5),
+    // One byte picks the cookie threshold (v % 5) and the handshake modes ((v / 5) % 4).
+    let (cookie_threshold, mode) = match u.arbitrary::<u8>() {
+        Ok(v) => (usize::from(v % 5), usize::from(v / 5 % 4)),
         Err(_) => return,
     };
-    let mut w = world(cookie_threshold);
+    let mut w = world(cookie_threshold, mode);
     let ids: Vec<NodeId> = w.nodes.iter().map(|n| n.node_id()).collect();
     let mut connects = 0;
     if target != RESPONDER {
@@ -230,15 +246,22 @@ fn run(data: &[u8], target: usize) {
                     && p.bytes.len() >= HEADER_LEN
                 {
                     let mut bytes = p.bytes[..HEADER_LEN].to_vec();
-                    bytes[2] =
-                        [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10][usize::from(kind % 8)];
+                    const KINDS: [u8; 11] = [
+                        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x08, 0x09, 0x0a,
+                    ];
+                    bytes[2] = KINDS[usize::from(kind) % KINDS.len()];
                     bytes.extend_from_slice(&body);
                     w.receive(p.to, p.path, &bytes);
                 }
             }
             Step::Raw { spoof, bytes } => w.receive(target, spoofed(spoof), &bytes),
             Step::Flood { count, base } => {
-                let init = w.log.iter().rev().find(|p| p.bytes.get(2) == Some(&0x01));
+                // Classic INITs and hybrid INIT fragments alike.
+                let init = w
+                    .log
+                    .iter()
+                    .rev()
+                    .find(|p| matches!(p.bytes.get(2), Some(&0x01) | Some(&0x08)));
                 if let Some(p) = init.cloned() {
                     for k in 0..count % 32 {
                         w.receive(p.to, spoofed(base.wrapping_add(k)), &p.bytes);

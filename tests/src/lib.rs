@@ -8,6 +8,7 @@ pub mod loopback;
 pub mod netns;
 pub mod procs;
 pub mod relay;
+pub mod topology;
 
 /// The checked-in fuzz corpus directory for `target` (`fuzz/corpus/<target>`).
 pub fn corpus_dir(target: &str) -> PathBuf {

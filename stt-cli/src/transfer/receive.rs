@@ -78,7 +78,7 @@ pub fn check_out_dir(dir: &Path) -> Result<(), CliError> {
 pub async fn run(args: Listen) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let (identity, network) = args.seeds.load()?;
-    let mut config = net::config();
+    let mut config = args.seeds.config();
     config.rendezvous.punch = !args.no_punch;
     if let Some(file) = &args.allow {
         config.peer_policy = Some(crate::peers::allow_policy(file)?);
@@ -478,5 +478,6 @@ async fn receive_inner(
         session.peer(),
         started.elapsed(),
     )
+    .with_handshake(net::handshake_name(session))
     .with_path(relayed))
 }

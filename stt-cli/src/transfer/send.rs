@@ -34,10 +34,14 @@ pub async fn run(
     let via = matches!(target, Target::Via { .. });
     // `_relay`: the session with the relay, held while a relayed path may need it.
     let (node, session, _relay) = tokio::select! {
-        r = net::connect_any(identity, network, target, &peers, &trace, out) => r?,
+        r = net::connect_any(identity, network, seeds.config(), target, &peers, &trace, out) => r?,
         sig = signals::interrupted() => return Err(CliError::Interrupted(sig)),
     };
-    out.info(format!("connected to {}", session.peer()));
+    out.info(format!(
+        "connected to {} ({} handshake)",
+        session.peer(),
+        net::handshake_name(&session)
+    ));
     let result = tokio::select! {
         r = transfer(&session, &local, out, via) => r,
         sig = signals::interrupted() => {
@@ -193,5 +197,6 @@ async fn transfer(
         session.peer(),
         started.elapsed(),
     )
+    .with_handshake(net::handshake_name(session))
     .with_path(relayed))
 }

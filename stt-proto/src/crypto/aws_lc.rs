@@ -4,6 +4,8 @@
 //! `agreement::PrivateKey` may be reused, which Noise needs for `e` and `s` (ring's X25519
 //! is single-use only, so ring keeps the dalek default).
 //!
+//! ML-KEM-768 comes from aws-lc where it can be deterministic ([`AwsLcKem`]).
+//!
 //! No primitive is implemented here; unsafe FFI stays inside aws-lc-rs.
 
 use alloc::boxed::Box;
@@ -11,9 +13,17 @@ use alloc::sync::Arc;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
+use aws_lc_rs::kem::{self as lc_kem, ML_KEM_768};
+#[allow(deprecated)]
+use ml_kem::ExpandedKeyEncoding;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::aead_key::{self, AeadCipher};
 use super::dh::{DhError, DhKey, X25519_LEN};
+use super::kem::{
+    self, KEM_ENCAPS_RAND_LEN, KEM_SEED_LEN, KEM_SS_LEN, Kem, KemDecapsKey, KemError, KemSecret,
+    MLKEM768_CT_LEN, MLKEM768_EK_LEN,
+};
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
 /// The aws-lc provider.
@@ -59,6 +69,80 @@ impl CryptoProvider for AwsLcProvider {
         let public = key.compute_public_key().map_err(|_| DhError::Backend)?;
         let public: [u8; X25519_LEN] = public.as_ref().try_into().map_err(|_| DhError::Backend)?;
         Ok(Arc::new(AwsLcDhKey { key, public }))
+    }
+
+    fn ml_kem(&self) -> &'static dyn Kem {
+        &AWS_LC_KEM
+    }
+}
+
+/// aws-lc's ML-KEM-768 where it can be deterministic. aws-lc-rs draws key-generation and
+/// encapsulation randomness from its own RNG and offers no way to inject it, and the core
+/// never uses OS randomness, so: key generation runs `ML-KEM.KeyGen_internal(d, z)` with
+/// RustCrypto and imports the expanded decapsulation key into aws-lc (its parser checks
+/// it), which then does every decapsulation; encapsulation is RustCrypto's deterministic
+/// `Encaps_internal` (which checks the key). Byte-identical to the RustCrypto backend
+/// (tests, including aws-lc's own randomised encapsulation opened by both).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AwsLcKem;
+
+/// The aws-lc ML-KEM backend as a static.
+pub static AWS_LC_KEM: AwsLcKem = AwsLcKem;
+
+/// An aws-lc decapsulation key (its EVP_PKEY is freed and cleansed by aws-lc on drop).
+struct AwsLcDecapsKey {
+    key: lc_kem::DecapsulationKey<lc_kem::AlgorithmId>,
+    ek: [u8; MLKEM768_EK_LEN],
+}
+
+impl KemDecapsKey for AwsLcDecapsKey {
+    fn encapsulation_key(&self) -> &[u8; MLKEM768_EK_LEN] {
+        &self.ek
+    }
+
+    fn decapsulate(&self, ct: &[u8; MLKEM768_CT_LEN]) -> Result<KemSecret, KemError> {
+        let ss = self
+            .key
+            .decapsulate(lc_kem::Ciphertext::from(&ct[..]))
+            .map_err(|_| KemError::Backend)?;
+        let mut out = Zeroizing::new([0u8; KEM_SS_LEN]);
+        if ss.as_ref().len() != KEM_SS_LEN {
+            return Err(KemError::Backend);
+        }
+        out.copy_from_slice(ss.as_ref());
+        Ok(out)
+    }
+
+    fn backend(&self) -> &'static str {
+        "aws-lc"
+    }
+}
+
+impl Kem for AwsLcKem {
+    fn name(&self) -> &'static str {
+        "aws-lc"
+    }
+
+    fn generate(&self, seed: &[u8; KEM_SEED_LEN]) -> Result<Box<dyn KemDecapsKey>, KemError> {
+        let rc = kem::RcDecapsKey::from_seed(seed)?;
+        #[allow(deprecated)]
+        let mut expanded = rc.dk.to_expanded_bytes();
+        let key = lc_kem::DecapsulationKey::new(&ML_KEM_768, expanded.as_slice());
+        expanded.as_mut_slice().zeroize();
+        let key = key.map_err(|_| KemError::Backend)?;
+        let ek = *KemDecapsKey::encapsulation_key(&rc);
+        Ok(Box::new(AwsLcDecapsKey { key, ek }))
+    }
+
+    fn encapsulate(
+        &self,
+        ek: &[u8; MLKEM768_EK_LEN],
+        m: &[u8; KEM_ENCAPS_RAND_LEN],
+        ct: &mut [u8; MLKEM768_CT_LEN],
+    ) -> Result<KemSecret, KemError> {
+        // RustCrypto parses and checks `ek` (FIPS 203 §7.2) as it encapsulates; parsing it
+        // with aws-lc too would only repeat that work on the handshake's critical path.
+        kem::rc_encapsulate(ek, m, ct)
     }
 }
 

@@ -4,7 +4,7 @@
 //! Protocol code names no AEAD or X25519 crate: it asks a [`CryptoProvider`] for a
 //! [`PacketKey`] and for prepared X25519 keys ([`DhKey`]) (rustls's `CryptoProvider` idea,
 //! kept small). The Noise hash, HKDF and handshake AEAD stay on RustCrypto; the bulk
-//! transport AEAD and X25519 are pluggable. No primitive is implemented here.
+//! transport AEAD, X25519 and ML-KEM-768 ([`Kem`]) are pluggable. No primitive is implemented here.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -14,6 +14,7 @@ mod aead_key;
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;
 pub mod dh;
+pub mod kem;
 pub mod keys;
 pub mod record;
 pub mod rekey;
@@ -27,6 +28,10 @@ pub use self::aws_lc::{AWS_LC, AwsLcProvider};
 #[cfg(feature = "ring")]
 pub use self::ring::{RING, RingProvider};
 pub use dh::{DhError, DhKey, X25519_LEN};
+pub use kem::{
+    KEM_SEED_LEN, KEM_SS_LEN, Kem, KemDecapsKey, KemError, KemSecret, MLKEM768_CT_LEN,
+    MLKEM768_EK_LEN, RUST_CRYPTO_KEM, RustCryptoKem,
+};
 pub use keys::{DirectionKeys, STREAM_KEY_CACHE};
 pub use record::{Opened, PacketProtection, RecordError, RecordLimits, Sealed};
 pub use rekey::RekeyMix;
@@ -233,6 +238,12 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
     fn x25519_key(&self, secret: &[u8; X25519_LEN]) -> Result<Arc<dyn DhKey>, DhError> {
         Ok(dh::dalek_key(secret))
     }
+
+    /// The ML-KEM-768 backend of the hybrid handshake (PROTOCOL.md §5.7.10). Default:
+    /// RustCrypto's `ml-kem`.
+    fn ml_kem(&self) -> &'static dyn Kem {
+        &RUST_CRYPTO_KEM
+    }
 }
 
 /// The fastest provider this build has: aws-lc with the `aws-lc` feature, else ring with
@@ -276,6 +287,8 @@ pub(crate) fn cpu_has_aes() -> bool {
 
 pub(crate) use crate::hash::{hkdf_expand_prk, hmac_sha256};
 
+#[cfg(test)]
+mod kem_tests;
 #[cfg(test)]
 mod rekey_tests;
 #[cfg(test)]

@@ -34,6 +34,12 @@ pub enum PacketType {
     Reset = 0x06,
     /// Version negotiation: the sender does not speak the INIT's version.
     Version = 0x07,
+    /// A fragment of the hybrid handshake's message 1 (PROTOCOL.md §5.7.10).
+    InitHybrid = 0x08,
+    /// A fragment of the hybrid handshake's message 2 (PROTOCOL.md §5.7.10).
+    ChallengeHybrid = 0x09,
+    /// A member's refusal of a handshake mode (PROTOCOL.md §5.7.10).
+    Refuse = 0x0a,
     /// A protected packet carrying frames.
     Data = 0x10,
 }
@@ -49,6 +55,9 @@ impl PacketType {
             0x05 => Self::Cookie,
             0x06 => Self::Reset,
             0x07 => Self::Version,
+            0x08 => Self::InitHybrid,
+            0x09 => Self::ChallengeHybrid,
+            0x0a => Self::Refuse,
             0x10 => Self::Data,
             other => return Err(DecodeError::UnknownPacketType(other)),
         })

@@ -1,5 +1,7 @@
 //! The initiator's side of the handshake: writes INIT, absorbs a COOKIE, checks CHALLENGE,
-//! writes RESPONSE and hands over an [`Established`] session (PROTOCOL.md §5.7.4).
+//! writes RESPONSE and hands over an [`Established`] session (PROTOCOL.md §5.7.4). In a
+//! hybrid mode (§5.7.10) INIT and CHALLENGE travel as two fragments each, and a REFUSE
+//! either ends the handshake with a typed error or, in `prefer`, turns it classic.
 //!
 //! Every `write_*` yields the same bytes on each call, so the engine's retransmissions are
 //! byte-identical. A packet that fails any check leaves the initiator unchanged. Timers and
@@ -12,13 +14,17 @@ use alloc::vec::Vec;
 use zeroize::Zeroize;
 
 use super::cookie::{self, COOKIE_LEN};
-use super::noise::{SymmetricState, dh};
+use super::hybrid::{self, PqMode, RefuseCode};
+use super::noise::{HYBRID_PROTOCOL_NAME, SymmetricState, dh};
 use super::payload;
 use super::{
     AllowList, DH_LEN, Established, HandshakeError, INIT_LEN, MAC2_LEN, MAX_RESPONSE_LEN,
     NOISE_TAG_LEN,
 };
-use crate::crypto::{AeadSet, CryptoProvider, DhKey, PacketProtection, default_provider};
+use crate::crypto::{
+    AeadSet, CryptoProvider, DhKey, KEM_SEED_LEN, KemDecapsKey, MLKEM768_CT_LEN, PacketProtection,
+    default_provider,
+};
 use crate::frame::{CookieBody, Flags, HEADER_LEN, Header, PacketType, SessionId, Side, StreamId};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
@@ -33,6 +39,19 @@ pub fn generate_ephemeral(
     let key = provider.x25519_key(&e);
     e.zeroize();
     key.map_err(|_| HandshakeError::Internal)
+}
+
+/// Draws a fresh ML-KEM-768 key (seed `d ‖ z`, 64 bytes) from `rng` (a secret stream)
+/// with `provider`'s KEM backend. Each key must serve one handshake only.
+pub fn generate_kem_key(
+    provider: &dyn CryptoProvider,
+    rng: &mut Rng,
+) -> Result<Arc<dyn KemDecapsKey>, HandshakeError> {
+    let mut seed = [0u8; KEM_SEED_LEN];
+    rng.fill(&mut seed);
+    let key = provider.ml_kem().generate(&seed);
+    seed.zeroize();
+    key.map(Arc::from).map_err(HandshakeError::Kem)
 }
 
 /// Builds the header of an unprotected handshake packet.
@@ -81,6 +100,13 @@ struct Completed {
     established: Box<Established>,
 }
 
+/// What a REFUSE did to the handshake (PROTOCOL.md §5.7.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefuseOutcome {
+    /// `prefer`: the peer runs classic only; the INIT is now classic, saying so inside.
+    FellBack,
+}
+
 /// One outgoing handshake.
 #[derive(Clone)]
 pub struct Initiator {
@@ -92,12 +118,28 @@ pub struct Initiator {
     provider: &'static dyn CryptoProvider,
     allow: Option<AllowList>,
     ephemeral: Arc<dyn DhKey>,
+    mode: PqMode,
+    /// The ML-KEM key while the INIT is hybrid.
+    kem: Option<Arc<dyn KemDecapsKey>>,
+    /// This INIT is classic after a member refused our hybrid one (payload flag set).
+    fell_back: bool,
     /// Noise state after message 1.
     state: SymmetricState,
-    /// The INIT packet, `mac2` included.
-    init: [u8; INIT_LEN],
+    /// The INIT packet, `mac2` included: 276 bytes, or the 1476-byte logical hybrid INIT
+    /// that [`Initiator::write_init_part`] cuts into two fragments.
+    init: Vec<u8>,
+    /// Hybrid CHALLENGE fragments received so far (the logical packet being rebuilt).
+    challenge_parts: Option<Box<ChallengeParts>>,
     cookie: Option<[u8; COOKIE_LEN]>,
     completed: Option<Completed>,
+}
+
+#[derive(Clone)]
+struct ChallengeParts {
+    buf: [u8; hybrid::MAX_HYBRID_CHALLENGE_LEN],
+    /// Length of the second piece, once received.
+    tail: Option<usize>,
+    head: bool,
 }
 
 impl core::fmt::Debug for Initiator {
@@ -105,6 +147,8 @@ impl core::fmt::Debug for Initiator {
         f.debug_struct("Initiator")
             .field("local_session", &self.local_session)
             .field("offered", &self.offered)
+            .field("mode", &self.mode)
+            .field("hybrid", &self.kem.is_some())
             .field("has_cookie", &self.cookie.is_some())
             .field("completed", &self.completed.is_some())
             .finish_non_exhaustive()
@@ -140,20 +184,8 @@ impl Initiator {
         ephemeral: Arc<dyn DhKey>,
     ) -> Result<Self, HandshakeError> {
         payload::check_params(params)?;
-        let e_pub = ephemeral.public_key();
         let offered = offered.with(crate::crypto::Aead::ChaCha20Poly1305);
-
-        // Message 1: psk, e, payload.
-        let mut state = SymmetricState::initialize();
-        state.mix_key_and_hash(network.psk());
-        state.mix_hash(&e_pub);
-        state.mix_key(&e_pub);
-        let mut init = [0u8; INIT_LEN];
-        init[..HEADER_LEN].copy_from_slice(&handshake_header(PacketType::Init, local_session));
-        init[HEADER_LEN..HEADER_LEN + DH_LEN].copy_from_slice(&e_pub);
-        let plain = payload::encode_init(local_session, offered);
-        state.encrypt_and_hash(&plain, &mut init[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN])?;
-        Ok(Self {
+        let mut me = Self {
             identity: identity.clone(),
             network: network.clone(),
             local_session,
@@ -162,11 +194,71 @@ impl Initiator {
             provider: default_provider(),
             allow: None,
             ephemeral,
-            state,
-            init,
+            mode: PqMode::Off,
+            kem: None,
+            fell_back: false,
+            state: SymmetricState::initialize(),
+            init: Vec::new(),
+            challenge_parts: None,
             cookie: None,
             completed: None,
-        })
+        };
+        me.build_init()?;
+        Ok(me)
+    }
+
+    /// Runs the handshake in `mode` (PROTOCOL.md §5.7.10). In `prefer` and `require` the
+    /// INIT becomes hybrid and carries `kem`'s encapsulation key (a fresh key, see
+    /// [`generate_kem_key`]); in `off` `kem` is dropped and the INIT stays classic.
+    pub fn with_pq(
+        mut self,
+        mode: PqMode,
+        kem: Option<Arc<dyn KemDecapsKey>>,
+    ) -> Result<Self, HandshakeError> {
+        self.mode = mode;
+        self.kem = if mode.hybrid_capable() {
+            Some(kem.ok_or(HandshakeError::Internal)?)
+        } else {
+            None
+        };
+        self.cookie = None;
+        self.build_init()?;
+        Ok(self)
+    }
+
+    /// Message 1 under the current mode: classic `psk, e` or hybrid `psk, e, e1`.
+    fn build_init(&mut self) -> Result<(), HandshakeError> {
+        let e_pub = self.ephemeral.public_key();
+        let flags = if self.fell_back {
+            payload::INIT_FLAG_HYBRID_REFUSED
+        } else {
+            0
+        };
+        let plain = payload::encode_init(self.local_session, self.offered, flags);
+        let (mut state, packet_type, len) = match &self.kem {
+            None => (SymmetricState::initialize(), PacketType::Init, INIT_LEN),
+            Some(_) => (
+                SymmetricState::initialize_named(HYBRID_PROTOCOL_NAME),
+                PacketType::InitHybrid,
+                hybrid::HYBRID_INIT_LEN,
+            ),
+        };
+        state.mix_key_and_hash(self.network.psk());
+        state.mix_hash(&e_pub);
+        state.mix_key(&e_pub);
+        let mut init = alloc::vec![0u8; len];
+        init[..HEADER_LEN].copy_from_slice(&handshake_header(packet_type, self.local_session));
+        let mut pos = HEADER_LEN;
+        init[pos..pos + DH_LEN].copy_from_slice(&e_pub);
+        pos += DH_LEN;
+        if let Some(kem) = &self.kem {
+            // e1: EncryptAndHash(ek).
+            pos += state.encrypt_and_hash(kem.encapsulation_key(), &mut init[pos..])?;
+        }
+        state.encrypt_and_hash(&plain, &mut init[pos..len - MAC2_LEN])?;
+        self.state = state;
+        self.init = init;
+        Ok(())
     }
 
     /// Uses `provider` for the session's transport keys (default: [`default_provider`]).
@@ -198,9 +290,30 @@ impl Initiator {
         self.completed.is_some()
     }
 
+    /// Whether the INIT is currently hybrid.
+    pub fn is_hybrid(&self) -> bool {
+        self.kem.is_some()
+    }
+
+    /// How many datagrams one INIT transmission takes: 1 (classic) or 2 (hybrid).
+    pub fn init_parts(&self) -> usize {
+        if self.kem.is_some() { 2 } else { 1 }
+    }
+
     /// Writes the INIT packet into `out`: the same bytes every time, except that `mac2` is
-    /// filled once a cookie has arrived.
+    /// filled once a cookie has arrived. A hybrid INIT's first fragment.
     pub fn write_init(&self, out: &mut [u8]) -> Result<usize, HandshakeError> {
+        self.write_init_part(0, out)
+    }
+
+    /// Writes datagram `part` (< [`Initiator::init_parts`]) of the INIT into `out`.
+    pub fn write_init_part(&self, part: usize, out: &mut [u8]) -> Result<usize, HandshakeError> {
+        if self.kem.is_some() {
+            return hybrid::write_fragment(self.network.hybrid_key(), &self.init, part, out);
+        }
+        if part != 0 {
+            return Err(HandshakeError::Internal);
+        }
         let have = out.len();
         let dst = out
             .get_mut(..INIT_LEN)
@@ -221,29 +334,124 @@ impl Initiator {
         check_header(packet, PacketType::Cookie, self.local_session)?;
         let body =
             CookieBody::decode(&packet[HEADER_LEN..]).map_err(|_| HandshakeError::Malformed)?;
-        let tag = &self.init[INIT_LEN - MAC2_LEN - NOISE_TAG_LEN..INIT_LEN - MAC2_LEN];
+        let len = self.init.len();
+        let tag = &self.init[len - MAC2_LEN - NOISE_TAG_LEN..len - MAC2_LEN];
         let cookie = cookie::open_reply(
             self.network.cookie_key(),
             body.nonce,
             tag,
             &body.sealed_cookie,
         )?;
-        let mac2 = cookie::mac2(&cookie, &self.init[..INIT_LEN - MAC2_LEN]);
-        self.init[INIT_LEN - MAC2_LEN..].copy_from_slice(&mac2);
+        let mac2 = cookie::mac2(&cookie, &self.init[..len - MAC2_LEN]);
+        self.init[len - MAC2_LEN..].copy_from_slice(&mac2);
         self.cookie = Some(cookie);
         Ok(())
+    }
+
+    /// Absorbs a REFUSE (PROTOCOL.md §5.7.10), authenticated under the network's hybrid
+    /// key and bound to our ephemeral. `prefer` falls back to a classic INIT that says so
+    /// ([`RefuseOutcome::FellBack`]); every other case ends the handshake with a typed
+    /// error. A REFUSE that does not verify, or does not fit what we sent, changes nothing
+    /// ([`HandshakeError::Decrypt`], [`HandshakeError::Unexpected`]).
+    pub fn handle_refuse(&mut self, packet: &[u8]) -> Result<RefuseOutcome, HandshakeError> {
+        if self.completed.is_some() {
+            return Err(HandshakeError::Unexpected);
+        }
+        let e_pub = self.ephemeral.public_key();
+        let code = hybrid::open_refuse(
+            self.network.hybrid_key(),
+            self.local_session,
+            &e_pub,
+            packet,
+        )?;
+        match (code, self.kem.is_some(), self.mode) {
+            (RefuseCode::HybridUnsupported, true, PqMode::Prefer) => {
+                self.kem = None;
+                self.fell_back = true;
+                self.cookie = None;
+                self.challenge_parts = None;
+                self.build_init()?;
+                Ok(RefuseOutcome::FellBack)
+            }
+            (RefuseCode::HybridUnsupported, true, _) => Err(HandshakeError::HybridRefused),
+            (RefuseCode::HybridRequired, false, _) => Err(HandshakeError::PeerRequiresHybrid),
+            (RefuseCode::Downgrade, false, _) if self.fell_back => Err(HandshakeError::Downgrade),
+            _ => Err(HandshakeError::Unexpected),
+        }
+    }
+
+    /// Absorbs one fragment of a hybrid CHALLENGE; once both are in, runs message 2 as
+    /// [`Initiator::handle_challenge`] does and returns the responder's id. `Ok(None)`:
+    /// waiting for the other fragment. A failure leaves the initiator as it was, except
+    /// that the fragments received are forgotten (a retransmission brings them again).
+    pub fn handle_challenge_fragment(
+        &mut self,
+        packet: &[u8],
+    ) -> Result<Option<NodeId>, HandshakeError> {
+        if self.completed.is_some() || self.kem.is_none() {
+            return Err(HandshakeError::Unexpected);
+        }
+        let (frag, _) = hybrid::open_fragment(
+            packet,
+            PacketType::ChallengeHybrid,
+            core::iter::once(self.network.hybrid_key()),
+        )?;
+        if frag.header.session_id != self.local_session {
+            return Err(HandshakeError::SessionMismatch);
+        }
+        let parts = self.challenge_parts.get_or_insert_with(|| {
+            Box::new(ChallengeParts {
+                buf: [0; hybrid::MAX_HYBRID_CHALLENGE_LEN],
+                tail: None,
+                head: false,
+            })
+        });
+        parts.buf[..HEADER_LEN].copy_from_slice(&frag.header.to_bytes());
+        let at = HEADER_LEN + frag.index * hybrid::FRAG0_PIECE;
+        let dst = parts
+            .buf
+            .get_mut(at..at + frag.piece.len())
+            .ok_or(HandshakeError::Malformed)?;
+        dst.copy_from_slice(frag.piece);
+        if frag.index == 0 {
+            parts.head = true;
+        } else {
+            parts.tail = Some(frag.piece.len());
+        }
+        let (true, Some(tail)) = (parts.head, parts.tail) else {
+            return Ok(None);
+        };
+        let len = HEADER_LEN + hybrid::FRAG0_PIECE + tail;
+        // Both pieces are in: message 2 runs on them, and they are forgotten whatever
+        // its outcome (a failure waits for the next copy of the CHALLENGE).
+        let parts = self
+            .challenge_parts
+            .take()
+            .ok_or(HandshakeError::Internal)?;
+        self.message2(&parts.buf[HEADER_LEN..len], true).map(Some)
     }
 
     /// Processes CHALLENGE (Noise message 2) and prepares RESPONSE (message 3). Returns the
     /// responder's authenticated node id; the caller may still refuse it by dropping the
     /// initiator. Any failure leaves the initiator as it was.
     pub fn handle_challenge(&mut self, packet: &[u8]) -> Result<NodeId, HandshakeError> {
-        if self.completed.is_some() {
+        if self.completed.is_some() || self.kem.is_some() {
             return Err(HandshakeError::Unexpected);
         }
         check_header(packet, PacketType::Challenge, self.local_session)?;
-        let body = &packet[HEADER_LEN..];
-        let min = DH_LEN + DH_LEN + NOISE_TAG_LEN + payload::CHALLENGE_FIXED + NOISE_TAG_LEN;
+        self.message2(&packet[HEADER_LEN..], false)
+    }
+
+    /// Message 2 on a copy of the state (classic `e, ee, s, es` or hybrid
+    /// `e, ee, ekem1, s, es`), then message 3.
+    fn message2(&mut self, body: &[u8], hybrid: bool) -> Result<NodeId, HandshakeError> {
+        let kem_len = if hybrid {
+            MLKEM768_CT_LEN + NOISE_TAG_LEN
+        } else {
+            0
+        };
+        let min =
+            DH_LEN + kem_len + DH_LEN + NOISE_TAG_LEN + payload::CHALLENGE_FIXED + NOISE_TAG_LEN;
         let max = min + payload::MAX_PARAMS_LEN;
         if body.len() < min || body.len() > max {
             return Err(HandshakeError::Malformed);
@@ -256,12 +464,22 @@ impl Initiator {
         let mut ee = dh(&*self.ephemeral, &re)?;
         st.mix_key(&ee);
         ee.zeroize();
+        let mut pos = DH_LEN;
+        if let Some(kem) = self.kem.as_ref().filter(|_| hybrid) {
+            // ekem1: DecryptAndHash(ct), MixKey(Decaps(dk, ct)).
+            let mut ct = [0u8; MLKEM768_CT_LEN];
+            st.decrypt_and_hash(&body[pos..pos + kem_len], &mut ct)?;
+            pos += kem_len;
+            let ss = kem.decapsulate(&ct).map_err(HandshakeError::Kem)?;
+            st.mix_key(&ss[..]);
+        }
         let mut rs = [0u8; 32];
-        st.decrypt_and_hash(&body[DH_LEN..2 * DH_LEN + NOISE_TAG_LEN], &mut rs)?;
+        st.decrypt_and_hash(&body[pos..pos + DH_LEN + NOISE_TAG_LEN], &mut rs)?;
+        pos += DH_LEN + NOISE_TAG_LEN;
         let mut es = dh(&*self.ephemeral, &rs)?;
         st.mix_key(&es);
         es.zeroize();
-        let sealed = &body[2 * DH_LEN + NOISE_TAG_LEN..];
+        let sealed = &body[pos..];
         let mut plain = [0u8; payload::CHALLENGE_FIXED + payload::MAX_PARAMS_LEN];
         let n = st.decrypt_and_hash(sealed, &mut plain)?;
         let ch = payload::decode_challenge(&plain[..n])?;
@@ -304,6 +522,7 @@ impl Initiator {
             handshake_hash: st.handshake_hash(),
             aead: ch.aead,
             peer_reset_token: ch.reset_token,
+            hybrid,
             response_packet: Some(response.clone()),
         };
         self.completed = Some(Completed {
@@ -327,8 +546,8 @@ impl Initiator {
         Ok(c.response.len())
     }
 
-    /// Hands over the session once CHALLENGE was accepted. The ephemeral key and Noise
-    /// state are dropped (and zeroized) with the initiator.
+    /// Hands over the session once CHALLENGE was accepted. The ephemeral keys (X25519 and
+    /// ML-KEM) and Noise state are dropped (and zeroized) with the initiator.
     pub fn finish(self) -> Result<Established, HandshakeError> {
         match self.completed {
             Some(c) => Ok(*c.established),

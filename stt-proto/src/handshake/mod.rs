@@ -1,5 +1,5 @@
 //! The STT handshake (PROTOCOL.md §5): `Noise_XXpsk0_25519_ChaChaPoly_SHA256` over
-//! INIT / CHALLENGE / RESPONSE, the COOKIE round under load, and the hand-over to the
+//! INIT / CHALLENGE / RESPONSE (or its hybrid sibling with ML-KEM-768, `hybrid.rs`), the COOKIE round under load, and the hand-over to the
 //! record layer as an [`Established`] session.
 //!
 //! These are message-level building blocks: they turn packets into packets and keys. Timers,
@@ -14,14 +14,16 @@ use crate::identity::NodeId;
 
 pub mod admission;
 pub mod cookie;
+pub mod hybrid;
 pub mod initiator;
 pub mod noise;
 pub mod payload;
 pub mod responder;
 mod rotation;
 
-pub use initiator::{Initiator, generate_ephemeral};
-pub use noise::{PROLOGUE, PROTOCOL_NAME};
+pub use hybrid::{PqMode, RefuseCode};
+pub use initiator::{Initiator, RefuseOutcome, generate_ephemeral, generate_kem_key};
+pub use noise::{HYBRID_PROTOCOL_NAME, PROLOGUE, PROTOCOL_NAME};
 pub use payload::MAX_PARAMS_LEN;
 pub use responder::{DropReason, InitOutcome, Responder, ResponderConfig, ResponderStats};
 
@@ -98,6 +100,20 @@ pub enum HandshakeError {
     /// Building packet keys failed.
     #[error("crypto provider: {0}")]
     Crypto(CryptoError),
+    /// This side requires the hybrid handshake and the peer refused it (it runs classic
+    /// only).
+    #[error("the peer does not run the post-quantum hybrid handshake, and this side requires it")]
+    HybridRefused,
+    /// The peer requires the hybrid handshake and this side runs classic only.
+    #[error("the peer requires the post-quantum hybrid handshake, and this side runs classic only")]
+    PeerRequiresHybrid,
+    /// The peer runs hybrid but was told this side's hybrid offer had been refused: a
+    /// forged refusal (a downgrade attempt) or a peer that changed its mode.
+    #[error("hybrid handshake downgrade detected; handshake refused")]
+    Downgrade,
+    /// The ML-KEM step failed (an invalid encapsulation key).
+    #[error("ML-KEM: {0}")]
+    Kem(crate::crypto::KemError),
     /// An internal invariant failed (a bug; never caused by input).
     #[error("internal error")]
     Internal,
@@ -175,6 +191,8 @@ pub struct Established {
     pub aead: Aead,
     /// The peer's stateless-reset token for `peer_session`: a RESET carrying it is genuine.
     pub peer_reset_token: [u8; 16],
+    /// Whether the hybrid (X25519 + ML-KEM-768) handshake ran (PROTOCOL.md §5.7.10).
+    pub hybrid: bool,
     /// Initiator only: the RESPONSE packet to retransmit until the peer's first protected
     /// packet (CONFIRM) opens.
     pub response_packet: Option<Vec<u8>>,
@@ -188,6 +206,8 @@ impl Established {
     }
 }
 
+#[cfg(test)]
+mod strict_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

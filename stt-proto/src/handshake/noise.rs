@@ -1,4 +1,5 @@
-//! The Noise symmetric state for `Noise_XXpsk0_25519_ChaChaPoly_SHA256` (Noise rev. 34 §5).
+//! The Noise symmetric state for `Noise_XXpsk0_25519_ChaChaPoly_SHA256` and its hybrid
+//! sibling `Noise_XXhfspsk0_25519+MLKEM768_ChaChaPoly_SHA256` (Noise rev. 34 §5).
 //!
 //! CipherState and SymmetricState are merged into one value: chaining key `ck`, handshake
 //! hash `h`, and the optional key `k` with its counter `n`. It composes SHA-256, HKDF and
@@ -17,6 +18,9 @@ use super::HandshakeError;
 
 /// The Noise protocol name (fixed; PROTOCOL.md §5.7.1).
 pub const PROTOCOL_NAME: &[u8] = b"Noise_XXpsk0_25519_ChaChaPoly_SHA256";
+/// The hybrid handshake's Noise protocol name (PROTOCOL.md §5.7.10): XX with the HFS
+/// tokens `e1`/`ekem1` and ML-KEM-768. Being hashed into `h` first, it binds the mode.
+pub const HYBRID_PROTOCOL_NAME: &[u8] = b"Noise_XXhfspsk0_25519+MLKEM768_ChaChaPoly_SHA256";
 /// The Noise prologue: binds the protocol version into `h`.
 pub const PROLOGUE: &[u8] = b"STT/1";
 /// Noise AEAD tag length.
@@ -36,7 +40,12 @@ impl SymmetricState {
     /// `InitializeSymmetric(PROTOCOL_NAME)` then `MixHash(PROLOGUE)`. The name is longer
     /// than 32 bytes, so `h = SHA-256(name)`.
     pub(crate) fn initialize() -> Self {
-        let h = sha256(&[PROTOCOL_NAME]);
+        Self::initialize_named(PROTOCOL_NAME)
+    }
+
+    /// As [`SymmetricState::initialize`] for another (longer than 32 bytes) protocol name.
+    pub(crate) fn initialize_named(name: &[u8]) -> Self {
+        let h = sha256(&[name]);
         let mut s = Self {
             ck: h,
             h,

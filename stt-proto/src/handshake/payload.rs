@@ -17,22 +17,33 @@ pub const CHALLENGE_FIXED: usize = 8 + 1 + 16 + 1;
 /// RESPONSE payload bytes before the parameters: reset token, length.
 pub const RESPONSE_FIXED: usize = 16 + 1;
 
-/// INIT payload: `u64be(session_id) ‖ offer ‖ zero padding` to [`INIT_PAYLOAD_LEN`].
-pub(crate) fn encode_init(session: SessionId, offer: AeadSet) -> [u8; INIT_PAYLOAD_LEN] {
+/// INIT payload flag (byte 9): this classic INIT follows a member's refusal of this
+/// initiator's hybrid INIT (PROTOCOL.md §5.7.10). Zero in every other INIT, so a classic
+/// INIT of a node that never offered hybrid is byte-identical to the original format.
+pub const INIT_FLAG_HYBRID_REFUSED: u8 = 0x01;
+
+/// INIT payload: `u64be(session_id) ‖ offer ‖ flags ‖ zero padding` to [`INIT_PAYLOAD_LEN`].
+pub(crate) fn encode_init(session: SessionId, offer: AeadSet, flags: u8) -> [u8; INIT_PAYLOAD_LEN] {
     let mut out = [0u8; INIT_PAYLOAD_LEN];
     out[..8].copy_from_slice(&session.0.to_be_bytes());
     out[8] = offer.bits();
+    out[9] = flags;
     out
 }
 
-/// Parses an INIT payload; longer payloads are accepted (padding and later extensions).
-pub(crate) fn decode_init(p: &[u8]) -> Result<(SessionId, AeadSet), HandshakeError> {
-    if p.len() < 9 {
+/// Parses an INIT payload (session id, offer, flags); longer payloads are accepted
+/// (padding and later extensions).
+pub(crate) fn decode_init(p: &[u8]) -> Result<(SessionId, AeadSet, u8), HandshakeError> {
+    if p.len() < 10 {
         return Err(HandshakeError::Malformed);
     }
     let mut sid = [0u8; 8];
     sid.copy_from_slice(&p[..8]);
-    Ok((SessionId(u64::from_be_bytes(sid)), AeadSet::from_bits(p[8])))
+    Ok((
+        SessionId(u64::from_be_bytes(sid)),
+        AeadSet::from_bits(p[8]),
+        p[9],
+    ))
 }
 
 /// A parsed CHALLENGE payload.

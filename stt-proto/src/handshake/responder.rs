@@ -18,6 +18,7 @@ use zeroize::Zeroize;
 
 use super::admission::Admission;
 use super::cookie::{self, CookieSecrets};
+use super::hybrid::{self, PqMode, Reassembled, Reassembly, RefuseCode};
 use super::initiator::{
     check_header, generate_ephemeral, handshake_header, is_strict_handshake_header,
 };
@@ -30,10 +31,16 @@ use super::{
 };
 use crate::Instant;
 use crate::config::AdmissionConfig;
-use crate::crypto::{Aead, AeadSet, CryptoProvider, DhKey, PacketProtection, default_provider};
+use crate::crypto::{
+    Aead, AeadSet, CryptoProvider, DhKey, MLKEM768_CT_LEN, MLKEM768_EK_LEN, PacketProtection,
+    default_provider,
+};
 use crate::frame::{CookieBody, HEADER_LEN, Header, PacketType, SessionId, Side};
 use crate::identity::{Identity, NetworkKey, NodeId};
 use crate::rng::Rng;
+
+#[path = "responder_hybrid.rs"]
+mod hybrid_init;
 
 /// How long "under load" lasts once detected (like wireguard-go's `UnderLoadAfterTime`).
 pub const UNDER_LOAD_STICKY: Duration = Duration::from_secs(1);
@@ -55,6 +62,10 @@ pub struct ResponderConfig {
     pub allow_list: Option<AllowList>,
     /// The INIT-rate trigger, per-source limit and replay filter.
     pub admission: AdmissionConfig,
+    /// Which handshakes this node accepts (PROTOCOL.md §5.7.10).
+    pub pq: PqMode,
+    /// Slots of the hybrid INIT reassembly table (each holds one 1476-byte INIT).
+    pub hybrid_reassembly: usize,
 }
 
 impl Default for ResponderConfig {
@@ -68,6 +79,8 @@ impl Default for ResponderConfig {
             provider,
             allow_list: None,
             admission: AdmissionConfig::default(),
+            pq: PqMode::Off,
+            hybrid_reassembly: 64,
         }
     }
 }
@@ -105,6 +118,9 @@ pub enum DropReason {
     PeerRefused(NodeId),
     /// Building keys failed.
     Crypto,
+    /// A hybrid INIT fragment at a node that runs classic only (its first fragment was
+    /// answered with REFUSE).
+    HybridOff,
 }
 
 /// What to do after an INIT.
@@ -125,6 +141,27 @@ pub enum InitOutcome {
         /// Bytes written.
         len: usize,
     },
+    /// Send the two CHALLENGE fragments of a hybrid handshake, `out[..len0]` then
+    /// `out[len0..len0 + len1]`.
+    HybridChallenge {
+        /// First fragment's length.
+        len0: usize,
+        /// Second fragment's length.
+        len1: usize,
+        /// A cached CHALLENGE was resent.
+        resent: bool,
+        /// The half-open handshake it answers.
+        session: SessionId,
+    },
+    /// Send the REFUSE of `len` bytes written to `out` (PROTOCOL.md §5.7.10).
+    Refuse {
+        /// Bytes written.
+        len: usize,
+        /// Why.
+        code: RefuseCode,
+    },
+    /// A hybrid INIT fragment was buffered; nothing to send yet.
+    Pending,
     /// Send nothing.
     Drop(DropReason),
 }
@@ -163,6 +200,20 @@ pub struct ResponderStats {
     pub expired: u64,
     /// Packets dropped for any reason.
     pub dropped: u64,
+    /// Hybrid INIT fragments whose MAC verified.
+    pub hybrid_fragments: u64,
+    /// Hybrid INIT fragments refused before buffering (size, header or MAC).
+    pub hybrid_fragments_dropped: u64,
+    /// Live half-reassembled INITs evicted because the table was full.
+    pub hybrid_reassembly_evicted: u64,
+    /// REFUSE replies sent, by any code.
+    pub refusals_sent: u64,
+    /// Classic INITs refused because this side requires hybrid.
+    pub refused_classic: u64,
+    /// Classic INITs refused as a downgrade (they said hybrid had been refused).
+    pub refused_downgrade: u64,
+    /// Hybrid handshakes completed.
+    pub established_hybrid: u64,
 }
 
 #[derive(Clone)]
@@ -175,6 +226,8 @@ struct HalfOpen {
     peer_session: SessionId,
     aead: Aead,
     expires: Instant,
+    /// Hybrid: `challenge` holds both fragments, the first `split` bytes long. 0: classic.
+    split: usize,
 }
 
 /// The node's handshake responder.
@@ -190,6 +243,7 @@ pub struct Responder {
     /// An ephemeral key prepared while idle ([`Responder::prepare_ephemeral`]), used by
     /// the next CHALLENGE and then dropped.
     spare_ephemeral: Option<Arc<dyn DhKey>>,
+    reassembly: Reassembly,
 }
 
 impl core::fmt::Debug for Responder {
@@ -206,6 +260,7 @@ impl Responder {
     pub fn new(config: ResponderConfig) -> Self {
         Self {
             admission: Admission::new(config.admission),
+            reassembly: Reassembly::new(config.hybrid_reassembly),
             config,
             half_open: BTreeMap::new(),
             by_ephemeral: BTreeMap::new(),
@@ -244,6 +299,7 @@ impl Responder {
             rate_limited: a.rate_limited,
             replayed: a.replayed,
             rate_trips: a.rate_trips,
+            hybrid_reassembly_evicted: self.reassembly.evicted,
             ..self.stats
         }
     }
@@ -257,6 +313,11 @@ impl Responder {
     /// Bytes held by the admission tables, and the most they can hold.
     pub fn admission_memory(&self) -> (usize, usize) {
         (self.admission.memory(), self.admission.memory_bound())
+    }
+
+    /// Live half-reassembled hybrid INITs, and the bytes the table holds at most.
+    pub fn reassembly_usage(&self, now: Instant) -> (usize, usize) {
+        (self.reassembly.len(now), self.reassembly.memory_bound())
     }
 
     /// Half-open handshakes held.
@@ -372,6 +433,7 @@ impl Responder {
             if let Some(h) = self.half_open.get(sid)
                 && bool::from(h.init_digest.ct_eq(&digest))
                 && h.peer_session == header.session_id
+                && h.split == 0
             {
                 let len = h.challenge.len();
                 out[..len].copy_from_slice(&h.challenge);
@@ -394,14 +456,27 @@ impl Responder {
         // accepted seed (two during a rotation), no DH.
         let mut plain = [0u8; super::INIT_PAYLOAD_LEN];
         let sealed = &packet[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN];
-        let Some((st, _)) = rotation::open_init(network, &e_i, sealed, &mut plain) else {
+        let Some((st, keys)) = rotation::open_init(network, &e_i, sealed, &mut plain) else {
             return self.drop_with(DropReason::PskFail);
         };
-        let Ok((peer_session, offer)) = payload::decode_init(&plain) else {
+        let Ok((peer_session, offer, flags)) = payload::decode_init(&plain) else {
             return self.drop_with(DropReason::Malformed);
         };
         if peer_session != header.session_id || !offer.contains(Aead::ChaCha20Poly1305) {
             return self.drop_with(DropReason::BadOffer);
+        }
+        // 6b. The mode (§5.7.10): a member's classic INIT is refused where hybrid is
+        // required, and where hybrid is offered if it says our hybrid was refused (we never
+        // refuse it: someone forged that refusal).
+        let refused_hybrid = flags & payload::INIT_FLAG_HYBRID_REFUSED != 0;
+        let refuse = match (self.config.pq, refused_hybrid) {
+            (PqMode::Require, _) => Some(RefuseCode::HybridRequired),
+            (PqMode::Prefer, true) => Some(RefuseCode::Downgrade),
+            _ => None,
+        };
+        if let Some(code) = refuse {
+            let key = keys.hybrid_key;
+            return self.refuse(&key, header.session_id, code, &e_i, out);
         }
 
         // 7. Room for one more half-open handshake?
@@ -503,6 +578,7 @@ impl Responder {
                 peer_session,
                 aead,
                 expires: Instant::ZERO,
+                split: 0,
             },
         ))
     }
@@ -521,14 +597,27 @@ impl Responder {
         rng: &mut Rng,
         out: &mut [u8],
     ) -> InitOutcome {
-        let mut nonce = [0u8; 24];
-        rng.fill(&mut nonce);
         let tag = &packet[INIT_LEN - MAC2_LEN - NOISE_TAG_LEN..INIT_LEN - MAC2_LEN];
-        let cookie = self.cookies.cookie(path);
         let mut e_i = [0u8; DH_LEN];
         e_i.copy_from_slice(&packet[HEADER_LEN..HEADER_LEN + DH_LEN]);
         let sealed_init = &packet[HEADER_LEN + DH_LEN..INIT_LEN - MAC2_LEN];
-        let key = rotation::cookie_key_for(network, &e_i, sealed_init);
+        let key = *rotation::cookie_key_for(network, &e_i, sealed_init);
+        self.write_cookie_with(&key, path, tag, peer_session, rng, out)
+    }
+
+    /// A COOKIE sealed under `key` and bound to the INIT's payload tag `tag` (§5.7.5).
+    fn write_cookie_with(
+        &mut self,
+        key: &[u8; 32],
+        path: &[u8],
+        tag: &[u8],
+        peer_session: SessionId,
+        rng: &mut Rng,
+        out: &mut [u8],
+    ) -> InitOutcome {
+        let mut nonce = [0u8; 24];
+        rng.fill(&mut nonce);
+        let cookie = self.cookies.cookie(path);
         let Ok(sealed) = cookie::seal_reply(key, nonce, tag, &cookie) else {
             return self.drop_with(DropReason::Crypto);
         };
@@ -597,6 +686,9 @@ impl Responder {
         let Some(h) = self.half_open.remove(&local_session) else {
             return Err(DropReason::UnknownSession);
         };
+        if h.split != 0 {
+            self.stats.established_hybrid += 1;
+        }
         self.by_ephemeral.remove(&h.e_i);
         let peer = NodeId::from_public_key(&rs);
         if let Some(allow) = &self.config.allow_list
@@ -620,6 +712,7 @@ impl Responder {
             handshake_hash: st.handshake_hash(),
             aead: h.aead,
             peer_reset_token,
+            hybrid: h.split != 0,
             response_packet: None,
         })
     }

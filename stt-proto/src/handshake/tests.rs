@@ -78,8 +78,11 @@ fn respond(r: &mut Responder, init: &[u8], rng: [u8; 32], path: &[u8]) -> (InitO
         &mut out,
     );
     let n = match o {
-        InitOutcome::Challenge { len, .. } | InitOutcome::Cookie { len } => len,
-        InitOutcome::Drop(_) => 0,
+        InitOutcome::Challenge { len, .. }
+        | InitOutcome::Cookie { len }
+        | InitOutcome::Refuse { len, .. } => len,
+        InitOutcome::HybridChallenge { len0, len1, .. } => len0 + len1,
+        InitOutcome::Drop(_) | InitOutcome::Pending => 0,
     };
     out.truncate(n);
     (o, out)
@@ -259,7 +262,7 @@ fn our_responder_against_snow_initiator() {
         .build_initiator()
         .unwrap();
     let mut buf = [0u8; 1024];
-    let pl = payload::encode_init(SID_I, AeadSet::CHACHA);
+    let pl = payload::encode_init(SID_I, AeadSet::CHACHA, 0);
     let mut init = initiator::handshake_header(PacketType::Init, SID_I).to_vec();
     let n = snow_i.write_message(&pl, &mut buf).unwrap();
     init.extend_from_slice(&buf[..n]);

@@ -7,8 +7,10 @@ use alloc::vec::Vec;
 
 use super::tests::*;
 use super::*;
+use crate::config::PqMode;
 use crate::crypto::{Aead, CryptoProvider, RUST_CRYPTO};
 use crate::frame::{HEADER_LEN, PacketType, StreamId};
+use crate::handshake::initiator::generate_kem_key;
 use crate::identity::{Identity, NetworkKey};
 use crate::rng::Rng;
 
@@ -120,7 +122,79 @@ fn vectors() -> Vec<(&'static str, String)> {
     let mut init2 = [0u8; INIT_LEN];
     i.write_init(&mut init2).unwrap();
     v.push(("INIT with mac2", hex::encode(init2)));
+    v.extend(hybrid_vectors());
     v
+}
+
+/// §11.6: the hybrid handshake with the same seeds, RNGs, ids and params, both sides in
+/// `require`, RustCrypto for everything. Long packets are given as SHA-256 digests.
+fn hybrid_vectors() -> Vec<(&'static str, String)> {
+    use crate::crypto::AeadSet;
+    use crate::handshake::hybrid::FRAG0_LEN;
+    let id_i = Identity::from_node_seed(&SEED_I).unwrap();
+    let id_r = Identity::from_node_seed(&SEED_R).unwrap();
+    let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
+    let sha = |b: &[u8]| hex::encode(crate::hash::sha256(&[b]));
+    let mut rng_i = Rng::from_seed(RNG_I);
+    let e = generate_ephemeral(&RUST_CRYPTO, &mut rng_i).unwrap();
+    let kem = generate_kem_key(&RUST_CRYPTO, &mut rng_i).unwrap();
+    let ek_digest = sha(kem.encapsulation_key());
+    let mut i = Initiator::with_ephemeral(&id_i, &nk, SID_I, AeadSet::CHACHA, PARAMS_I, e)
+        .unwrap()
+        .with_provider(&RUST_CRYPTO)
+        .with_pq(PqMode::Require, Some(kem))
+        .unwrap();
+    let mut f0 = [0u8; FRAG0_LEN];
+    let mut f1 = [0u8; FRAG0_LEN];
+    let n0 = i.write_init_part(0, &mut f0).unwrap();
+    let n1 = i.write_init_part(1, &mut f1).unwrap();
+    let mut r = Responder::new(ResponderConfig {
+        pq: PqMode::Require,
+        ..config()
+    });
+    let mut rng_r = Rng::from_seed(RNG_R);
+    let mut out = [0u8; 2 * FRAG0_LEN];
+    for f in [&f0[..n0], &f1[..n1]] {
+        let o = r.handle_init_fragment(
+            crate::Instant(1_000_000),
+            &id_r,
+            &nk,
+            b"198.51.100.7:4242",
+            f,
+            SID_R,
+            PARAMS_R,
+            &mut rng_r,
+            &mut out,
+        );
+        if let InitOutcome::HybridChallenge { len0, len1, .. } = o {
+            assert!(i.handle_challenge_fragment(&out[..len0]).unwrap().is_none());
+            assert!(
+                i.handle_challenge_fragment(&out[len0..len0 + len1])
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    }
+    let ch = out;
+    let mut response = [0u8; MAX_RESPONSE_LEN];
+    let n = i.write_response(&mut response).unwrap();
+    let er = r
+        .handle_response(crate::Instant(1_000_000), &response[..n])
+        .unwrap();
+    let ei = i.finish().unwrap();
+    assert!(ei.hybrid && er.hybrid);
+    assert_eq!(ei.handshake_hash, er.handshake_hash);
+    let (s_i2r, _, _) = ei.record.send_keys().material();
+    vec![
+        ("hybrid key", hex::encode(nk.hybrid_key())),
+        ("hybrid ML-KEM ek SHA-256", ek_digest),
+        ("hybrid INIT fragment 0 SHA-256", sha(&f0[..n0])),
+        ("hybrid INIT fragment 1", hex::encode(&f1[..n1])),
+        ("hybrid CHALLENGE fragment 0 SHA-256", sha(&ch[..FRAG0_LEN])),
+        ("hybrid RESPONSE", hex::encode(&response[..n])),
+        ("hybrid handshake hash", hex::encode(ei.handshake_hash)),
+        ("hybrid secret i2r (phase 0)", hex::encode(s_i2r)),
+    ]
 }
 
 #[test]

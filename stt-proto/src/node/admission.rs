@@ -137,7 +137,70 @@ impl Node {
             &mut self.rng_secret,
             &mut out,
         );
+        self.on_init_outcome(path, outcome, &out);
+        self.reply_scratch = out;
+    }
+
+    /// A hybrid INIT fragment (PROTOCOL.md §5.7.10): as [`Node::handle_init`], with room
+    /// for two CHALLENGE fragments in the reply buffer.
+    pub(super) fn handle_init_fragment(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        remote: &RemoteAddr,
+        d: &[u8],
+    ) {
+        if !self.config.accept_incoming {
+            self.stats.dropped_unexpected += 1;
+            return;
+        }
+        if self.by_local_id.len() >= self.config.max_sessions
+            || self.outbox.len() + 2 > OUTBOX_LIMIT
+        {
+            self.stats.dropped_over_limit += 1;
+            return;
+        }
+        let local = self.fresh_session_id();
+        let mut out = core::mem::take(&mut self.reply_scratch);
+        out.resize(
+            self.config
+                .max_packet_size
+                .max(2 * crate::handshake::hybrid::FRAG0_LEN),
+            0,
+        );
+        let outcome = self.responder.handle_init_fragment(
+            now,
+            &self.identity,
+            &self.network,
+            remote.as_bytes(),
+            d,
+            local,
+            &self.params,
+            &mut self.rng_secret,
+            &mut out,
+        );
+        self.on_init_outcome(path, outcome, &out);
+        self.reply_scratch = out;
+    }
+
+    /// Queues the reply an INIT (or INIT fragment) earned and counts the verdict.
+    fn on_init_outcome(&mut self, path: PathId, outcome: InitOutcome, out: &[u8]) {
         match outcome {
+            InitOutcome::HybridChallenge {
+                len0,
+                len1,
+                session,
+                ..
+            } => {
+                self.outbox.push_back((path, out[..len0].to_vec()));
+                self.outbox
+                    .push_back((path, out[len0..len0 + len1].to_vec()));
+                self.hold_path(path, session);
+            }
+            InitOutcome::Refuse { len, .. } => {
+                self.outbox.push_back((path, out[..len].to_vec()));
+            }
+            InitOutcome::Pending => {}
             InitOutcome::Challenge { len, session, .. } => {
                 self.outbox.push_back((path, out[..len].to_vec()));
                 // Every path a CHALLENGE went to is held: a resent one (a retransmitted
@@ -164,7 +227,6 @@ impl Node {
                 _ => self.stats.dropped_handshake += 1,
             },
         }
-        self.reply_scratch = out;
     }
 
     /// A session accepted on `path` keeps it held while the session stays there.

@@ -7,7 +7,7 @@ use super::{Node, RejectCause};
 use crate::crypto::AeadSet;
 use crate::error::ConnectError;
 use crate::frame::Header;
-use crate::handshake::initiator::generate_ephemeral;
+use crate::handshake::initiator::{generate_ephemeral, generate_kem_key};
 use crate::handshake::{AllowList, DropReason, Initiator};
 use crate::ids::{PathId, SessionHandle};
 use crate::session::Session;
@@ -64,6 +64,20 @@ impl Node {
         )
         .map_err(|_| ConnectError::Internal)?
         .with_provider(self.config.crypto);
+        let kem = if self.config.pq.hybrid_capable() {
+            match self.spare_kem.take() {
+                Some(k) => Some(k),
+                None => Some(
+                    generate_kem_key(self.config.crypto, &mut self.rng_secret)
+                        .map_err(|_| ConnectError::Internal)?,
+                ),
+            }
+        } else {
+            None
+        };
+        let initiator = initiator
+            .with_pq(self.config.pq, kem)
+            .map_err(|_| ConnectError::Internal)?;
         let initiator = match expected {
             Some(allow) => initiator.with_allow_list(allow),
             None => initiator,
@@ -73,6 +87,19 @@ impl Node {
         self.slots[handle.index as usize].session = Some(session);
         self.touch(handle.index, now);
         Ok(handle)
+    }
+
+    /// Counts a session that just came up by the handshake mode it ran.
+    pub(super) fn count_mode(&mut self, index: u32) {
+        let hybrid = self.slots[index as usize]
+            .session
+            .as_ref()
+            .is_some_and(|s| s.is_hybrid());
+        if hybrid {
+            self.stats.handshakes_hybrid += 1;
+        } else {
+            self.stats.handshakes_classic += 1;
+        }
     }
 
     pub(super) fn handle_response(
@@ -137,6 +164,7 @@ impl Node {
                 }
                 self.slots[handle.index as usize].session = Some(s);
                 self.stats.sessions_accepted += 1;
+                self.count_mode(handle.index);
                 self.hold_accepted(path, header.session_id);
                 self.index_peer_id(handle.index);
                 self.touch(handle.index, now);

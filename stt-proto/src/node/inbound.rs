@@ -66,8 +66,13 @@ impl Node {
         };
         match header.packet_type {
             PacketType::Init => self.handle_init(now, path, remote, &datagram),
+            PacketType::InitHybrid => self.handle_init_fragment(now, path, remote, &datagram),
             PacketType::Response => self.handle_response(now, path, &header, &datagram),
-            PacketType::Challenge | PacketType::Cookie | PacketType::Version => {
+            PacketType::Challenge
+            | PacketType::ChallengeHybrid
+            | PacketType::Refuse
+            | PacketType::Cookie
+            | PacketType::Version => {
                 let Some(index) = self.lookup(header.session_id) else {
                     self.stats.dropped_unknown_session += 1;
                     return;
@@ -81,6 +86,7 @@ impl Node {
                 }
                 if established {
                     self.stats.sessions_connected += 1;
+                    self.count_mode(index);
                     self.index_peer_id(index);
                 }
                 self.touch(index, now);

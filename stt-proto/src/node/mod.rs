@@ -19,12 +19,12 @@ use core::cmp::Reverse;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::crypto::AeadSet;
-use crate::crypto::DhKey;
+use crate::crypto::{DhKey, KemDecapsKey};
 use crate::endpoint::Registry;
 use crate::error::SessionError;
 use crate::event::{Event, MetricRecord};
 use crate::frame::SessionId;
-use crate::handshake::initiator::generate_ephemeral;
+use crate::handshake::initiator::{generate_ephemeral, generate_kem_key};
 use crate::handshake::{Responder, ResponderConfig};
 use crate::identity::{Identity, NetworkKey, NodeId};
 pub use crate::ids::{PathId, SessionHandle};
@@ -40,6 +40,8 @@ pub use session_ref::{SessionRef, max_custom_payload};
 mod admission;
 mod connect;
 mod endpoints;
+#[cfg(test)]
+mod hybrid_tests;
 mod inbound;
 #[cfg(test)]
 mod prepare_tests;
@@ -54,7 +56,7 @@ mod storage;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
 #[cfg(test)]
-mod test_pair;
+pub(crate) mod test_pair;
 mod timers;
 mod transmit;
 
@@ -123,6 +125,8 @@ pub struct Node {
     responder: Responder,
     /// The next `connect`'s ephemeral key, prepared by [`Node::prepare_idle`].
     spare_ephemeral: Option<Arc<dyn DhKey>>,
+    /// The next hybrid `connect`'s ML-KEM key, prepared by [`Node::prepare_idle`].
+    spare_kem: Option<Arc<dyn KemDecapsKey>>,
     pub(crate) slots: Vec<Slot>,
     free: Vec<u32>,
     by_local_id: BTreeMap<SessionId, u32>,
@@ -205,6 +209,8 @@ impl Node {
             provider: config.crypto,
             allow_list: None,
             admission: config.admission,
+            pq: config.pq,
+            hybrid_reassembly: config.hybrid_reassembly,
         });
         // Its own fork: the secret and public streams draw exactly what they drew before.
         let mut admission_key = [0u8; 32];
@@ -219,6 +225,7 @@ impl Node {
             rng_public,
             responder,
             spare_ephemeral: None,
+            spare_kem: None,
             slots: Vec::new(),
             free: Vec::new(),
             by_local_id: BTreeMap::new(),
@@ -270,6 +277,11 @@ impl Node {
             inits_replayed: r.replayed,
             inits_challenge_resent: r.challenges_resent,
             under_load_rate_trips: r.rate_trips,
+            hybrid_fragments_dropped: r.hybrid_fragments_dropped,
+            hybrid_reassembly_evicted: r.hybrid_reassembly_evicted,
+            refusals_sent: r.refusals_sent,
+            refused_classic: r.refused_classic,
+            refused_downgrade: r.refused_downgrade,
             ..self.stats
         }
     }
@@ -330,7 +342,8 @@ impl Node {
 
     /// Idle-time work, for the adapter to call when it has nothing else to do (no datagram,
     /// transmit or due timer waiting): prepares the ephemeral X25519 keys of the next
-    /// `connect` and of the next CHALLENGE, drawn from the secret stream in that order, so
+    /// `connect` and of the next CHALLENGE (and, in a hybrid mode, the next `connect`'s
+    /// ML-KEM key), drawn from the secret stream in that order, so
     /// key generation is off the handshake's critical path. Each prepared key serves one
     /// handshake only. Returns whether it did any work (false once both are ready).
     /// Optional: without it each handshake generates its key when it starts.
@@ -347,6 +360,14 @@ impl Node {
                 .responder
                 .prepare_ephemeral(&mut self.rng_secret)
                 .unwrap_or(false);
+        }
+        // Drawn last, and only in a hybrid mode: classic nodes draw exactly as before.
+        if self.config.pq.hybrid_capable()
+            && self.spare_kem.is_none()
+            && let Ok(k) = generate_kem_key(self.config.crypto, &mut self.rng_secret)
+        {
+            self.spare_kem = Some(k);
+            worked = true;
         }
         worked
     }

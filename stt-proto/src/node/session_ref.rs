@@ -47,6 +47,12 @@ impl SessionRef<'_> {
         self.session().peer()
     }
 
+    /// Whether the session was established by the hybrid handshake (X25519 + ML-KEM-768,
+    /// PROTOCOL.md §5.7.10); false for classic, and before the handshake completed.
+    pub fn is_hybrid(&mut self) -> bool {
+        self.session().is_hybrid()
+    }
+
     /// True once the handshake completed and until the session starts closing.
     pub fn is_established(&mut self) -> bool {
         self.session().is_established()

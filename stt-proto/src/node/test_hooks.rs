@@ -2,6 +2,7 @@
 //! feature). Never compiled into a normal build; the protocol never calls it.
 
 use crate::frame::StreamId;
+use crate::session::FlowAudit;
 use crate::time::Instant;
 
 use super::SessionRef;
@@ -20,5 +21,11 @@ impl SessionRef<'_> {
     ) -> Option<usize> {
         let len = self.session().seal_raw(now, stream_id, frames, buf);
         self.done(now, len)
+    }
+
+    /// This side's receive-side flow-control counters ([`FlowAudit`]); `None` before
+    /// the handshake completes.
+    pub fn flow_audit(&mut self) -> Option<FlowAudit> {
+        self.session().flow_audit()
     }
 }

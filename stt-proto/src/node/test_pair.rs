@@ -12,7 +12,7 @@ use crate::{Instant, Node, PathId};
 /// Moves every queued datagram between `a` (on path `a_path` as `b` sees it) and `b`
 /// (on `b_path` as `a` sees it) until both are quiet or `rounds` runs out, and returns
 /// the events each raised, in order.
-pub(super) fn pump(
+pub(crate) fn pump(
     a: &mut Node,
     a_path: PathId,
     b: &mut Node,
@@ -42,6 +42,6 @@ pub(super) fn pump(
 }
 
 /// Whether `events` hold a `Connected`.
-pub(super) fn connected(events: &[Event]) -> bool {
+pub(crate) fn connected(events: &[Event]) -> bool {
     events.iter().any(|e| matches!(e, Event::Connected { .. }))
 }

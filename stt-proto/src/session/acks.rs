@@ -96,6 +96,7 @@ impl Session {
             // congestion on the path in use, so they are resent but not counted.
             for (pn, p) in lost.iter() {
                 if p.ack_eliciting && *pn >= conn.path_first_pn {
+                    self.stats.congestion_losses += 1;
                     lost_bytes += u64::from(p.size);
                     first_sent = Some(first_sent.map_or(p.time_sent, |t| t.min(p.time_sent)));
                     last_sent = last_sent.max(p.time_sent);

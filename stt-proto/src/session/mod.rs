@@ -58,6 +58,8 @@ pub use params::{MAX_PARAMS_LEN, TransportParams};
 pub(crate) use paths::{PathState, Probe};
 pub use stats::SessionStats;
 pub(crate) use streams::{StreamLimits, Streams};
+#[cfg(feature = "test-hooks")]
+pub use test_hooks::FlowAudit;
 
 pub(crate) use fetch::DataOutcome;
 use send::PacketInfo;
@@ -85,6 +87,9 @@ pub(crate) struct HandshakeProgress {
     deadline: Instant,
     next_send: Instant,
     rto: Duration,
+    /// The INIT datagram to send next within one transmission (a hybrid INIT is two
+    /// fragments, sent back to back); 0 when none is pending.
+    next_part: usize,
 }
 
 /// Everything that exists once keys are established.
@@ -95,6 +100,8 @@ pub(crate) struct Conn {
     peer: NodeId,
     /// The peer's stateless-reset token for `peer_session` (PROTOCOL.md §5.7.7).
     peer_reset_token: [u8; 16],
+    /// The handshake was hybrid (X25519 + ML-KEM-768, PROTOCOL.md §5.7.10).
+    hybrid: bool,
     peer_params: TransportParams,
     /// Initiator: a protected packet from the responder arrived. Responder: always.
     confirmed: bool,
@@ -210,6 +217,7 @@ impl Session {
                 deadline: now + config.handshake_timeout,
                 next_send: now,
                 rto: config.handshake_retransmit,
+                next_part: 0,
             }),
             conn: None,
             stats: SessionStats::default(),
@@ -285,6 +293,7 @@ impl Session {
             peer_session: est.peer_session,
             peer: est.peer,
             peer_reset_token: est.peer_reset_token,
+            hybrid: est.hybrid,
             peer_params,
             confirmed,
             confirm_acked: false,
@@ -348,6 +357,11 @@ impl Session {
     /// This side's session id (the one the peer addresses packets to).
     pub(crate) fn local_id(&self) -> SessionId {
         self.local_id
+    }
+
+    /// Whether the session's handshake was hybrid (false until established).
+    pub(crate) fn is_hybrid(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.hybrid)
     }
 
     /// True while the initiator waits for CHALLENGE.

@@ -303,44 +303,4 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn retry_interval_backs_off_and_is_capped_by_the_idle_timeout() {
-        let mut p = Probe {
-            challenge: [0; 8],
-            sent_at: None,
-            tries: 1,
-        };
-        let (pto, idle) = (ms(100), ms(30_000));
-        let got: alloc::vec::Vec<Duration> = (1..=10)
-            .map(|t| {
-                p.tries = t;
-                p.retry_interval(pto, idle)
-            })
-            .collect();
-        assert_eq!(&got[..4], &[ms(200), ms(400), ms(800), ms(1600)]);
-        assert_eq!(got[6], ms(7500), "capped at a quarter of the idle timeout");
-        assert_eq!(got[9], ms(7500));
-        // A PTO longer than the idle timeout's quarter: never below two PTOs.
-        assert_eq!(p.retry_interval(ms(5_000), ms(3_000)), ms(10_000));
-    }
-
-    #[test]
-    fn unvalidated_budget_is_three_times_what_arrived() {
-        let mut s = PathState::new(PathId(9), false);
-        assert_eq!(s.budget(), 0);
-        s.received = 100;
-        s.sent = 250;
-        assert_eq!(s.budget(), 50);
-        s.sent = 400;
-        assert_eq!(s.budget(), 0);
-        s.validated = true;
-        assert_eq!(s.budget(), u64::MAX);
-    }
-}
+mod tests;

@@ -49,9 +49,41 @@ impl Session {
                     stats.dropped_handshake += 1;
                 }
             }
-            crate::frame::PacketType::Challenge => {
-                let peer = match hs.initiator.handle_challenge(packet) {
-                    Ok(peer) => peer,
+            crate::frame::PacketType::Refuse => match hs.initiator.handle_refuse(packet) {
+                Ok(_fell_back) => {
+                    // `prefer` against a classic-only member: the classic INIT (saying
+                    // hybrid was refused) goes at once, with a fresh backoff.
+                    stats.refusals_received += 1;
+                    hs.next_send = now;
+                    hs.next_part = 0;
+                    hs.rto = config.handshake_retransmit;
+                }
+                Err(
+                    e @ (HandshakeError::HybridRefused
+                    | HandshakeError::PeerRequiresHybrid
+                    | HandshakeError::Downgrade),
+                ) => {
+                    stats.refusals_received += 1;
+                    let reason = match e {
+                        HandshakeError::HybridRefused => SessionError::HybridRequired,
+                        HandshakeError::PeerRequiresHybrid => SessionError::PeerRequiresHybrid,
+                        _ => SessionError::HybridDowngrade,
+                    };
+                    self.error = Some(reason.clone());
+                    self.terminate(reason);
+                }
+                Err(_) => stats.dropped_handshake += 1,
+            },
+            crate::frame::PacketType::Challenge | crate::frame::PacketType::ChallengeHybrid => {
+                let result = if header.packet_type == crate::frame::PacketType::Challenge {
+                    hs.initiator.handle_challenge(packet).map(Some)
+                } else {
+                    hs.initiator.handle_challenge_fragment(packet)
+                };
+                let peer = match result {
+                    Ok(Some(peer)) => peer,
+                    // The first of two CHALLENGE fragments: wait for the other.
+                    Ok(None) => return,
                     Err(HandshakeError::PeerRefused(actual)) => {
                         // An authenticated member of the network, but not the peer this
                         // connect was pinned to: stop before RESPONSE authenticates us.

@@ -219,14 +219,23 @@ impl Session {
 
     fn transmit_init(&mut self, now: Instant, buf: &mut [u8]) -> Option<(PathId, usize)> {
         let hs = self.handshake.as_mut()?;
-        if now < hs.next_send {
+        let part = hs.next_part;
+        if part == 0 && now < hs.next_send {
             return None;
         }
-        let len = hs.initiator.write_init(buf).ok()?;
-        hs.next_send = now + hs.rto;
-        // Saturating: every COOKIE asks for an immediate resend, so the doublings are not
-        // bounded by the handshake timeout and `*= 2` would overflow (a panic).
-        hs.rto = hs.rto.saturating_mul(2);
+        let len = hs.initiator.write_init_part(part, buf).ok()?;
+        if part == 0 {
+            hs.next_send = now + hs.rto;
+            // Saturating: every COOKIE asks for an immediate resend, so the doublings are
+            // not bounded by the handshake timeout and `*= 2` would overflow (a panic).
+            hs.rto = hs.rto.saturating_mul(2);
+        }
+        // A hybrid INIT's second fragment follows its first at once (PROTOCOL.md §5.7.10).
+        hs.next_part = if part + 1 < hs.initiator.init_parts() {
+            part + 1
+        } else {
+            0
+        };
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += len as u64;
         Some((self.path.id, len))
@@ -540,11 +549,6 @@ impl Session {
     }
 }
 
-/// Whether an ack-eliciting packet may go with `in_flight` bytes out under `window`:
-/// while any of the window is unused, as Chromium's and msquic's QUIC senders decide, so
-/// a window of 4.9 datagrams keeps five in flight rather than four (the window then
-/// overshoots by less than one datagram, never more). `recovery_send` is the one packet
-/// allowed on entering recovery.
 /// Metrics of a packet about to be sealed: what it carried and that sending goes on.
 fn record_sent(now: Instant, conn: &mut Conn, info: &PacketInfo, eliciting: bool) {
     let resent = conn.streams.last_chunk_resent;
@@ -587,6 +591,11 @@ fn record_sent(now: Instant, conn: &mut Conn, info: &PacketInfo, eliciting: bool
     }
 }
 
+/// Whether an ack-eliciting packet may go with `in_flight` bytes out under `window`:
+/// while any of the window is unused, as Chromium's and msquic's QUIC senders decide, so
+/// a window of 4.9 datagrams keeps five in flight rather than four (the window then
+/// overshoots by less than one datagram, never more). `recovery_send` is the one packet
+/// allowed on entering recovery.
 fn window_allows(in_flight: u64, window: u64, recovery_send: bool) -> bool {
     recovery_send || in_flight < window
 }

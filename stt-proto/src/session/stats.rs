@@ -19,6 +19,9 @@ pub struct SessionStats {
     pub packets_received: u64,
     /// Packets declared lost.
     pub packets_lost: u64,
+    /// Of those, the ack-eliciting ones sent on the path in use, which count as
+    /// congestion (losses of packets sent before a path change do not).
+    pub congestion_losses: u64,
     /// Bytes sent on the wire.
     pub bytes_sent: u64,
     /// Bytes received on the wire (authenticated packets).

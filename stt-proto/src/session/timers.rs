@@ -133,7 +133,12 @@ impl Session {
             Phase::Handshaking => {
                 if let Some(hs) = self.handshake.as_ref() {
                     at(hs.deadline);
-                    at(hs.next_send);
+                    // A pending second INIT fragment is due at once.
+                    at(if hs.next_part > 0 {
+                        Instant::ZERO
+                    } else {
+                        hs.next_send
+                    });
                 }
                 return t;
             }

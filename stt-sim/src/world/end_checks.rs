@@ -1,4 +1,5 @@
-//! End-of-run checks and the run report: no silent loss, no half-open session, every
+//! End-of-run checks and the run report: no silent loss, losses reached the congestion
+//! controller, configured key updates and re-handshakes happened, no half-open session, every
 //! plan's expected outcome (plus the apps', attacks' and paths' own end checks), then
 //! the counters gathered into a [`RunReport`]. It only reads the world as the run left
 //! it; it must not step the world further.
@@ -11,6 +12,9 @@ use crate::invariant::Violation;
 use crate::link::LinkStats;
 use crate::report::RunReport;
 use crate::scenario::Expect;
+
+/// Congestion losses after which a session must have cut its window.
+const LOSSES_WITHOUT_CUT: u64 = 8;
 
 impl World {
     /// End-of-run checks; builds the report.
@@ -40,6 +44,21 @@ impl World {
                     written: r.written,
                     sender: sender.describe(),
                     receiver: receiver.map_or("never opened".into(), |e| e.describe()),
+                };
+                self.violate(v);
+            }
+        }
+        // Loss reaches the congestion controller: a session that declared this many
+        // packets lost as congestion (not those sent before a path change) has cut its
+        // window at least once.
+        for t in 0..self.tracks.len() {
+            let tr = &self.tracks[t];
+            let lost = tr.last_stats.congestion_losses;
+            if lost >= LOSSES_WITHOUT_CUT && !tr.window_cut {
+                let v = Violation::WindowNeverReduced {
+                    node: tr.node,
+                    track: t,
+                    lost,
                 };
                 self.violate(v);
             }
@@ -93,13 +112,16 @@ impl World {
         let mut packets_lost = 0;
         let mut probe_timeouts = 0;
         let mut rekeys = 0;
+        let mut key_updates = 0;
         for tr in &self.tracks {
             probe_timeouts += tr.last_stats.pto_count;
             rekeys += tr.last_stats.rekeys;
+            key_updates += tr.last_stats.key_updates;
             retransmitted += tr.last_stats.bytes_retransmitted;
             packets_sent += tr.last_stats.packets_sent;
             packets_lost += tr.last_stats.packets_lost;
         }
+        self.check_key_schedule(key_updates, rekeys);
         let links: Vec<((usize, usize), LinkStats)> =
             self.links.iter().map(|(k, l)| (*k, l.stats)).collect();
         self.trace.flush();
@@ -136,6 +158,38 @@ impl World {
             drops: self.drops,
             session_ends: self.session_ends,
             links,
+        }
+    }
+
+    /// Key updates and re-handshakes happen when configured: a run that lasted ten of
+    /// a node's intervals while moving data saw at least one of each kind configured
+    /// (`key_updates`, `rekeys`: the sums over all sessions). Key updates are drawn in
+    /// some `rebind-mix` runs; re-handshakes (with key updates) in `rehandshake-loss`.
+    fn check_key_schedule(&mut self, key_updates: u64, rekeys: u64) {
+        let ran = Duration::from_micros(self.now.as_micros());
+        if self.stream_bytes_read == 0 {
+            return;
+        }
+        let mut missing = Vec::new();
+        for (ix, n) in self.scenario.nodes.iter().enumerate() {
+            let t = &n.config.transport;
+            // (A re-handshake ends in a key update of its own, so when re-handshakes
+            // were due too only they are checked.)
+            if t.key_update_interval.is_some_and(|k| ran > k * 10)
+                && t.rekey_interval.is_none_or(|r| ran <= r)
+                && key_updates == 0
+            {
+                missing.push((ix, "key updates"));
+            }
+            if t.rekey_interval.is_some_and(|k| ran > k * 10) && rekeys == 0 {
+                missing.push((ix, "re-handshakes"));
+            }
+        }
+        for (node, what) in missing {
+            self.violate(Violation::App {
+                node,
+                what: format!("{what} are configured but none happened in {ran:?}"),
+            });
         }
     }
 }

@@ -29,6 +29,9 @@ pub(super) struct SimNode {
     pub(super) tracks: Vec<usize>,
     pub(super) plans: Vec<usize>,
     pub(super) last_stats: NodeStats,
+    /// A handshake RESPONSE reached the node since its last bounds check (a repeated
+    /// one lets the responder send one probe beyond its congestion window).
+    pub(super) got_response: bool,
     pub(super) timer_spin: (Instant, u64),
 }
 

@@ -1,7 +1,8 @@
 //! The network: per-direction links created on first use from the scenario, routing a
 //! node's datagram to the node that owns the destination address (and the wire checks
-//! on the way: plaintext scan, path oracle, capture for injectors), and delivering or
-//! dropping it on arrival. It must not drive applications or judge sessions.
+//! on the way: plaintext scan, packet numbers never repeated, path oracle, capture for
+//! injectors), and delivering or dropping it on arrival. It must not drive applications
+//! or judge sessions.
 
 use bytes::BytesMut;
 use stt_proto::PathId;
@@ -12,6 +13,18 @@ use crate::link::{Delivery, DropReason, Link};
 use crate::payload;
 use crate::rng::{FNV_OFFSET, fnv1a};
 use crate::trace::Val;
+
+/// The receiver's session id and the sequence of a protected packet (CONFIRM 0x04 or
+/// DATA 0x10; PROTOCOL.md §2.1), read from its clear header; `None` for anything else.
+fn protected_packet_number(bytes: &[u8]) -> Option<(u64, u32)> {
+    let header = bytes.get(..20)?;
+    if &header[..2] != b"ST" || !matches!(header[2], 0x04 | 0x10) {
+        return None;
+    }
+    let session_id = u64::from_be_bytes(header[3..11].try_into().ok()?);
+    let sequence = u32::from_be_bytes(header[15..19].try_into().ok()?);
+    Some((session_id, sequence))
+}
 
 impl World {
     /// Hands a datagram that arrived to node `to` at `to_addr`, or drops it (crashed
@@ -57,6 +70,10 @@ impl World {
                 ("dup", Val::B(duplicate)),
             ],
         );
+        // Packet type RESPONSE (0x03) in the clear header after the magic "ST".
+        if bytes.get(..3) == Some(&b"ST\x03"[..]) {
+            self.nodes[to].got_response = true;
+        }
         if let Some(node) = self.nodes[to].node.as_mut() {
             node.handle_datagram(self.now, PathId(from_addr), BytesMut::from(&bytes[..]));
         }
@@ -90,6 +107,16 @@ impl World {
             });
         }
         let from_addr = self.nodes[from].addr;
+        if let Some((session_id, sequence)) = protected_packet_number(&bytes) {
+            let key = (from, self.nodes[from].incarnation, session_id, sequence);
+            if !self.sent_pns.insert(key) {
+                self.violate(Violation::NonceReuse {
+                    node: from,
+                    session_id,
+                    sequence,
+                });
+            }
+        }
         if let Some(v) = self.path_oracle.on_send(from, path.0, bytes.len()) {
             self.violate(v);
         }
@@ -104,6 +131,10 @@ impl World {
                 ("hash", Val::U(h)),
             ],
         );
+        if self.muted.get(&from).is_some_and(|&until| now < until) {
+            self.record_drop(from, path.0, bytes.len(), DropReason::Muted);
+            return;
+        }
         let Some(&to) = self.addr_owner.get(&path.0) else {
             let r = if self.old_addrs.contains(&path.0) {
                 DropReason::OldAddress

@@ -61,6 +61,11 @@ pub(super) struct Track {
     pub(super) done: bool,
     pub(super) last_stats: SessionStats,
     pub(super) max_cwnd: u64,
+    /// `packets_lost` when the flight last grew: a loss declared since lets one packet
+    /// go beyond the window on entering recovery.
+    pub(super) lost_at_last_growth: u64,
+    /// The congestion window was seen to shrink at least once.
+    pub(super) window_cut: bool,
     /// The last path the engine reported validated for this session (its first path
     /// at `Connected`, then every `PathChanged`).
     pub(super) validated_path: Option<PathId>,
@@ -126,6 +131,8 @@ impl World {
                     done: false,
                     last_stats: SessionStats::default(),
                     max_cwnd: 0,
+                    lost_at_last_growth: 0,
+                    window_cut: false,
                     validated_path: None,
                 });
                 self.nodes[ix].tracks.push(t);
@@ -245,6 +252,8 @@ impl World {
                         done: false,
                         last_stats: SessionStats::default(),
                         max_cwnd: 0,
+                        lost_at_last_growth: 0,
+                        window_cut: false,
                         validated_path: None,
                     });
                     if let Some(pt) = peer_track {

@@ -16,11 +16,14 @@ pub struct Ticket {
     pub cert: Vec<u8>,
 }
 
-/// The one setting a row may change from both stacks' defaults.
+/// The settings a row may change from both stacks' defaults.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Knobs {
     /// Idle timeout (`None`: each stack's default, 30 s for both).
     pub idle_timeout: Option<Duration>,
+    /// Post-quantum hybrid key exchange (row c′): STT `NodeConfig::pq = Require`; quinn
+    /// with rustls's aws-lc-rs provider offering X25519MLKEM768 first.
+    pub pq: bool,
 }
 
 /// One transport under test. Futures are `Send` so the harness can spawn them.
@@ -67,4 +70,7 @@ pub trait Contender: 'static {
     fn finish(s: Self::Send);
     /// Length of the next chunk read; `None` at the end of the stream.
     fn read_chunk(r: &mut Self::Recv) -> impl Future<Output = Option<usize>> + Send + '_;
+    /// Key exchanges completed in this process so far: (hybrid X25519+ML-KEM-768,
+    /// classic), as the stack itself reports them, so a row can prove which ran.
+    fn key_exchanges() -> (u64, u64);
 }

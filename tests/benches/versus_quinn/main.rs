@@ -26,7 +26,7 @@ mod stt_side;
 use std::process::Command;
 use std::time::Duration;
 
-use contender::{Contender, Ticket};
+use contender::{Contender, Knobs, Ticket};
 use measure::median;
 use quinn_side::Quinn;
 use stt_side::Stt;
@@ -64,7 +64,7 @@ impl Plan {
             concurrency: 64,
             settle: Duration::from_secs(15),
             runs: 3,
-            only: "abcdefghij".into(),
+            only: "abcCdefghij".into(),
             impaired: 64 << 20,
         }
     }
@@ -88,6 +88,11 @@ impl Plan {
     fn wants(&self, row: char) -> bool {
         self.only.contains(row)
     }
+
+    /// Row c′ (hybrid post-quantum handshakes): `--only "c'"` (with row c) or `C`.
+    fn wants_c_prime(&self) -> bool {
+        self.only.contains("c'") || self.only.contains('C')
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -110,7 +115,19 @@ fn child<C: Contender>(row: &str, args: &[String]) {
     let line = match row {
         "bulk" => rt.block_on(rows::bulk::<C>(arg(args, 0))),
         "messages" => rt.block_on(rows::messages::<C>(arg(args, 0), arg(args, 1))),
-        "latency" => rt.block_on(rows::latency::<C>(arg(args, 0), arg(args, 1))),
+        "latency" => rt.block_on(rows::latency::<C>(
+            Knobs::default(),
+            arg(args, 0),
+            arg(args, 1),
+        )),
+        "latency-pq" => rt.block_on(rows::latency::<C>(
+            Knobs {
+                pq: true,
+                ..Knobs::default()
+            },
+            arg(args, 0),
+            arg(args, 1),
+        )),
         "impaired" => rt.block_on(rows::impaired::<C>(arg(args, 0), impairment(args))),
         "rate" => rt.block_on(rows::rate::<C>(
             arg(args, 0),
@@ -380,6 +397,39 @@ fn main() {
                 target: Some(0.5),
             });
         }
+    }
+    if plan.wants_c_prime() {
+        let args = [plan.warmup.to_string(), plan.connects.to_string()];
+        let figs = runs(&plan, "latency-pq", &args);
+        notes.push(note(
+            "hybrid handshakes (c′): CPU µs per handshake (both ends)",
+            &figs,
+            "cpu_us",
+        ));
+        notes.push(note(
+            "hybrid handshakes (c′): handshakes that ran X25519+ML-KEM-768 (checked in each child: none classic)",
+            &figs,
+            "hybrid_kx",
+        ));
+        for (key, what) in [("mean_ms", "mean"), ("p99_ms", "p99")] {
+            lines.push(Line {
+                label: format!(
+                    "(c′) hybrid PQ handshake latency {what}, {} sequential",
+                    plan.connects
+                ),
+                unit: "ms",
+                values: per_stack(&figs, |f| get(f, key)),
+                higher_is_better: false,
+                target: Some(0.6),
+            });
+        }
+        lines.push(Line {
+            label: "(c′) CPU per hybrid handshake (both ends, user+sys)".into(),
+            unit: "µs",
+            values: per_stack(&figs, |f| get(f, "cpu_us")),
+            higher_is_better: false,
+            target: None,
+        });
     }
     if plan.wants('d') {
         let args = [

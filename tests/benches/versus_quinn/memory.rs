@@ -24,6 +24,7 @@ pub const IDLE: Duration = Duration::from_secs(600);
 fn knobs() -> Knobs {
     Knobs {
         idle_timeout: Some(IDLE),
+        ..Knobs::default()
     }
 }
 

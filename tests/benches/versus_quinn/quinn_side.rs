@@ -2,11 +2,22 @@
 //! socket, rustls with the ring provider), a self-signed rcgen certificate the client
 //! trusts, and quinn's default transport config (CUBIC) except for the idle timeout
 //! when a row sets it. The server completes handshakes concurrently, one task each.
+//!
+//! Row c′ (`Knobs::pq`) builds the same TLS configurations as quinn does (TLS 1.3 only,
+//! early data on) on rustls's aws-lc-rs provider, whose key-exchange groups are wrapped
+//! to count which one each handshake ran: X25519MLKEM768 first, as rustls offers it by
+//! default (its `prefer-post-quantum` feature), then X25519.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::rustls::RootCertStore;
+use quinn::rustls::crypto::{
+    ActiveKeyExchange, CompletedKeyExchange, CryptoProvider, SupportedKxGroup, aws_lc_rs,
+};
 use quinn::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use quinn::rustls::{NamedGroup, ProtocolVersion};
 use quinn::{ClientConfig, Connection, Endpoint, RecvStream, SendStream, ServerConfig};
 use tokio::sync::{Mutex, mpsc};
 
@@ -29,6 +40,62 @@ pub struct QuinnClient {
     to: std::net::SocketAddr,
 }
 
+/// Key exchanges run by this process's quinn servers: [X25519MLKEM768, X25519].
+static KX: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// A key-exchange group that counts, on the server side, the handshakes that used it.
+#[derive(Debug)]
+struct Counted {
+    inner: &'static dyn SupportedKxGroup,
+    counter: Option<&'static AtomicU64>,
+}
+
+impl SupportedKxGroup for Counted {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, quinn::rustls::Error> {
+        self.inner.start()
+    }
+
+    fn start_and_complete(
+        &self,
+        peer_pub_key: &[u8],
+    ) -> Result<CompletedKeyExchange, quinn::rustls::Error> {
+        if let Some(c) = self.counter {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.start_and_complete(peer_pub_key)
+    }
+
+    fn name(&self) -> NamedGroup {
+        self.inner.name()
+    }
+
+    fn fips(&self) -> bool {
+        self.inner.fips()
+    }
+
+    fn usable_for_version(&self, version: ProtocolVersion) -> bool {
+        self.inner.usable_for_version(version)
+    }
+}
+
+/// rustls's aws-lc-rs provider offering X25519MLKEM768, then X25519 (counted on the
+/// server side when `server`).
+fn pq_provider(server: bool) -> Arc<CryptoProvider> {
+    let group = |inner: &'static dyn SupportedKxGroup, i: usize| -> &'static dyn SupportedKxGroup {
+        Box::leak(Box::new(Counted {
+            inner,
+            counter: server.then_some(&KX[i]),
+        }))
+    };
+    Arc::new(CryptoProvider {
+        kx_groups: vec![
+            group(aws_lc_rs::kx_group::X25519MLKEM768, 0),
+            group(aws_lc_rs::kx_group::X25519, 1),
+        ],
+        ..aws_lc_rs::default_provider()
+    })
+}
+
 fn transport(knobs: Knobs) -> Option<Arc<quinn::TransportConfig>> {
     let t = knobs.idle_timeout?;
     let mut c = quinn::TransportConfig::default();
@@ -49,9 +116,22 @@ impl Contender for Quinn {
             .expect("self-signed certificate");
         let cert = ck.cert.der().to_vec();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-        let mut config =
-            ServerConfig::with_single_cert(vec![CertificateDer::from(cert.clone())], key)
-                .expect("quinn server config");
+        let chain = vec![CertificateDer::from(cert.clone())];
+        let mut config = if knobs.pq {
+            // As quinn's own `with_single_cert`, on the aws-lc-rs provider.
+            let mut tls = quinn::rustls::ServerConfig::builder_with_provider(pq_provider(true))
+                .with_protocol_versions(&[&quinn::rustls::version::TLS13])
+                .expect("TLS 1.3")
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .expect("rustls server config");
+            tls.max_early_data_size = u32::MAX;
+            ServerConfig::with_crypto(Arc::new(
+                QuicServerConfig::try_from(tls).expect("QUIC-capable TLS config"),
+            ))
+        } else {
+            ServerConfig::with_single_cert(chain, key).expect("quinn server config")
+        };
         if let Some(t) = transport(knobs) {
             config.transport_config(t);
         }
@@ -92,8 +172,19 @@ impl Contender for Quinn {
         roots
             .add(CertificateDer::from(to.cert))
             .expect("trust the server certificate");
-        let mut config =
-            ClientConfig::with_root_certificates(Arc::new(roots)).expect("quinn client config");
+        let mut config = if knobs.pq {
+            let mut tls = quinn::rustls::ClientConfig::builder_with_provider(pq_provider(false))
+                .with_protocol_versions(&[&quinn::rustls::version::TLS13])
+                .expect("TLS 1.3")
+                .with_root_certificates(Arc::new(roots))
+                .with_no_client_auth();
+            tls.enable_early_data = true;
+            ClientConfig::new(Arc::new(
+                QuicClientConfig::try_from(tls).expect("QUIC-capable TLS config"),
+            ))
+        } else {
+            ClientConfig::with_root_certificates(Arc::new(roots)).expect("quinn client config")
+        };
         if let Some(t) = transport(knobs) {
             config.transport_config(t);
         }
@@ -113,6 +204,10 @@ impl Contender for Quinn {
             .map_err(|e| e.to_string())?
             .await
             .map_err(|e| e.to_string())
+    }
+
+    fn key_exchanges() -> (u64, u64) {
+        (KX[0].load(Ordering::Relaxed), KX[1].load(Ordering::Relaxed))
     }
 
     fn close(conn: Connection) {

@@ -56,9 +56,16 @@ fn payload(len: usize) -> Vec<u8> {
 
 /// A server with its sink and one connected client.
 async fn pair<C: Contender>() -> (Arc<C::Server>, mpsc::UnboundedReceiver<u64>, C::Client) {
-    let server = Arc::new(C::server(Knobs::default()).await);
+    pair_with::<C>(Knobs::default()).await
+}
+
+/// [`pair`] with `knobs` on both ends.
+async fn pair_with<C: Contender>(
+    knobs: Knobs,
+) -> (Arc<C::Server>, mpsc::UnboundedReceiver<u64>, C::Client) {
+    let server = Arc::new(C::server(knobs).await);
     let done = sink::<C>(server.clone());
-    let client = C::client(Knobs::default(), C::ticket(&server)).await;
+    let client = C::client(knobs, C::ticket(&server)).await;
     (server, done, client)
 }
 
@@ -153,8 +160,11 @@ pub async fn messages<C: Contender>(count: usize, size: usize) -> String {
 /// (c): `count` sequential handshakes from one client endpoint (after `warmup`
 /// untimed ones), each closed before the next. Reports mean and p99 in ms, and the
 /// process CPU time (both ends) per handshake in µs.
-pub async fn latency<C: Contender>(warmup: usize, count: usize) -> String {
-    let (_server, _done, client) = pair::<C>().await;
+/// With `knobs.pq` (row c′) every handshake must have run the hybrid key exchange, as
+/// the stack reports it: the child fails otherwise, and the figures carry the counts.
+pub async fn latency<C: Contender>(knobs: Knobs, warmup: usize, count: usize) -> String {
+    let (_server, _done, client) = pair_with::<C>(knobs).await;
+    let kx0 = C::key_exchanges();
     let mut samples = Vec::with_capacity(count);
     let mut cpu0 = cpu_time();
     for i in 0..warmup + count {
@@ -171,7 +181,21 @@ pub async fn latency<C: Contender>(warmup: usize, count: usize) -> String {
     }
     let cpu_us = (cpu_time() - cpu0).as_secs_f64() * 1e6 / count.max(1) as f64;
     let (mean, p99) = mean_p99_ms(&samples);
-    format!("mean_ms={mean} p99_ms={p99} cpu_us={cpu_us}")
+    let kx1 = C::key_exchanges();
+    let (hybrid, classic) = (kx1.0 - kx0.0, kx1.1 - kx0.1);
+    if knobs.pq {
+        eprintln!(
+            "{}: {hybrid} of {} handshakes negotiated X25519+ML-KEM-768 (X25519MLKEM768), {classic} classic",
+            C::NAME,
+            warmup + count
+        );
+        assert!(
+            classic == 0 && hybrid >= (warmup + count) as u64,
+            "{}: a handshake of row c′ was not hybrid ({hybrid} hybrid, {classic} classic)",
+            C::NAME
+        );
+    }
+    format!("mean_ms={mean} p99_ms={p99} cpu_us={cpu_us} hybrid_kx={hybrid} classic_kx={classic}")
 }
 
 /// (d): `clients` client endpoints, each connecting and closing in a loop against one

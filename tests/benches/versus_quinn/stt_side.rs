@@ -3,8 +3,9 @@
 //! instructions, as here) and the default congestion control. The only departure from `NodeConfig::default()` is a session
 //! limit above the 10,000 the memory row needs (and its idle timeout).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use stt_proto::PqMode;
 use stt_proto::crypto::AWS_LC;
 use stt_tokio::{Identity, NetworkKey, Node, NodeConfig, RecvStream, SendStream, Session};
 
@@ -39,8 +40,14 @@ fn config(knobs: Knobs) -> NodeConfig {
     if let Some(t) = knobs.idle_timeout {
         c.transport.idle_timeout = t;
     }
+    if knobs.pq {
+        c.pq = PqMode::Require;
+    }
     c
 }
+
+/// Handshakes completed by clients of this process: (hybrid, classic).
+static KX: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 async fn node(knobs: Knobs) -> Node {
     Node::builder(
@@ -91,11 +98,17 @@ impl Contender for Stt {
     }
 
     async fn connect(client: &SttClient) -> Result<Session, String> {
-        client
+        let s = client
             .node
             .connect(client.to)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        KX[usize::from(!s.is_hybrid())].fetch_add(1, Ordering::Relaxed);
+        Ok(s)
+    }
+
+    fn key_exchanges() -> (u64, u64) {
+        (KX[0].load(Ordering::Relaxed), KX[1].load(Ordering::Relaxed))
     }
 
     fn close(conn: Session) {

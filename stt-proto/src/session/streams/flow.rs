@@ -189,3 +189,26 @@ impl Streams {
         self.remote_limit[dir_index(dir)]
     }
 }
+
+#[cfg(feature = "test-hooks")]
+impl Streams {
+    /// What this side holds against what it advertised, from its own counters (the
+    /// simulator checks it after every step).
+    pub(crate) fn flow_audit(&self) -> crate::session::FlowAudit {
+        let mut streams_over = Vec::new();
+        for (id, s) in &self.streams {
+            if let Some(r) = s.recv.as_ref()
+                && r.buf.highest_received() > r.window.advertised
+            {
+                streams_over.push((*id, r.buf.highest_received(), r.window.advertised));
+            }
+        }
+        crate::session::FlowAudit {
+            session_received: self.received_data,
+            session_advertised: self.window.advertised,
+            streams_over,
+            peer_streams_opened: self.remote_opened,
+            peer_streams_limit: self.remote_limit,
+        }
+    }
+}

@@ -352,18 +352,19 @@ impl Streams {
         if fin && r.total_len.is_some_and(|t| t != end) {
             return Err(ErrorCode::FINAL_SIZE_ERROR);
         }
-        let before = r.buf.highest_received();
+        // Both windows are checked before the bytes are held, so a refused frame never
+        // leaves more buffered than was advertised.
+        let grown = end.saturating_sub(r.buf.highest_received());
+        if self.received_data + grown > self.window.advertised {
+            return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
+        }
         // Edge-triggered: announce only the change from "nothing to read" (the reader
         // reads until Blocked, so later arrivals need no event of their own).
         let was_readable = r.buf.has_readable() || r.buf.is_finished();
         r.buf
             .insert(offset, data, fin)
             .map_err(|_| ErrorCode::FINAL_SIZE_ERROR)?;
-        let grown = r.buf.highest_received().saturating_sub(before);
         self.received_data += grown;
-        if self.received_data > self.window.advertised {
-            return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
-        }
         if !was_readable && (r.buf.has_readable() || r.buf.is_finished()) {
             self.events.push_back(StreamEvent::Readable(id));
         }
@@ -513,10 +514,10 @@ impl Streams {
         }
         // Credit the whole final size so session-level accounting stays in step.
         let grown = final_size - r.buf.highest_received();
-        self.received_data += grown;
-        if final_size > r.window.advertised || self.received_data > self.window.advertised {
+        if final_size > r.window.advertised || self.received_data + grown > self.window.advertised {
             return Err(ErrorCode::FLOW_CONTROL_VIOLATION);
         }
+        self.received_data += grown;
         r.reset = Some(code);
         self.consumed_data += final_size - r.buf.read_offset();
         if let Some(max) = self.window.update(self.consumed_data, now, rtt) {
@@ -584,5 +585,7 @@ mod flow;
 mod schedule;
 
 use flow::RecvWindow;
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod tests;
