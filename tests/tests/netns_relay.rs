@@ -3,8 +3,8 @@
 //! home A, each home behind its own NAT (`stt_tests::topology`). 50 MiB of seeded
 //! random content, checked by SHA3-256 at the receiver; whether it went direct or
 //! through the relay is read from the sender's summary and from the relay's count of
-//! forwarded bytes. The CLI they run is not in `stt` yet: every test is ignored until
-//! it is, and what they expect of it is gathered in `cli` below for the lead to align.
+//! forwarded bytes. What they expect of the command (flags, ready lines, the JSON
+//! summaries) is gathered in `cli` below.
 //! That a member cannot register another member's NodeId is not a CLI claim (the CLI
 //! registers only its own identity); it belongs to the protocol's tests.
 
@@ -215,7 +215,6 @@ impl World {
 }
 
 #[test]
-#[ignore = "needs `stt relay` / `--via` (issue 21)"]
 fn endpoint_independent_nats_go_direct_after_punching() {
     let Some(w) = world(
         "endpoint_independent_nats_go_direct_after_punching",
@@ -236,7 +235,6 @@ fn endpoint_independent_nats_go_direct_after_punching() {
 }
 
 #[test]
-#[ignore = "needs `stt relay` / `--via` (issue 21)"]
 fn a_symmetric_nat_goes_via_the_relay() {
     let Some(w) = world(
         "a_symmetric_nat_goes_via_the_relay",
@@ -252,7 +250,6 @@ fn a_symmetric_nat_goes_via_the_relay() {
 }
 
 #[test]
-#[ignore = "needs `stt relay` / `--via` (issue 21)"]
 fn udp_blocked_goes_over_websocket_through_the_relay() {
     let Some(w) = world(
         "udp_blocked_goes_over_websocket_through_the_relay",
@@ -269,7 +266,6 @@ fn udp_blocked_goes_over_websocket_through_the_relay() {
 }
 
 #[test]
-#[ignore = "needs `stt relay` / `--via` (issue 21)"]
 fn a_direct_path_cut_mid_transfer_falls_back_to_the_relay() {
     let Some(w) = world(
         "a_direct_path_cut_mid_transfer_falls_back_to_the_relay",
@@ -300,7 +296,6 @@ fn a_direct_path_cut_mid_transfer_falls_back_to_the_relay() {
 }
 
 #[test]
-#[ignore = "needs `stt relay` / `--via` (issue 21)"]
 fn a_non_member_can_neither_register_nor_look_up() {
     let Some(w) = world(
         "a_non_member_can_neither_register_nor_look_up",
