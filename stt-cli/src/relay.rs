@@ -34,6 +34,9 @@ pub struct Limits {
     /// Seconds between counter lines on stderr (0: only at the end).
     #[arg(long, default_value_t = 10)]
     pub stats: u64,
+    /// When stopped, also print the counters on stdout as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Limits {
@@ -63,6 +66,23 @@ pub fn counters(s: &NodeStats, (registered, routes): (usize, usize)) -> String {
         s.relay_dropped_queue_full,
         s.relay_routes_refused,
     )
+}
+
+/// The counters as one JSON object (`--json`).
+pub fn counters_json(s: &NodeStats, (registered, routes): (usize, usize)) -> String {
+    serde_json::json!({
+        "event": "relay",
+        "registered": registered,
+        "relayed_pairs": routes / 2,
+        "forwarded_packets": s.relay_forwarded_packets,
+        "forwarded_bytes": s.relay_forwarded_bytes,
+        "dropped_rate": s.relay_dropped_rate,
+        "dropped_unknown_route": s.relay_dropped_unknown_route,
+        "dropped_wrong_source": s.relay_dropped_wrong_source,
+        "dropped_queue_full": s.relay_dropped_queue_full,
+        "pairs_refused": s.relay_routes_refused,
+    })
+    .to_string()
 }
 
 /// Runs `stt relay` until SIGINT or SIGTERM (then exits 0).
@@ -97,6 +117,11 @@ pub async fn run(
         addrs.join(", "),
         ws.concat()
     );
+    eprintln!(
+        "relaying for members of the network on udp {}{}",
+        addrs.join(", "),
+        ws.concat()
+    );
     let every = Duration::from_secs(limits.stats);
     let mut tick = tokio::time::interval(if limits.stats == 0 {
         Duration::from_secs(86_400)
@@ -113,6 +138,9 @@ pub async fn run(
         }
     };
     eprintln!("{}", counters(&node.stats(), node.rendezvous_counts()));
+    if limits.json {
+        println!("{}", counters_json(&node.stats(), node.rendezvous_counts()));
+    }
     eprintln!("stopping on {sig}");
     node.shutdown(0, sig.as_bytes(), Duration::ZERO).await;
     Ok(())

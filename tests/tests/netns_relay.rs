@@ -3,10 +3,8 @@
 //! home A, each home behind its own NAT (`stt_tests::topology`). 50 MiB of seeded
 //! random content, checked by SHA3-256 at the receiver; whether it went direct or
 //! through the relay is read from the sender's summary and from the relay's count of
-//! forwarded bytes. The CLI they run is merged, but these tests have not yet been run
-//! against it on main (5 of 5 passed in 248 s on the relay branch at commit 43b2e43,
-//! not merged this session): they stay ignored until a CI run includes them; what they
-//! expect of the CLI is gathered in `cli` below.
+//! forwarded bytes. What they expect of the command (flags, ready lines, the JSON
+//! summaries) is gathered in `cli` below.
 //! That a member cannot register another member's NodeId is not a CLI claim (the CLI
 //! registers only its own identity); it belongs to the protocol's tests.
 
@@ -217,7 +215,6 @@ impl World {
 }
 
 #[test]
-#[ignore = "issue 21: not yet run on main (see the module doc); run with --ignored as root"]
 fn endpoint_independent_nats_go_direct_after_punching() {
     let Some(w) = world(
         "endpoint_independent_nats_go_direct_after_punching",
@@ -238,7 +235,6 @@ fn endpoint_independent_nats_go_direct_after_punching() {
 }
 
 #[test]
-#[ignore = "issue 21: not yet run on main (see the module doc); run with --ignored as root"]
 fn a_symmetric_nat_goes_via_the_relay() {
     let Some(w) = world(
         "a_symmetric_nat_goes_via_the_relay",
@@ -254,7 +250,6 @@ fn a_symmetric_nat_goes_via_the_relay() {
 }
 
 #[test]
-#[ignore = "issue 21: not yet run on main (see the module doc); run with --ignored as root"]
 fn udp_blocked_goes_over_websocket_through_the_relay() {
     let Some(w) = world(
         "udp_blocked_goes_over_websocket_through_the_relay",
@@ -271,7 +266,6 @@ fn udp_blocked_goes_over_websocket_through_the_relay() {
 }
 
 #[test]
-#[ignore = "issue 21: not yet run on main (see the module doc); run with --ignored as root"]
 fn a_direct_path_cut_mid_transfer_falls_back_to_the_relay() {
     let Some(w) = world(
         "a_direct_path_cut_mid_transfer_falls_back_to_the_relay",
@@ -302,7 +296,6 @@ fn a_direct_path_cut_mid_transfer_falls_back_to_the_relay() {
 }
 
 #[test]
-#[ignore = "issue 21: not yet run on main (see the module doc); run with --ignored as root"]
 fn a_non_member_can_neither_register_nor_look_up() {
     let Some(w) = world(
         "a_non_member_can_neither_register_nor_look_up",
