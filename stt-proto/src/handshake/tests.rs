@@ -845,3 +845,55 @@ fn responder_stats_count_rate_trips_rate_limits_and_replays() {
     }
     assert_eq!(responder.stats().rate_limited, 1);
 }
+
+/// INITs are counted, and under load the missing and the wrong `mac2` are told apart;
+/// the reply buffer may be exactly `MAX_CHALLENGE_LEN` long, one byte less is refused.
+/// (Mutants in `handle_init`: the counters' `+=` spelled `*=`, the all-zero test `==`
+/// spelled `!=`, the buffer check `<` spelled `==` / `<=`.)
+#[test]
+fn init_counters_and_the_reply_buffer_bound() {
+    let id = Identity::from_node_seed(&SEED_R).unwrap();
+    let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
+    let init = init_bytes(&initiator(RNG_I, &SHARED));
+    let mut responder = Responder::new(config());
+    let call = |r: &mut Responder, packet: &[u8], out_len: usize| {
+        let mut out = vec![0u8; out_len];
+        r.handle_init(
+            T0,
+            &id,
+            &nk,
+            PATH,
+            packet,
+            SID_R,
+            PARAMS_R,
+            &mut Rng::from_seed(RNG_R),
+            &mut out,
+        )
+    };
+    assert_eq!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN - 1),
+        InitOutcome::Drop(DropReason::Malformed)
+    );
+    assert!(matches!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN),
+        InitOutcome::Challenge { resent: false, .. }
+    ));
+    assert_eq!(responder.stats().inits, 2);
+
+    let mut responder = loaded();
+    assert!(matches!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN),
+        InitOutcome::Cookie { .. }
+    ));
+    let s = responder.stats();
+    assert_eq!((s.bad_mac2, s.cookie_required, s.bad_cookie), (1, 1, 0));
+    let mut forged = init.clone();
+    forged[INIT_LEN - 1] = 0x5a;
+    assert!(matches!(
+        call(&mut responder, &forged, MAX_CHALLENGE_LEN),
+        InitOutcome::Cookie { .. }
+    ));
+    let s = responder.stats();
+    assert_eq!((s.bad_mac2, s.cookie_required, s.bad_cookie), (2, 1, 1));
+    assert_eq!(s.inits, 2);
+}
