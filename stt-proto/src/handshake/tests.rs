@@ -786,3 +786,123 @@ fn initiator_accessors_report_its_state() {
     let ids: Vec<NodeId> = pinned.allow_list().unwrap().ids().copied().collect();
     assert_eq!(ids, vec![member]);
 }
+
+/// A forced load period ends exactly at its deadline: under load before it, not at it or
+/// after. (Mutants: `now < until` in `is_under_load` spelled `==`, `>`, `<=`.)
+#[test]
+fn a_forced_load_period_ends_at_its_deadline() {
+    let mut responder = Responder::new(config());
+    assert!(!responder.is_under_load(T0));
+    let until = T0 + Duration::from_secs(10);
+    responder.set_under_load_until(until);
+    assert!(responder.is_under_load(T0));
+    assert!(responder.is_under_load(until - Duration::from_micros(1)));
+    assert!(!responder.is_under_load(until));
+    assert!(!responder.is_under_load(until + Duration::from_secs(5)));
+}
+
+/// The responder's counters include the admission stage's: INITs that tripped the load
+/// detector, were refused by their source's token bucket, or replayed an ephemeral
+/// already used. (Mutants: each of those fields deleted from `Responder::stats`.)
+#[test]
+fn responder_stats_count_rate_trips_rate_limits_and_replays() {
+    let mut responder = Responder::new(ResponderConfig {
+        admission: crate::config::AdmissionConfig {
+            under_load_init_rate: 1,
+            source_rate: 1,
+            source_burst: 1,
+            ..Default::default()
+        },
+        ..config()
+    });
+    // A completed handshake, then its INIT again: a replay.
+    let mut i = initiator(RNG_I, &SHARED);
+    let init = init_bytes(&i);
+    let (_, ch) = respond(&mut responder, &init, RNG_R, PATH);
+    i.handle_challenge(&ch).unwrap();
+    let mut resp = [0u8; 512];
+    let n = i.write_response(&mut resp).unwrap();
+    assert!(responder.handle_response(T0, &resp[..n]).is_ok());
+    let (o, _) = respond(&mut responder, &init, RNG_R, PATH);
+    assert_eq!(o, InitOutcome::Drop(DropReason::Replayed));
+    assert_eq!(responder.stats().replayed, 1);
+    // A second fresh INIT in the same second passes the rate of 1: the load trips.
+    let i2 = initiator([0x66; 32], &SHARED);
+    let (o, _) = respond(&mut responder, &init_bytes(&i2), RNG_R, PATH);
+    assert!(matches!(o, InitOutcome::Challenge { .. }), "{o:?}");
+    assert_eq!(responder.stats().rate_trips, 1);
+    // Under load now: each INIT needs a cookie, and past the cookie gate takes a token
+    // from its source's bucket (a burst of one). The third initiator's takes it (and then
+    // collides with the half-open id the helper always offers); the fourth's finds the
+    // bucket empty.
+    for (seed, want) in [
+        (0x67, DropReason::SessionCollision),
+        (0x68, DropReason::RateLimited),
+    ] {
+        let mut i = initiator([seed; 32], &SHARED);
+        let (o, cookie) = respond(&mut responder, &init_bytes(&i), RNG_R, PATH);
+        assert!(matches!(o, InitOutcome::Cookie { .. }), "{o:?}");
+        i.handle_cookie(&cookie).unwrap();
+        let (o, _) = respond(&mut responder, &init_bytes(&i), RNG_R, PATH);
+        assert_eq!(o, InitOutcome::Drop(want));
+    }
+    assert_eq!(responder.stats().rate_limited, 1);
+}
+
+/// INITs, CHALLENGEs and resent CHALLENGEs are counted, and under load the missing and
+/// the wrong `mac2` are told apart;
+/// the reply buffer may be exactly `MAX_CHALLENGE_LEN` long, one byte less is refused.
+/// (Mutants in `handle_init`: the counters' `+=` spelled `*=`, the all-zero test `==`
+/// spelled `!=`, the buffer check `<` spelled `==` / `<=`.)
+#[test]
+fn init_counters_and_the_reply_buffer_bound() {
+    let id = Identity::from_node_seed(&SEED_R).unwrap();
+    let nk = NetworkKey::from_shared_seed(&SHARED).unwrap();
+    let init = init_bytes(&initiator(RNG_I, &SHARED));
+    let mut responder = Responder::new(config());
+    let call = |r: &mut Responder, packet: &[u8], out_len: usize| {
+        let mut out = vec![0u8; out_len];
+        r.handle_init(
+            T0,
+            &id,
+            &nk,
+            PATH,
+            packet,
+            SID_R,
+            PARAMS_R,
+            &mut Rng::from_seed(RNG_R),
+            &mut out,
+        )
+    };
+    assert_eq!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN - 1),
+        InitOutcome::Drop(DropReason::Malformed)
+    );
+    assert!(matches!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN),
+        InitOutcome::Challenge { resent: false, .. }
+    ));
+    assert!(matches!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN),
+        InitOutcome::Challenge { resent: true, .. }
+    ));
+    let s = responder.stats();
+    assert_eq!((s.inits, s.challenges, s.challenges_resent), (3, 1, 1));
+
+    let mut responder = loaded();
+    assert!(matches!(
+        call(&mut responder, &init, MAX_CHALLENGE_LEN),
+        InitOutcome::Cookie { .. }
+    ));
+    let s = responder.stats();
+    assert_eq!((s.bad_mac2, s.cookie_required, s.bad_cookie), (1, 1, 0));
+    let mut forged = init.clone();
+    forged[INIT_LEN - 1] = 0x5a;
+    assert!(matches!(
+        call(&mut responder, &forged, MAX_CHALLENGE_LEN),
+        InitOutcome::Cookie { .. }
+    ));
+    let s = responder.stats();
+    assert_eq!((s.bad_mac2, s.cookie_required, s.bad_cookie), (2, 1, 1));
+    assert_eq!(s.inits, 2);
+}
