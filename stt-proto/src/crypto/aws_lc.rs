@@ -4,7 +4,8 @@
 //! `agreement::PrivateKey` may be reused, which Noise needs for `e` and `s` (ring's X25519
 //! is single-use only, so ring keeps the dalek default).
 //!
-//! ML-KEM-768 comes from aws-lc where it can be deterministic ([`AwsLcKem`]).
+//! ML-KEM-768 decapsulation comes from aws-lc; key generation and encapsulation, which
+//! must take injected randomness, from libcrux ([`AwsLcKem`]).
 //!
 //! No primitive is implemented here; unsafe FFI stays inside aws-lc-rs.
 
@@ -14,16 +15,15 @@ use alloc::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
 use aws_lc_rs::kem::{self as lc_kem, ML_KEM_768};
-#[allow(deprecated)]
-use ml_kem::ExpandedKeyEncoding;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use super::aead_key::{self, AeadCipher};
 use super::dh::{DhError, DhKey, X25519_LEN};
 use super::kem::{
-    self, KEM_ENCAPS_RAND_LEN, KEM_SEED_LEN, KEM_SS_LEN, Kem, KemDecapsKey, KemError, KemSecret,
+    KEM_ENCAPS_RAND_LEN, KEM_SEED_LEN, KEM_SS_LEN, Kem, KemDecapsKey, KemError, KemSecret,
     MLKEM768_CT_LEN, MLKEM768_EK_LEN,
 };
+use super::libcrux::{LibcruxDecapsKey, libcrux_encapsulate};
 use super::{Aead, AeadSet, CryptoError, CryptoProvider, KEY_LEN, NONCE_LEN, PacketKey, TAG_LEN};
 
 /// The aws-lc provider.
@@ -79,10 +79,10 @@ impl CryptoProvider for AwsLcProvider {
 /// aws-lc's ML-KEM-768 where it can be deterministic. aws-lc-rs draws key-generation and
 /// encapsulation randomness from its own RNG and offers no way to inject it, and the core
 /// never uses OS randomness, so: key generation runs `ML-KEM.KeyGen_internal(d, z)` with
-/// RustCrypto and imports the expanded decapsulation key into aws-lc (its parser checks
-/// it), which then does every decapsulation; encapsulation is RustCrypto's deterministic
-/// `Encaps_internal` (which checks the key). Byte-identical to the RustCrypto backend
-/// (tests, including aws-lc's own randomised encapsulation opened by both).
+/// libcrux and imports the FIPS 203 decapsulation key into aws-lc (its parser checks it),
+/// which then does every decapsulation; encapsulation is libcrux's deterministic
+/// `Encaps_internal` after the §7.2 key check. Byte-identical to the other backends
+/// (tests, including aws-lc's own randomised encapsulation opened by each).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AwsLcKem;
 
@@ -124,13 +124,11 @@ impl Kem for AwsLcKem {
     }
 
     fn generate(&self, seed: &[u8; KEM_SEED_LEN]) -> Result<Box<dyn KemDecapsKey>, KemError> {
-        let rc = kem::RcDecapsKey::from_seed(seed)?;
-        #[allow(deprecated)]
-        let mut expanded = rc.dk.to_expanded_bytes();
-        let key = lc_kem::DecapsulationKey::new(&ML_KEM_768, expanded.as_slice());
-        expanded.as_mut_slice().zeroize();
-        let key = key.map_err(|_| KemError::Backend)?;
-        let ek = *KemDecapsKey::encapsulation_key(&rc);
+        // libcrux's key is wiped when it drops at the end of this function.
+        let lx = LibcruxDecapsKey::from_seed(seed);
+        let key = lc_kem::DecapsulationKey::new(&ML_KEM_768, lx.private_bytes())
+            .map_err(|_| KemError::Backend)?;
+        let ek = *KemDecapsKey::encapsulation_key(&lx);
         Ok(Box::new(AwsLcDecapsKey { key, ek }))
     }
 
@@ -140,9 +138,7 @@ impl Kem for AwsLcKem {
         m: &[u8; KEM_ENCAPS_RAND_LEN],
         ct: &mut [u8; MLKEM768_CT_LEN],
     ) -> Result<KemSecret, KemError> {
-        // RustCrypto parses and checks `ek` (FIPS 203 §7.2) as it encapsulates; parsing it
-        // with aws-lc too would only repeat that work on the handshake's critical path.
-        kem::rc_encapsulate(ek, m, ct)
+        libcrux_encapsulate(ek, m, ct)
     }
 }
 

@@ -6,8 +6,9 @@
 //! Randomness is always injected: key generation takes the 64-byte seed `d ‖ z`
 //! (`ML-KEM.KeyGen_internal`), encapsulation the 32-byte message `m`
 //! (`ML-KEM.Encaps_internal`); the caller draws both from the node's secret RNG stream.
-//! This file owns the RustCrypto backend (`ml-kem`, `no_std`); no primitive is
-//! implemented here. Secrets are zeroized on drop.
+//! This file owns the trait and the RustCrypto backend (`ml-kem`, `no_std`, the reference
+//! the others are tested against); the default backend is libcrux (`libcrux.rs`). No
+//! primitive is implemented here. Secrets are zeroized on drop.
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -124,9 +125,8 @@ impl KemDecapsKey for RcDecapsKey {
     }
 }
 
-/// Deterministic encapsulation with RustCrypto (shared by the aws-lc backend, whose own
-/// encapsulation draws from its internal RNG).
-pub(crate) fn rc_encapsulate(
+/// Deterministic encapsulation with RustCrypto (`Encaps_internal`, which checks `ek`).
+fn rc_encapsulate(
     ek: &[u8; MLKEM768_EK_LEN],
     m: &[u8; KEM_ENCAPS_RAND_LEN],
     ct: &mut [u8; MLKEM768_CT_LEN],

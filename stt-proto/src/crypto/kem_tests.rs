@@ -29,7 +29,7 @@ fn get<'a>(lines: &'a [(&'static str, Vec<u8>)], key: &str, nth: usize) -> &'a [
 
 fn backends() -> Vec<&'static dyn Kem> {
     #[allow(unused_mut)] // aws-lc adds itself
-    let mut v: Vec<&'static dyn Kem> = alloc::vec![&kem::RUST_CRYPTO_KEM];
+    let mut v: Vec<&'static dyn Kem> = alloc::vec![&kem::RUST_CRYPTO_KEM, &super::LIBCRUX_KEM];
     #[cfg(feature = "aws-lc")]
     v.push(&super::aws_lc::AWS_LC_KEM);
     v
@@ -57,6 +57,12 @@ fn keygen_known_answers_each_backend() {
             assert_eq!(
                 &sha3_256(expanded.as_slice())[..],
                 get(&lines, "dk_sha3", case)
+            );
+            let lx = super::libcrux::LibcruxDecapsKey::from_seed(&seed);
+            assert_eq!(
+                &sha3_256(lx.private_bytes())[..],
+                get(&lines, "dk_sha3", case),
+                "libcrux keygen case {case}: dk"
             );
         }
     }
@@ -101,6 +107,13 @@ fn decaps_known_answers_each_backend() {
             let c = ml_kem::array::Array::try_from(&ct[..]).expect("ct");
             let k = ml_kem::kem::Decapsulate::decapsulate(&rc, &c);
             k.as_slice().try_into().expect("32")
+        }),
+    ));
+    let lx = libcrux_ml_kem::mlkem768::MlKem768PrivateKey::try_from(dk_bytes).expect("dk length");
+    keys.push((
+        "libcrux",
+        Box::new(move |ct| {
+            libcrux_ml_kem::mlkem768::decapsulate(&lx, &libcrux_ml_kem::mlkem768::MlKem768Ciphertext::from(ct))
         }),
     ));
     #[cfg(feature = "aws-lc")]

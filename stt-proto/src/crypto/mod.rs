@@ -16,6 +16,7 @@ pub mod aws_lc;
 pub mod dh;
 pub mod kem;
 pub mod keys;
+pub mod libcrux;
 pub mod record;
 pub mod rekey;
 pub mod replay;
@@ -33,6 +34,7 @@ pub use kem::{
     MLKEM768_EK_LEN, RUST_CRYPTO_KEM, RustCryptoKem,
 };
 pub use keys::{DirectionKeys, STREAM_KEY_CACHE};
+pub use libcrux::{LIBCRUX_KEM, LibcruxKem};
 pub use record::{Opened, PacketProtection, RecordError, RecordLimits, Sealed};
 pub use rekey::RekeyMix;
 pub use replay::{REPLAY_WINDOW, ReplayError, ReplayWindow};
@@ -240,9 +242,10 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
     }
 
     /// The ML-KEM-768 backend of the hybrid handshake (PROTOCOL.md §5.7.10). Default:
-    /// RustCrypto's `ml-kem`.
+    /// libcrux ([`LIBCRUX_KEM`]), about 4× faster than RustCrypto's `ml-kem`
+    /// ([`RUST_CRYPTO_KEM`], byte-identical) at each operation.
     fn ml_kem(&self) -> &'static dyn Kem {
-        &RUST_CRYPTO_KEM
+        &LIBCRUX_KEM
     }
 }
 

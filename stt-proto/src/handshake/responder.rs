@@ -230,6 +230,14 @@ struct HalfOpen {
     split: usize,
 }
 
+/// Why an INIT whose message 1 opened gets no CHALLENGE ([`Responder::admit`]).
+enum NotAdmitted {
+    /// Dropped, for this reason.
+    Drop(DropReason),
+    /// Answered with a REFUSE of this code (classic INITs only, §5.7.10).
+    Refuse(RefuseCode),
+}
+
 /// The node's handshake responder.
 #[derive(Clone)]
 pub struct Responder {
@@ -459,41 +467,16 @@ impl Responder {
         let Some((st, keys)) = rotation::open_init(network, &e_i, sealed, &mut plain) else {
             return self.drop_with(DropReason::PskFail);
         };
-        let Ok((peer_session, offer, flags)) = payload::decode_init(&plain) else {
-            return self.drop_with(DropReason::Malformed);
-        };
-        if peer_session != header.session_id || !offer.contains(Aead::ChaCha20Poly1305) {
-            return self.drop_with(DropReason::BadOffer);
-        }
-        // 6b. The mode (§5.7.10): a member's classic INIT is refused where hybrid is
-        // required, and where hybrid is offered if it says our hybrid was refused (we never
-        // refuse it: someone forged that refusal).
-        let refused_hybrid = flags & payload::INIT_FLAG_HYBRID_REFUSED != 0;
-        let refuse = match (self.config.pq, refused_hybrid) {
-            (PqMode::Require, _) => Some(RefuseCode::HybridRequired),
-            (PqMode::Prefer, true) => Some(RefuseCode::Downgrade),
-            _ => None,
-        };
-        if let Some(code) = refuse {
-            let key = keys.hybrid_key;
-            return self.refuse(&key, header.session_id, code, &e_i, out);
-        }
-
-        // 7. Room for one more half-open handshake?
-        if self.half_open.len() >= self.config.max_half_open {
-            return self.drop_with(DropReason::TableFull);
-        }
-        if self.half_open.contains_key(&local_session) {
-            return self.drop_with(DropReason::SessionCollision);
-        }
-
-        // 8. The INIT rate counts only INITs that cost Diffie-Hellman: garbage, replays and
-        // retransmissions were refused above for about what a COOKIE would cost, so they
-        // never make every client pay a cookie round trip. Past the threshold the
-        // responder is under load; this INIT still goes on.
-        if self.admission.count_init(now) {
-            self.extend_under_load(now);
-        }
+        // 6b–8. The payload, the mode, room and the INIT rate (shared with hybrid INITs).
+        let (peer_session, offer) =
+            match self.admit(now, header.session_id, &plain, local_session, false) {
+                Ok(admitted) => admitted,
+                Err(NotAdmitted::Drop(reason)) => return self.drop_with(reason),
+                Err(NotAdmitted::Refuse(code)) => {
+                    let key = keys.hybrid_key;
+                    return self.refuse(&key, header.session_id, code, &e_i, out);
+                }
+            };
 
         // 9. Only now: e_R, ee, es, and the CHALLENGE. The ephemeral is remembered whether
         // or not the DH succeeds: a replay of this INIT must not cost DH again.
@@ -508,22 +491,87 @@ impl Responder {
             rng,
             out,
         );
+        match self.commit(now, e_i, digest, local_session, written) {
+            Ok((_, len)) => InitOutcome::Challenge {
+                len,
+                resent: false,
+                session: local_session,
+            },
+            Err(dropped) => dropped,
+        }
+    }
+
+    /// §5.7.4 steps 6–8 after a pipeline opened message 1 (classic and hybrid INITs alike):
+    /// the payload names the header's session and offers ChaCha20-Poly1305; a classic INIT
+    /// (`hybrid` false) must suit this node's mode (6b, §5.7.10); then room for one more
+    /// half-open handshake (7) and the INIT-rate count (8). Returns the initiator's session
+    /// id and AEAD offer.
+    fn admit(
+        &mut self,
+        now: Instant,
+        header_session: SessionId,
+        plain: &[u8; super::INIT_PAYLOAD_LEN],
+        local_session: SessionId,
+        hybrid: bool,
+    ) -> Result<(SessionId, AeadSet), NotAdmitted> {
+        let (peer_session, offer, flags) =
+            payload::decode_init(plain).map_err(|_| NotAdmitted::Drop(DropReason::Malformed))?;
+        if peer_session != header_session || !offer.contains(Aead::ChaCha20Poly1305) {
+            return Err(NotAdmitted::Drop(DropReason::BadOffer));
+        }
+        // 6b. The mode (§5.7.10): a member's classic INIT is refused where hybrid is
+        // required, and where hybrid is offered if it says our hybrid was refused (we never
+        // refuse it: someone forged that refusal). A hybrid INIT's flags mean nothing.
+        if !hybrid {
+            let refused_hybrid = flags & payload::INIT_FLAG_HYBRID_REFUSED != 0;
+            match (self.config.pq, refused_hybrid) {
+                (PqMode::Require, _) => return Err(NotAdmitted::Refuse(RefuseCode::HybridRequired)),
+                (PqMode::Prefer, true) => return Err(NotAdmitted::Refuse(RefuseCode::Downgrade)),
+                _ => {}
+            }
+        }
+        // 7. Room for one more half-open handshake?
+        if self.half_open.len() >= self.config.max_half_open {
+            return Err(NotAdmitted::Drop(DropReason::TableFull));
+        }
+        if self.half_open.contains_key(&local_session) {
+            return Err(NotAdmitted::Drop(DropReason::SessionCollision));
+        }
+        // 8. The INIT rate counts only INITs that cost Diffie-Hellman: garbage, replays and
+        // retransmissions were refused above for about what a COOKIE would cost, so they
+        // never make every client pay a cookie round trip. Past the threshold the
+        // responder is under load; this INIT still goes on.
+        if self.admission.count_init(now) {
+            self.extend_under_load(now);
+        }
+        Ok((peer_session, offer))
+    }
+
+    /// After step 9 (both pipelines): the INIT's ephemeral is remembered whether or not the
+    /// CHALLENGE was written (a replay must not cost DH or KEM again); a written CHALLENGE
+    /// becomes a half-open handshake. Returns its (split, length), or the drop outcome.
+    fn commit(
+        &mut self,
+        now: Instant,
+        e_i: [u8; DH_LEN],
+        digest: [u8; 32],
+        local_session: SessionId,
+        written: Result<HalfOpen, HandshakeError>,
+    ) -> Result<(usize, usize), InitOutcome> {
         self.admission.remember(now, &e_i);
         match written {
-            Ok((len, mut entry)) => {
+            Ok(mut entry) => {
                 entry.init_digest = digest;
                 entry.expires = now + self.config.half_open_lifetime;
+                let lens = (entry.split, entry.challenge.len());
                 self.by_ephemeral.insert(e_i, local_session);
                 self.half_open.insert(local_session, entry);
                 self.stats.challenges += 1;
-                InitOutcome::Challenge {
-                    len,
-                    resent: false,
-                    session: local_session,
-                }
+                Ok(lens)
             }
-            Err(HandshakeError::LowOrderPoint) => self.drop_with(DropReason::LowOrderPoint),
-            Err(_) => self.drop_with(DropReason::Crypto),
+            Err(HandshakeError::LowOrderPoint) => Err(self.drop_with(DropReason::LowOrderPoint)),
+            Err(HandshakeError::Kem(_)) => Err(self.drop_with(DropReason::Malformed)),
+            Err(_) => Err(self.drop_with(DropReason::Crypto)),
         }
     }
 
@@ -539,7 +587,7 @@ impl Responder {
         params: &[u8],
         rng: &mut Rng,
         out: &mut [u8],
-    ) -> Result<(usize, HalfOpen), HandshakeError> {
+    ) -> Result<HalfOpen, HandshakeError> {
         let aead = AeadSet::choose(offer, self.config.aeads);
         let token = identity.reset_token(local_session);
         let plain = payload::encode_challenge(local_session, aead, &token, params)?;
@@ -567,20 +615,17 @@ impl Responder {
         st.mix_key(&es);
         es.zeroize();
         pos += st.encrypt_and_hash(&plain, &mut out[pos..])?;
-        Ok((
-            pos,
-            HalfOpen {
-                e_i: *e_i,
-                init_digest: [0; 32],
-                ephemeral,
-                state: st,
-                challenge: out[..pos].to_vec(),
-                peer_session,
-                aead,
-                expires: Instant::ZERO,
-                split: 0,
-            },
-        ))
+        Ok(HalfOpen {
+            e_i: *e_i,
+            init_digest: [0; 32],
+            ephemeral,
+            state: st,
+            challenge: out[..pos].to_vec(),
+            peer_session,
+            aead,
+            expires: Instant::ZERO,
+            split: 0,
+        })
     }
 
     fn extend_under_load(&mut self, now: Instant) {

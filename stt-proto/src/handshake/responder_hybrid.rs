@@ -170,23 +170,14 @@ impl Responder {
         };
         // The CHALLENGE fragments are MACed under the seed the initiator sealed with.
         let hybrid_key = keys.hybrid_key;
-        let Ok((peer_session, offer, _flags)) = payload::decode_init(&plain) else {
-            return self.drop_with(DropReason::Malformed);
-        };
-        if peer_session != header.session_id || !offer.contains(Aead::ChaCha20Poly1305) {
-            return self.drop_with(DropReason::BadOffer);
-        }
-        // 7. Room for one more half-open handshake.
-        if self.half_open.len() >= self.config.max_half_open {
-            return self.drop_with(DropReason::TableFull);
-        }
-        if self.half_open.contains_key(&local_session) {
-            return self.drop_with(DropReason::SessionCollision);
-        }
-        // 8. The INIT rate.
-        if self.admission.count_init(now) {
-            self.extend_under_load(now);
-        }
+        // 6–8. The payload, room and the INIT rate (shared with classic INITs).
+        let (peer_session, offer) =
+            match self.admit(now, header.session_id, &plain, local_session, true) {
+                Ok(admitted) => admitted,
+                Err(NotAdmitted::Drop(reason)) => return self.drop_with(reason),
+                // `admit` refuses classic INITs only; a hybrid one is never refused here.
+                Err(NotAdmitted::Refuse(_)) => return self.drop_with(DropReason::Crypto),
+            };
         // 9. Only now: e_R, ee, ML-KEM encapsulation, es, and the CHALLENGE fragments.
         let written = self.write_hybrid_challenge(
             identity,
@@ -201,26 +192,14 @@ impl Responder {
             rng,
             out,
         );
-        self.admission.remember(now, &e_i);
-        match written {
-            Ok(mut entry) => {
-                entry.init_digest = digest;
-                entry.expires = now + self.config.half_open_lifetime;
-                let len0 = entry.split;
-                let len1 = entry.challenge.len() - len0;
-                self.by_ephemeral.insert(e_i, local_session);
-                self.half_open.insert(local_session, entry);
-                self.stats.challenges += 1;
-                InitOutcome::HybridChallenge {
-                    len0,
-                    len1,
-                    resent: false,
-                    session: local_session,
-                }
-            }
-            Err(HandshakeError::LowOrderPoint) => self.drop_with(DropReason::LowOrderPoint),
-            Err(HandshakeError::Kem(_)) => self.drop_with(DropReason::Malformed),
-            Err(_) => self.drop_with(DropReason::Crypto),
+        match self.commit(now, e_i, digest, local_session, written) {
+            Ok((len0, len)) => InitOutcome::HybridChallenge {
+                len0,
+                len1: len - len0,
+                resent: false,
+                session: local_session,
+            },
+            Err(dropped) => dropped,
         }
     }
 
