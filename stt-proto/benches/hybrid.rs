@@ -78,7 +78,10 @@ fn kems() -> Vec<&'static dyn Kem> {
 
 fn kem_ops() {
     println!("ML-KEM-768, µs of CPU per operation (median of {BATCHES} × {ROUNDS})");
-    println!("{:<12} {:>8} {:>8} {:>8}", "backend", "keygen", "encaps", "decaps");
+    println!(
+        "{:<12} {:>8} {:>8} {:>8}",
+        "backend", "keygen", "encaps", "decaps"
+    );
     for kem in kems() {
         let mut rng = Rng::from_seed([1; 32]);
         let keygen = per_op(|| {
@@ -213,7 +216,9 @@ fn handshakes(name: &str, provider: &'static dyn CryptoProvider) {
             batches.push(acc.map(|d| d.as_secs_f64() * 1e6 / ROUNDS as f64));
         }
     }
-    println!("\nhybrid handshake, provider {name}: µs of CPU per handshake (median of {BATCHES} × {ROUNDS})");
+    println!(
+        "\nhybrid handshake, provider {name}: µs of CPU per handshake (median of {BATCHES} × {ROUNDS})"
+    );
     let mut critical = 0.0;
     let mut total = 0.0;
     for (s, label) in STAGES.iter().enumerate() {

@@ -113,7 +113,10 @@ fn decaps_known_answers_each_backend() {
     keys.push((
         "libcrux",
         Box::new(move |ct| {
-            libcrux_ml_kem::mlkem768::decapsulate(&lx, &libcrux_ml_kem::mlkem768::MlKem768Ciphertext::from(ct))
+            libcrux_ml_kem::mlkem768::decapsulate(
+                &lx,
+                &libcrux_ml_kem::mlkem768::MlKem768Ciphertext::from(ct),
+            )
         }),
     ));
     #[cfg(feature = "aws-lc")]

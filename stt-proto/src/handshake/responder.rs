@@ -525,7 +525,9 @@ impl Responder {
         if !hybrid {
             let refused_hybrid = flags & payload::INIT_FLAG_HYBRID_REFUSED != 0;
             match (self.config.pq, refused_hybrid) {
-                (PqMode::Require, _) => return Err(NotAdmitted::Refuse(RefuseCode::HybridRequired)),
+                (PqMode::Require, _) => {
+                    return Err(NotAdmitted::Refuse(RefuseCode::HybridRequired));
+                }
                 (PqMode::Prefer, true) => return Err(NotAdmitted::Refuse(RefuseCode::Downgrade)),
                 _ => {}
             }
