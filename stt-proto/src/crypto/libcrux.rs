@@ -6,7 +6,9 @@
 //!
 //! This file only adapts the crate to [`Kem`]: no primitive is implemented here. libcrux's
 //! key types do not wipe themselves, so the decapsulation key is zeroized here on drop and
-//! every shared secret is copied into a [`KemSecret`] and the crate's copy wiped.
+//! every shared secret is copied into a [`KemSecret`] and the crate's copy wiped. The crate
+//! takes the seed and `m` by value: the copy it gets may stay on the stack until
+//! overwritten (ours are wiped).
 
 use alloc::boxed::Box;
 
