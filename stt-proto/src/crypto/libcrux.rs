@@ -50,6 +50,7 @@ impl LibcruxDecapsKey {
     }
 
     /// The decapsulation key's FIPS 203 encoding (for importing it into another backend).
+    #[cfg(any(test, feature = "aws-lc"))]
     pub(crate) fn private_bytes(&self) -> &[u8; MLKEM768_DK_LEN] {
         self.sk.as_slice()
     }
