@@ -124,3 +124,189 @@ fn mlkem_keygen_known_answer_from_the_document() {
         "e29020839d052fa372585627f8b59ee312ae414c979d825f06a6929a79625718"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Against real stt-tokio nodes over loopback UDP.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use stt_proto::PqMode;
+use stt_tests::indep::frames::{self, Frame};
+use stt_tests::indep::handshake::Established;
+use stt_tests::indep::record::{T_CONFIRM, T_DATA};
+use stt_tokio::{Identity, NetworkKey, Node, NodeConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UdpSocket;
+
+const SHARED: [u8; 32] = [9; 32];
+const LIMIT: Duration = Duration::from_secs(60);
+const RTO: Duration = Duration::from_millis(400);
+
+async fn real_node(tag: u8, pq: PqMode, handshake_timeout: Duration) -> Node {
+    let config = NodeConfig {
+        pq,
+        handshake_timeout,
+        ..NodeConfig::default()
+    };
+    Node::builder(
+        Identity::from_node_seed(&[tag; 32]).unwrap(),
+        NetworkKey::from_shared_seed(&SHARED).unwrap(),
+    )
+    .config(config)
+    .bind_udp("127.0.0.1:0".parse::<SocketAddr>().unwrap())
+    .build()
+    .await
+    .unwrap()
+}
+
+/// Transport parameters (§5.8) granting the peer room to answer on one stream.
+fn params() -> Vec<u8> {
+    let mut p = Vec::new();
+    for (id, v) in [(1u64, 8u64), (2, 8), (3, 1 << 20), (4, 1 << 20), (5, 30_000)] {
+        frames::put_varint(&mut p, id);
+        frames::put_varint(&mut p, v);
+    }
+    p
+}
+
+async fn recv(sock: &UdpSocket, within: Duration) -> Option<(Vec<u8>, SocketAddr)> {
+    let mut buf = vec![0u8; 2048];
+    match tokio::time::timeout(within, sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, from))) => {
+            buf.truncate(n);
+            Some((buf, from))
+        }
+        _ => None,
+    }
+}
+
+/// Runs our initiator against `to` until message 2 verifies: (RESPONSE, session).
+async fn handshake_as_initiator(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    ini: &mut Initiator,
+) -> (Vec<u8>, Established) {
+    loop {
+        for f in ini.init_fragments() {
+            sock.send_to(&f, to).await.unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + RTO;
+        while let Some((d, _)) = recv(sock, deadline - tokio::time::Instant::now()).await {
+            match ini.on_datagram(&d) {
+                Some(Ok(done)) => return done,
+                Some(Err(e)) => panic!("message 2 from the real node refused: {e:?}"),
+                None => {}
+            }
+        }
+    }
+}
+
+/// After the handshake: sends `msg` on stream 4 with FIN (re-sending it and RESPONSE
+/// until the peer's protected packets arrive), acknowledges what the peer sends and
+/// collects the peer's stream-4 bytes until its FIN. `ty` is our packet type.
+async fn exchange(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    first: Option<&[u8]>,
+    est: &Established,
+    initiator: bool,
+    msg: &[u8],
+) -> Vec<u8> {
+    let (tx, rx) = if initiator {
+        (Direction::new(est.i2r), Direction::new(est.r2i))
+    } else {
+        (Direction::new(est.r2i), Direction::new(est.i2r))
+    };
+    let my_ty = if initiator { T_DATA } else { T_CONFIRM };
+    let mut pn = 0u64;
+    let mut got = Vec::new();
+    let mut largest = None;
+    let mut sent_msg = false;
+    loop {
+        if let Some(first) = first {
+            if largest.is_none() {
+                sock.send_to(first, to).await.unwrap();
+            }
+        }
+        if !sent_msg {
+            let mut f = Vec::new();
+            frames::data(&mut f, true, 0, msg);
+            sock.send_to(&tx.seal(my_ty, est.peer_sid, 4, pn, &f), to).await.unwrap();
+            pn += 1;
+        }
+        while let Some((d, _)) = recv(sock, RTO).await {
+            let Some((ty, stream, their_pn, pt)) = rx.open(&d) else {
+                continue; // a retransmitted handshake packet, say
+            };
+            assert!(ty == T_DATA || ty == T_CONFIRM);
+            largest = Some(largest.map_or(their_pn, |l: u64| l.max(their_pn)));
+            let mut fin = false;
+            for f in frames::parse(&pt).expect("frames from the real node decode") {
+                match f {
+                    Frame::Ack { .. } => sent_msg = true,
+                    Frame::Data { fin: f, offset, data } if stream == 4 => {
+                        let end = offset as usize + data.len();
+                        if got.len() < end {
+                            got.resize(end, 0);
+                        }
+                        got[offset as usize..end].copy_from_slice(&data);
+                        fin |= f;
+                    }
+                    Frame::Disconnect { code } => panic!("real node closed: {code:#x}"),
+                    _ => {}
+                }
+            }
+            let mut a = Vec::new();
+            frames::ack(&mut a, largest.unwrap_or(0));
+            sock.send_to(&tx.seal(T_DATA, est.peer_sid, 0, pn, &a), to).await.unwrap();
+            pn += 1;
+            if fin && sent_msg {
+                return got;
+            }
+        }
+    }
+}
+
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indep_initiator_against_a_real_require_node() {
+    tokio::time::timeout(LIMIT, async {
+        let server = real_node(1, PqMode::Require, Duration::from_secs(10)).await;
+        let addr = server.udp_addrs()[0];
+        let srv = tokio::spawn({
+            let server = server.clone();
+            async move {
+                let s = server.accept().await.unwrap();
+                assert!(s.is_hybrid());
+                let (mut send, mut recv) = s.accept_bi().await.unwrap();
+                let mut buf = vec![0u8; 5];
+                recv.read_exact(&mut buf).await.unwrap();
+                buf.reverse();
+                send.write_all(&buf).await.unwrap();
+                send.shutdown().await.unwrap();
+                s
+            }
+        });
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let p = params();
+        let mut ini = Initiator::new(&Config {
+            node_seed: &[2; 32],
+            shared_seed: &SHARED,
+            rng_seed: [0x61; 32],
+            sid: 0x1122_3344_5566_7788,
+            params: &p,
+        });
+        let (response, est) = handshake_as_initiator(&sock, addr, &mut ini).await;
+        assert_eq!(est.peer_static, Keys::new(&[1; 32], &SHARED).static_public);
+        let back = exchange(&sock, addr, Some(&response), &est, true, b"hello").await;
+        assert_eq!(back, b"olleh");
+        let s = srv.await.unwrap();
+        use sha3::Digest;
+        let my_id = sha3::Sha3_256::digest(Keys::new(&[2; 32], &SHARED).static_public);
+        assert_eq!(s.peer().to_string(), hex::encode(my_id));
+        assert_eq!(server.stats().handshakes_hybrid, 1);
+    })
+    .await
+    .expect("test timed out");
+}
