@@ -202,56 +202,69 @@ async fn handshake_as_initiator(
     }
 }
 
-/// After the handshake: sends `msg` on stream 4 with FIN (re-sending it and RESPONSE
-/// until the peer's protected packets arrive), acknowledges what the peer sends and
-/// collects the peer's stream-4 bytes until its FIN. `ty` is our packet type.
+/// After the handshake, one stream exchange on stream 4 (the initiator's first
+/// bidirectional stream): the initiator sends `msg` with FIN at once (re-sending it and
+/// RESPONSE until the peer answers); the responder sends a CONFIRM at once (§5.9) and
+/// answers the peer's bytes, reversed, with FIN. Everything the peer sends is
+/// acknowledged. Returns the peer's stream-4 bytes once its FIN arrived and ours was
+/// acknowledged.
 async fn exchange(
     sock: &UdpSocket,
     to: SocketAddr,
-    first: Option<&[u8]>,
+    response: Option<&[u8]>,
     est: &Established,
-    initiator: bool,
-    msg: &[u8],
+    msg: Option<&[u8]>,
 ) -> Vec<u8> {
+    let initiator = response.is_some();
     let (tx, rx) = if initiator {
         (Direction::new(est.i2r), Direction::new(est.r2i))
     } else {
         (Direction::new(est.r2i), Direction::new(est.i2r))
     };
-    let my_ty = if initiator { T_DATA } else { T_CONFIRM };
+    let mut confirmed = initiator; // the responder sends CONFIRM until an ACK arrives
+    let ty = |confirmed: bool| if confirmed { T_DATA } else { T_CONFIRM };
     let mut pn = 0u64;
     let mut got = Vec::new();
-    let mut largest = None;
-    let mut sent_msg = false;
+    let mut peer_fin = false;
+    let mut largest: Option<u64> = None;
+    let mut out: Option<Vec<u8>> = msg.map(<[u8]>::to_vec);
+    let mut out_acked = false;
     loop {
-        if let Some(first) = first {
-            if largest.is_none() {
-                sock.send_to(first, to).await.unwrap();
-            }
+        if largest.is_none() {
+            match response {
+                Some(r) => sock.send_to(r, to).await.unwrap(),
+                None => {
+                    let p = tx.seal(ty(confirmed), est.peer_sid, 0, pn, &[0x14]);
+                    pn += 1;
+                    sock.send_to(&p, to).await.unwrap()
+                }
+            };
         }
-        if !sent_msg {
+        if let (Some(m), false) = (&out, out_acked) {
             let mut f = Vec::new();
-            frames::data(&mut f, true, 0, msg);
-            sock.send_to(&tx.seal(my_ty, est.peer_sid, 4, pn, &f), to).await.unwrap();
+            frames::data(&mut f, true, 0, m);
+            let p = tx.seal(ty(confirmed), est.peer_sid, 4, pn, &f);
             pn += 1;
+            sock.send_to(&p, to).await.unwrap();
         }
         while let Some((d, _)) = recv(sock, RTO).await {
-            let Some((ty, stream, their_pn, pt)) = rx.open(&d) else {
+            let Some((_, stream, their_pn, pt)) = rx.open(&d) else {
                 continue; // a retransmitted handshake packet, say
             };
-            assert!(ty == T_DATA || ty == T_CONFIRM);
-            largest = Some(largest.map_or(their_pn, |l: u64| l.max(their_pn)));
-            let mut fin = false;
+            largest = Some(largest.map_or(their_pn, |l| l.max(their_pn)));
             for f in frames::parse(&pt).expect("frames from the real node decode") {
                 match f {
-                    Frame::Ack { .. } => sent_msg = true,
-                    Frame::Data { fin: f, offset, data } if stream == 4 => {
+                    Frame::Ack { .. } => {
+                        confirmed = true;
+                        out_acked |= out.is_some();
+                    }
+                    Frame::Data { fin, offset, data } if stream == 4 => {
                         let end = offset as usize + data.len();
                         if got.len() < end {
                             got.resize(end, 0);
                         }
                         got[offset as usize..end].copy_from_slice(&data);
-                        fin |= f;
+                        peer_fin |= fin;
                     }
                     Frame::Disconnect { code } => panic!("real node closed: {code:#x}"),
                     _ => {}
@@ -259,15 +272,21 @@ async fn exchange(
             }
             let mut a = Vec::new();
             frames::ack(&mut a, largest.unwrap_or(0));
-            sock.send_to(&tx.seal(T_DATA, est.peer_sid, 0, pn, &a), to).await.unwrap();
+            if out.is_none() && peer_fin {
+                let mut echo = got.clone();
+                echo.reverse();
+                frames::data(&mut a, true, 0, &echo);
+                out = Some(echo);
+            }
+            let p = tx.seal(ty(confirmed), est.peer_sid, if out.is_some() && !out_acked { 4 } else { 0 }, pn, &a);
             pn += 1;
-            if fin && sent_msg {
+            sock.send_to(&p, to).await.unwrap();
+            if peer_fin && out_acked {
                 return got;
             }
         }
     }
 }
-
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indep_initiator_against_a_real_require_node() {
@@ -299,13 +318,178 @@ async fn indep_initiator_against_a_real_require_node() {
         });
         let (response, est) = handshake_as_initiator(&sock, addr, &mut ini).await;
         assert_eq!(est.peer_static, Keys::new(&[1; 32], &SHARED).static_public);
-        let back = exchange(&sock, addr, Some(&response), &est, true, b"hello").await;
+        let back = exchange(&sock, addr, Some(&response), &est, Some(b"hello")).await;
         assert_eq!(back, b"olleh");
         let s = srv.await.unwrap();
         use sha3::Digest;
         let my_id = sha3::Sha3_256::digest(Keys::new(&[2; 32], &SHARED).static_public);
         assert_eq!(s.peer().to_string(), hex::encode(my_id));
         assert_eq!(server.stats().handshakes_hybrid, 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Serves one handshake with our responder on `sock`: (session, the initiator's address).
+async fn handshake_as_responder(sock: &UdpSocket, res: &mut Responder) -> (Established, SocketAddr) {
+    loop {
+        let (d, from) = recv(sock, LIMIT).await.expect("an INIT from the real node");
+        match d.get(2) {
+            Some(&handshake::T_INIT_H) => {
+                if let Some(r) = res.on_init_fragment(&d) {
+                    for f in r.expect("the real node's INIT_H verifies") {
+                        sock.send_to(&f, from).await.unwrap();
+                    }
+                }
+            }
+            Some(&handshake::T_RESPONSE) => {
+                return (res.on_response(&d).expect("the real node's RESPONSE verifies"), from);
+            }
+            other => panic!("unexpected packet type {other:?}"),
+        }
+    }
+}
+
+fn my_responder(rng: u8, tamper_ct: bool) -> Responder {
+    let p = params();
+    let mut r = Responder::new(&Config {
+        node_seed: &[3; 32],
+        shared_seed: &SHARED,
+        rng_seed: [rng; 32],
+        sid: 0x99aa_bbcc_ddee_ff00,
+        params: &p,
+    });
+    r.tamper.kem_ciphertext = tamper_ct;
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indep_responder_against_a_real_require_node() {
+    tokio::time::timeout(LIMIT, async {
+        let client = real_node(4, PqMode::Require, Duration::from_secs(10)).await;
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        let cli = tokio::spawn({
+            let client = client.clone();
+            async move {
+                let s = client.connect(addr).await.unwrap();
+                assert!(s.is_hybrid());
+                let (mut send, mut recv) = s.open_bi().await.unwrap();
+                send.write_all(b"hello").await.unwrap();
+                send.shutdown().await.unwrap();
+                let mut back = Vec::new();
+                recv.read_to_end(&mut back).await.unwrap();
+                (s, back)
+            }
+        });
+        let mut res = my_responder(0x62, false);
+        let (est, from) = handshake_as_responder(&sock, &mut res).await;
+        assert_eq!(est.peer_static, Keys::new(&[4; 32], &SHARED).static_public);
+        let got = exchange(&sock, from, None, &est, None).await;
+        assert_eq!(got, b"hello");
+        let (s, back) = cli.await.unwrap();
+        assert_eq!(back, b"olleh");
+        use sha3::Digest;
+        let my_id = sha3::Sha3_256::digest(Keys::new(&[3; 32], &SHARED).static_public);
+        assert_eq!(s.peer().to_string(), hex::encode(my_id));
+        assert_eq!(client.stats().handshakes_hybrid, 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// A flipped bit in our KEM ciphertext (sealed correctly, so only decapsulation sees
+/// it): the real initiator gets the implicit-rejection secret, its next AEAD fails, it
+/// drops the CHALLENGE and counts it, and the handshake fails closed (timeout) — then the
+/// same node completes a handshake with an honest responder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_initiator_drops_a_tampered_kem_ciphertext() {
+    tokio::time::timeout(LIMIT, async {
+        let client = real_node(5, PqMode::Require, Duration::from_millis(1500)).await;
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        let cli = tokio::spawn({
+            let client = client.clone();
+            async move { client.connect(addr).await.map(|_| ()) }
+        });
+        let mut bad = my_responder(0x63, true);
+        let mut challenges = 0;
+        while let Some((d, from)) = recv(&sock, Duration::from_millis(2500)).await {
+            if let Some(r) = bad.on_init_fragment(&d) {
+                for f in r.unwrap() {
+                    sock.send_to(&f, from).await.unwrap();
+                }
+                challenges += 1;
+            }
+        }
+        let r = cli.await.unwrap();
+        assert!(r.is_err(), "a tampered ciphertext must not complete: {r:?}");
+        assert!(challenges >= 1);
+        let st = client.stats();
+        assert!(st.dropped_handshake >= 1, "{st:?}");
+        assert_eq!(st.handshakes_hybrid, 0);
+        // The node is still fine: an honest responder completes.
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        let cli = tokio::spawn({
+            let client = client.clone();
+            async move { client.connect(addr).await.map(|s| s.is_hybrid()) }
+        });
+        let mut good = my_responder(0x64, false);
+        let (est, from) = handshake_as_responder(&sock, &mut good).await;
+        let dir = Direction::new(est.r2i);
+        sock.send_to(&dir.seal(T_CONFIRM, est.peer_sid, 0, 0, &[0x14]), from).await.unwrap();
+        assert!(cli.await.unwrap().unwrap());
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Our INIT_H with a flipped bit: in a fragment MAC (dropped before buffering, counted in
+/// `hybrid_fragments_dropped` and `handshakes_failed_auth`) and in the sealed `ek` with
+/// valid MACs (message 1's AEAD fails: `handshakes_failed_auth` only). Neither gets an answer; the genuine INIT_H then does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_responder_drops_tampered_init_fragments() {
+    tokio::time::timeout(LIMIT, async {
+        let server = real_node(6, PqMode::Require, Duration::from_secs(10)).await;
+        let addr = server.udp_addrs()[0];
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let p = params();
+        let mut ini = Initiator::new(&Config {
+            node_seed: &[7; 32],
+            shared_seed: &SHARED,
+            rng_seed: [0x65; 32],
+            sid: 0x0706_0504_0302_0100,
+            params: &p,
+        });
+        let hkey = ini.keys().hybrid_key;
+        // 1. fmac flipped (last byte of fragment 0).
+        let [mut f0, f1] = ini.init_fragments();
+        *f0.last_mut().unwrap() ^= 0x01;
+        sock.send_to(&f0, addr).await.unwrap();
+        sock.send_to(&f1, addr).await.unwrap();
+        assert!(recv(&sock, Duration::from_millis(300)).await.is_none());
+        let st = server.stats();
+        assert_eq!(st.hybrid_fragments_dropped, 1, "{st:?}");
+        // A fragment MAC under another key is also a handshake from another network.
+        assert_eq!(st.handshakes_failed_auth, 1, "{st:?}");
+        // 2. One bit of the sealed ek flipped, fragments re-MACed: message 1 fails.
+        let mut l = ini.init_h().to_vec();
+        l[100] ^= 0x01;
+        for f in handshake::fragments(&l, &hkey) {
+            sock.send_to(&f, addr).await.unwrap();
+        }
+        assert!(recv(&sock, Duration::from_millis(300)).await.is_none());
+        let st = server.stats();
+        assert_eq!(st.hybrid_fragments_dropped, 1, "{st:?}");
+        assert_eq!(st.handshakes_failed_auth, 2, "{st:?}");
+        assert_eq!(st.handshakes_hybrid, 0);
+        // 3. The genuine INIT_H is answered and the handshake completes.
+        let (response, est) = handshake_as_initiator(&sock, addr, &mut ini).await;
+        sock.send_to(&response, addr).await.unwrap();
+        let s = tokio::time::timeout(Duration::from_secs(5), server.accept()).await.unwrap().unwrap();
+        assert!(s.is_hybrid());
+        let _ = est;
     })
     .await
     .expect("test timed out");
