@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use stt_tests::indep::handshake::{self, Config, Initiator, Responder};
+use stt_tests::indep::handshake::{self, Config, Initiator, Responder, Step};
 use stt_tests::indep::prims::{self, Keys};
 use stt_tests::indep::record::Direction;
 
@@ -100,7 +100,9 @@ fn hybrid_vectors_11_6_reproduced_byte_for_byte() {
         vector(&s, "hybrid CHALLENGE fragment 0 SHA-256")
     );
     assert!(ini.on_datagram(&c1).is_none());
-    let (response, si) = ini.on_datagram(&c0).unwrap().unwrap();
+    let Step::Done(response, si) = ini.on_datagram(&c0).unwrap().unwrap() else {
+        panic!("not a CHALLENGE");
+    };
     assert_eq!(response, vector(&s, "hybrid RESPONSE"));
     let sr = res.on_response(&response).unwrap();
     assert_eq!(si.h, sr.h);
@@ -110,6 +112,26 @@ fn hybrid_vectors_11_6_reproduced_byte_for_byte() {
     assert_eq!(si.peer_params, pr);
     assert_eq!(sr.peer_params, pi);
     let _ = handshake::NAME_HYBRID;
+}
+
+/// §11.2 and §11.3 with the classic pattern: our INIT equals the document's, and the
+/// document's CHALLENGE gives the document's RESPONSE, hash and traffic secrets.
+#[test]
+fn classic_vectors_11_2_reproduced() {
+    let s = spec();
+    let cfg = inputs(&[0x11; 32], 0x44, SID_I, b"params-i");
+    let e: [u8; 32] = prims::Rng::new([0x44; 32]).draw();
+    let mut ini = Initiator::classic(&cfg, e, 0);
+    assert_eq!(ini.init_datagrams(), vec![vector(&s, "INIT")]);
+    let Step::Done(response, est) = ini.on_datagram(&vector(&s, "CHALLENGE")).unwrap().unwrap()
+    else {
+        panic!("not a CHALLENGE");
+    };
+    assert_eq!(response, vector(&s, "RESPONSE"));
+    assert_eq!(est.h.to_vec(), vector(&s, "handshake hash"));
+    assert_eq!(est.i2r.to_vec(), vector(&s, "secret i2r (phase 0)"));
+    assert_eq!(est.r2i.to_vec(), vector(&s, "secret r2i (phase 0)"));
+    assert_eq!(est.peer_params, b"params-r");
 }
 
 #[test]
@@ -181,24 +203,33 @@ async fn recv(sock: &UdpSocket, within: Duration) -> Option<(Vec<u8>, SocketAddr
     }
 }
 
+/// Sends our INIT (re-sending it every RTO) until a CHALLENGE verifies or a REFUSE bound
+/// to it does.
+async fn run_initiator(sock: &UdpSocket, to: SocketAddr, ini: &mut Initiator) -> Step {
+    loop {
+        for f in ini.init_datagrams() {
+            sock.send_to(&f, to).await.unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + RTO;
+        while let Some((d, _)) = recv(sock, deadline - tokio::time::Instant::now()).await {
+            match ini.on_datagram(&d) {
+                Some(Ok(step)) => return step,
+                Some(Err(e)) => panic!("message 2 from the real node refused: {e:?}"),
+                None => {}
+            }
+        }
+    }
+}
+
 /// Runs our initiator against `to` until message 2 verifies: (RESPONSE, session).
 async fn handshake_as_initiator(
     sock: &UdpSocket,
     to: SocketAddr,
     ini: &mut Initiator,
 ) -> (Vec<u8>, Established) {
-    loop {
-        for f in ini.init_fragments() {
-            sock.send_to(&f, to).await.unwrap();
-        }
-        let deadline = tokio::time::Instant::now() + RTO;
-        while let Some((d, _)) = recv(sock, deadline - tokio::time::Instant::now()).await {
-            match ini.on_datagram(&d) {
-                Some(Ok(done)) => return done,
-                Some(Err(e)) => panic!("message 2 from the real node refused: {e:?}"),
-                None => {}
-            }
-        }
+    match run_initiator(sock, to, ini).await {
+        Step::Done(r, est) => (r, est),
+        Step::Refused(code) => panic!("refused: {code}"),
     }
 }
 
@@ -490,6 +521,71 @@ async fn real_responder_drops_tampered_init_fragments() {
         let s = tokio::time::timeout(Duration::from_secs(5), server.accept()).await.unwrap().unwrap();
         assert!(s.is_hybrid());
         let _ = est;
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn my_initiator_config(p: &[u8]) -> Config<'_> {
+    Config {
+        node_seed: &[8; 32],
+        shared_seed: &SHARED,
+        rng_seed: [0x66; 32],
+        sid: 0x5555_6666_7777_8888,
+        params: p,
+    }
+}
+
+/// Negotiation from the document (§5.7.10): a hybrid INIT to an `off` node draws a
+/// REFUSE(1) whose MAC we verify as specified, and the classic fallback (same `e_I`, flag
+/// set) completes a classic session with data both ways; a classic INIT to a `require`
+/// node draws REFUSE(2); a fallback INIT to a `prefer` node draws REFUSE(3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_the_classic_fallback_as_specified() {
+    tokio::time::timeout(LIMIT, async {
+        let p = params();
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // prefer-style initiator → off node.
+        let off = real_node(10, PqMode::Off, Duration::from_secs(10)).await;
+        let addr = off.udp_addrs()[0];
+        let srv = tokio::spawn({
+            let off = off.clone();
+            async move {
+                let s = off.accept().await.unwrap();
+                assert!(!s.is_hybrid());
+                let (mut send, mut recv) = s.accept_bi().await.unwrap();
+                let mut buf = vec![0u8; 5];
+                recv.read_exact(&mut buf).await.unwrap();
+                buf.reverse();
+                send.write_all(&buf).await.unwrap();
+                send.shutdown().await.unwrap();
+                s
+            }
+        });
+        let mut ini = Initiator::new(&my_initiator_config(&p));
+        assert!(matches!(run_initiator(&sock, addr, &mut ini).await, Step::Refused(1)));
+        assert_eq!(off.stats().refusals_sent, 1);
+        let mut fb = ini.fallback(&my_initiator_config(&p));
+        let (response, est) = handshake_as_initiator(&sock, addr, &mut fb).await;
+        let back = exchange(&sock, addr, Some(&response), &est, Some(b"hello")).await;
+        assert_eq!(back, b"olleh");
+        srv.await.unwrap();
+        assert_eq!(off.stats().handshakes_classic, 1);
+
+        // classic → require node: REFUSE(2).
+        let strict = real_node(11, PqMode::Require, Duration::from_secs(10)).await;
+        let e = [0x67; 32];
+        let mut classic = Initiator::classic(&my_initiator_config(&p), e, 0);
+        let step = run_initiator(&sock, strict.udp_addrs()[0], &mut classic).await;
+        assert!(matches!(step, Step::Refused(2)), "{step:?}");
+        assert_eq!(strict.stats().refused_classic, 1);
+
+        // A fallback INIT (flag set) to a node that would have run hybrid: REFUSE(3).
+        let prefer = real_node(12, PqMode::Prefer, Duration::from_secs(10)).await;
+        let mut forged = Initiator::classic(&my_initiator_config(&p), [0x68; 32], 1);
+        let step = run_initiator(&sock, prefer.udp_addrs()[0], &mut forged).await;
+        assert!(matches!(step, Step::Refused(3)), "{step:?}");
+        assert_eq!(prefer.stats().refused_downgrade, 1);
     })
     .await
     .expect("test timed out");

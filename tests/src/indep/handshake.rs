@@ -8,12 +8,22 @@ use super::prims::{self, KemDk, Keys, Rng};
 
 /// The hybrid protocol name (48 ASCII bytes, §5.7.10).
 pub const NAME_HYBRID: &[u8] = b"Noise_XXhfspsk0_25519+MLKEM768_ChaChaPoly_SHA256";
+/// The classic protocol name (§5.7.1).
+pub const NAME_CLASSIC: &[u8] = b"Noise_XXpsk0_25519_ChaChaPoly_SHA256";
 /// The Noise prologue.
 pub const PROLOGUE: &[u8] = b"STT/1";
 /// Packet type of an INIT_H fragment.
 pub const T_INIT_H: u8 = 0x08;
 /// Packet type of a CHALLENGE_H fragment.
 pub const T_CHALLENGE_H: u8 = 0x09;
+/// Packet type of a classic INIT.
+pub const T_INIT: u8 = 0x01;
+/// Packet type of a classic CHALLENGE.
+pub const T_CHALLENGE: u8 = 0x02;
+/// Packet type of REFUSE.
+pub const T_REFUSE: u8 = 0x0a;
+/// `payload_1` flag: sent after a verified REFUSE(1) (§5.7.10).
+pub const FLAG_HYBRID_REFUSED: u8 = 0x01;
 /// Packet type of RESPONSE.
 pub const T_RESPONSE: u8 = 0x03;
 /// Where `piece_0` ends in a logical packet.
@@ -170,13 +180,23 @@ fn payload_1(sid: u64, offer: u8, flags: u8) -> Vec<u8> {
     p
 }
 
-/// The hybrid initiator (§5.7.10, §5.7.4).
+/// What a datagram did to an initiator.
+#[derive(Debug)]
+pub enum Step {
+    /// Message 2 verified: RESPONSE to send, and the session.
+    Done(Vec<u8>, Established),
+    /// A REFUSE bound to our `e_I` verified: its code.
+    Refused(u8),
+}
+
+/// The initiator, hybrid (§5.7.10) or classic (§5.7.3; only as a fallback or for §11.2).
 pub struct Initiator {
     keys: Keys,
     sym: Symmetric,
     e: [u8; 32],
     e_pub: [u8; 32],
-    dk: KemDk,
+    /// The KEM key pair of a hybrid INIT; `None` for a classic one.
+    dk: Option<KemDk>,
     params: Vec<u8>,
     init_h: Vec<u8>,
     reassembly: Reassembly,
@@ -207,11 +227,62 @@ impl Initiator {
             sym,
             e,
             e_pub,
-            dk,
+            dk: Some(dk),
             params: cfg.params.to_vec(),
             init_h: l,
             reassembly: Reassembly::default(),
         }
+    }
+
+    /// A classic initiator (`psk, e`; §5.7.3) with ephemeral secret `e` and `payload_1`
+    /// flags `flags`; INIT is 276 bytes.
+    pub fn classic(cfg: &Config<'_>, e: [u8; 32], flags: u8) -> Self {
+        let keys = Keys::new(cfg.node_seed, cfg.shared_seed);
+        let e_pub = prims::x25519_public(&e);
+        let mut sym = Symmetric::new(NAME_CLASSIC);
+        sym.mix_hash(PROLOGUE);
+        sym.mix_key_and_hash(&keys.psk);
+        sym.mix_hash(&e_pub);
+        sym.mix_key(&e_pub);
+        let mut l = header(T_INIT, cfg.sid).to_vec();
+        l.extend_from_slice(&e_pub);
+        l.extend_from_slice(&sym.encrypt_and_hash(&payload_1(cfg.sid, AEAD_CHACHA, flags)));
+        l.extend_from_slice(&[0u8; 16]);
+        debug_assert_eq!(l.len(), 276);
+        Self {
+            keys,
+            sym,
+            e,
+            e_pub,
+            dk: None,
+            params: cfg.params.to_vec(),
+            init_h: l,
+            reassembly: Reassembly::default(),
+        }
+    }
+
+    /// The classic fallback after a verified REFUSE(1): same `e_I`, flags = `0x01`.
+    pub fn fallback(&self, cfg: &Config<'_>) -> Self {
+        Self::classic(cfg, self.e, FLAG_HYBRID_REFUSED)
+    }
+
+    /// The datagrams that carry our INIT: two fragments (hybrid) or the INIT itself.
+    pub fn init_datagrams(&self) -> Vec<Vec<u8>> {
+        if self.dk.is_some() {
+            self.init_fragments().to_vec()
+        } else {
+            vec![self.init_h.clone()]
+        }
+    }
+
+    fn check_refuse(&self, d: &[u8]) -> Option<u8> {
+        let sid = strict_header(d, T_REFUSE)?;
+        if d.len() != 37 || d[3..11] != self.init_h[3..11] {
+            return None;
+        }
+        let _ = sid;
+        let mac = prims::hmac(&self.keys.hybrid_key, &[&d[..21], &self.e_pub]);
+        (mac[..16] == d[21..]).then_some(d[20])
     }
 
     /// The logical INIT_H.
@@ -232,19 +303,28 @@ impl Initiator {
     /// Feeds one datagram; once a CHALLENGE_H is complete and message 2 verifies, returns
     /// RESPONSE and the session. A failing message 2 leaves the initiator unchanged
     /// apart from forgetting the pieces.
-    pub fn on_datagram(&mut self, d: &[u8]) -> Option<Result<(Vec<u8>, Established), HsError>> {
-        let l = self
-            .reassembly
-            .push(d, T_CHALLENGE_H, &self.keys.hybrid_key)?;
+    pub fn on_datagram(&mut self, d: &[u8]) -> Option<Result<Step, HsError>> {
+        if let Some(code) = self.check_refuse(d) {
+            return Some(Ok(Step::Refused(code)));
+        }
+        let l = if self.dk.is_some() {
+            self.reassembly
+                .push(d, T_CHALLENGE_H, &self.keys.hybrid_key)?
+        } else {
+            strict_header(d, T_CHALLENGE)?;
+            d.to_vec()
+        };
         let r = self.message_2(&l);
         if r.is_err() {
             self.reassembly.clear();
         }
-        Some(r)
+        Some(r.map(|(resp, est)| Step::Done(resp, est)))
     }
 
     fn message_2(&self, l: &[u8]) -> Result<(Vec<u8>, Established), HsError> {
-        if l.len() < 1246 || l.len() > 1374 || l[3..11] != self.init_h[3..11] {
+        let kem = if self.dk.is_some() { 1104 } else { 0 };
+        let min = 20 + 32 + kem + 48 + 42;
+        if l.len() < min || l.len() > min + 128 || l[3..11] != self.init_h[3..11] {
             return Err(HsError::Malformed);
         }
         let mut sym = self.sym.clone();
@@ -252,16 +332,19 @@ impl Initiator {
         sym.mix_hash(&e_r);
         sym.mix_key(&e_r);
         sym.mix_key(&prims::x25519(&self.e, &e_r).ok_or(HsError::LowOrder)?);
-        let ct = sym.decrypt_and_hash(&l[52..1156]).ok_or(HsError::Auth)?;
-        let ss = prims::kem_decaps(&self.dk, &ct).ok_or(HsError::Malformed)?;
-        sym.mix_key(&ss);
+        if let Some(dk) = &self.dk {
+            let ct = sym.decrypt_and_hash(&l[52..1156]).ok_or(HsError::Auth)?;
+            let ss = prims::kem_decaps(dk, &ct).ok_or(HsError::Malformed)?;
+            sym.mix_key(&ss);
+        }
+        let at = 52 + kem;
         let s_r: [u8; 32] = sym
-            .decrypt_and_hash(&l[1156..1204])
+            .decrypt_and_hash(&l[at..at + 48])
             .ok_or(HsError::Auth)?
             .try_into()
             .map_err(|_| HsError::Malformed)?;
         sym.mix_key(&prims::x25519(&self.e, &s_r).ok_or(HsError::LowOrder)?);
-        let p2 = sym.decrypt_and_hash(&l[1204..]).ok_or(HsError::Auth)?;
+        let p2 = sym.decrypt_and_hash(&l[at + 48..]).ok_or(HsError::Auth)?;
         if p2.len() < 26 || p2.len() != 26 + usize::from(p2[25]) {
             return Err(HsError::Malformed);
         }
