@@ -206,13 +206,14 @@ async fn recv(sock: &UdpSocket, within: Duration) -> Option<(Vec<u8>, SocketAddr
 /// Sends our INIT (re-sending it every RTO) until a CHALLENGE verifies or a REFUSE bound
 /// to it does.
 async fn run_initiator(sock: &UdpSocket, to: SocketAddr, ini: &mut Initiator) -> Step {
-    loop {
+    'send: loop {
         for f in ini.init_datagrams() {
             sock.send_to(&f, to).await.unwrap();
         }
         let deadline = tokio::time::Instant::now() + RTO;
         while let Some((d, _)) = recv(sock, deadline - tokio::time::Instant::now()).await {
             match ini.on_datagram(&d) {
+                Some(Ok(Step::Cookie)) => continue 'send,
                 Some(Ok(step)) => return step,
                 Some(Err(e)) => panic!("message 2 from the real node refused: {e:?}"),
                 None => {}
@@ -229,7 +230,7 @@ async fn handshake_as_initiator(
 ) -> (Vec<u8>, Established) {
     match run_initiator(sock, to, ini).await {
         Step::Done(r, est) => (r, est),
-        Step::Refused(code) => panic!("refused: {code}"),
+        other => panic!("no session: {other:?}"),
     }
 }
 
@@ -586,6 +587,51 @@ async fn refusals_and_the_classic_fallback_as_specified() {
         let step = run_initiator(&sock, prefer.udp_addrs()[0], &mut forged).await;
         assert!(matches!(step, Step::Refused(3)), "{step:?}");
         assert_eq!(prefer.stats().refused_downgrade, 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// §5.7.5 applied to INIT_H: a real `require` node under load (every INIT needs a cookie)
+/// answers our INIT_H with a COOKIE that we open with the cookie-reply key and the tag of
+/// `payload_1` as `ad`; the INIT_H with `mac2 = HMAC(cookie, INIT_H[0..1460])[0..16]`
+/// (only fragment 1 changes) is admitted and the handshake completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_init_with_a_cookie_as_specified() {
+    tokio::time::timeout(LIMIT, async {
+        let config = NodeConfig {
+            pq: PqMode::Require,
+            cookie_threshold: 0,
+            ..NodeConfig::default()
+        };
+        let server = Node::builder(
+            Identity::from_node_seed(&[13; 32]).unwrap(),
+            NetworkKey::from_shared_seed(&SHARED).unwrap(),
+        )
+        .config(config)
+        .bind_udp("127.0.0.1:0".parse::<SocketAddr>().unwrap())
+        .build()
+        .await
+        .unwrap();
+        let addr = server.udp_addrs()[0];
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let p = params();
+        let mut ini = Initiator::new(&my_initiator_config(&p));
+        let [f0, f1] = ini.init_fragments();
+        let (response, est) = handshake_as_initiator(&sock, addr, &mut ini).await;
+        let st = server.stats();
+        assert_eq!(st.cookies_sent, 1, "{st:?}");
+        assert_eq!(st.inits_cookie_required, 1, "{st:?}");
+        let [g0, g1] = ini.init_fragments();
+        assert_eq!(f0, g0, "fragment 0 does not change with mac2");
+        assert_ne!(f1, g1);
+        sock.send_to(&response, addr).await.unwrap();
+        let s = tokio::time::timeout(Duration::from_secs(5), server.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(s.is_hybrid());
+        let _ = est;
     })
     .await
     .expect("test timed out");

@@ -187,7 +187,12 @@ pub enum Step {
     Done(Vec<u8>, Established),
     /// A REFUSE bound to our `e_I` verified: its code.
     Refused(u8),
+    /// A COOKIE for our INIT opened: `mac2` is filled, send the INIT again.
+    Cookie,
 }
+
+/// Packet type of COOKIE.
+pub const T_COOKIE: u8 = 0x05;
 
 /// The initiator, hybrid (§5.7.10) or classic (§5.7.3; only as a fallback or for §11.2).
 pub struct Initiator {
@@ -275,6 +280,23 @@ impl Initiator {
         }
     }
 
+    /// §5.7.5 on our INIT (classic or INIT_H): the cookie is sealed with the cookie-reply
+    /// key, `ad` = the tag of `payload_1` (the 16 bytes before `mac2`); `mac2` =
+    /// `HMAC(cookie, INIT without mac2)[0..16]`.
+    fn on_cookie(&mut self, d: &[u8]) -> Option<()> {
+        strict_header(d, T_COOKIE)?;
+        if d.len() != 76 || d[3..11] != self.init_h[3..11] {
+            return None;
+        }
+        let n = self.init_h.len();
+        let nonce: [u8; 24] = d[20..44].try_into().ok()?;
+        let ad = &self.init_h[n - 32..n - 16];
+        let cookie = prims::xopen(&self.keys.cookie_key, &nonce, ad, &d[44..])?;
+        let mac2 = prims::hmac(&cookie, &[&self.init_h[..n - 16]]);
+        self.init_h[n - 16..].copy_from_slice(&mac2[..16]);
+        Some(())
+    }
+
     fn check_refuse(&self, d: &[u8]) -> Option<u8> {
         let sid = strict_header(d, T_REFUSE)?;
         if d.len() != 37 || d[3..11] != self.init_h[3..11] {
@@ -306,6 +328,9 @@ impl Initiator {
     pub fn on_datagram(&mut self, d: &[u8]) -> Option<Result<Step, HsError>> {
         if let Some(code) = self.check_refuse(d) {
             return Some(Ok(Step::Refused(code)));
+        }
+        if self.on_cookie(d).is_some() {
+            return Some(Ok(Step::Cookie));
         }
         let l = if self.dk.is_some() {
             self.reassembly

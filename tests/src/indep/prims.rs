@@ -77,6 +77,13 @@ pub fn open(key: &[u8; 32], nonce: &[u8; 12], ad: &[u8], ct: &[u8]) -> Option<Ve
         .ok()
 }
 
+/// XChaCha20-Poly1305 open with a 24-byte nonce (the COOKIE body, §5.4, §5.7.5).
+pub fn xopen(key: &[u8; 32], nonce: &[u8; 24], ad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+    chacha20poly1305::XChaCha20Poly1305::new(key.into())
+        .decrypt(nonce.into(), Payload { msg: ct, aad: ad })
+        .ok()
+}
+
 /// ML-KEM-768 `KeyGen_internal(d, z)`: the key pair from the 64-byte seed `d ‖ z`.
 pub fn kem_keygen(d_z: &[u8; 64]) -> (KemDk, Vec<u8>) {
     let dk = KemDk::from_seed((*d_z).into());
