@@ -41,8 +41,14 @@ fn keys_and_record_vectors_11_1_to_11_4() {
     let s = spec();
     let ki = Keys::new(&[0x11; 32], &[0x33; 32]);
     let kr = Keys::new(&[0x22; 32], &[0x33; 32]);
-    assert_eq!(ki.static_public.to_vec(), vector(&s, "initiator static public key"));
-    assert_eq!(kr.static_public.to_vec(), vector(&s, "responder static public key"));
+    assert_eq!(
+        ki.static_public.to_vec(),
+        vector(&s, "initiator static public key")
+    );
+    assert_eq!(
+        kr.static_public.to_vec(),
+        vector(&s, "responder static public key")
+    );
     use sha3::Digest;
     assert_eq!(
         sha3::Sha3_256::digest(ki.static_public).to_vec(),
@@ -58,7 +64,10 @@ fn keys_and_record_vectors_11_1_to_11_4() {
     let i2r = Direction::new(vector(&s, "secret i2r (phase 0)").try_into().unwrap());
     assert_eq!(i2r.key.to_vec(), vector(&s, "key i2r (phase 0)"));
     assert_eq!(i2r.iv.to_vec(), vector(&s, "iv i2r (phase 0)"));
-    assert_eq!(i2r.next_secret().to_vec(), vector(&s, "secret i2r (phase 1)"));
+    assert_eq!(
+        i2r.next_secret().to_vec(),
+        vector(&s, "secret i2r (phase 1)")
+    );
     assert_eq!(
         i2r.stream_key(4).to_vec(),
         vector(&s, "stream 4 key i2r (phase 0)")
@@ -136,8 +145,10 @@ fn classic_vectors_11_2_reproduced() {
 
 #[test]
 fn mlkem_keygen_known_answer_from_the_document() {
-    let d = hex::decode("e34a701c4c87582f42264ee422d3c684d97611f2523efe0c998af05056d693dc").unwrap();
-    let z = hex::decode("a85768f3486bd32a01bf9a8f21ea938e648eae4e5448c34c3eb88820b159eedd").unwrap();
+    let d =
+        hex::decode("e34a701c4c87582f42264ee422d3c684d97611f2523efe0c998af05056d693dc").unwrap();
+    let z =
+        hex::decode("a85768f3486bd32a01bf9a8f21ea938e648eae4e5448c34c3eb88820b159eedd").unwrap();
     let dz: [u8; 64] = [d, z].concat().try_into().unwrap();
     let (_dk, ek) = prims::kem_keygen(&dz);
     use sha3::Digest;
@@ -185,7 +196,13 @@ async fn real_node(tag: u8, pq: PqMode, handshake_timeout: Duration) -> Node {
 /// Transport parameters (§5.8) granting the peer room to answer on one stream.
 fn params() -> Vec<u8> {
     let mut p = Vec::new();
-    for (id, v) in [(1u64, 8u64), (2, 8), (3, 1 << 20), (4, 1 << 20), (5, 30_000)] {
+    for (id, v) in [
+        (1u64, 8u64),
+        (2, 8),
+        (3, 1 << 20),
+        (4, 1 << 20),
+        (5, 30_000),
+    ] {
         frames::put_varint(&mut p, id);
         frames::put_varint(&mut p, v);
     }
@@ -229,7 +246,7 @@ async fn handshake_as_initiator(
     ini: &mut Initiator,
 ) -> (Vec<u8>, Established) {
     match run_initiator(sock, to, ini).await {
-        Step::Done(r, est) => (r, est),
+        Step::Done(r, est) => (r, *est),
         other => panic!("no session: {other:?}"),
     }
 }
@@ -310,7 +327,13 @@ async fn exchange(
                 frames::data(&mut a, true, 0, &echo);
                 out = Some(echo);
             }
-            let p = tx.seal(ty(confirmed), est.peer_sid, if out.is_some() && !out_acked { 4 } else { 0 }, pn, &a);
+            let p = tx.seal(
+                ty(confirmed),
+                est.peer_sid,
+                if out.is_some() && !out_acked { 4 } else { 0 },
+                pn,
+                &a,
+            );
             pn += 1;
             sock.send_to(&p, to).await.unwrap();
             if peer_fin && out_acked {
@@ -363,7 +386,10 @@ async fn indep_initiator_against_a_real_require_node() {
 }
 
 /// Serves one handshake with our responder on `sock`: (session, the initiator's address).
-async fn handshake_as_responder(sock: &UdpSocket, res: &mut Responder) -> (Established, SocketAddr) {
+async fn handshake_as_responder(
+    sock: &UdpSocket,
+    res: &mut Responder,
+) -> (Established, SocketAddr) {
     loop {
         let (d, from) = recv(sock, LIMIT).await.expect("an INIT from the real node");
         match d.get(2) {
@@ -375,7 +401,11 @@ async fn handshake_as_responder(sock: &UdpSocket, res: &mut Responder) -> (Estab
                 }
             }
             Some(&handshake::T_RESPONSE) => {
-                return (res.on_response(&d).expect("the real node's RESPONSE verifies"), from);
+                return (
+                    res.on_response(&d)
+                        .expect("the real node's RESPONSE verifies"),
+                    from,
+                );
             }
             other => panic!("unexpected packet type {other:?}"),
         }
@@ -470,7 +500,9 @@ async fn real_initiator_drops_a_tampered_kem_ciphertext() {
         let mut good = my_responder(0x64, false);
         let (est, from) = handshake_as_responder(&sock, &mut good).await;
         let dir = Direction::new(est.r2i);
-        sock.send_to(&dir.seal(T_CONFIRM, est.peer_sid, 0, 0, &[0x14]), from).await.unwrap();
+        sock.send_to(&dir.seal(T_CONFIRM, est.peer_sid, 0, 0, &[0x14]), from)
+            .await
+            .unwrap();
         assert!(cli.await.unwrap().unwrap());
     })
     .await
@@ -519,7 +551,10 @@ async fn real_responder_drops_tampered_init_fragments() {
         // 3. The genuine INIT_H is answered and the handshake completes.
         let (response, est) = handshake_as_initiator(&sock, addr, &mut ini).await;
         sock.send_to(&response, addr).await.unwrap();
-        let s = tokio::time::timeout(Duration::from_secs(5), server.accept()).await.unwrap().unwrap();
+        let s = tokio::time::timeout(Duration::from_secs(5), server.accept())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(s.is_hybrid());
         let _ = est;
     })
@@ -564,7 +599,10 @@ async fn refusals_and_the_classic_fallback_as_specified() {
             }
         });
         let mut ini = Initiator::new(&my_initiator_config(&p));
-        assert!(matches!(run_initiator(&sock, addr, &mut ini).await, Step::Refused(1)));
+        assert!(matches!(
+            run_initiator(&sock, addr, &mut ini).await,
+            Step::Refused(1)
+        ));
         assert_eq!(off.stats().refusals_sent, 1);
         let mut fb = ini.fallback(&my_initiator_config(&p));
         let (response, est) = handshake_as_initiator(&sock, addr, &mut fb).await;

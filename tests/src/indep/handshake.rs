@@ -184,7 +184,7 @@ fn payload_1(sid: u64, offer: u8, flags: u8) -> Vec<u8> {
 #[derive(Debug)]
 pub enum Step {
     /// Message 2 verified: RESPONSE to send, and the session.
-    Done(Vec<u8>, Established),
+    Done(Vec<u8>, Box<Established>),
     /// A REFUSE bound to our `e_I` verified: its code.
     Refused(u8),
     /// A COOKIE for our INIT opened: `mac2` is filled, send the INIT again.
@@ -343,7 +343,7 @@ impl Initiator {
         if r.is_err() {
             self.reassembly.clear();
         }
-        Some(r.map(|(resp, est)| Step::Done(resp, est)))
+        Some(r.map(|(resp, est)| Step::Done(resp, Box::new(est))))
     }
 
     fn message_2(&self, l: &[u8]) -> Result<(Vec<u8>, Established), HsError> {
@@ -378,8 +378,11 @@ impl Initiator {
             return Err(HsError::BadAead);
         }
         // Message 3: s, se, payload_3.
-        let mut resp = header(T_RESPONSE, u64::from_be_bytes(p2[..8].try_into().expect("8")))
-            .to_vec();
+        let mut resp = header(
+            T_RESPONSE,
+            u64::from_be_bytes(p2[..8].try_into().expect("8")),
+        )
+        .to_vec();
         resp.extend_from_slice(&sym.encrypt_and_hash(&self.keys.static_public));
         sym.mix_key(&prims::x25519(&self.keys.static_secret, &e_r).ok_or(HsError::LowOrder)?);
         let my_sid = u64::from_be_bytes(self.init_h[3..11].try_into().expect("8"));

@@ -24,7 +24,8 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 
 /// HMAC-SHA256 of the concatenated `parts` under `key`.
 pub fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut m = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut m =
+        <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     for p in parts {
         m.update(p);
     }

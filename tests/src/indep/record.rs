@@ -75,7 +75,12 @@ impl Direction {
         }
         let stream_id = u32::from_be_bytes(d[11..15].try_into().ok()?);
         let pn = u64::from(u32::from_be_bytes(d[15..19].try_into().ok()?));
-        let pt = open(&self.stream_key(stream_id), &self.nonce(pn), &d[..20], &d[20..])?;
+        let pt = open(
+            &self.stream_key(stream_id),
+            &self.nonce(pn),
+            &d[..20],
+            &d[20..],
+        )?;
         Some((ty, stream_id, pn, pt))
     }
 }
