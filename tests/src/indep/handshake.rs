@@ -298,11 +298,10 @@ impl Initiator {
     }
 
     fn check_refuse(&self, d: &[u8]) -> Option<u8> {
-        let sid = strict_header(d, T_REFUSE)?;
+        strict_header(d, T_REFUSE)?;
         if d.len() != 37 || d[3..11] != self.init_h[3..11] {
             return None;
         }
-        let _ = sid;
         let mac = prims::hmac(&self.keys.hybrid_key, &[&d[..21], &self.e_pub]);
         (mac[..16] == d[21..]).then_some(d[20])
     }
