@@ -1,5 +1,6 @@
 //! `stt relay`: serves as a rendezvous and relay for members of the network
-//! (PROTOCOL.md §12) with the limits given on the command line, printing its counters
+//! (PROTOCOL.md §12) over UDP and, if asked, WebSocket (`ws://`, or `wss://` with a
+//! certificate) with the limits given on the command line, printing its counters
 //! to stderr periodically and once more when it stops. The node does all the work
 //! (`NodeConfig::rendezvous`); this module only configures it and reports.
 
