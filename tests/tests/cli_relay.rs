@@ -112,7 +112,11 @@ impl<'a> Member<'a> {
             "{}",
             sent.stdout
         );
-        assert_eq!(sha3_file(&self.out.join(name)), digest, "{name} stored intact");
+        assert_eq!(
+            sha3_file(&self.out.join(name)),
+            digest,
+            "{name} stored intact"
+        );
         sent.stdout
     }
 }
@@ -236,7 +240,11 @@ fn members_reach_the_relay_over_wss_and_an_untrusted_certificate_is_refused() {
         &net,
         &["--ws", &ws, "--ws-cert", s(&cert), "--ws-key", s(&key)],
     );
-    assert!(relay.stdout_now().contains("wss://"), "{}", relay.stdout_now());
+    assert!(
+        relay.stdout_now().contains("wss://"),
+        "{}",
+        relay.stdout_now()
+    );
     let url = format!("wss://localhost:{port}/");
     // A certificate the member does not trust: a clear refusal, not a hang.
     let (refused, _) = m.send("never.bin", 1000, &url, &["--ws-ca", s(&other)]);
@@ -265,16 +273,15 @@ fn members_reach_the_relay_over_wss_and_an_untrusted_certificate_is_refused() {
     )
     .wait(LONG);
     assert!(!stranger.ok(), "{stranger:?}");
-    assert!(stranger.stderr.contains("not trusted"), "{}", stranger.stderr);
+    assert!(
+        stranger.stderr.contains("not trusted"),
+        "{}",
+        stranger.stderr
+    );
 
     let listener = m.listen(&url, &["--ws-ca", s(&cert), "--no-punch"]);
     let size = 8 << 20;
-    let sent = m.send_ok(
-        "wss.bin",
-        size,
-        &url,
-        &["--ws-ca", s(&cert), "--no-punch"],
-    );
+    let sent = m.send_ok("wss.bin", size, &url, &["--ws-ca", s(&cert), "--no-punch"]);
     assert!(sent.contains(", relayed,"), "{sent}");
     let l = listener.wait(LONG);
     assert!(l.ok() && l.stdout.contains(", relayed,"), "{l:?}");
@@ -292,7 +299,12 @@ fn a_listener_registers_again_when_its_relay_restarts() {
     let _ = relay.wait(LONG);
     let relay = relay_on(&net, &udp, &[]);
     let start = Instant::now();
-    while listener.stderr_now().matches("registered with relay").count() < 2 {
+    while listener
+        .stderr_now()
+        .matches("registered with relay")
+        .count()
+        < 2
+    {
         assert!(
             start.elapsed() < Duration::from_secs(40),
             "not registered again: {}",

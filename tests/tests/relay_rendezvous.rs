@@ -174,7 +174,10 @@ fn punch_paths_are_released_when_the_sessions_with_the_peer_end() {
                 .await;
             let session = session.expect("met");
             let incoming = incoming.expect("accepted");
-            assert!(listener.pinned_path_count() > before, "punching pins a path");
+            assert!(
+                listener.pinned_path_count() > before,
+                "punching pins a path"
+            );
             session.close(0, b"done");
             let _ = tokio::time::timeout(Duration::from_secs(10), incoming.closed()).await;
             sender.shutdown(0, b"", Duration::from_millis(200)).await;
