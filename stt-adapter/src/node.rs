@@ -322,6 +322,14 @@ impl<R: Runtime> Node<R> {
         self.inner.shared.lock().paths.len()
     }
 
+    /// Remote paths the adapter holds pinned (sessions' current paths, live WebSocket
+    /// connections, paths being punched): they are never recycled while pinned, so
+    /// this returns to its former value when the sessions using them end.
+    pub fn pinned_path_count(&self) -> usize {
+        let st = self.inner.shared.lock();
+        st.paths.len() - st.paths.idle_len()
+    }
+
     /// Node-wide counters (dropped packets by reason, sessions accepted…).
     pub fn stats(&self) -> NodeStats {
         self.inner.shared.lock().node.stats()

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-use crate::state::{Dispatch, PathTable, RendezvousWaits};
+use crate::state::{Dispatch, PathTable, PunchPins, RendezvousWaits};
 use bytes::{Bytes, BytesMut};
 use stt_proto::{Event, Instant, PathId, RemoteAddr, RendezvousEvent, SessionHandle};
 
@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub(crate) node: stt_proto::Node,
     pub(crate) dispatch: Dispatch,
     pub(crate) paths: PathTable<Remote>,
+    /// The punch paths pinned in `paths`, and when each is released.
+    pub(crate) punch_pins: PunchPins,
     /// Rendezvous answers awaited by `connect_via` and `register_rendezvous`.
     pub(crate) rendezvous: RendezvousWaits,
     pub(crate) driver: Option<Waker>,
@@ -50,6 +52,7 @@ impl State {
             node,
             dispatch: Dispatch::default(),
             paths: PathTable::default(),
+            punch_pins: PunchPins::default(),
             rendezvous: RendezvousWaits::default(),
             driver: None,
             ws_out: HashMap::new(),
@@ -107,15 +110,23 @@ impl State {
             self.traces.event(now, &event);
             self.dispatch.on_event(&event);
             self.paths.on_event(&event, &mut self.node);
+            self.punch_pins.on_event(&event, &mut self.paths);
             self.rendezvous.on_event(&event);
-            if let Event::Rendezvous(RendezvousEvent::Peer { peer, addr, .. }) = &event
+            if let Event::Rendezvous(RendezvousEvent::Peer {
+                session,
+                peer,
+                addr,
+                ..
+            }) = &event
                 && let Some(sa) = addr.to_socket_addr()
             {
                 // The peer's observed address becomes a path the core probes for a
                 // direct route (PROTOCOL.md §12.4); pinned, so it is not recycled while
-                // the probes may still use it (at most one per relay route).
+                // the probes may still use it, until the peer's sessions or the
+                // introducing rendezvous session end (`PunchPins`).
                 let path = self.paths.path_for(&Remote::Udp(sa));
-                self.paths.pin(path);
+                self.punch_pins
+                    .introduced(*session, *peer, path, &mut self.paths);
                 self.node.punch(now, *peer, path);
             }
             if let Event::Closed { session, .. } = &event {

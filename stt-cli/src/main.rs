@@ -21,6 +21,7 @@ mod demo;
 mod error;
 mod net;
 mod peers;
+mod registration;
 mod relay;
 mod report;
 mod seed;
@@ -104,10 +105,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         allow: Option<PathBuf>,
         /// Also register with this rendezvous and relay (`stt relay`, HOST:PORT, or
-        /// ws://HOST:PORT/ when only TCP gets out) and take transfers that come through
-        /// it (`stt send --to-node … --via …`).
-        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/")]
+        /// ws://HOST:PORT/ or wss://HOST:PORT/ when only TCP gets out) and take
+        /// transfers that come through it (`stt send --to-node … --via …`). If the
+        /// session with the relay ends (the relay restarted, the network went away),
+        /// the listener reconnects and registers again, backing off from 0.5 s to 10 s.
+        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/|wss://HOST:PORT/")]
         via: Option<String>,
+        /// Trust the certificates in this PEM file for a wss:// --via (a private CA or
+        /// the relay's self-signed certificate) instead of the system's root store.
+        #[arg(long, value_name = "FILE", requires = "via")]
+        ws_ca: Option<PathBuf>,
         /// With --via: never try a direct path; transfers through the relay stay there.
         #[arg(long, requires = "via")]
         no_punch: bool,
@@ -119,6 +126,7 @@ enum Command {
     /// Send a file or a directory to a listening node; exits 0 only once the receiver
     /// has stored it and confirmed its SHA3-256.
     #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "ws", "to_node"])))]
+    #[command(group(clap::ArgGroup::new("dialer").multiple(true).args(["ws", "via"])))]
     Send {
         #[command(flatten)]
         seeds: Seeds,
@@ -130,18 +138,24 @@ enum Command {
         /// The listener's WebSocket URL (ws://HOST:PORT/ or wss://HOST:PORT/).
         #[arg(long)]
         ws: Option<String>,
-        /// Trust the certificates in this PEM file for wss:// (a private CA or the
-        /// listener's self-signed certificate) instead of the system's root store.
-        #[arg(long, value_name = "FILE", requires = "ws")]
+        /// Trust the certificates in this PEM file for wss:// (--ws or --via; a private
+        /// CA or the listener's or relay's self-signed certificate) instead of the
+        /// system's root store.
+        #[arg(long, value_name = "FILE", requires = "dialer")]
         ws_ca: Option<PathBuf>,
         /// The listener's NodeId, to meet through the relay given with --via (the
         /// listener runs `stt listen --via` with the same relay).
         #[arg(long, value_name = "NODEID", value_parser = peers::parse_node_id, requires = "via")]
         to_node: Option<stt_tokio::NodeId>,
-        /// The rendezvous and relay (`stt relay`, HOST:PORT, or ws://HOST:PORT/ when only
-        /// TCP gets out) to meet --to-node through: the transfer goes direct if hole
-        /// punching succeeds, else through the relay; the summary says which.
-        #[arg(long, value_name = "HOST:PORT|ws://HOST:PORT/", requires = "to_node")]
+        /// The rendezvous and relay (`stt relay`, HOST:PORT, or ws://HOST:PORT/ or
+        /// wss://HOST:PORT/ when only TCP gets out) to meet --to-node through: the
+        /// transfer goes direct if hole punching succeeds, else through the relay; the
+        /// summary says which.
+        #[arg(
+            long,
+            value_name = "HOST:PORT|ws://HOST:PORT/|wss://HOST:PORT/",
+            requires = "to_node"
+        )]
         via: Option<String>,
         /// With --via: never try a direct path; the transfer stays on the relay.
         #[arg(long, requires = "via")]
@@ -184,9 +198,18 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0:4434")]
         bind: SocketAddr,
         /// Also serve members over WebSocket on this TCP address (for members whose
-        /// UDP is blocked: they use `--via ws://HOST:PORT/`).
+        /// UDP is blocked: they use `--via ws://HOST:PORT/`, or `--via wss://HOST:PORT/`
+        /// with --ws-cert and --ws-key).
         #[arg(long)]
         ws: Option<SocketAddr>,
+        /// Serve wss:// on --ws with this PEM certificate chain (leaf first); members
+        /// that do not trust it through the system's roots pass it (or its CA) with
+        /// --ws-ca.
+        #[arg(long, value_name = "FILE", requires_all = ["ws", "ws_key"])]
+        ws_cert: Option<PathBuf>,
+        /// The PEM private key of --ws-cert (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE", requires = "ws_cert")]
+        ws_key: Option<PathBuf>,
         #[command(flatten)]
         limits: relay::Limits,
     },
@@ -322,6 +345,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             count,
             allow,
             via,
+            ws_ca,
             no_punch,
             trace,
             output,
@@ -337,6 +361,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 trace,
                 output,
                 via,
+                via_ca: ws_ca,
                 no_punch,
             })
             .await
@@ -345,8 +370,10 @@ async fn run(cmd: Command) -> Result<(), CliError> {
             seeds,
             bind,
             ws,
+            ws_cert,
+            ws_key,
             limits,
-        } => relay::run(seeds, bind, ws, limits).await,
+        } => relay::run(seeds, bind, ws.map(|a| (a, ws_cert.zip(ws_key))), limits).await,
         Command::Send {
             seeds,
             path,
@@ -365,6 +392,7 @@ async fn run(cmd: Command) -> Result<(), CliError> {
                 (None, Some(url), _) => Target::Ws(url, ws_ca),
                 (None, None, Some((node, relay))) => Target::Via {
                     relay,
+                    ca: ws_ca,
                     node,
                     punch: !no_punch,
                 },

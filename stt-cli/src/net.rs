@@ -200,10 +200,12 @@ pub enum Target {
     Udp(String),
     /// `--ws ws://…` or `wss://…`, with an optional CA file for wss.
     Ws(String, Option<PathBuf>),
-    /// `--to-node NODEID --via HOST:PORT`.
+    /// `--to-node NODEID --via HOST:PORT` (or a ws:// or wss:// URL).
     Via {
         /// The rendezvous and relay.
         relay: String,
+        /// `--ws-ca`: what to trust for a wss:// relay instead of the system's roots.
+        ca: Option<PathBuf>,
         /// The node to meet there.
         node: NodeId,
         /// Try a direct path (off: `--no-punch`).
@@ -225,6 +227,7 @@ pub async fn connect_any(
     match target {
         Target::Via {
             relay,
+            ca,
             node: peer,
             punch,
         } => {
@@ -237,11 +240,8 @@ pub async fn connect_any(
             } else {
                 wildcard(resolve(&relay).await?)
             };
-            let mut b = builder(identity, network, config, trace).bind_udp(local);
-            if relay.starts_with("wss://") {
-                b = b.wss_trust(WssTrust::platform()?);
-            }
-            let node = b.build().await?;
+            let b = builder(identity, network, config, trace).bind_udp(local);
+            let node = trust_for(b, &relay, ca.as_deref())?.build().await?;
             let relay_session = register_via(&node, &relay, &out).await?;
             match node.connect_via(&relay_session, peer).await {
                 Ok(s) => {
@@ -267,6 +267,22 @@ pub async fn connect_any(
             Ok((n, s, None))
         }
     }
+}
+
+/// `b` set to verify a `wss://` `url` against `ca` (a PEM file), or the system's roots
+/// without one; unchanged for any other URL.
+pub fn trust_for(
+    b: stt_tokio::Builder,
+    url: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<stt_tokio::Builder, CliError> {
+    if !url.starts_with("wss://") {
+        return Ok(b);
+    }
+    Ok(b.wss_trust(match ca {
+        Some(file) => WssTrust::from_pem_file(file)?,
+        None => WssTrust::platform()?,
+    }))
 }
 
 /// Whether `--via` names a WebSocket relay (`ws://…` or `wss://…`).
@@ -309,6 +325,11 @@ pub async fn register_via(
         }
         Err(ConnectionError::Transport(e)) => {
             return Err(CliError::Other(format!("cannot reach {addr}: {e}")));
+        }
+        Err(ConnectionError::Tls(e)) => {
+            return Err(CliError::Other(format!(
+                "cannot reach the relay at {addr}: tls: {e} (give its certificate or CA with --ws-ca)"
+            )));
         }
         Err(e) => return Err(CliError::Connection(e)),
     };
@@ -403,14 +424,8 @@ pub async fn connect(
             (node, r, addr.to_string())
         }
         Target::Ws(url, ca) => {
-            let mut b = builder(identity, network, config, trace);
-            if url.starts_with("wss://") {
-                b = b.wss_trust(match ca {
-                    Some(file) => WssTrust::from_pem_file(file)?,
-                    None => WssTrust::platform()?,
-                });
-            }
-            let node = b.build().await?;
+            let b = builder(identity, network, config, trace);
+            let node = trust_for(b, &url, ca.as_deref())?.build().await?;
             let r = match expected {
                 Some(id) => node.connect_ws_to(&url, id).await,
                 None => node.connect_ws(&url).await,

@@ -1,13 +1,15 @@
 //! `stt relay`: serves as a rendezvous and relay for members of the network
-//! (PROTOCOL.md §12) with the limits given on the command line, printing its counters
+//! (PROTOCOL.md §12) over UDP and, if asked, WebSocket (`ws://`, or `wss://` with a
+//! certificate) with the limits given on the command line, printing its counters
 //! to stderr periodically and once more when it stops. The node does all the work
 //! (`NodeConfig::rendezvous`); this module only configures it and reports.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use stt_proto::config::RendezvousConfig;
-use stt_tokio::NodeStats;
+use stt_tokio::{NodeStats, WssIdentity};
 
 use crate::error::CliError;
 use crate::net::{self, Seeds, TraceArg};
@@ -89,7 +91,7 @@ pub fn counters_json(s: &NodeStats, (registered, routes): (usize, usize)) -> Str
 pub async fn run(
     seeds: Seeds,
     bind: SocketAddr,
-    ws: Option<SocketAddr>,
+    ws: Option<(SocketAddr, Option<(PathBuf, PathBuf)>)>,
     limits: Limits,
 ) -> Result<(), CliError> {
     let (identity, network) = seeds.load()?;
@@ -100,15 +102,17 @@ pub async fn run(
         .validate()
         .map_err(|e| CliError::Other(format!("relay limits: {e}")))?;
     let mut b = net::builder(identity, network, config, &TraceArg::default()).bind_udp(bind);
-    if let Some(ws) = ws {
-        b = b.bind_ws(ws);
+    match ws {
+        Some((addr, Some((cert, key)))) => {
+            b = b.bind_wss(addr, WssIdentity::from_pem_files(cert, key)?);
+        }
+        Some((addr, None)) => b = b.bind_ws(addr),
+        None => {}
     }
     let node = b.build().await?;
     let addrs: Vec<String> = node.udp_addrs().iter().map(|a| a.to_string()).collect();
-    let ws: Vec<String> = node
-        .ws_addrs()
-        .iter()
-        .map(|a| format!(", ws://{a}/"))
+    let ws: Vec<String> = (node.ws_addrs().iter().map(|a| format!(", ws://{a}/")))
+        .chain(node.wss_addrs().iter().map(|a| format!(", wss://{a}/")))
         .collect();
     // The first line is for scripts: the relay's id and addresses.
     println!(

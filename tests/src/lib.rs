@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 pub mod adapters;
 pub mod flood;
+pub mod indep;
 pub mod loopback;
 pub mod netns;
 pub mod procs;

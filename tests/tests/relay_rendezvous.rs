@@ -5,6 +5,9 @@
 //! punching the session ends direct (loopback always lets it through), without it
 //! (`RendezvousConfig::punch` off on the sender) it stays relayed and the relay's
 //! counters show the bytes. Meeting a node that never registered fails with NOT_FOUND.
+//! The path an introduction pins for punching is released once the sessions with that
+//! peer end: a listener met by three senders in turn ends with only its relay path
+//! pinned.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -143,4 +146,50 @@ fn tokio_nodes_meet_through_the_relay_both_ways() {
     let (relayed, forwarded) = tokio_within(meet::<stt_tokio::Tokio>(false));
     assert!(relayed);
     assert!(forwarded > LEN as u64, "forwarded {forwarded}");
+}
+
+/// A listener met through the relay by three senders in turn (each punching toward
+/// it): once each sender's session ends, the listener again pins only its path to the
+/// relay, not one more path per introduction.
+#[test]
+fn punch_paths_are_released_when_the_sessions_with_the_peer_end() {
+    tokio_within(async {
+        let mut serving = NodeConfig::default();
+        serving.rendezvous.serve = true;
+        let relay = node::<stt_tokio::Tokio>(1, serving).await;
+        let relay_addr = relay.udp_addrs()[0];
+        let listener = node::<stt_tokio::Tokio>(2, NodeConfig::default()).await;
+        let l_relay = listener.connect(relay_addr).await.expect("reach relay");
+        l_relay.register_rendezvous().await.expect("register");
+        let before = listener.pinned_path_count();
+        assert_eq!(before, 1, "the path to the relay");
+        for tag in 10..13 {
+            let sender = node::<stt_tokio::Tokio>(tag, NodeConfig::default()).await;
+            let s_relay = sender.connect(relay_addr).await.expect("reach relay");
+            s_relay.register_rendezvous().await.expect("register");
+            let (session, incoming) =
+                join(sender.connect_via(&s_relay, listener.node_id()), async {
+                    listener.accept().await
+                })
+                .await;
+            let session = session.expect("met");
+            let incoming = incoming.expect("accepted");
+            assert!(
+                listener.pinned_path_count() > before,
+                "punching pins a path"
+            );
+            session.close(0, b"done");
+            let _ = tokio::time::timeout(Duration::from_secs(10), incoming.closed()).await;
+            sender.shutdown(0, b"", Duration::from_millis(200)).await;
+            let start = std::time::Instant::now();
+            while listener.pinned_path_count() != before {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "sender {tag}: {} paths still pinned, {before} expected",
+                    listener.pinned_path_count()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
 }

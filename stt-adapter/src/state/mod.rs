@@ -1,7 +1,8 @@
 //! The runtime-free state the driver task and every handle share under one lock: the
 //! PathId ⇄ remote table ([`paths`]), event → waker dispatch ([`dispatch`]), the event
-//! subscriptions ([`bus`]), what the primitive handles wait for ([`apps`]) and the
-//! rendezvous answers awaited ([`rendezvous`]).
+//! subscriptions ([`bus`]), what the primitive handles wait for ([`apps`]), the
+//! rendezvous answers awaited ([`rendezvous`]) and the paths pinned for hole punching
+//! ([`punch`]).
 //!
 //! Plain `std` and `core::task::Waker` only: no IO, no runtime, no protocol decisions
 //! (those are `stt-proto`'s); nothing here names a socket type or an executor.
@@ -10,12 +11,14 @@ pub mod apps;
 pub mod bus;
 pub mod dispatch;
 pub mod paths;
+pub mod punch;
 pub mod rendezvous;
 
 pub use apps::{AppWaiters, Pending};
 pub use bus::{DEFAULT_SUBSCRIBER_CAPACITY, EventBus, EventFilter, SubscriberId};
 pub use dispatch::Dispatch;
 pub use paths::PathTable;
+pub use punch::PunchPins;
 pub use rendezvous::RendezvousWaits;
 
 /// Real session handles for the unit tests of this tree (the core's own test

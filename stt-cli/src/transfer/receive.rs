@@ -49,6 +49,8 @@ pub struct Listen {
     /// `--via HOST:PORT`: register with this rendezvous and relay, and take transfers
     /// that come through it too.
     pub via: Option<String>,
+    /// `--ws-ca`: what to trust for a wss:// `via`.
+    pub via_ca: Option<PathBuf>,
     /// With `via`: never try a direct path.
     pub no_punch: bool,
 }
@@ -91,13 +93,27 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
         Some((addr, None)) => b = b.bind_ws(*addr),
         None => {}
     }
+    if let Some(via) = &args.via {
+        b = net::trust_for(b, via, args.via_ca.as_deref())?;
+    }
     let node = b.build().await?;
-    // Held for the node's life: the registration (and every relayed path) lasts as
-    // long as this session.
-    let _relay = match &args.via {
-        Some(via) => Some(net::register_via(&node, via, &args.output).await?),
+    // The registration (and every relayed path) lasts as long as the session with the
+    // relay; a task holds it and registers again whenever it ends.
+    let registration = match &args.via {
+        Some(via) => {
+            let session = net::register_via(&node, via, &args.output).await?;
+            Some(crate::registration::keep(
+                node.clone(),
+                via.clone(),
+                session,
+                args.output,
+            ))
+        }
         None => None,
     };
+    // Stops the task on every way out of this function, and before the node stops
+    // (so that its end is not reported as a lost relay).
+    let registration = AbortOnDrop(registration);
     let mut where_ = format!("udp {}", join(&node.udp_addrs()));
     if !node.ws_addrs().is_empty() {
         where_ += &format!(", ws {}", join(&node.ws_addrs()));
@@ -144,6 +160,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
             }
             sig = signals::interrupted() => {
                 let busy = !tasks.is_empty();
+                registration.stop();
                 net::cancel(&node, sig).await;
                 if busy || shared.count != 0 {
                     return Err(CliError::Interrupted(sig));
@@ -152,6 +169,7 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
             }
         }
     }
+    registration.stop();
     node.shutdown(0, b"", Duration::from_millis(500)).await;
     if failed > 0 {
         return Err(CliError::Failed(format!(
@@ -159,6 +177,23 @@ pub async fn run(args: Listen) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// A task (if any) aborted by [`AbortOnDrop::stop`] or when dropped.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn stop(&self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 fn join(addrs: &[SocketAddr]) -> String {
