@@ -301,7 +301,11 @@ impl Node {
         };
         let (rtt_a, rtt_b) = (rtt(handle), rtt(target.session));
         let lead = rtt_a.max(rtt_b) * 3 / 4 + PUNCH_MARGIN;
-        let delay = |rtt: Duration| u64::try_from((lead - rtt / 2).as_millis()).unwrap_or(0);
+        // `rtt / 2` is below `lead` (both RTTs are at most their maximum); saturating
+        // keeps it so should the timing rule change.
+        let delay = |rtt: Duration| {
+            u64::try_from(lead.saturating_sub(rtt / 2).as_millis()).unwrap_or(0)
+        };
         self.queue_on(
             handle,
             Control::RdvPeer {
