@@ -5,18 +5,15 @@
 //! reordered older packet from a new address, and a responder whose CHALLENGE went to two
 //! paths. Each test names the cargo-mutants survivor of `paths.rs` it kills.
 
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use bytes::BytesMut;
 
 use super::*;
-use crate::config::NodeConfig;
 use crate::event::Event;
 use crate::frame::Dir;
-use crate::identity::{Identity, NetworkKey};
-use crate::node::test_pair::{connected, pump};
+use crate::node::test_pair::{connected, node, pump};
 use crate::{Node, SessionHandle};
 
 fn ms(n: u64) -> Duration {
@@ -32,16 +29,6 @@ const ELSEWHERE: PathId = PathId(55);
 
 fn t0() -> Instant {
     Instant::from_micros(1_000_000)
-}
-
-fn node(seed: u8) -> Node {
-    Node::new(
-        Arc::new(NodeConfig::default()),
-        Identity::from_node_seed(&[seed; 32]).unwrap(),
-        NetworkKey::from_shared_seed(&[42; 32]).unwrap(),
-        [seed.wrapping_add(100); 32],
-    )
-    .unwrap()
 }
 
 /// Node `a` (seen by `b` on [`OLD`]) connected to node `b` (seen by `a` on path 2).
