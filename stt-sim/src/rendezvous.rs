@@ -309,6 +309,12 @@ impl RdvWorld {
         });
     }
 
+    /// The packets in flight as (source, destination, bytes), in sending order: what an
+    /// attacker on the path could copy.
+    pub fn in_flight(&self) -> impl Iterator<Item = (SocketAddr, SocketAddr, &[u8])> {
+        self.in_flight.iter().map(|p| (p.src, p.dst, &p.bytes[..]))
+    }
+
     /// Host `h` asks the rendezvous for `node`'s address.
     pub fn lookup(&mut self, h: usize, node: NodeId) -> bool {
         let now = self.now;
