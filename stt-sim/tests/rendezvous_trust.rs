@@ -286,7 +286,11 @@ fn a_spoofed_copy_of_a_members_packet_does_not_aim_the_relay_at_a_third_party() 
     w.run(w.now + Duration::from_secs(30), |w| {
         w.hosts[B].received > 1 << 20 && w.in_flight().any(|p| own(&p))
     });
-    assert_eq!(w.hosts[B].relayed(), Some(true), "a symmetric NAT stays relayed");
+    assert_eq!(
+        w.hosts[B].relayed(),
+        Some(true),
+        "a symmetric NAT stays relayed"
+    );
     assert!(!w.hosts[B].finished, "the copy is made mid-transfer");
     let copy = w
         .in_flight()

@@ -80,10 +80,7 @@ fn data_past_the_stream_window_inside_the_session_window_is_refused() {
     let (mut p, a, b, ids) = setup(16 << 10, 1 << 20, 1);
     // Ends exactly at the stream window: allowed.
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 1000, &[1; 1000])]);
-    assert!(
-        p.is_up(1, b),
-        "data ending at the window edge refused"
-    );
+    assert!(p.is_up(1, b), "data ending at the window edge refused");
     // One byte further: only the stream check can refuse it.
     malicious(&mut p, a, ids[0], &[data(16 << 10, &[1; 1])]);
     assert_flow_violation(&mut p, b, "one byte past the stream window");
@@ -112,10 +109,7 @@ fn data_starting_inside_the_session_window_and_ending_past_it_is_refused() {
     let (mut p, a, b, ids) = setup(1 << 20, 16 << 10, 1);
     // Ends exactly at the session window: allowed.
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 1000, &[1; 1000])]);
-    assert!(
-        p.is_up(1, b),
-        "data ending at the session window refused"
-    );
+    assert!(p.is_up(1, b), "data ending at the session window refused");
     let (mut p, a, b, ids) = setup(1 << 20, 16 << 10, 1);
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 500, &[1; 1000])]);
     assert_flow_violation(&mut p, b, "DATA straddling the session window");

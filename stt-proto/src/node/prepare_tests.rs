@@ -6,10 +6,10 @@ use alloc::vec::Vec;
 
 use bytes::BytesMut;
 
+use super::test_pair::node;
 use crate::event::Event;
 use crate::frame::HEADER_LEN;
 use crate::handshake::DH_LEN;
-use super::test_pair::node;
 use crate::{Instant, Node, PathId};
 
 /// Runs `a.connect` to `b` until `a` reports Connected; returns the INIT `a` sent.

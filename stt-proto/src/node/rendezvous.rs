@@ -115,9 +115,7 @@ impl Node {
     /// itself runs through a relay cannot carry routes), and a relayed path id must not
     /// reach the adapter.
     fn proven_path(&self, handle: SessionHandle) -> Option<PathId> {
-        self.live(handle)?
-            .proven_path()
-            .filter(|p| !p.is_relayed())
+        self.live(handle)?.proven_path().filter(|p| !p.is_relayed())
     }
 
     /// A packet of `len` bytes at the start of `buf` is for the relayed `path`: makes it
@@ -320,9 +318,8 @@ impl Node {
         let lead = rtt_a.max(rtt_b) * 3 / 4 + PUNCH_MARGIN;
         // `rtt / 2` is below `lead` (both RTTs are at most their maximum); saturating
         // keeps it so should the timing rule change.
-        let delay = |rtt: Duration| {
-            u64::try_from(lead.saturating_sub(rtt / 2).as_millis()).unwrap_or(0)
-        };
+        let delay =
+            |rtt: Duration| u64::try_from(lead.saturating_sub(rtt / 2).as_millis()).unwrap_or(0);
         self.queue_on(
             handle,
             Control::RdvPeer {
