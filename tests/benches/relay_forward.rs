@@ -12,7 +12,7 @@ use std::time::{Duration, Instant as Wall};
 use bytes::BytesMut;
 use stt_proto::RemoteAddr;
 use stt_sim::nat::Mapping;
-use stt_sim::rendezvous::{A, B, RELAY, RdvWorld, member_config};
+use stt_sim::rendezvous::{B, RELAY, RdvWorld, member_config};
 
 const PACKETS: u64 = 400_000;
 
