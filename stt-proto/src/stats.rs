@@ -93,6 +93,10 @@ pub struct NodeStats {
     pub relay_dropped_wrong_source: u64,
     /// Relay: datagrams dropped because the forwarding queue was full.
     pub relay_dropped_queue_full: u64,
+    /// Relay datagrams dropped because the session they were to go out on has no proven
+    /// network path (PROTOCOL.md §12.3): its current path is unvalidated, with nothing
+    /// to fall back to, or is itself relayed.
+    pub relay_dropped_unproven: u64,
     /// Relay: RDV_CONNECT requests refused by a route limit.
     pub relay_routes_refused: u64,
     /// Rendezvous: RDV_REGISTER requests accepted.

@@ -309,6 +309,12 @@ impl RdvWorld {
         });
     }
 
+    /// The packets in flight as (source, destination, bytes), in sending order: what an
+    /// attacker on the path could copy.
+    pub fn in_flight(&self) -> impl Iterator<Item = (SocketAddr, SocketAddr, &[u8])> {
+        self.in_flight.iter().map(|p| (p.src, p.dst, &p.bytes[..]))
+    }
+
     /// Host `h` asks the rendezvous for `node`'s address.
     pub fn lookup(&mut self, h: usize, node: NodeId) -> bool {
         let now = self.now;
@@ -459,18 +465,29 @@ impl RdvWorld {
         self.hosts[RELAY].node.stats()
     }
 
+    /// A and B connect to the rendezvous and register; runs until both are registered
+    /// or `until` passes, and says whether both are.
+    pub fn register_both(&mut self, until: Instant) -> bool {
+        self.connect_rendezvous(A);
+        self.connect_rendezvous(B);
+        self.run(until, |w| w.hosts[A].registered && w.hosts[B].registered);
+        self.hosts[A].registered && self.hosts[B].registered
+    }
+
+    /// A asks the rendezvous for B and will send `bytes` bytes to it once connected;
+    /// false if the request could not be made.
+    pub fn send_to_b(&mut self, bytes: u64) -> bool {
+        let b_id = self.hosts[B].node.node_id();
+        self.hosts[A].to_send = bytes;
+        self.rendezvous_connect(A, b_id)
+    }
+
     /// Starts the standard flow: A and B connect and register; once both are, A asks
     /// for B and sends `bytes` bytes to it. Runs until B has them all or `limit` passes.
     pub fn transfer(&mut self, bytes: u64, limit: Duration) -> Outcome {
-        self.connect_rendezvous(A);
-        self.connect_rendezvous(B);
         let start = self.now;
-        self.run(start + limit, |w| {
-            w.hosts[A].registered && w.hosts[B].registered
-        });
-        let b_id = self.hosts[B].node.node_id();
-        self.hosts[A].to_send = bytes;
-        self.rendezvous_connect(A, b_id);
+        self.register_both(start + limit);
+        self.send_to_b(bytes);
         self.run(start + limit, |w| w.hosts[B].finished);
         self.outcome(start)
     }

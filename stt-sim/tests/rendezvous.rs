@@ -67,15 +67,9 @@ fn a_relayed_session_moves_to_the_direct_path_once_it_opens() {
     // The homes cannot reach each other at first.
     w.blocked.insert((ip(2), ip(3)));
     let size = 40 << 20;
-    w.connect_rendezvous(A);
-    w.connect_rendezvous(B);
     let t0 = w.now;
-    w.run(t0 + Duration::from_secs(5), |w| {
-        w.hosts[A].registered && w.hosts[B].registered
-    });
-    let b_id = w.hosts[B].node.node_id();
-    w.hosts[A].to_send = size;
-    assert!(w.rendezvous_connect(A, b_id));
+    assert!(w.register_both(t0 + Duration::from_secs(5)));
+    assert!(w.send_to_b(size));
     // The first round of probes fails (10 probes 100 ms apart).
     w.run(w.now + Duration::from_millis(1500), |_| false);
     assert!(w.hosts[B].received > 0 && !w.hosts[B].finished);
@@ -117,15 +111,9 @@ fn a_relayed_session_moves_to_the_direct_path_once_it_opens() {
 fn cutting_the_direct_path_mid_transfer_falls_back_to_the_relay() {
     let mut w = RdvWorld::standard(EIM, EIM);
     let size = 32 << 20;
-    w.connect_rendezvous(A);
-    w.connect_rendezvous(B);
     let t0 = w.now;
-    w.run(t0 + Duration::from_secs(5), |w| {
-        w.hosts[A].registered && w.hosts[B].registered
-    });
-    let b_id = w.hosts[B].node.node_id();
-    w.hosts[A].to_send = size;
-    assert!(w.rendezvous_connect(A, b_id));
+    assert!(w.register_both(t0 + Duration::from_secs(5)));
+    assert!(w.send_to_b(size));
     w.run(w.now + Duration::from_secs(20), |w| {
         w.hosts[B].received > size / 4 && w.hosts[A].relayed() == Some(false)
     });

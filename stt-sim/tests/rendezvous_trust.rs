@@ -1,7 +1,8 @@
 //! Who may use a rendezvous and relay (PROTOCOL.md §12.2, §12.6, §12.7): a non-member
 //! can neither register nor look up; a member registers only the NodeId its session
 //! proved, never another; relay datagrams count only from the path their route is bound
-//! to; a node that does not serve says so; and the relay's limits refuse and count.
+//! to, and go out only to a proven path; a node that does not serve says so; and the
+//! relay's limits refuse and count.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,11 +16,8 @@ use stt_sim::rendezvous::{A, B, RELAY, RdvWorld, member_config};
 const EIM: Mapping = Mapping::EndpointIndependent;
 
 fn registered_both(w: &mut RdvWorld) {
-    w.connect_rendezvous(A);
-    w.connect_rendezvous(B);
     let t = w.now + Duration::from_secs(5);
-    w.run(t, |w| w.hosts[A].registered && w.hosts[B].registered);
-    assert!(w.hosts[A].registered && w.hosts[B].registered);
+    assert!(w.register_both(t));
 }
 
 fn rdv_events(w: &RdvWorld, h: usize) -> Vec<RendezvousEvent> {
@@ -255,4 +253,61 @@ fn a_repeated_introduction_is_announced_once() {
     let t = w.now + Duration::from_secs(1);
     w.run(t, |_| false);
     assert_eq!(peers(&w), 1, "the repeated route is not announced again");
+}
+
+/// Found by the `rendezvous_relay` fuzz target: a copy of one of B's packets to the
+/// relay, sent from a third party's address and arriving first, moved the relay's
+/// session with B to that unproven address, and the relay forwarded the route's
+/// traffic there (relayed bytes are not the session's own, so its 3x budget did not
+/// cover them). Now the relay forwards only to B's proven path, and the transfer goes on.
+#[test]
+fn a_spoofed_copy_of_a_members_packet_does_not_aim_the_relay_at_a_third_party() {
+    let sym = Mapping::Symmetric;
+    let mut w = RdvWorld::standard(sym, sym);
+    registered_both(&mut w);
+    let victim = Node::new(
+        Arc::new(member_config()),
+        Identity::from_node_seed(&[6; 32]).unwrap(),
+        NetworkKey::from_shared_seed(&[9; 32]).unwrap(),
+        [6; 32],
+    )
+    .unwrap();
+    let victim_addr = SocketAddr::from(([6, 0, 0, 6], 666));
+    let v = w.add_host(victim, victim_addr, None);
+    let size = 32 << 20;
+    assert!(w.send_to_b(size));
+    let relay = w.relay_addr();
+    let b_public = std::net::IpAddr::from([3, 0, 0, 1]);
+    // B's own packets to the relay (its relay session's, not relay datagrams) are
+    // rare (keepalives): wait for one in flight while the transfer runs.
+    let own = |(src, dst, b): &(SocketAddr, SocketAddr, &[u8])| {
+        src.ip() == b_public && *dst == relay && !b.starts_with(b"SR")
+    };
+    w.run(w.now + Duration::from_secs(30), |w| {
+        w.hosts[B].received > 1 << 20 && w.in_flight().any(|p| own(&p))
+    });
+    assert_eq!(
+        w.hosts[B].relayed(),
+        Some(true),
+        "a symmetric NAT stays relayed"
+    );
+    assert!(!w.hosts[B].finished, "the copy is made mid-transfer");
+    let copy = w
+        .in_flight()
+        .find(own)
+        .map(|(_, _, b)| b.to_vec())
+        .expect("a packet of B's relay session in flight");
+    // The copy, from the victim's address, arrives before the original.
+    w.inject(victim_addr, relay, copy);
+    let forwarded = w.relay_stats().relay_forwarded_packets;
+    let t0 = w.now;
+    w.run(t0 + Duration::from_secs(60), |w| w.hosts[B].finished);
+    let o = w.outcome(t0);
+    assert!(o.finished && !o.corrupt, "{o:?}");
+    assert!(w.relay_stats().relay_forwarded_packets > forwarded + 100);
+    assert_eq!(
+        w.hosts[v].node.stats().relay_dropped_unknown_route,
+        0,
+        "relay datagrams reached the victim"
+    );
 }

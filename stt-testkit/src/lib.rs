@@ -17,6 +17,7 @@ mod codec;
 mod handshake;
 pub mod pair;
 mod reassembly;
+mod rendezvous;
 mod session;
 mod storage;
 mod world;
@@ -27,5 +28,6 @@ pub use codec::{
 };
 pub use handshake::{handshake_initiator, handshake_responder};
 pub use reassembly::stream_reassembly;
+pub use rendezvous::{RelayWorld, rendezvous_relay};
 pub use session::{EstablishedPair, session_established};
 pub use storage::{StorageStats, storage_read, storage_read_seeds, storage_read_stats};

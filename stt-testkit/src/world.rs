@@ -16,6 +16,7 @@ use core::time::Duration;
 use bytes::BytesMut;
 
 use stt_proto::config::NodeConfig;
+use stt_proto::frame::is_relay_datagram;
 use stt_proto::{Event, Instant, Node, PathId, SessionHandle};
 use stt_proto::{Identity, NetworkKey};
 
@@ -82,6 +83,10 @@ pub(crate) struct World {
     rebound: BTreeMap<(usize, usize), PathId>,
     acct: BTreeMap<(usize, u64), Acct>,
     closed: Vec<BTreeSet<SessionHandle>>,
+    /// (sender, path) of every relay datagram ("SR", PROTOCOL.md §12.3) a node sent.
+    pub relay_sent: BTreeSet<(usize, u64)>,
+    /// Bytes of relay datagrams each node received.
+    relay_received: Vec<u64>,
     buf: Vec<u8>,
 }
 
@@ -99,6 +104,8 @@ impl World {
             rebound: BTreeMap::new(),
             acct: BTreeMap::new(),
             closed: vec![BTreeSet::new(); n],
+            relay_sent: BTreeSet::new(),
+            relay_received: vec![0; n],
             buf: vec![0u8; 65_536],
         }
     }
@@ -147,6 +154,9 @@ impl World {
 
     fn route(&mut self, from: usize, path: PathId, bytes: Vec<u8>) {
         self.acct.entry((from, path.0)).or_default().sent += bytes.len() as u64;
+        if is_relay_datagram(&bytes) {
+            self.relay_sent.insert((from, path.0));
+        }
         let to = match path.0.checked_sub(1) {
             Some(j) if (j as usize) < self.nodes.len() => Some(j as usize),
             _ => self.aliases.get(&(from, path.0)).copied(),
@@ -210,8 +220,16 @@ impl World {
     /// Hands `bytes` to node `to` as if they arrived on `path`, now.
     pub fn receive(&mut self, to: usize, path: PathId, bytes: &[u8]) {
         self.acct.entry((to, path.0)).or_default().received += bytes.len() as u64;
+        if is_relay_datagram(bytes) {
+            self.relay_received[to] += bytes.len() as u64;
+        }
         self.nodes[to].handle_datagram(self.now, path, BytesMut::from(bytes));
         self.flush_node(to);
+    }
+
+    /// Bytes of relay datagrams node `i` has received.
+    pub fn relay_bytes_received(&self, i: usize) -> u64 {
+        self.relay_received[i]
     }
 
     /// Moves the clock forward by `d` and fires every due timer.

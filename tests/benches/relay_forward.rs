@@ -12,7 +12,7 @@ use std::time::{Duration, Instant as Wall};
 use bytes::BytesMut;
 use stt_proto::RemoteAddr;
 use stt_sim::nat::Mapping;
-use stt_sim::rendezvous::{A, B, RELAY, RdvWorld, member_config};
+use stt_sim::rendezvous::{B, RELAY, RdvWorld, member_config};
 
 const PACKETS: u64 = 400_000;
 
@@ -24,13 +24,9 @@ fn main() {
     cfg.rendezvous.forward_queue = 1 << 16;
     let mut w = RdvWorld::with_relay(Mapping::Symmetric, Mapping::EndpointIndependent, cfg);
     w.capture = true;
-    w.connect_rendezvous(A);
-    w.connect_rendezvous(B);
     let t = w.now + Duration::from_secs(5);
-    w.run(t, |w| w.hosts[A].registered && w.hosts[B].registered);
-    let b_id = w.hosts[B].node.node_id();
-    w.hosts[A].to_send = 1 << 20;
-    assert!(w.rendezvous_connect(A, b_id));
+    assert!(w.register_both(t), "both members register");
+    assert!(w.send_to_b(1 << 20));
     let t = w.now + Duration::from_secs(30);
     w.run(t, |w| w.hosts[B].finished);
     assert!(w.hosts[B].finished, "the relayed transfer completes");

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use stt_proto::config::NodeConfig;
+use stt_proto::error::SessionError;
+use stt_proto::frame::{Frame, StreamId};
 use stt_proto::{Event, Instant, Node, NodeStats, PathId, SessionHandle};
 use stt_proto::{Identity, NetworkKey};
 
@@ -203,6 +205,51 @@ impl Pair {
     /// Both nodes' counters.
     pub fn stats(&self) -> [NodeStats; 2] {
         [self.nodes[0].stats(), self.nodes[1].stats()]
+    }
+
+    /// Whether node `i`'s session `h` is established.
+    pub fn is_up(&mut self, i: usize, h: SessionHandle) -> bool {
+        self.nodes[i]
+            .session(h)
+            .is_some_and(|mut s| s.is_established())
+    }
+
+    /// The datagram node `i`'s session `h` makes of exactly `frames` on `stream`: a peer
+    /// turned malicious seals what the honest API would never send.
+    pub fn sealed_by(
+        &mut self,
+        i: usize,
+        h: SessionHandle,
+        stream: StreamId,
+        frames: &[Frame<'_>],
+    ) -> Vec<u8> {
+        let mut payload = vec![0u8; 1400];
+        let mut at = 0;
+        for f in frames {
+            at += f.encode(&mut payload[at..]).unwrap();
+        }
+        let mut buf = vec![0u8; 2048];
+        let now = self.now;
+        let len = self.nodes[i]
+            .session(h)
+            .unwrap()
+            .seal_raw_frames(now, stream, &payload[..at], &mut buf)
+            .expect("sealed");
+        buf.truncate(len);
+        buf
+    }
+
+    /// The reason of node `i`'s `Closed` event for `h`, waiting up to 10 s of virtual
+    /// time for it (a closed session lingers 3 PTO to answer stragglers).
+    pub fn closed_reason(&mut self, i: usize, h: SessionHandle) -> Option<SessionError> {
+        let find = |p: &Self| {
+            p.events[i].iter().find_map(|e| match e {
+                Event::Closed { session, reason } if *session == h => Some(reason.clone()),
+                _ => None,
+            })
+        };
+        self.run_until(Duration::from_secs(10), |p| find(p).is_some());
+        find(self)
     }
 }
 

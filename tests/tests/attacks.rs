@@ -78,12 +78,6 @@ fn established() -> (Pair, SessionHandle, SessionHandle) {
     (p, a, b)
 }
 
-fn is_up(p: &mut Pair, i: usize, h: SessionHandle) -> bool {
-    p.nodes[i]
-        .session(h)
-        .is_some_and(|mut s| s.is_established())
-}
-
 /// The header of the newest packet node 0 sent to node 1 (carries node 1's session id).
 fn header_to_b(p: &Pair) -> Header {
     let last = p
@@ -113,7 +107,7 @@ fn forged_packets_with_a_valid_session_id_are_dropped() {
     });
     let moved = counters_moved("forged (valid session id)", &before, &p.stats()[1]);
     assert_eq!(moved, vec![("dropped_unauthenticated", N)]);
-    assert!(is_up(&mut p, 1, b) && is_up(&mut p, 0, a));
+    assert!(p.is_up(1, b) && p.is_up(0, a));
     transfer(&mut p, a, b, 16 << 10);
 }
 
@@ -150,7 +144,7 @@ fn bit_flipped_packets_are_dropped_and_data_stays_intact() {
         after.dropped_unauthenticated > injected * 3 / 4,
         "{moved:?}"
     );
-    assert!(is_up(&mut p, 1, b));
+    assert!(p.is_up(1, b));
 }
 
 #[test]
@@ -294,7 +288,7 @@ fn init_flood_from_spoofed_addresses_engages_cookies_and_stays_bounded() {
     assert_amplification_within(&p, 1, 10_000, 1);
     // A legitimate peer still connects (through the cookie round).
     let (a, b) = p.connect();
-    assert!(is_up(&mut p, 0, a) && is_up(&mut p, 1, b));
+    assert!(p.is_up(0, a) && p.is_up(1, b));
     counters_moved("INIT flood, legitimate connect", &after, &p.stats()[1]);
     // The flood's half-open state expires.
     p.run_for(Duration::from_secs(12));
@@ -373,50 +367,20 @@ fn oversized_and_truncated_datagrams_are_dropped() {
     let total: u64 = moved.iter().map(|(_, k)| k).sum();
     assert_eq!(total, injected.get(), "{moved:?}");
     assert!(moved.iter().all(|(k, _)| k.starts_with("dropped_")));
-    assert!(is_up(&mut p, 1, b));
+    assert!(p.is_up(1, b));
 }
 
 /// Node 0 turns malicious: it seals `frames` with its session keys for node 1.
 fn malicious(p: &mut Pair, a: SessionHandle, stream: StreamId, frames: &[Frame<'_>]) {
-    let packet = sealed_by_node0(p, a, stream, frames);
+    let packet = p.sealed_by(0, a, stream, frames);
     p.inject(1, path_of(0), &packet);
-}
-
-/// The datagram node 0's session `a` makes of exactly `frames` on `stream`.
-fn sealed_by_node0(
-    p: &mut Pair,
-    a: SessionHandle,
-    stream: StreamId,
-    frames: &[Frame<'_>],
-) -> Vec<u8> {
-    let mut payload = vec![0u8; 1400];
-    let mut at = 0;
-    for f in frames {
-        at += f.encode(&mut payload[at..]).unwrap();
-    }
-    let mut buf = vec![0u8; 2048];
-    let now = p.now;
-    let len = p.nodes[0]
-        .session(a)
-        .unwrap()
-        .seal_raw_frames(now, stream, &payload[..at], &mut buf)
-        .expect("sealed");
-    buf.truncate(len);
-    buf
 }
 
 /// The session stops carrying data at once; returns the reason of its `Closed` event,
 /// which comes once it has lingered (3 PTO) to answer stragglers.
 fn closed_with(p: &mut Pair, i: usize, h: SessionHandle) -> Option<SessionError> {
-    assert!(!is_up(p, i, h), "node {i}'s session still established");
-    let find = |p: &Pair| {
-        p.events[i].iter().find_map(|e| match e {
-            Event::Closed { session, reason } if *session == h => Some(reason.clone()),
-            _ => None,
-        })
-    };
-    p.run_until(Duration::from_secs(10), |p| find(p).is_some());
-    find(p)
+    assert!(!p.is_up(i, h), "node {i}'s session still established");
+    p.closed_reason(i, h)
 }
 
 #[test]
@@ -449,7 +413,7 @@ fn a_peer_opening_streams_past_its_limit_is_closed() {
         reason,
         Some(SessionError::ProtocolViolation(ErrorCode::TOO_MANY_STREAMS))
     );
-    assert!(!is_up(&mut p, 0, a), "the offender did not hear of it");
+    assert!(!p.is_up(0, a), "the offender did not hear of it");
 }
 
 #[test]
@@ -487,7 +451,7 @@ fn a_peer_that_never_reads_is_held_by_flow_control() {
     assert!(rx.bytes_received < (64 << 10) + (16 << 10), "{rx:?}");
     // The writer buffers at most its send buffer beyond the window.
     assert!(accepted as u64 <= (64 << 10) + (1 << 20));
-    assert!(is_up(&mut p, 0, a) && is_up(&mut p, 1, b));
+    assert!(p.is_up(0, a) && p.is_up(1, b));
     assert!(tx.packets_sent > 0);
     // A malicious writer that ignores the window is cut off.
     let before = p.stats()[1];
@@ -539,7 +503,7 @@ fn tiny_data_in_padded_packets_is_copied_out_of_the_packet_buffer() {
             Frame::Padding { len: 1200 - len },
         ];
         let now = p.now;
-        let datagram = BytesMut::from(&sealed_by_node0(&mut p, a, id, &frames)[..]);
+        let datagram = BytesMut::from(&p.sealed_by(0, a, id, &frames)[..]);
         let n = datagram.len();
         let packet = datagram.as_ptr() as usize..datagram.as_ptr() as usize + n;
         p.nodes[1].handle_datagram(now, path_of(0), datagram);
@@ -559,7 +523,7 @@ fn tiny_data_in_padded_packets_is_copied_out_of_the_packet_buffer() {
         );
         offset += len as u64;
     }
-    assert!(is_up(&mut p, 1, b));
+    assert!(p.is_up(1, b));
 }
 
 #[test]
@@ -633,7 +597,7 @@ fn guessed_session_ids_find_nothing_and_get_no_answer() {
         .map(|(_, v)| *v)
         .sum();
     assert_eq!(answered_bytes, sent * 36, "{sent} RESETs");
-    assert!(is_up(&mut p, 1, b));
+    assert!(p.is_up(1, b));
     transfer(&mut p, a, b, 4 << 10);
 }
 
@@ -647,7 +611,7 @@ fn a_path_response_with_other_data_does_not_validate_the_path() {
     p.run_for(Duration::from_secs(1));
     p.deliver = false;
     let moved = PathId(777);
-    let ping = sealed_by_node0(&mut p, a, StreamId::CONTROL, &[Frame::Keepalive]);
+    let ping = p.sealed_by(0, a, StreamId::CONTROL, &[Frame::Keepalive]);
     p.events[1].clear();
     p.inject(1, moved, &ping);
     assert_eq!(p.nodes[1].session(b).unwrap().path(), moved);
@@ -667,7 +631,7 @@ fn a_path_response_with_other_data_does_not_validate_the_path() {
             .any(|e| matches!(e, Event::PathChanged { path, .. } if *path == moved))
     };
     for guess in [[0u8; 8], [0xff; 8], [1, 2, 3, 4, 5, 6, 7, 8]] {
-        let forged = sealed_by_node0(&mut p, a, StreamId::CONTROL, &[Frame::PathResponse(guess)]);
+        let forged = p.sealed_by(0, a, StreamId::CONTROL, &[Frame::PathResponse(guess)]);
         p.inject(1, moved, &forged);
     }
     assert!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use stt_proto::config::NodeConfig;
 use stt_proto::error::{OpenStreamError, SessionError, WriteError};
 use stt_proto::frame::{DataFrame, Dir, ErrorCode, Frame, Side, StreamId, StreamOpen};
-use stt_proto::{Event, PathId, SessionHandle};
+use stt_proto::{PathId, SessionHandle};
 use stt_tests::flood::assert_amplification_within;
 use stt_tests::mem::{Pair, path_of};
 
@@ -27,46 +27,11 @@ fn receiver(stream: u64, session: u64) -> NodeConfig {
     cfg
 }
 
-fn is_up(p: &mut Pair, i: usize, h: SessionHandle) -> bool {
-    p.nodes[i]
-        .session(h)
-        .is_some_and(|mut s| s.is_established())
-}
-
 /// Node 0 seals exactly `frames` on `stream` with its session keys and node 1 gets them.
 fn malicious(p: &mut Pair, a: SessionHandle, stream: StreamId, frames: &[Frame<'_>]) {
-    let buf = sealed(p, a, stream, frames);
+    let buf = p.sealed_by(0, a, stream, frames);
     p.inject(1, path_of(0), &buf);
     p.run_for(Duration::from_millis(50));
-}
-
-/// The datagram node 0's session `a` makes of exactly `frames` on `stream`.
-fn sealed(p: &mut Pair, a: SessionHandle, stream: StreamId, frames: &[Frame<'_>]) -> Vec<u8> {
-    let mut payload = vec![0u8; 1400];
-    let mut at = 0;
-    for f in frames {
-        at += f.encode(&mut payload[at..]).unwrap();
-    }
-    let mut buf = vec![0u8; 2048];
-    let now = p.now;
-    let len = p.nodes[0]
-        .session(a)
-        .unwrap()
-        .seal_raw_frames(now, stream, &payload[..at], &mut buf)
-        .expect("sealed");
-    buf.truncate(len);
-    buf
-}
-
-fn closed_with(p: &mut Pair, i: usize, h: SessionHandle) -> Option<SessionError> {
-    let find = |p: &Pair| {
-        p.events[i].iter().find_map(|e| match e {
-            Event::Closed { session, reason } if *session == h => Some(reason.clone()),
-            _ => None,
-        })
-    };
-    p.run_until(Duration::from_secs(10), |p| find(p).is_some());
-    find(p)
 }
 
 fn data(offset: u64, bytes: &[u8]) -> Frame<'_> {
@@ -100,7 +65,7 @@ fn setup(
 }
 
 fn assert_flow_violation(p: &mut Pair, b: SessionHandle, what: &str) {
-    let reason = closed_with(p, 1, b);
+    let reason = p.closed_reason(1, b);
     assert_eq!(
         reason,
         Some(SessionError::ProtocolViolation(
@@ -115,10 +80,7 @@ fn data_past_the_stream_window_inside_the_session_window_is_refused() {
     let (mut p, a, b, ids) = setup(16 << 10, 1 << 20, 1);
     // Ends exactly at the stream window: allowed.
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 1000, &[1; 1000])]);
-    assert!(
-        is_up(&mut p, 1, b),
-        "data ending at the window edge refused"
-    );
+    assert!(p.is_up(1, b), "data ending at the window edge refused");
     // One byte further: only the stream check can refuse it.
     malicious(&mut p, a, ids[0], &[data(16 << 10, &[1; 1])]);
     assert_flow_violation(&mut p, b, "one byte past the stream window");
@@ -130,7 +92,7 @@ fn data_past_the_session_window_inside_the_stream_windows_is_refused() {
     // 10 000 bytes' worth of offsets on each stream: each far inside its stream window,
     // together past the 16 KiB session window.
     malicious(&mut p, a, ids[0], &[data(9_000, &[1; 1000])]);
-    assert!(is_up(&mut p, 1, b), "10 000 bytes of 16 KiB refused");
+    assert!(p.is_up(1, b), "10 000 bytes of 16 KiB refused");
     malicious(&mut p, a, ids[1], &[data(9_000, &[1; 1000])]);
     assert_flow_violation(&mut p, b, "two streams together past the session window");
 }
@@ -147,10 +109,7 @@ fn data_starting_inside_the_session_window_and_ending_past_it_is_refused() {
     let (mut p, a, b, ids) = setup(1 << 20, 16 << 10, 1);
     // Ends exactly at the session window: allowed.
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 1000, &[1; 1000])]);
-    assert!(
-        is_up(&mut p, 1, b),
-        "data ending at the session window refused"
-    );
+    assert!(p.is_up(1, b), "data ending at the session window refused");
     let (mut p, a, b, ids) = setup(1 << 20, 16 << 10, 1);
     malicious(&mut p, a, ids[0], &[data((16 << 10) - 500, &[1; 1000])]);
     assert_flow_violation(&mut p, b, "DATA straddling the session window");
@@ -194,11 +153,11 @@ fn stream_limits_hold_exactly_uni_and_bidi() {
         let (n, last) = open_until_blocked(&mut p, a, dir);
         assert_eq!(n as u64, limit, "{dir:?}: the honest API opened {n}");
         p.run_for(Duration::from_millis(50));
-        assert!(is_up(&mut p, 1, b));
+        assert!(p.is_up(1, b));
         let next = StreamId::new(Side::Initiator, dir, last.index() + 1).unwrap();
         malicious(&mut p, a, StreamId::CONTROL, &[open_frame(next)]);
         assert_eq!(
-            closed_with(&mut p, 1, b),
+            p.closed_reason(1, b),
             Some(SessionError::ProtocolViolation(ErrorCode::TOO_MANY_STREAMS)),
             "{dir:?}: stream {} of a limit of {limit} accepted",
             limit + 1
@@ -234,11 +193,11 @@ fn closed_streams_give_back_exactly_their_credit() {
     let (n, last) = open_until_blocked(&mut p, a, Dir::Uni);
     assert_eq!(n, 4, "credit given back for 4 closed streams");
     p.run_for(Duration::from_millis(50));
-    assert!(is_up(&mut p, 1, b));
+    assert!(p.is_up(1, b));
     let next = StreamId::new(Side::Initiator, Dir::Uni, last.index() + 1).unwrap();
     malicious(&mut p, a, StreamId::CONTROL, &[open_frame(next)]);
     assert_eq!(
-        closed_with(&mut p, 1, b),
+        p.closed_reason(1, b),
         Some(SessionError::ProtocolViolation(ErrorCode::TOO_MANY_STREAMS))
     );
 }
@@ -272,7 +231,7 @@ fn an_honest_sender_stops_at_the_session_window_when_the_stream_window_is_larger
         }
         false
     });
-    assert!(is_up(&mut p, 0, a) && is_up(&mut p, 1, b), "session ended");
+    assert!(p.is_up(0, a) && p.is_up(1, b), "session ended");
     let tx = p.nodes[0].session(a).unwrap().stats();
     let rx = p.nodes[1].session(b).unwrap().stats();
     // Stream bytes sent, retransmissions aside, never pass the session window.

@@ -289,6 +289,14 @@ fn session_established_corpus_replays_without_failure() {
 }
 
 #[test]
+fn rendezvous_relay_corpus_replays_without_failure() {
+    let world = stt_testkit::RelayWorld::new();
+    replay("rendezvous_relay", 10, 20, |data| {
+        stt_testkit::rendezvous_relay(&world, data)
+    });
+}
+
+#[test]
 fn stream_reassembly_corpus_replays_without_failure() {
     replay("stream_reassembly", 10, 50, stt_testkit::stream_reassembly);
 }

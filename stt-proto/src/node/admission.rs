@@ -14,8 +14,24 @@ use bytes::BytesMut;
 use super::{Node, OUTBOX_LIMIT, PathId, RejectCause};
 use crate::frame::SessionId;
 use crate::handshake::admission::RemoteAddr;
-use crate::handshake::{DropReason, InitOutcome};
+use crate::handshake::{DropReason, InitOutcome, Responder};
+use crate::identity::{Identity, NetworkKey};
+use crate::rng::Rng;
 use crate::time::Instant;
+
+/// [`Responder::handle_init`] or [`Responder::handle_init_fragment`].
+type RespondFn = fn(
+    &mut Responder,
+    Instant,
+    &Identity,
+    &NetworkKey,
+    &[u8],
+    &[u8],
+    SessionId,
+    &[u8],
+    &mut Rng,
+    &mut [u8],
+) -> InitOutcome;
 
 /// Paths that carry a half-open handshake or a session accepted here, by local session
 /// id; entries whose handshake or session ended are pruned lazily.
@@ -113,32 +129,8 @@ impl Node {
         remote: &RemoteAddr,
         d: &[u8],
     ) {
-        if !self.config.accept_incoming {
-            self.stats.dropped_unexpected += 1;
-            return;
-        }
-        if self.by_local_id.len() >= self.config.max_sessions || self.outbox.len() >= OUTBOX_LIMIT {
-            self.stats.dropped_over_limit += 1;
-            return;
-        }
-        let local = self.fresh_session_id();
-        // One scratch buffer for every INIT: a flood of INITs that are dropped allocates
-        // nothing; a reply is copied out at its own size.
-        let mut out = core::mem::take(&mut self.reply_scratch);
-        out.resize(self.config.max_packet_size, 0);
-        let outcome = self.responder.handle_init(
-            now,
-            &self.identity,
-            &self.network,
-            remote.as_bytes(),
-            d,
-            local,
-            &self.params,
-            &mut self.rng_secret,
-            &mut out,
-        );
-        self.on_init_outcome(path, outcome, &out);
-        self.reply_scratch = out;
+        let out_len = self.config.max_packet_size;
+        self.admit(now, path, remote, d, 1, out_len, Responder::handle_init);
     }
 
     /// A hybrid INIT fragment (PROTOCOL.md §5.7.10): as [`Node::handle_init`], with room
@@ -150,25 +142,52 @@ impl Node {
         remote: &RemoteAddr,
         d: &[u8],
     ) {
+        let out_len = self
+            .config
+            .max_packet_size
+            .max(2 * crate::handshake::hybrid::FRAG0_LEN);
+        self.admit(
+            now,
+            path,
+            remote,
+            d,
+            2,
+            out_len,
+            Responder::handle_init_fragment,
+        );
+    }
+
+    /// The node's checks before the responder sees an INIT (accepting at all, the
+    /// session table, room in the outbox for `replies` datagrams), then `respond` with a
+    /// fresh local session id and a reply buffer of `out_len` bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        remote: &RemoteAddr,
+        d: &[u8],
+        replies: usize,
+        out_len: usize,
+        respond: RespondFn,
+    ) {
         if !self.config.accept_incoming {
             self.stats.dropped_unexpected += 1;
             return;
         }
         if self.by_local_id.len() >= self.config.max_sessions
-            || self.outbox.len() + 2 > OUTBOX_LIMIT
+            || self.outbox.len() + replies > OUTBOX_LIMIT
         {
             self.stats.dropped_over_limit += 1;
             return;
         }
         let local = self.fresh_session_id();
+        // One scratch buffer for every INIT: a flood of INITs that are dropped allocates
+        // nothing; a reply is copied out at its own size.
         let mut out = core::mem::take(&mut self.reply_scratch);
-        out.resize(
-            self.config
-                .max_packet_size
-                .max(2 * crate::handshake::hybrid::FRAG0_LEN),
-            0,
-        );
-        let outcome = self.responder.handle_init_fragment(
+        out.resize(out_len, 0);
+        let outcome = respond(
+            &mut self.responder,
             now,
             &self.identity,
             &self.network,

@@ -121,7 +121,10 @@ impl Node {
                     s.handle_packet(
                         now, path, &header, datagram, config, stats, rng_public, rng_secret,
                     );
-                    if serving && s.path_id() == path {
+                    // Only a proven path's address: a spoofed copy of a member's packet
+                    // moves its session, but must not become the address the rendezvous
+                    // hands out (punch probes would go there, PROTOCOL.md §12.4).
+                    if serving && s.proven_path() == Some(path) {
                         registry.observe(s.handle(), remote);
                     }
                 }

@@ -1,28 +1,16 @@
 //! `Node::prepare_idle`: ephemeral keys prepared while idle serve exactly one handshake,
 //! and handshakes complete with or without them.
 
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use bytes::BytesMut;
 
-use crate::config::NodeConfig;
+use super::test_pair::node;
 use crate::event::Event;
 use crate::frame::HEADER_LEN;
 use crate::handshake::DH_LEN;
-use crate::identity::{Identity, NetworkKey};
 use crate::{Instant, Node, PathId};
-
-fn node(seed: u8) -> Node {
-    Node::new(
-        Arc::new(NodeConfig::default()),
-        Identity::from_node_seed(&[seed; 32]).unwrap(),
-        NetworkKey::from_shared_seed(&[42; 32]).unwrap(),
-        [seed.wrapping_add(100); 32],
-    )
-    .unwrap()
-}
 
 /// Runs `a.connect` to `b` until `a` reports Connected; returns the INIT `a` sent.
 fn handshake(a: &mut Node, b: &mut Node, now: Instant) -> Vec<u8> {

@@ -34,8 +34,8 @@ impl Node {
         };
         if let Some(r) = self.rdv_client.route(route) {
             // One of this node's routes: the packet inside is for a session here, and it
-            // must come from the relay that issued the route.
-            if self.live_path(r.relay) != Some(path) {
+            // must come from the relay that issued the route, where it was proven to be.
+            if self.proven_path(r.relay) != Some(path) {
                 self.stats.relay_dropped_wrong_source += 1;
                 return;
             }
@@ -66,12 +66,20 @@ impl Node {
                 return;
             }
         };
-        if self.live_path(fwd.from) != Some(path) {
+        // The source binding holds for the owner's proven path only: a spoofed copy of
+        // one of its packets moves its session's current path, not its proof.
+        if self.proven_path(fwd.from) != Some(path) {
             self.stats.relay_dropped_wrong_source += 1;
             return;
         }
-        let Some(to) = self.live_path(fwd.to) else {
+        let Some(dest) = self.live(fwd.to) else {
             self.stats.relay_dropped_unknown_route += 1;
+            return;
+        };
+        // Never to an address the other side's session has not proven: one spoofed copy
+        // of its packet would otherwise aim the whole route at a third party.
+        let Some(to) = dest.proven_path().filter(|p| !p.is_relayed()) else {
+            self.stats.relay_dropped_unproven += 1;
             return;
         };
         if self.relay_queue.len() >= self.config.rendezvous.forward_queue {
@@ -98,17 +106,23 @@ impl Node {
 
     /// The current path of a live session.
     fn live_path(&self, handle: SessionHandle) -> Option<PathId> {
-        let slot = self.slots.get(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
-        }
-        slot.session.as_ref().map(|s| s.path_id())
+        self.live(handle).map(|s| s.path_id())
+    }
+
+    /// The proven path of a live session (its current one once validated, else the one
+    /// it is moving from): where relay datagrams of its routes go and may come from.
+    /// Never a relayed path: relay datagrams are not relayed again (a session that
+    /// itself runs through a relay cannot carry routes), and a relayed path id must not
+    /// reach the adapter.
+    fn proven_path(&self, handle: SessionHandle) -> Option<PathId> {
+        self.live(handle)?.proven_path().filter(|p| !p.is_relayed())
     }
 
     /// A packet of `len` bytes at the start of `buf` is for the relayed `path`: makes it
-    /// a relay datagram in place and returns where it goes and its length. `None`: the
-    /// route or its relay session is gone, or `buf` has no room; the packet is dropped
-    /// (loss recovery resends what it carried).
+    /// a relay datagram in place and returns where it goes (the relay session's proven
+    /// path) and its length. `None`: the route or its relay session is gone, the relay
+    /// session has no proven path, or `buf` has no room; the packet is dropped (loss
+    /// recovery resends what it carried).
     pub(super) fn wrap_relayed(
         &mut self,
         path: PathId,
@@ -116,7 +130,8 @@ impl Node {
         len: usize,
     ) -> Option<(PathId, usize)> {
         let (route, r) = self.rdv_client.route_of(path)?;
-        let to = self.live_path(r.relay)?;
+        // As the relay does (`forward`): only to where the relay was proven to be.
+        let to = self.proven_path(r.relay)?;
         let total = len + RELAY_OVERHEAD;
         if total > buf.len() {
             return None;
@@ -301,7 +316,10 @@ impl Node {
         };
         let (rtt_a, rtt_b) = (rtt(handle), rtt(target.session));
         let lead = rtt_a.max(rtt_b) * 3 / 4 + PUNCH_MARGIN;
-        let delay = |rtt: Duration| u64::try_from((lead - rtt / 2).as_millis()).unwrap_or(0);
+        // `rtt / 2` is below `lead` (both RTTs are at most their maximum); saturating
+        // keeps it so should the timing rule change.
+        let delay =
+            |rtt: Duration| u64::try_from(lead.saturating_sub(rtt / 2).as_millis()).unwrap_or(0);
         self.queue_on(
             handle,
             Control::RdvPeer {

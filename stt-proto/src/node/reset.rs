@@ -113,7 +113,9 @@ impl Node {
     /// A RESET arrived: end the session it names if the token is the one its peer gave
     /// in the handshake (compared in constant time); otherwise drop it.
     pub(super) fn handle_reset(&mut self, now: Instant, header: &Header, datagram: &[u8]) {
-        let Ok(body) = ResetBody::decode(&datagram[HEADER_LEN..]) else {
+        // The header decoded, so the body starts at HEADER_LEN; `get` keeps that an
+        // assumption this function does not panic on.
+        let Some(Ok(body)) = datagram.get(HEADER_LEN..).map(ResetBody::decode) else {
             self.stats.dropped_malformed += 1;
             return;
         };

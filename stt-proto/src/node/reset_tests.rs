@@ -4,7 +4,6 @@
 //! peer's seed are ignored; RESETs are smaller than their trigger and rate-limited; a
 //! half-open handshake's early data is not reset. All in memory, milliseconds.
 
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -12,25 +11,14 @@ use core::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::reset::{RESET_LEN, RESETS_PER_SECOND};
-use super::test_pair::{connected, pump};
-use crate::config::NodeConfig;
+use super::test_pair::{connected, node_with_rng as node, pump};
 use crate::error::SessionError;
 use crate::event::Event;
 use crate::frame::{Flags, Header, PacketType, ResetBody, SessionId, StreamId};
-use crate::identity::{Identity, NetworkKey};
+use crate::identity::Identity;
 use crate::{Instant, Node, PathId, SessionHandle};
 
 /// A node with identity `id_seed`; `rng` picks its random stream (a restart differs).
-fn node(id_seed: u8, rng: u8) -> Node {
-    Node::new(
-        Arc::new(NodeConfig::default()),
-        Identity::from_node_seed(&[id_seed; 32]).unwrap(),
-        NetworkKey::from_shared_seed(&[42; 32]).unwrap(),
-        [rng; 32],
-    )
-    .unwrap()
-}
-
 /// `a` (seen by `b` on path 1) connected to `b` (seen by `a` on path 2).
 fn pair(now: Instant) -> (Node, Node, SessionHandle) {
     let (mut a, mut b) = (node(1, 101), node(2, 102));

@@ -379,6 +379,18 @@ impl Session {
         self.path.id
     }
 
+    /// The path last proven to reach the peer: the current one once validated, else the
+    /// one the session is proving a move from. A spoofed or replayed packet moves the
+    /// current path before it is proven (PROTOCOL.md §4.4), so bytes that are not the
+    /// session's own (relayed datagrams, §12.3) go here, never to an unproven address.
+    pub(crate) fn proven_path(&self) -> Option<PathId> {
+        if self.path.validated {
+            Some(self.path.id)
+        } else {
+            self.fallback
+        }
+    }
+
     /// Whether the current path is proven.
     pub(crate) fn path_validated(&self) -> bool {
         self.path.validated

@@ -257,8 +257,22 @@ impl Session {
             code,
             reason: &reason,
         });
-        let len = self.transmit_frames(now, buf, &[frame])?;
-        Some((self.path.id, len))
+        // To the last proven path; an unvalidated current one only within its 3x
+        // budget. The DISCONNECT answers the peer's stragglers, which may arrive on
+        // another path than the current one: a spoofed packet that moved the session
+        // must not turn them into traffic at the spoofed address (PROTOCOL.md §4.4).
+        let (path, room) = match self.proven_path() {
+            Some(p) => (p, buf.len()),
+            None => {
+                let budget = usize::try_from(self.path.budget()).unwrap_or(usize::MAX);
+                (self.path.id, budget.min(buf.len()))
+            }
+        };
+        let len = self.transmit_frames(now, &mut buf[..room], &[frame])?;
+        if path == self.path.id && !self.path.validated {
+            self.path.sent += len as u64;
+        }
+        Some((path, len))
     }
 
     /// Seals a packet holding exactly `frames` (plus a piggybacked ACK).
@@ -276,7 +290,7 @@ impl Session {
             needed += f.encoded_len().ok()?;
         }
         let (written, eliciting, ack) = {
-            let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
+            let mut w = Writer::new(buf.get_mut(HEADER_LEN..end)?);
             // The ACK takes what the frames leave (its lowest ranges are dropped when
             // they do not fit), so it can never crowd out the frames this packet is for.
             let room = w.remaining().checked_sub(needed)?;
@@ -368,7 +382,7 @@ impl Session {
         let mut eliciting = false;
         let mut stream_id = StreamId::CONTROL;
         let written = {
-            let mut w = Writer::new(&mut buf[HEADER_LEN..end]);
+            let mut w = Writer::new(buf.get_mut(HEADER_LEN..end)?);
             // A large control frame (a routed message, a custom frame) or datagram
             // must fit beside the ACK; when it would not, the ACK (repeated in every
             // packet until acknowledged) goes in the next packet instead of leaving the

@@ -5,7 +5,6 @@
 //! reordered older packet from a new address, and a responder whose CHALLENGE went to two
 //! paths. Each test names the cargo-mutants survivor of `paths.rs` it kills.
 
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -14,9 +13,8 @@ use bytes::BytesMut;
 use super::*;
 use crate::config::NodeConfig;
 use crate::event::Event;
-use crate::frame::Dir;
-use crate::identity::{Identity, NetworkKey};
-use crate::node::test_pair::{connected, pump};
+use crate::frame::{Dir, ErrorCode};
+use crate::node::test_pair::{connected, node, pump};
 use crate::{Node, SessionHandle};
 
 fn ms(n: u64) -> Duration {
@@ -32,16 +30,6 @@ const ELSEWHERE: PathId = PathId(55);
 
 fn t0() -> Instant {
     Instant::from_micros(1_000_000)
-}
-
-fn node(seed: u8) -> Node {
-    Node::new(
-        Arc::new(NodeConfig::default()),
-        Identity::from_node_seed(&[seed; 32]).unwrap(),
-        NetworkKey::from_shared_seed(&[42; 32]).unwrap(),
-        [seed.wrapping_add(100); 32],
-    )
-    .unwrap()
 }
 
 /// Node `a` (seen by `b` on [`OLD`]) connected to node `b` (seen by `a` on path 2).
@@ -402,4 +390,38 @@ fn migrate_is_refused_before_the_handshake_and_moves_at_once_after_it() {
     s.on_packet_path(t0(), OLD, 1200, true, &mut Rng::from_seed([7; 32]));
     assert_eq!(s.path.id, NEW);
     assert!(s.probe.is_none());
+}
+
+/// A session closing while its current path is unproven (a spoofed packet moved it)
+/// sends its DISCONNECT to the last validated path, not to the unproven one, however
+/// many stragglers ask for it again; with no validated path it stays within the 3x
+/// budget. Found by the `rendezvous_relay` fuzz target (a member closing after a
+/// spoofed copy of its relay's packet sent 249 bytes to an address that sent 37).
+#[test]
+fn a_disconnect_goes_to_the_proven_path_or_within_the_budget() {
+    let mut buf = vec![0u8; 1500];
+    let config = NodeConfig::default();
+    let t = t0() + ms(500);
+    let mut s = moved(40);
+    s.close(t, ErrorCode(7), b"bye");
+    let (path, _) = s.poll_transmit(t, &mut buf, &config).unwrap();
+    assert_eq!(path, OLD, "the DISCONNECT went to the unproven path");
+    assert_eq!(s.path.sent, 0);
+    // No validated path to fall back to: the budget bounds every resend.
+    let mut s = moved(40);
+    s.fallback = None;
+    s.close(t, ErrorCode(7), b"bye");
+    let mut sent = 0;
+    for _ in 0..10 {
+        if let Some(c) = s.conn.as_mut() {
+            c.close_sent = false;
+        }
+        if let Some((path, len)) = s.poll_transmit(t, &mut buf, &config) {
+            assert_eq!(path, NEW);
+            sent += len as u64;
+        }
+    }
+    assert!(sent > 0, "the first DISCONNECT fits the budget");
+    assert!(sent <= 3 * 40, "sent {sent} bytes to a path that sent 40");
+    assert_eq!(s.path.sent, sent);
 }

@@ -4,6 +4,7 @@
 //! limit, the edge-triggered Readable event, window auto-tuning, and the room a write
 //! may take. Each test names the cargo-mutants survivors it kills.
 
+use super::tests::open_limits;
 use super::*;
 use alloc::vec;
 
@@ -20,7 +21,6 @@ fn t0() -> Instant {
 /// A responder's streams with these receive windows (no auto-tuning) and a limit of two
 /// peer streams per direction.
 fn receiver(stream_window: u64, session_window: u64) -> Streams {
-    let big = 1 << 30;
     Streams::new(
         Side::Responder,
         StreamLimits {
@@ -29,11 +29,7 @@ fn receiver(stream_window: u64, session_window: u64) -> Streams {
             local_window: session_window,
             max_local_window: session_window,
             local_max_streams: [2, 2],
-            peer_stream_window: big,
-            peer_max_data: big,
-            peer_max_streams: [16, 16],
-            send_buffer: big,
-            session_send_buffer: big,
+            ..open_limits()
         },
     )
 }
@@ -301,20 +297,11 @@ fn the_receive_window_updates_at_half_and_doubles_when_updates_come_fast() {
 /// when its send buffer is full. (Mutants in `write_room`.)
 #[test]
 fn write_room_at_the_announced_total_and_for_empty_writes() {
-    let big = 1 << 30;
     let mut s = Streams::new(
         Side::Initiator,
         StreamLimits {
-            local_stream_window: big,
-            max_local_stream_window: big,
-            local_window: big,
-            max_local_window: big,
-            local_max_streams: [16, 16],
-            peer_stream_window: big,
-            peer_max_data: big,
-            peer_max_streams: [16, 16],
             send_buffer: 100,
-            session_send_buffer: big,
+            ..open_limits()
         },
     );
     let id = s.open(Dir::Uni, 0, Some(70)).unwrap();
@@ -345,20 +332,13 @@ fn write_room_at_the_announced_total_and_for_empty_writes() {
 
 /// A sender whose peer granted these stream and session windows and stream counts.
 fn sender(stream_credit: u64, session_credit: u64, streams: u64) -> Streams {
-    let big = 1 << 30;
     Streams::new(
         Side::Initiator,
         StreamLimits {
-            local_stream_window: big,
-            max_local_stream_window: big,
-            local_window: big,
-            max_local_window: big,
-            local_max_streams: [16, 16],
             peer_stream_window: stream_credit,
             peer_max_data: session_credit,
             peer_max_streams: [streams, streams],
-            send_buffer: big,
-            session_send_buffer: big,
+            ..open_limits()
         },
     )
 }
@@ -484,20 +464,12 @@ fn the_peer_stream_count_rises_only_upward() {
 /// by one entry per blocked write.)
 #[test]
 fn a_blocked_writer_is_listed_once_and_only_when_the_session_blocks_it() {
-    let big = 1 << 30;
     let mut s = Streams::new(
         Side::Initiator,
         StreamLimits {
-            local_stream_window: big,
-            max_local_stream_window: big,
-            local_window: big,
-            max_local_window: big,
-            local_max_streams: [16, 16],
-            peer_stream_window: big,
-            peer_max_data: big,
-            peer_max_streams: [16, 16],
             send_buffer: 100,
             session_send_buffer: 150,
+            ..open_limits()
         },
     );
     let a = s.open(Dir::Uni, 0, None).unwrap();

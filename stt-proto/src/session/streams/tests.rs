@@ -8,22 +8,32 @@ fn streams() -> Streams {
     with_send_buffers(1 << 30, 1 << 30)
 }
 
+/// Limits that never bind: large windows and send buffers, 16 streams each way. Tests
+/// change the one limit they exercise with struct update syntax.
+pub(super) fn open_limits() -> StreamLimits {
+    let big = 1 << 30;
+    StreamLimits {
+        local_stream_window: big,
+        max_local_stream_window: big,
+        local_window: big,
+        max_local_window: big,
+        local_max_streams: [16, 16],
+        peer_stream_window: big,
+        peer_max_data: big,
+        peer_max_streams: [16, 16],
+        send_buffer: big,
+        session_send_buffer: big,
+    }
+}
+
 /// Streams with large windows and the given stream and session send buffers.
 fn with_send_buffers(send_buffer: u64, session_send_buffer: u64) -> Streams {
-    let big = 1 << 30;
     Streams::new(
         Side::Initiator,
         StreamLimits {
-            local_stream_window: big,
-            max_local_stream_window: big,
-            local_window: big,
-            max_local_window: big,
-            local_max_streams: [16, 16],
-            peer_stream_window: big,
-            peer_max_data: big,
-            peer_max_streams: [16, 16],
             send_buffer,
             session_send_buffer,
+            ..open_limits()
         },
     )
 }
