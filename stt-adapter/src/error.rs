@@ -34,6 +34,9 @@ pub enum ConnectionError {
     /// the node does not serve rendezvous: PROTOCOL.md §12.2).
     #[error("rendezvous: {0:?}")]
     Rendezvous(stt_proto::frame::RdvStatus),
+    /// The request to the rendezvous was not sent: too many wait for their answers.
+    #[error("rendezvous request not sent: {0}")]
+    RendezvousBusy(stt_proto::error::RendezvousError),
 }
 
 /// Why the TLS layer of a `wss://` connection failed. The adapter maps its TLS

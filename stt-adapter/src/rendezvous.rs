@@ -9,6 +9,7 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::task::Poll;
 
+use stt_proto::error::RendezvousError;
 use stt_proto::{NodeId, RendezvousEvent, SessionHandle};
 
 use crate::error::ConnectionError;
@@ -21,12 +22,19 @@ use crate::shared::Shared;
 async fn request(
     shared: &Shared,
     relay: SessionHandle,
-    send: impl FnOnce(&mut stt_proto::SessionRef<'_>, stt_proto::Instant) -> Option<u64>,
+    send: impl FnOnce(
+        &mut stt_proto::SessionRef<'_>,
+        stt_proto::Instant,
+    ) -> Result<u64, RendezvousError>,
 ) -> Result<RendezvousEvent, ConnectionError> {
     let request = {
         let (mut st, now) = shared.lock_now();
         let id = match st.node.session(relay) {
-            Some(mut s) => send(&mut s, now).ok_or(ConnectionError::Closing)?,
+            Some(mut s) => match send(&mut s, now) {
+                Ok(id) => id,
+                Err(RendezvousError::NotConnected) => return Err(ConnectionError::Closing),
+                Err(e) => return Err(ConnectionError::RendezvousBusy(e)),
+            },
             None => return Err(ConnectionError::Closing),
         };
         st.rendezvous.expect(relay, id);
@@ -60,7 +68,7 @@ impl<R: Runtime> Session<R> {
     /// registration lasts as long as this session.
     pub async fn register_rendezvous(&self) -> Result<Option<SocketAddr>, ConnectionError> {
         let answer = request(&self.inner.shared, self.handle(), |s, now| {
-            s.rendezvous_register(now).ok()
+            s.rendezvous_register(now)
         })
         .await?;
         match answer {
@@ -95,7 +103,7 @@ impl<R: Runtime> Node<R> {
         peer: NodeId,
     ) -> Result<Session<R>, ConnectionError> {
         let answer = request(&self.inner.shared, relay.handle(), |s, now| {
-            s.rendezvous_connect(now, peer).ok()
+            s.rendezvous_connect(now, peer)
         })
         .await?;
         match answer {

@@ -58,7 +58,7 @@ impl Limits {
 /// One line of counters.
 pub fn counters(s: &NodeStats, (registered, routes): (usize, usize)) -> String {
     format!(
-        "relay: {registered} registered, {} relayed pairs; forwarded {} packets, {} bytes; dropped {} over rate, {} unknown route, {} wrong source, {} queue full; {} pairs refused",
+        "relay: {registered} registered, {} relayed pairs; forwarded {} packets, {} bytes; dropped {} over rate, {} unknown route, {} wrong source, {} queue full, {} to an unproven path; {} pairs refused",
         routes / 2,
         s.relay_forwarded_packets,
         s.relay_forwarded_bytes,
@@ -66,6 +66,7 @@ pub fn counters(s: &NodeStats, (registered, routes): (usize, usize)) -> String {
         s.relay_dropped_unknown_route,
         s.relay_dropped_wrong_source,
         s.relay_dropped_queue_full,
+        s.relay_dropped_unproven,
         s.relay_routes_refused,
     )
 }
@@ -82,6 +83,7 @@ pub fn counters_json(s: &NodeStats, (registered, routes): (usize, usize)) -> Str
         "dropped_unknown_route": s.relay_dropped_unknown_route,
         "dropped_wrong_source": s.relay_dropped_wrong_source,
         "dropped_queue_full": s.relay_dropped_queue_full,
+        "dropped_unproven": s.relay_dropped_unproven,
         "pairs_refused": s.relay_routes_refused,
     })
     .to_string()

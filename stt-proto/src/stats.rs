@@ -91,7 +91,8 @@ pub struct NodeStats {
     pub relay_dropped_unknown_route: u64,
     /// Relay datagrams that did not come from the path the route is bound to.
     pub relay_dropped_wrong_source: u64,
-    /// Relay: datagrams dropped because the forwarding queue was full.
+    /// Relay: datagrams dropped because the forwarding queue was full, or (a caller's
+    /// error) `poll_transmit`'s buffer was too small to take one.
     pub relay_dropped_queue_full: u64,
     /// Relay datagrams dropped because the session they were to go out on has no proven
     /// network path (PROTOCOL.md §12.3): its current path is unvalidated, with nothing
@@ -103,6 +104,9 @@ pub struct NodeStats {
     pub rendezvous_registered: u64,
     /// Rendezvous: RDV_LOOKUP requests answered.
     pub rendezvous_lookups: u64,
+    /// Member side: introductions (RDV_PEER) dropped because they came on a session
+    /// where this node neither registered nor asked for that peer (PROTOCOL.md §12.2).
+    pub rendezvous_unsolicited: u64,
     /// Member side: relay datagrams received on this node's routes and unwrapped.
     pub relayed_received: u64,
 }

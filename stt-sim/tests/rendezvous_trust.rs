@@ -1,8 +1,9 @@
 //! Who may use a rendezvous and relay (PROTOCOL.md §12.2, §12.6, §12.7): a non-member
 //! can neither register nor look up; a member registers only the NodeId its session
 //! proved, never another; relay datagrams count only from the path their route is bound
-//! to, and go out only to a proven path; a node that does not serve says so; and the
-//! relay's limits refuse and count.
+//! to, and go out only to a proven path; a member takes introductions only from a
+//! rendezvous it uses; a node that does not serve says so; and the relay's limits
+//! refuse and count.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -230,29 +231,97 @@ fn a_repeated_introduction_is_announced_once() {
     let route: [u8; 8] = datagram[3..11].try_into().unwrap();
     // The relay sends RDV_PEER again for that route, with another address: sealed on
     // its session with A as a retransmission would be.
-    let a_id = w.hosts[A].node.node_id();
+    inject_from_relay(&mut w, A, &rdv_peer(0, &b_id.0, &route));
+    let t = w.now + Duration::from_secs(1);
+    w.run(t, |_| false);
+    assert_eq!(peers(&w), 1, "the repeated route is not announced again");
+}
+
+/// RDV_PEER (request `request_id` < 64, role target) introducing `node` on `route`
+/// at 4.9.9.9:8080 (PROTOCOL.md §12.2).
+fn rdv_peer(request_id: u8, node: &[u8; 32], route: &[u8; 8]) -> Vec<u8> {
+    assert!(request_id < 64, "one-byte varint");
+    let mut frame = vec![0x54, request_id, 0x00];
+    frame.extend_from_slice(node);
+    frame.extend_from_slice(route);
+    frame.extend_from_slice(&[0x00, 7, 4, 4, 9, 9, 9, 0x1f, 0x90]);
+    frame
+}
+
+/// Seals `frames` on the relay's session with host `to` and delivers them from the
+/// relay's address, as the relay's own packets arrive.
+fn inject_from_relay(w: &mut RdvWorld, to: usize, frames: &[u8]) {
+    let to_id = w.hosts[to].node.node_id();
     let relay = &mut w.hosts[RELAY].node;
     let h = relay
         .sessions()
         .into_iter()
-        .find(|h| relay.session(*h).and_then(|mut s| s.peer()) == Some(a_id))
-        .expect("the relay's session with A");
-    let mut frame = vec![0x54, 0x00, 0x00];
-    frame.extend_from_slice(&b_id.0);
-    frame.extend_from_slice(&route);
-    frame.extend_from_slice(&[0x00, 7, 4, 9, 9, 9, 9, 0x1f, 0x90]);
+        .find(|h| relay.session(*h).and_then(|mut s| s.peer()) == Some(to_id))
+        .expect("the relay's session with the host");
     let mut buf = vec![0u8; 2048];
     let now = w.now;
     let n = relay
         .session(h)
         .unwrap()
-        .seal_raw_frames(now, stt_proto::frame::StreamId::CONTROL, &frame, &mut buf)
+        .seal_raw_frames(now, stt_proto::frame::StreamId::CONTROL, frames, &mut buf)
         .expect("sealed");
+    let public: SocketAddr = match to {
+        A => "2.0.0.1:40000",
+        _ => "3.0.0.1:40000",
+    }
+    .parse()
+    .unwrap();
     let relay_addr = w.relay_addr();
-    w.inject(relay_addr, a_public, buf[..n].to_vec());
+    w.inject(relay_addr, public, buf[..n].to_vec());
+}
+
+#[test]
+fn an_introduction_counts_only_from_a_rendezvous_the_member_uses() {
+    // The "rendezvous" does not serve, so A's registration fails: an unrequested
+    // introduction on that session is dropped and counted, as is one answering a
+    // CONNECT A never sent.
+    let mut cfg = member_config();
+    cfg.rendezvous.serve = false;
+    let mut w = RdvWorld::with_relay(EIM, EIM, cfg);
+    w.connect_rendezvous(A);
+    let t = w.now + Duration::from_secs(2);
+    w.run(t, |_| false);
+    let failed = rdv_events(&w, A)
+        .iter()
+        .any(|e| matches!(e, RendezvousEvent::Failed { .. }));
+    assert!(
+        failed,
+        "the registration was refused: {:?}",
+        rdv_events(&w, A)
+    );
+    let b_id = w.hosts[B].node.node_id();
+    inject_from_relay(&mut w, A, &rdv_peer(0, &b_id.0, &[1; 8]));
+    inject_from_relay(&mut w, A, &rdv_peer(37, &b_id.0, &[2; 8]));
     let t = w.now + Duration::from_secs(1);
     w.run(t, |_| false);
-    assert_eq!(peers(&w), 1, "the repeated route is not announced again");
+    let peers = rdv_events(&w, A)
+        .iter()
+        .filter(|e| matches!(e, RendezvousEvent::Peer { .. }))
+        .count();
+    assert_eq!(peers, 0, "no introduction is announced");
+    assert_eq!(w.hosts[A].node.stats().rendezvous_unsolicited, 2);
+
+    // Registered, A still ignores an answer to a CONNECT it never sent, and takes an
+    // unrequested introduction (the control: the rule is not "drop all").
+    let mut w = RdvWorld::standard(EIM, EIM);
+    registered_both(&mut w);
+    w.capture = true;
+    inject_from_relay(&mut w, A, &rdv_peer(37, &b_id.0, &[3; 8]));
+    inject_from_relay(&mut w, A, &rdv_peer(0, &b_id.0, &[4; 8]));
+    let t = w.now + Duration::from_secs(1);
+    w.run(t, |_| false);
+    let peers: Vec<_> = rdv_events(&w, A)
+        .into_iter()
+        .filter(|e| matches!(e, RendezvousEvent::Peer { .. }))
+        .collect();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert!(matches!(peers[0], RendezvousEvent::Peer { request: 0, .. }));
+    assert_eq!(w.hosts[A].node.stats().rendezvous_unsolicited, 1);
 }
 
 /// Found by the `rendezvous_relay` fuzz target: a copy of one of B's packets to the

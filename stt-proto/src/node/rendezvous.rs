@@ -197,6 +197,20 @@ impl Node {
                     start,
                     addr,
                 } => {
+                    // Only a rendezvous this node uses may introduce a peer: the
+                    // answer to its own CONNECT, or, unrequested (id 0), one where it
+                    // registered. Any other member would otherwise steer it through
+                    // itself (PROTOCOL.md §12.2).
+                    let solicited = if request_id == 0 {
+                        self.rdv_client.is_registered(handle)
+                    } else {
+                        self.rdv_client
+                            .awaits(handle, request_id, RequestKind::Connect)
+                    };
+                    if !solicited {
+                        self.stats.rendezvous_unsolicited += 1;
+                        continue;
+                    }
                     // A route already known is not announced again: a rendezvous
                     // repeating RDV_PEER cannot make the adapter map address after
                     // address.
@@ -380,6 +394,9 @@ impl Node {
         let Some(kind) = self.rdv_client.finish_request(handle, request) else {
             return;
         };
+        if (status, kind) == (RdvStatus::Ok, RequestKind::Register) {
+            self.rdv_client.set_registered(handle);
+        }
         let event = match (status, kind) {
             (RdvStatus::Ok, RequestKind::Register) => E::Registered {
                 session: handle,

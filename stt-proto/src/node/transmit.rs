@@ -100,7 +100,13 @@ impl Node {
     fn poll_forwarded(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         let (path, first) = self.relay_queue.pop_front()?;
         let size = first.len();
-        buf.get_mut(..size)?.copy_from_slice(&first);
+        let Some(head) = buf.get_mut(..size) else {
+            // A buffer below the largest datagram (`poll_transmit`'s contract) cannot
+            // take this one, now or later.
+            self.stats.relay_dropped_queue_full += 1;
+            return None;
+        };
+        head.copy_from_slice(&first);
         let mut total = size;
         let mut segments = 1;
         while let Some((p, next)) = self.relay_queue.front() {

@@ -3,7 +3,7 @@
 //! punch candidates waiting for a direct path and a session. Bounded: a rendezvous
 //! cannot make a member hold more than [`MAX_CLIENT_ROUTES`] routes or candidates.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 
 use crate::identity::NodeId;
 use crate::ids::{PathId, SessionHandle};
@@ -44,6 +44,9 @@ pub(crate) struct Client {
     last_request: u64,
     /// Requests waiting for their answer, by session with the rendezvous and id.
     requests: BTreeMap<(SessionHandle, u64), RequestKind>,
+    /// Sessions on which a rendezvous accepted this node's registration: the only
+    /// ones whose unrequested introductions (RDV_PEER with request id 0) count.
+    registered: BTreeSet<SessionHandle>,
 }
 
 impl Client {
@@ -61,6 +64,21 @@ impl Client {
     /// The answer to a request arrived: what it was, if it was still waiting.
     pub fn finish_request(&mut self, session: SessionHandle, id: u64) -> Option<RequestKind> {
         self.requests.remove(&(session, id))
+    }
+
+    /// The request `id` on `session` waits for its answer and is of `kind`.
+    pub fn awaits(&self, session: SessionHandle, id: u64, kind: RequestKind) -> bool {
+        self.requests.get(&(session, id)) == Some(&kind)
+    }
+
+    /// The rendezvous at the other end of `session` accepted this node's registration.
+    pub fn set_registered(&mut self, session: SessionHandle) {
+        self.registered.insert(session);
+    }
+
+    /// Whether this node is registered on `session`.
+    pub fn is_registered(&self, session: SessionHandle) -> bool {
+        self.registered.contains(&session)
     }
 
     /// Records a route; returns its relayed path (the same one for a repeated route),
@@ -139,6 +157,7 @@ impl Client {
             }
         }
         self.requests.retain(|(s, _), _| *s != relay);
+        self.registered.remove(&relay);
     }
 }
 
